@@ -1,0 +1,163 @@
+using HotPath.Engine.Memory;
+using HotPath.Engine.Virtio;
+using HotPath.Engine.Vrings;
+
+namespace HotPath.Engine;
+
+/// <summary>
+/// The engine's view of one vhost device (one frontend connection): negotiated features, the guest memory table
+/// and the vrings. The control plane configures it; application threads run bursts on its queues. Datapath
+/// entry points live in partial files beside this one (one per ring type and direction).
+/// </summary>
+public sealed unsafe partial class VhostDevice : IDisposable
+{
+    /// <summary>Queue pairs per device, as DPDK's VHOST_MAX_QUEUE_PAIRS.</summary>
+    public const int MaxQueuePairs = 128;
+    public const int MaxVrings = 2 * MaxQueuePairs;
+
+    private readonly Vring?[] _vrings = new Vring?[MaxVrings];
+    private readonly List<MappedRegion> _regions = new();
+
+    /// <summary>Negotiated virtio features (SET_FEATURES).</summary>
+    public ulong Features { get; private set; }
+
+    /// <summary>The current guest memory table, or null before the first SET_MEM_TABLE.</summary>
+    public GuestMemory? Memory { get; private set; }
+
+    /// <summary>One more than the highest vring index the frontend has touched.</summary>
+    public int VringCount { get; private set; }
+
+    public bool IsPacked => VirtioFeatures.Has(Features, VirtioFeatures.RingPacked);
+
+    /// <summary>virtio-net header length for the negotiated features (10 or 12).</summary>
+    public int NetHeaderSize => VirtioNetHeader.SizeFor(Features);
+
+    /// <summary>The vring at <paramref name="index"/>, created on first use; null when out of range.</summary>
+    public Vring? GetOrCreateVring(uint index)
+    {
+        if (index >= MaxVrings) return null;
+        Vring? v = _vrings[index];
+        if (v == null)
+        {
+            v = new Vring((int)index);
+            _vrings[index] = v;
+            if (index + 1 > VringCount) VringCount = (int)index + 1;
+        }
+        return v;
+    }
+
+    /// <summary>The vring at <paramref name="index"/> if it exists.</summary>
+    public Vring? GetVring(int index) => (uint)index < MaxVrings ? _vrings[index] : null;
+
+    /// <summary>Every vring created so far, in index order.</summary>
+    public IEnumerable<Vring> Vrings
+    {
+        get
+        {
+            for (int i = 0; i < VringCount; i++)
+                if (_vrings[i] is { } v) yield return v;
+        }
+    }
+
+    /// <summary>Takes every vring's access lock: no burst runs until <see cref="UnlockAll"/>.</summary>
+    public void LockAll()
+    {
+        for (int i = 0; i < VringCount; i++) _vrings[i]?.AccessLock.Enter();
+    }
+
+    public void UnlockAll()
+    {
+        for (int i = 0; i < VringCount; i++) _vrings[i]?.AccessLock.Exit();
+    }
+
+    /// <summary>Sets the negotiated features and re-translates the rings when the ring layout changed.</summary>
+    public void SetFeatures(ulong features)
+    {
+        bool layoutChanged = ((Features ^ features) & VirtioFeatures.Bit(VirtioFeatures.RingPacked)) != 0;
+        LockAll();
+        try
+        {
+            Features = features;
+            if (layoutChanged) TranslateAllLocked();
+        }
+        finally { UnlockAll(); }
+    }
+
+    /// <summary>
+    /// Replaces the memory table with <paramref name="regions"/>. Regions of the old table that are not in the new
+    /// one are unmapped (and their fds closed) after the swap. Runs with every vring lock held, so no burst sees a
+    /// half-updated table. On failure nothing changes and the caller still owns the new regions.
+    /// </summary>
+    public MemoryError ReplaceMemory(IReadOnlyList<MappedRegion> regions)
+    {
+        MemoryError e = GuestMemory.TryCreate(regions, out GuestMemory? table);
+        if (e != MemoryError.None) return e;
+        GuestMemory? old;
+        LockAll();
+        try
+        {
+            old = Memory;
+            Memory = table;
+            TranslateAllLocked();
+        }
+        finally { UnlockAll(); }
+        old?.Dispose();
+        var keep = new HashSet<MappedRegion>(regions);
+        foreach (MappedRegion r in _regions)
+            if (!keep.Contains(r)) r.Dispose();
+        _regions.Clear();
+        _regions.AddRange(regions);
+        return MemoryError.None;
+    }
+
+    /// <summary>The regions of the current table (owned by the device).</summary>
+    public IReadOnlyList<MappedRegion> Regions => _regions;
+
+    /// <summary>Drops the memory table and unmaps every region.</summary>
+    public void ClearMemory()
+    {
+        GuestMemory? old;
+        LockAll();
+        try
+        {
+            old = Memory;
+            Memory = null;
+            for (int i = 0; i < VringCount; i++) _vrings[i]?.Invalidate();
+        }
+        finally { UnlockAll(); }
+        old?.Dispose();
+        foreach (MappedRegion r in _regions) r.Dispose();
+        _regions.Clear();
+    }
+
+    /// <summary>Re-translates one vring's addresses (call with its access lock held).</summary>
+    public VringError TranslateLocked(Vring v) => v.Translate(Memory, IsPacked);
+
+    private void TranslateAllLocked()
+    {
+        for (int i = 0; i < VringCount; i++)
+        {
+            Vring? v = _vrings[i];
+            if (v == null) continue;
+            VringError e = v.Translate(Memory, IsPacked);
+            if (e != VringError.None) v.BrokenReason = e;
+        }
+    }
+
+    /// <summary>Back to a fresh device (RESET_OWNER, RESET_DEVICE): features cleared, rings reset, memory kept.</summary>
+    public void ResetRings()
+    {
+        LockAll();
+        try
+        {
+            Features = 0;
+            for (int i = 0; i < VringCount; i++) _vrings[i]?.ResetState();
+        }
+        finally { UnlockAll(); }
+    }
+
+    public void Dispose()
+    {
+        ClearMemory();
+    }
+}

@@ -1,0 +1,175 @@
+using System.Runtime.CompilerServices;
+using HotPath.Engine.Memory;
+using HotPath.Engine.Virtio;
+
+namespace HotPath.Engine.Vrings;
+
+/// <summary>
+/// One virtqueue as the vhost-user control plane configures it: size, ring addresses, base indexes, eventfds and
+/// the enable bit, plus the host pointers translated from the addresses. The datapath state of the split and
+/// packed ring types lives in partial files beside this one. Fields written by the control plane are changed
+/// only while <see cref="AccessLock"/> is held.
+/// </summary>
+public sealed unsafe partial class Vring
+{
+    /// <summary>No SET_VRING_KICK/CALL received yet (DPDK's VIRTIO_UNINITIALIZED_EVENTFD).</summary>
+    public const int FdUninitialized = -2;
+    /// <summary>The frontend sent the NOFD flag: polling mode, no eventfd (DPDK's VIRTIO_INVALID_EVENTFD).</summary>
+    public const int FdNone = -1;
+
+    public const uint AddrFlagLog = 1;   // VHOST_VRING_F_LOG
+
+    public VringAccessLock AccessLock;
+
+    public readonly int Index;
+
+    // ---- configuration from the frontend ----
+    public uint Size;
+    public ulong DescUserAddr, AvailUserAddr, UsedUserAddr, LogGuestAddr;
+    public uint AddrFlags;
+    public bool AddrSet;
+    public int KickFd = FdUninitialized;
+    public int CallFd = FdUninitialized;
+    public int ErrFd = FdUninitialized;
+    public bool Enabled;
+
+    // ---- translated pointers, valid while the memory table they came from is current ----
+    /// <summary>Descriptor table (split or packed).</summary>
+    public byte* Desc;
+    /// <summary>Split: avail ring. Packed: driver event suppression area.</summary>
+    public byte* Avail;
+    /// <summary>Split: used ring. Packed: device event suppression area.</summary>
+    public byte* Used;
+    /// <summary>Guest physical address of the used ring (for dirty logging of used-ring writes).</summary>
+    public ulong UsedGuestPhysAddr;
+    public bool IsPacked;
+
+    // ---- indexes ----
+    /// <summary>Split: free-running next avail index to read. Packed: next descriptor slot (0..size-1).</summary>
+    public ushort LastAvailIdx;
+    /// <summary>Split: free-running next used index to write. Packed: next used slot.</summary>
+    public ushort LastUsedIdx;
+    public bool AvailWrapCounter = true;
+    public bool UsedWrapCounter = true;
+
+    /// <summary>Set when the guest broke the ring (e.g. avail index jump); the datapath stops using it.</summary>
+    public VringError BrokenReason;
+    public bool IsBroken => BrokenReason != VringError.None;
+
+    /// <summary>Readiness as last reported through vring_state_changed (tracked by the control plane).</summary>
+    public bool ReportedReady;
+
+    public Vring(int index) => Index = index;
+
+    public bool IsTranslated => Desc != null && Avail != null && Used != null;
+
+    /// <summary>DPDK's vq_is_ready: rings translated, kick and call fds received (or NOFD), enabled.</summary>
+    public bool IsReady =>
+        IsTranslated && KickFd != FdUninitialized && CallFd != FdUninitialized && Enabled && !IsBroken;
+
+    /// <summary>Validates a SET_VRING_NUM value (SECURITY.md case 4).</summary>
+    public static VringError ValidateSize(uint num, bool packed)
+    {
+        if (num == 0 || num > SplitRingLayout.MaxSize) return VringError.BadSize;
+        if (!packed && !uint.IsPow2(num)) return VringError.BadSize;
+        return VringError.None;
+    }
+
+    /// <summary>Checks SET_VRING_ADDR fields that need no memory table (SECURITY.md case 6).</summary>
+    public static VringError ValidateAddresses(ulong desc, ulong avail, ulong used, uint flags, bool packed)
+    {
+        if ((flags & ~AddrFlagLog) != 0) return VringError.UnknownAddrFlags;
+        if ((desc & 15) != 0) return VringError.DescMisaligned;
+        // Packed event suppression areas are 4-byte aligned; split avail is 2-, used 4-byte aligned.
+        if ((avail & (packed ? 3UL : 1UL)) != 0) return VringError.AvailMisaligned;
+        if ((used & 3) != 0) return VringError.UsedMisaligned;
+        return VringError.None;
+    }
+
+    /// <summary>
+    /// Translates the ring addresses through <paramref name="memory"/>. Each area must lie entirely inside one
+    /// region. On failure the pointers are cleared and the reason is returned. Call with the access lock held.
+    /// </summary>
+    public VringError Translate(GuestMemory? memory, bool packed)
+    {
+        Invalidate();
+        // Translation waits until both the size and the addresses are known; it runs again on each of
+        // SET_VRING_NUM, SET_VRING_ADDR, SET_FEATURES and every memory table change.
+        if (!AddrSet || Size == 0) return VringError.None;
+        if (memory == null) return VringError.NoMemoryTable;
+        VringError e = ValidateSize(Size, packed);
+        if (e != VringError.None) return e;
+        uint size = Size;
+        ulong descBytes = packed ? PackedRingLayout.DescBytes(size) : SplitRingLayout.DescBytes(size);
+        ulong availBytes = packed ? PackedRingLayout.EventBytes : SplitRingLayout.AvailBytes(size);
+        ulong usedBytes = packed ? PackedRingLayout.EventBytes : SplitRingLayout.UsedBytes(size);
+
+        byte* desc = memory.QvaToHost(DescUserAddr, descBytes);
+        if (desc == null) return VringError.DescOutsideMemory;
+        byte* avail = memory.QvaToHost(AvailUserAddr, availBytes);
+        if (avail == null) return VringError.AvailOutsideMemory;
+        byte* used = memory.QvaToHost(UsedUserAddr, usedBytes);
+        if (used == null) return VringError.UsedOutsideMemory;
+        if ((AddrFlags & AddrFlagLog) != 0 && memory.GpaToHostExact(LogGuestAddr, usedBytes) == null)
+            return VringError.LogAddrInvalid;
+
+        Desc = desc;
+        Avail = avail;
+        Used = used;
+        UsedGuestPhysAddr = memory.QvaToGpa(UsedUserAddr);
+        IsPacked = packed;
+        return VringError.None;
+    }
+
+    /// <summary>Forgets the translated pointers (memory table gone or ring stopped).</summary>
+    public void Invalidate()
+    {
+        Desc = null;
+        Avail = null;
+        Used = null;
+        UsedGuestPhysAddr = 0;
+    }
+
+    /// <summary>Split ring: the guest's avail index (acquire: ring entries are read after it).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public ushort ReadAvailIdx() => Volatile.Read(ref *(ushort*)(Avail + SplitRingLayout.AvailIdxOffset));
+
+    /// <summary>Base index as GET_VRING_BASE reports it: split free-running index, packed idx | wrap&lt;&lt;15.</summary>
+    public uint BaseForReport() =>
+        IsPacked ? (uint)(LastAvailIdx & 0x7FFF) | (AvailWrapCounter ? 0x8000u : 0) : LastAvailIdx;
+
+    /// <summary>Applies SET_VRING_BASE. Packed: bits 0-14 index, bit 15 wrap counter (used side starts equal).</summary>
+    public VringError SetBase(uint num, bool packed)
+    {
+        if (packed)
+        {
+            if ((num & 0x7FFF) >= (Size == 0 ? PackedRingLayout.MaxSize : Size)) return VringError.BadBaseIndex;
+            LastAvailIdx = (ushort)(num & 0x7FFF);
+            AvailWrapCounter = (num & 0x8000) != 0;
+            LastUsedIdx = LastAvailIdx;
+            UsedWrapCounter = AvailWrapCounter;
+        }
+        else
+        {
+            if (num > ushort.MaxValue) return VringError.BadBaseIndex;
+            LastAvailIdx = (ushort)num;
+            LastUsedIdx = (ushort)num;
+        }
+        return VringError.None;
+    }
+
+    /// <summary>Back to the state of a fresh vring (RESET_OWNER / RESET_DEVICE / disconnect). Does not close fds.</summary>
+    public void ResetState()
+    {
+        Size = 0;
+        DescUserAddr = AvailUserAddr = UsedUserAddr = LogGuestAddr = 0;
+        AddrFlags = 0;
+        AddrSet = false;
+        Enabled = false;
+        Invalidate();
+        LastAvailIdx = LastUsedIdx = 0;
+        AvailWrapCounter = UsedWrapCounter = true;
+        BrokenReason = VringError.None;
+        ReportedReady = false;
+    }
+}
