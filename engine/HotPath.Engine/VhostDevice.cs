@@ -18,6 +18,18 @@ public sealed unsafe partial class VhostDevice : IDisposable
     private readonly Vring?[] _vrings = new Vring?[MaxVrings];
     private readonly List<MappedRegion> _regions = new();
 
+    /// <summary>The device id the control plane gave this connection (-1 when not registered).</summary>
+    public int Vid { get; set; } = -1;
+
+    /// <summary>
+    /// Application hook for guest notifications (the device ops' guest_notify / guest_notified). Null when the
+    /// application registered neither: the datapath then writes the call eventfd itself.
+    /// </summary>
+    public IGuestNotifyHook? NotifyHook { get; set; }
+
+    /// <summary>Per-vring statistics are collected only when the driver was registered with NET_STATS_ENABLE.</summary>
+    public bool StatsEnabled { get; set; }
+
     /// <summary>Negotiated virtio features (SET_FEATURES).</summary>
     public ulong Features { get; private set; }
 
