@@ -71,6 +71,9 @@ public static unsafe partial class LibC
     public static partial int getpid();
 
     [LibraryImport(Lib)]
+    public static partial uint getuid();
+
+    [LibraryImport(Lib)]
     public static partial nint strerror(int errnum);
 
     /// <summary>Readable text for an errno value.</summary>
