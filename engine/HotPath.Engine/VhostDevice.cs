@@ -171,5 +171,6 @@ public sealed unsafe partial class VhostDevice : IDisposable
     public void Dispose()
     {
         ClearMemory();
+        ReleaseDatapath();
     }
 }
