@@ -8,30 +8,11 @@ namespace HotPath.Tests.Datapath;
 /// <summary>Split-ring enqueue (host → guest RX) over real memfd memory with hand-built mbufs.</summary>
 public unsafe class EnqueueTests
 {
-    public static TheoryData<bool, bool, bool> Modes()
-    {
-        var d = new TheoryData<bool, bool, bool>();
-        foreach (bool mrg in new[] { false, true })
-            foreach (bool ind in new[] { false, true })
-                foreach (bool evt in new[] { false, true })
-                    d.Add(mrg, ind, evt);
-        return d;
-    }
-
-    private static ulong Features(bool mrg, bool indirect, bool eventIdx)
-    {
-        var bits = new List<int>();
-        if (mrg) bits.Add(VirtioFeatures.NetMrgRxbuf);
-        if (indirect) bits.Add(VirtioFeatures.RingIndirectDesc);
-        if (eventIdx) bits.Add(VirtioFeatures.RingEventIdx);
-        return Loopback.With(bits.ToArray());
-    }
-
     [Theory]
-    [MemberData(nameof(Modes))]
+    [MemberData(nameof(DatapathModes.All), MemberType = typeof(DatapathModes))]
     public void Enqueued_packets_arrive_byte_exact_with_a_clean_header(bool mrg, bool indirect, bool eventIdx)
     {
-        using var lb = new Loopback(Features(mrg, indirect, eventIdx), ringSize: 256, bufferSize: 2048);
+        using var lb = new Loopback(DatapathModes.Features(mrg, indirect, eventIdx), ringSize: 256, bufferSize: 2048);
         SplitRingDriver rx = lb.Rx[0];
         int hdr = rx.HeaderSize;
         int[] sizes = Payload.WithRandom(seed: 11, count: 24);
