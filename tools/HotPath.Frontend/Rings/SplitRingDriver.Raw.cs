@@ -28,9 +28,13 @@ public sealed unsafe partial class SplitRingDriver
         _descLen[head] = len;
         SetDesc(head, Buffers.CrossingGpa, len, rxLen != 0 ? VringDesc.FlagWrite : (ushort)0, 0);
         _crossingHead = head;
+        _lastHead = head;
         Track(head, 1);
         return true;
     }
+
+    /// <summary>Head descriptor id of the chain posted last by PostTx/PostRx.</summary>
+    public ushort LastPostedHead => _lastHead;
 
     /// <summary>The descriptor table in guest memory.</summary>
     public VringDesc* RawDescriptors => _desc;

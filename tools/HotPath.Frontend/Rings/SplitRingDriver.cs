@@ -227,7 +227,6 @@ public sealed unsafe partial class SplitRingDriver : IDisposable
         ushort usedIdx = Volatile.Read(ref *(ushort*)(_used + SplitRingLayout.UsedIdxOffset));
         if (_lastUsed == usedIdx) return false;
         VringUsedElem first = ReadUsed(_lastUsed);
-        int got = GatherChain(first, 0);
         if (first.Len == 0)
         {
             Complete(first.Id);
@@ -235,6 +234,7 @@ public sealed unsafe partial class SplitRingDriver : IDisposable
             info = new RxInfo(0, default, 0, 1);
             return true;
         }
+        int got = GatherChain(first, 0);
         if (got < _hdr) throw new InvalidDataException($"used length {first.Len} is shorter than the net header");
         VirtioNetHeader hdr = Unsafe.ReadUnaligned<VirtioNetHeader>(ref _rxScratch[0]);
         if (_hdr == VirtioNetHeader.LegacySize) hdr.NumBuffers = 0;
