@@ -33,4 +33,30 @@ public class DpdkVirtioUserControlTests
         }
         finally { driver.Unregister(); }
     }
+
+    [DpdkFact]
+    public void Client_mode_connects_to_a_virtio_user_server_and_reconnects_after_its_restart()
+    {
+        string path = SocketPath("vu-client");
+        var events = new DeviceEventLog();
+        var driver = VhostDriver.Register(path, VhostDriverFlags.Client);
+        try
+        {
+            driver.RegisterCallbacks(events);
+            // The frontend is not there yet: start must succeed and keep retrying in the background.
+            driver.Start();
+            for (int round = 1; round <= 2; round++)
+            {
+                using var peer = new VirtioUserPeer(path, "rxonly", server: true);
+                string ready = events.WaitFor("new_device", TimeSpan.FromSeconds(30));
+                int vid = int.Parse(ready.Split(' ')[1]);
+                Assert.True(DeviceRegistry.Get(vid)!.IsRunning);
+                peer.Stop();
+                events.WaitFor($"destroy_connection {vid}", TimeSpan.FromSeconds(15));
+            }
+            Assert.Equal(2, events.Count("new_device"));
+            Assert.Equal(2, events.Count("destroy_device"));
+        }
+        finally { driver.Unregister(); }
+    }
 }
