@@ -70,7 +70,7 @@ public static unsafe class PageAllocator
         block.MapBase = (byte*)map;
         block.MapLength = mapLength;
         block.ReserveBase = (byte*)reserve;
-        block.ReservePages = (uint)(reserveLength / PageSize);
+        block.ReserveLength = reserveLength;
         block.Length = usable;
         // Right-align against the trailing guard when guarded; usable is a multiple of 64, so Base stays 64-aligned.
         block.Base = guarded ? (byte*)map + (mapLength - usable) : (byte*)map;
