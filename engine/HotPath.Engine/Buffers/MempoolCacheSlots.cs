@@ -6,8 +6,9 @@ namespace HotPath.Engine.Buffers;
 /// Which per-thread cache a thread uses: DPDK's lcore id. A thread takes a slot index on its first pool operation
 /// and keeps it for its lifetime; the same index selects its cache in every pool. Past <see cref="MaxSlots"/> live
 /// threads, a thread gets no slot and goes straight to the pools' rings (as a non-EAL thread does in DPDK).
-/// <para>When a thread dies its slot is handed back (a finalizable lease in a [ThreadStatic] becomes unreachable).
-/// Objects left in that slot's caches stay free and are used by the next thread that takes the slot.</para>
+/// <para>When a thread dies its slot is handed back (a finalizable lease in a [ThreadStatic] becomes unreachable and
+/// its finalizer runs): the objects left in that slot's cache of every live pool go back to the pool's ring first,
+/// so they are not stranded until another thread happens to take the slot.</para>
 /// </summary>
 public static class MempoolCacheSlots
 {
@@ -17,8 +18,6 @@ public static class MempoolCacheSlots
     [ThreadStatic] private static int t_slot;
     [ThreadStatic] private static SlotLease? t_lease;
 
-    private static readonly Lock s_lock = new();
-    private static readonly Stack<int> s_free = CreateFreeList();
 
     /// <summary>This thread's slot, or -1 when it has none. One thread-static read after the first call.</summary>
     public static int Current
@@ -36,7 +35,7 @@ public static class MempoolCacheSlots
     {
         get
         {
-            lock (s_lock) return s_free.Count;
+            lock (FreeList.Lock) return FreeList.Slots.Count;
         }
     }
 
@@ -44,7 +43,7 @@ public static class MempoolCacheSlots
     private static int Acquire()
     {
         int slot;
-        lock (s_lock) slot = s_free.Count > 0 ? s_free.Pop() : -1;
+        lock (FreeList.Lock) slot = FreeList.Slots.Count > 0 ? FreeList.Slots.Pop() : -1;
         if (slot < 0)
         {
             t_slot = -1;
@@ -57,16 +56,26 @@ public static class MempoolCacheSlots
 
     private static void Release(int slot)
     {
-        // The lock orders the dead thread's last cache writes (published to the finalizer thread by the GC) before
-        // the next owner's first read of the slot.
-        lock (s_lock) s_free.Push(slot);
+        // Nobody owns the slot now (its thread is dead and it is not yet on the free list): its caches can be
+        // emptied from this thread. The dead thread's last cache writes reached us through the GC's suspension.
+        Mempool.DrainSlotCaches(slot);
+        // The lock orders the drain before the next owner's first use of the slot.
+        lock (FreeList.Lock) FreeList.Slots.Push(slot);
     }
 
-    private static Stack<int> CreateFreeList()
+    /// <summary>The free slots. A class of its own so that the outer class has no static constructor: the hot
+    /// thread-static read in <see cref="Current"/> then needs no class-initialisation check.</summary>
+    private static class FreeList
     {
-        var s = new Stack<int>(MaxSlots);
-        for (int i = MaxSlots - 1; i >= 0; i--) s.Push(i);   // slot 0 on top: the first threads get low slots
-        return s;
+        public static readonly Lock Lock = new();
+        public static readonly Stack<int> Slots = Create();
+
+        private static Stack<int> Create()
+        {
+            var s = new Stack<int>(MaxSlots);
+            for (int i = MaxSlots - 1; i >= 0; i--) s.Push(i);   // slot 0 on top: the first threads get low slots
+            return s;
+        }
     }
 
     private sealed class SlotLease(int slot)
