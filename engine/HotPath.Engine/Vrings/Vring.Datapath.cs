@@ -38,6 +38,8 @@ public sealed unsafe partial class Vring
     {
         SignalledUsed = 0;
         SignalledUsedValid = false;
+        // A notification the application's hook still holds is for the ring as it was; do not let it mute the new one.
+        Volatile.Write(ref IrqPending, 0);
         KickSuppressionFeatures = ulong.MaxValue;
         if (IsTranslated && !IsPacked) PrepareSplit();
     }

@@ -37,7 +37,6 @@ public sealed unsafe partial class SplitRingDriver : IDisposable
     private readonly bool[] _inFlight;
     private readonly bool[] _raw;             // posted through RawPushAvail: no chain of ours to free
     private int _rawOutOfRange;               // raw heads >= size posted and not reaped yet
-    private readonly byte[] _rxScratch;
     private int _crossingHead = -1;
     private ushort _lastHead;                 // head of the chain PostChain built last           // head currently using the region-crossing buffer
 
@@ -82,7 +81,6 @@ public sealed unsafe partial class SplitRingDriver : IDisposable
         _descGpa = new ulong[_size];
         _inFlight = new bool[_size];
         _raw = new bool[_size];
-        _rxScratch = new byte[Math.Max(Options.BufferSize * (ulong)_size, 65536 + 64)];
         KickFd = LibC.eventfd(0, LibC.EFD_CLOEXEC | LibC.EFD_NONBLOCK);
         CallFd = LibC.eventfd(0, LibC.EFD_CLOEXEC | LibC.EFD_NONBLOCK);
         if (KickFd < 0 || CallFd < 0) throw new IOException($"eventfd failed: {LibC.StrError(LibC.Errno)}");
@@ -104,6 +102,21 @@ public sealed unsafe partial class SplitRingDriver : IDisposable
     {
         if (header.Length != _hdr) throw new ArgumentException($"header must be {_hdr} bytes", nameof(header));
         if (shape.CrossRegion) return PostCrossing(header, data, 0);
+        if (shape == TxShape.Single && _nFree > 0 && _hdr + data.Length <= Buffers.BufferSize)
+        {
+            // Header and data in one descriptor: the common layout, without the general chain builder.
+            ushort one = Pop();
+            byte* b = Buffers.Host(one);
+            header.CopyTo(new Span<byte>(b, _hdr));
+            data.CopyTo(new Span<byte>(b + _hdr, data.Length));
+            _next[one] = 0;
+            _descGpa[one] = Buffers.Gpa(one);
+            _descLen[one] = (uint)(_hdr + data.Length);
+            SetDesc(one, _descGpa[one], _descLen[one], 0, 0);
+            _lastHead = one;
+            Track(one, 1);
+            return true;
+        }
         int parts = shape.Descriptors;
         int dataDescs = Math.Max(1, shape.DataDescriptors);
         int chunk = (data.Length + dataDescs - 1) / dataDescs;
@@ -195,6 +208,17 @@ public sealed unsafe partial class SplitRingDriver : IDisposable
     {
         if (crossRegion) return PostCrossing(default, default, len);
         if (descriptors < 1) throw new ArgumentOutOfRangeException(nameof(descriptors));
+        if (descriptors == 1 && !indirect && _nFree > 0 && len <= Buffers.BufferSize)
+        {
+            ushort id = Pop();
+            _next[id] = 0;
+            _descGpa[id] = Buffers.Gpa(id);
+            _descLen[id] = len;
+            SetDesc(id, _descGpa[id], len, VringDesc.FlagWrite, 0);
+            _lastHead = id;
+            Track(id, 1);
+            return true;
+        }
         uint chunk = (uint)((len + descriptors - 1) / descriptors);
         Span<uint> lens = stackalloc uint[descriptors];
         uint left = len;
@@ -234,9 +258,29 @@ public sealed unsafe partial class SplitRingDriver : IDisposable
             info = new RxInfo(0, default, 0, 1);
             return true;
         }
-        int got = GatherChain(first, 0);
-        if (got < _hdr) throw new InvalidDataException($"used length {first.Len} is shorter than the net header");
-        VirtioNetHeader hdr = Unsafe.ReadUnaligned<VirtioNetHeader>(ref _rxScratch[0]);
+        CheckUsed(first);
+        if (first.Len < _hdr) throw new InvalidDataException($"used length {first.Len} is shorter than the net header");
+        ushort id0 = (ushort)first.Id;
+        if (_chainCount[id0] == 1 && _descGpa[id0] == Buffers.Gpa(id0))
+        {
+            // One own buffer: header and data straight from its host pointer.
+            byte* b = Buffers.Host(id0);
+            VirtioNetHeader h1 = default;
+            Unsafe.CopyBlockUnaligned(&h1, b, (uint)_hdr);
+            if (!_mergeable || h1.NumBuffers == 1)
+            {
+                if (_hdr == VirtioNetHeader.LegacySize) h1.NumBuffers = 0;
+                int n = (int)first.Len - _hdr;
+                if (n > dst.Length) throw new ArgumentException("destination too small for the received packet", nameof(dst));
+                new ReadOnlySpan<byte>(b + _hdr, n).CopyTo(dst);
+                Complete(first.Id);
+                _lastUsed++;
+                info = new RxInfo(n, h1, first.Len, 1);
+                return true;
+            }
+        }
+        VirtioNetHeader hdr = default;
+        CopyOut((ushort)first.Id, 0, new Span<byte>(&hdr, _hdr));
         if (_hdr == VirtioNetHeader.LegacySize) hdr.NumBuffers = 0;
         int buffers = 1;
         if (_mergeable)
@@ -245,16 +289,23 @@ public sealed unsafe partial class SplitRingDriver : IDisposable
             if (buffers < 1) throw new InvalidDataException("num_buffers is 0");
             if ((ushort)(usedIdx - _lastUsed) < buffers) return false;
         }
+        // Data: the first buffer after its header, then every further buffer whole.
+        int dataLen = (int)first.Len - _hdr;
         uint usedTotal = first.Len;
         for (int b = 1; b < buffers; b++)
         {
             VringUsedElem e = ReadUsed((ushort)(_lastUsed + b));
-            got += GatherChain(e, got);
+            CheckUsed(e);
+            dataLen += (int)e.Len;
             usedTotal += e.Len;
         }
-        int dataLen = got - _hdr;
         if (dataLen > dst.Length) throw new ArgumentException("destination too small for the received packet", nameof(dst));
-        _rxScratch.AsSpan(_hdr, dataLen).CopyTo(dst);
+        int at = CopyOut((ushort)first.Id, (uint)_hdr, dst[..((int)first.Len - _hdr)]);
+        for (int b = 1; b < buffers; b++)
+        {
+            VringUsedElem e = ReadUsed((ushort)(_lastUsed + b));
+            at += CopyOut((ushort)e.Id, 0, dst.Slice(at, (int)e.Len));
+        }
         for (int b = 0; b < buffers; b++)
         {
             Complete(ReadUsed(_lastUsed).Id);
@@ -264,23 +315,38 @@ public sealed unsafe partial class SplitRingDriver : IDisposable
         return true;
     }
 
-    /// <summary>Copies the first e.Len bytes of the chain at e.Id into the scratch at <paramref name="at"/>.</summary>
-    private int GatherChain(VringUsedElem e, int at)
+    /// <summary>A used entry must name a chain this driver posted, with no more bytes than its buffers hold.</summary>
+    private void CheckUsed(VringUsedElem e)
     {
         if (e.Id >= _size || !_inFlight[e.Id] || _raw[e.Id])
             throw new InvalidDataException($"used id {e.Id} is not a chain this driver posted");
-        uint left = e.Len;
-        if (left > ChainBytes((ushort)e.Id)) throw new InvalidDataException($"used length {e.Len} exceeds chain {e.Id}'s buffers");
-        ushort id = (ushort)e.Id;
-        for (int i = 0; i < _chainCount[e.Id] && left > 0; i++)
+        if (e.Len > ChainBytes((ushort)e.Id)) throw new InvalidDataException($"used length {e.Len} exceeds chain {e.Id}'s buffers");
+    }
+
+    /// <summary>
+    /// Copies dst.Length bytes of the chain at <paramref name="head"/>, from byte <paramref name="skip"/> of the chain
+    /// on, into <paramref name="dst"/>; returns dst.Length. Own buffers are read through their host pointers, the
+    /// region-crossing buffer region by region.
+    /// </summary>
+    private int CopyOut(ushort head, uint skip, Span<byte> dst)
+    {
+        int done = 0;
+        ushort id = head;
+        for (int i = 0; i < _chainCount[head] && done < dst.Length; i++, id = _next[id])
         {
-            uint n = Math.Min(left, _descLen[id]);
-            Buffers.Read(_descGpa[id], _rxScratch.AsSpan(at, (int)n));
-            at += (int)n;
-            left -= n;
-            id = _next[id];
+            uint len = _descLen[id];
+            if (skip >= len)
+            {
+                skip -= len;
+                continue;
+            }
+            int n = (int)Math.Min(len - skip, (uint)(dst.Length - done));
+            if (_descGpa[id] == Buffers.Gpa(id)) new ReadOnlySpan<byte>(Buffers.Host(id) + skip, n).CopyTo(dst[done..]);
+            else Buffers.Read(_descGpa[id] + skip, dst.Slice(done, n));
+            done += n;
+            skip = 0;
         }
-        return (int)e.Len;
+        return done;
     }
 
     private uint ChainBytes(ushort head)
