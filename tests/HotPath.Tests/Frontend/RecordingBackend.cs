@@ -135,18 +135,28 @@ internal sealed class RecordingBackend : IDisposable
         }
     }
 
+    /// <summary>The exception an <see cref="Intercept"/> (or a reply) threw; the connection was closed after it.</summary>
+    public Exception? Error { get; private set; }
+
     private void Loop(int fd)
     {
         using var reader = new MessageReader(readsReplies: false);
-        while (!_stopping)
+        try
         {
-            ReadStatus s = reader.Read(fd);
-            if (s != ReadStatus.Message) break;
-            Recorded m = Record(reader);
-            reader.Next();
-            _messages.Enqueue(m);
-            if (Intercept?.Invoke(m, fd) == true) continue;
-            Answer(m, fd);
+            while (!_stopping)
+            {
+                ReadStatus s = reader.Read(fd);
+                if (s != ReadStatus.Message) break;
+                Recorded m = Record(reader);
+                reader.Next();
+                _messages.Enqueue(m);
+                if (Intercept?.Invoke(m, fd) == true) continue;
+                Answer(m, fd);
+            }
+        }
+        catch (Exception e)
+        {
+            Error = e;   // a test thread's failure must not take the test host down
         }
         lock (_threads)
         {

@@ -69,13 +69,12 @@ public static class HostileVrings
         HostileMessage.Honest(name, AddrCase, FrontendRequest.SetVringAddr, FrontendPayloads.Of(addr));
 
     /// <summary>
-    /// Case 6: one ring area at a QVA in no region: just past the end of the last region (the frontend maps
-    /// nothing of its guest memory there).
+    /// Case 6: one ring area at a QVA in no region: 1 MiB past the highest region end (regions are separate
+    /// mappings, in no particular address order).
     /// </summary>
     public static HostileMessage OutsideMemory(FrontendMemory memory, IRingLayout ring, uint index, RingArea area = RingArea.Desc)
     {
-        FrontendMemory.Region last = memory.Regions[^1];
-        ulong outside = last.UserAddr + last.Size + 0x10_0000;
+        ulong outside = memory.Regions.Max(r => r.UserAddr + r.Size) + 0x10_0000;
         return Addr($"SET_VRING_ADDR with the {area} area outside guest memory", With(Good(memory, ring, index), area, outside));
     }
 

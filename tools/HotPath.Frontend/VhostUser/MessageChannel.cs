@@ -78,7 +78,7 @@ public sealed class MessageChannel : IDisposable
 
     private static bool IsReset(int errno) => errno is 104 /* ECONNRESET */ or 32 /* EPIPE */;
 
-    /// <summary>Shuts the socket down and closes it; the peer sees an orderly close.</summary>
+    /// <summary>Closes the socket; the peer sees an orderly close (EOF).</summary>
     public void Dispose()
     {
         if (_fd >= 0)

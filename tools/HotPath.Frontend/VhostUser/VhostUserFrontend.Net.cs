@@ -51,6 +51,7 @@ public sealed partial class VhostUserFrontend
     /// </summary>
     public BackendChannel SetBackendReqFd()
     {
+        Check(FrontendRequest.SetBackendReqFd);   // refuse before making the socketpair
         (int ours, int theirs) = UnixSockets.Pair();
         var channel = new BackendChannel(ours, ReplyTimeout, Peer);
         try

@@ -95,11 +95,18 @@ public sealed partial class VhostUserFrontend : IDisposable
     public HostileConnection Hostile => _hostile ??= new HostileConnection(_channel, ownsChannel: false, Peer);
 
     /// <summary>True when the request needs no protocol feature, or the one it needs was negotiated.</summary>
-    public bool CanSend(FrontendRequest request)
+    public bool CanSend(FrontendRequest request) => WhyNotAllowed(RequestRules.For(request)) == null;
+
+    /// <summary>Why a correct frontend may not send <paramref name="rule"/>'s request now, or null when it may.</summary>
+    private string? WhyNotAllowed(RequestRule rule)
     {
-        RequestRule rule = RequestRules.For(request);
-        if (rule.NeedsProtocolFeaturesBit && !VirtioHasProtocolFeaturesBit) return false;
-        return rule.ProtocolFeature < 0 || (ProtocolFeaturesNegotiated && ProtocolFeatures.Has(AckedProtocolFeatures, rule.ProtocolFeature));
+        if (rule.NeedsProtocolFeaturesBit && !VirtioHasProtocolFeaturesBit)
+            return $"{rule.Name} needs the backend to offer VHOST_USER_F_PROTOCOL_FEATURES (bit 30) in GET_FEATURES" +
+                   (_gotFeatures ? $"; it offered 0x{BackendFeatures:x}" : "; GET_FEATURES was not sent yet");
+        if (rule.ProtocolFeature >= 0 && !HasProtocolFeature(rule.ProtocolFeature))
+            return $"{rule.Name} needs protocol feature {ProtocolFeatures.Name(rule.ProtocolFeature)}, which was not negotiated " +
+                   $"(negotiated: {(ProtocolFeaturesNegotiated ? ProtocolFeatures.Describe(AckedProtocolFeatures) : "none yet")})";
+        return null;
     }
 
     private RequestRule Check(FrontendRequest request)
@@ -107,20 +114,11 @@ public sealed partial class VhostUserFrontend : IDisposable
         RequestRule rule = RequestRules.For(request);
         if (_brokenBecause != null)
             throw new VhostUserException(request, VhostUserFailure.Broken, $"the connection to {Peer} is broken: {_brokenBecause}");
-        if (!EnforceProtocolFeatures) return rule;
-        if (rule.NeedsProtocolFeaturesBit && !VirtioHasProtocolFeaturesBit)
-            throw new InvalidOperationException(
-                $"{rule.Name} needs the backend to offer VHOST_USER_F_PROTOCOL_FEATURES (bit 30) in GET_FEATURES" +
-                (_gotFeatures ? $"; it offered 0x{BackendFeatures:x}" : "; GET_FEATURES was not sent yet"));
-        if (rule.ProtocolFeature >= 0 && !(ProtocolFeaturesNegotiated && ProtocolFeatures.Has(AckedProtocolFeatures, rule.ProtocolFeature)))
-            throw new InvalidOperationException(
-                $"{rule.Name} needs protocol feature {ProtocolFeatures.Name(rule.ProtocolFeature)}, which was not negotiated " +
-                $"(negotiated: {(ProtocolFeaturesNegotiated ? ProtocolFeatures.Describe(AckedProtocolFeatures) : "none yet")})");
+        if (EnforceProtocolFeatures && WhyNotAllowed(rule) is { } why) throw new InvalidOperationException(why);
         return rule;
     }
 
-    private bool AcksNegotiated =>
-        ProtocolFeaturesNegotiated && ProtocolFeatures.Has(AckedProtocolFeatures, ProtocolFeatures.ReplyAck);
+    private bool AcksNegotiated => HasProtocolFeature(ProtocolFeatures.ReplyAck);
 
     /// <summary>
     /// Sends a request that has no reply of its own. With REPLY_ACK negotiated and <see cref="RequestAcks"/> on,
