@@ -23,7 +23,8 @@ public static unsafe partial class LibC
 
     public const int EPERM = 1, ENOENT = 2, EINTR = 4, EIO = 5, EBADF = 9, EAGAIN = 11, ENOMEM = 12,
         EFAULT = 14, EBUSY = 16, EEXIST = 17, ENODEV = 19, EINVAL = 22, ENOSPC = 28, ERANGE = 34,
-        ENOSYS = 38, ENOTSUP = 95, ECONNREFUSED = 111, EINPROGRESS = 115, EALREADY = 114, EPROTO = 71;
+        ENOSYS = 38, ENOTSUP = 95, EADDRINUSE = 98, ECONNREFUSED = 111, EINPROGRESS = 115, EALREADY = 114, EPROTO = 71;
+    public const uint S_IFMT = 0xF000, S_IFSOCK = 0xC000, S_IFREG = 0x8000;
 
     /// <summary>errno of the last failed call on this thread.</summary>
     public static int Errno => Marshal.GetLastPInvokeError();
@@ -51,6 +52,19 @@ public static unsafe partial class LibC
 
     [LibraryImport(Lib, SetLastError = true)]
     public static partial int fcntl(int fd, int cmd, int arg);
+
+    [LibraryImport(Lib, EntryPoint = "stat", SetLastError = true)]
+    private static partial int stat_native(byte* path, Stat* buf);
+
+    /// <summary>stat(2) of a path; 0 or -1 with errno.</summary>
+    public static int stat(string path, Stat* buf)
+    {
+        int n = System.Text.Encoding.UTF8.GetByteCount(path);
+        Span<byte> utf8 = n < 1024 ? stackalloc byte[n + 1] : new byte[n + 1];
+        System.Text.Encoding.UTF8.GetBytes(path, utf8);
+        utf8[n] = 0;
+        fixed (byte* p = utf8) return stat_native(p, buf);
+    }
 
     [LibraryImport(Lib, SetLastError = true)]
     public static partial int ftruncate(int fd, long length);

@@ -1,0 +1,32 @@
+namespace HotPath.Protocol.Control;
+
+/// <summary>
+/// Process-wide control-plane counters: messages handled and refused by reason, connections opened and closed on
+/// error. Updated on the control-plane thread; read from anywhere.
+/// </summary>
+public static class ControlCounters
+{
+    private static readonly long[] s_refused = new long[Enum.GetValues<ControlError>().Length];
+    private static long s_messages, s_connections, s_errorCloses;
+
+    public static long Messages => Interlocked.Read(ref s_messages);
+    public static long Connections => Interlocked.Read(ref s_connections);
+    public static long ConnectionsClosedOnError => Interlocked.Read(ref s_errorCloses);
+
+    public static long Refused(ControlError e) => Interlocked.Read(ref s_refused[(int)e]);
+
+    public static long RefusedTotal
+    {
+        get
+        {
+            long t = 0;
+            for (int i = 1; i < s_refused.Length; i++) t += Interlocked.Read(ref s_refused[i]);
+            return t;
+        }
+    }
+
+    internal static void CountMessage() => Interlocked.Increment(ref s_messages);
+    internal static void CountConnection() => Interlocked.Increment(ref s_connections);
+    internal static void CountRefused(ControlError e) => Interlocked.Increment(ref s_refused[(int)e]);
+    internal static void CountErrorClose() => Interlocked.Increment(ref s_errorCloses);
+}

@@ -1,0 +1,70 @@
+namespace HotPath.Protocol.Control;
+
+/// <summary>Why the control plane refused a message or closed a connection. Closed set, each with readable text.</summary>
+public enum ControlError
+{
+    None = 0,
+    Framing,
+    UnknownRequest,
+    UnsupportedRequest,
+    ProtocolFeatureNotNegotiated,
+    BadPayloadSize,
+    BadFdCount,
+    VringIndexOutOfRange,
+    BadVringNum,
+    BadVringAddr,
+    BadVringBase,
+    BadEnableValue,
+    ReservedBitsSet,
+    FeaturesNotOffered,
+    ProtocolFeaturesNotOffered,
+    FeaturesChangedWhileRunning,
+    BadMemoryTable,
+    BadMemoryRegion,
+    MemorySlotsExhausted,
+    RegionNotFound,
+    BadLogBase,
+    BadInflight,
+    BadConfig,
+    BadMtu,
+    IommuNotNegotiated,
+    HookFailed,
+    CallbackRefused,
+    SendFailed,
+}
+
+public static class ControlErrorText
+{
+    public static string Describe(this ControlError e) => e switch
+    {
+        ControlError.None => "ok",
+        ControlError.Framing => "malformed message framing",
+        ControlError.UnknownRequest => "unknown request id",
+        ControlError.UnsupportedRequest => "request not supported by this backend",
+        ControlError.ProtocolFeatureNotNegotiated => "request needs a protocol feature that was not negotiated",
+        ControlError.BadPayloadSize => "payload size does not match the request",
+        ControlError.BadFdCount => "wrong number of file descriptors for the request",
+        ControlError.VringIndexOutOfRange => "vring index out of range",
+        ControlError.BadVringNum => "invalid vring size",
+        ControlError.BadVringAddr => "invalid vring addresses",
+        ControlError.BadVringBase => "invalid vring base",
+        ControlError.BadEnableValue => "vring enable value is neither 0 nor 1",
+        ControlError.ReservedBitsSet => "reserved bits set",
+        ControlError.FeaturesNotOffered => "SET_FEATURES with bits the backend never offered",
+        ControlError.ProtocolFeaturesNotOffered => "SET_PROTOCOL_FEATURES with bits the backend never offered",
+        ControlError.FeaturesChangedWhileRunning => "features changed while the device is running",
+        ControlError.BadMemoryTable => "invalid memory table",
+        ControlError.BadMemoryRegion => "invalid memory region",
+        ControlError.MemorySlotsExhausted => "no free memory slot",
+        ControlError.RegionNotFound => "no such memory region",
+        ControlError.BadLogBase => "invalid dirty log",
+        ControlError.BadInflight => "invalid inflight region",
+        ControlError.BadConfig => "invalid config space access",
+        ControlError.BadMtu => "invalid MTU",
+        ControlError.IommuNotNegotiated => "IOTLB message without ACCESS_PLATFORM",
+        ControlError.HookFailed => "message hook reported an error",
+        ControlError.CallbackRefused => "application callback refused",
+        ControlError.SendFailed => "could not send the reply",
+        _ => e.ToString(),
+    };
+}

@@ -1,0 +1,123 @@
+using HotPath.Engine.Memory;
+using HotPath.Engine.Vrings;
+using HotPath.Protocol.Transport;
+using HotPath.Protocol.Wire;
+
+namespace HotPath.Protocol.Control.Handlers;
+
+/// <summary>SET_MEM_TABLE, ADD_MEM_REG, REM_MEM_REG, GET_MAX_MEM_SLOTS.</summary>
+internal static unsafe class MemoryHandlers
+{
+    /// <summary>Payload rule of SET_MEM_TABLE: 8-byte header then exactly nregions entries, nregions bounded.</summary>
+    public static bool MemTableSizeOk(MessageReader m)
+    {
+        if (m.PayloadLength < sizeof(MemoryTableHeader)) return false;
+        uint n = m.PayloadAs<MemoryTableHeader>().NRegions;
+        return n <= MessageLimits.MaxSetMemTableRegions &&
+               m.PayloadLength == sizeof(MemoryTableHeader) + n * sizeof(MemoryRegionPayload);
+    }
+
+    private static RegionDescriptor Describe(in MemoryRegionPayload r) =>
+        new(r.GuestPhysAddr, r.MemorySize, r.UserspaceAddr, r.MmapOffset);
+
+    public static HandlerResult SetMemTable(VhostSession s, MessageReader m)
+    {
+        uint n = m.PayloadAs<MemoryTableHeader>().NRegions;
+        if (n == 0) return HandlerResult.Fail(ControlError.BadMemoryTable, MemoryError.NoRegions.Describe());
+        var regions = new RegionDescriptor[n];
+        var entries = (MemoryRegionPayload*)((byte*)m.RawMessage + MessageHeader.WireSize + sizeof(MemoryTableHeader));
+        for (int i = 0; i < n; i++)
+        {
+            regions[i] = Describe(entries[i]);
+            MemoryError e = regions[i].Validate();
+            if (e != MemoryError.None) return HandlerResult.Fail(ControlError.BadMemoryTable, $"region {i}: {e.Describe()}");
+        }
+        // A frontend may resend the table it already sent (DPDK virtio-user does); keep the mappings then.
+        if (SameAsCurrent(s, regions)) return HandlerResult.Ok;
+
+        var mapped = new List<MappedRegion>((int)n);
+        for (int i = 0; i < n; i++)
+        {
+            int fd = m.TakeFd(i);
+            MemoryError e = MappedRegion.TryMap(fd, regions[i], out MappedRegion? r);
+            if (e != MemoryError.None)
+            {
+                if (fd >= 0) HotPath.Engine.Interop.LibC.close(fd);
+                mapped.ForEach(x => x.Dispose());
+                return HandlerResult.Fail(ControlError.BadMemoryTable, $"region {i}: {e.Describe()}");
+            }
+            mapped.Add(r!);
+        }
+        MemoryError swap = s.Device.ReplaceMemory(mapped);
+        if (swap != MemoryError.None)
+        {
+            mapped.ForEach(x => x.Dispose());
+            return HandlerResult.Fail(ControlError.BadMemoryTable, swap.Describe());
+        }
+        ReportBrokenRings(s);
+        s.Log(LogLevel.Debug, $"memory table: {n} regions, {s.Device.Memory!.TotalSize >> 20} MiB");
+        return HandlerResult.Ok;
+    }
+
+    private static bool SameAsCurrent(VhostSession s, RegionDescriptor[] regions)
+    {
+        IReadOnlyList<MappedRegion> current = s.Device.Regions;
+        if (current.Count != regions.Length) return false;
+        foreach (RegionDescriptor d in regions)
+            if (!current.Any(r => r.Descriptor == d)) return false;
+        return true;
+    }
+
+    /// <summary>Rings that no longer translate under the new table are broken; say so once.</summary>
+    private static void ReportBrokenRings(VhostSession s)
+    {
+        foreach (var v in s.Device.Vrings)
+            if (v.IsBroken) s.Log(LogLevel.Warning, $"vring {v.Index}: {v.BrokenReason.Describe()} after the memory table change");
+    }
+
+    public static HandlerResult GetMaxMemSlots(VhostSession s, MessageReader m) => s.ReplyU64(GuestMemory.MaxRegions);
+
+    public static HandlerResult AddMemReg(VhostSession s, MessageReader m)
+    {
+        RegionDescriptor d = Describe(m.PayloadAs<MemRegPayload>().Region);
+        IReadOnlyList<MappedRegion> current = s.Device.Regions;
+        if (current.Count >= GuestMemory.MaxRegions)
+            return HandlerResult.Fail(ControlError.MemorySlotsExhausted, $"all {GuestMemory.MaxRegions} slots in use");
+        int fd = m.TakeFd(0);
+        MemoryError e = MappedRegion.TryMap(fd, d, out MappedRegion? region);
+        if (e != MemoryError.None)
+        {
+            HotPath.Engine.Interop.LibC.close(fd);
+            return HandlerResult.Fail(ControlError.BadMemoryRegion, e.Describe());
+        }
+        var next = new List<MappedRegion>(current) { region! };
+        MemoryError swap = s.Device.ReplaceMemory(next);
+        if (swap != MemoryError.None)
+        {
+            region!.Dispose();
+            return HandlerResult.Fail(ControlError.BadMemoryRegion, swap.Describe());
+        }
+        ReportBrokenRings(s);
+        return HandlerResult.Ok;
+    }
+
+    public static HandlerResult RemMemReg(VhostSession s, MessageReader m)
+    {
+        RegionDescriptor d = Describe(m.PayloadAs<MemRegPayload>().Region);
+        IReadOnlyList<MappedRegion> current = s.Device.Regions;
+        // The spec identifies the region by guest address, user address and size; mmap_offset is ignored.
+        MappedRegion? victim = current.FirstOrDefault(r =>
+            r.GuestPhysAddr == d.GuestPhysAddr && r.UserAddr == d.UserAddr && r.Size == d.Size);
+        if (victim == null)
+            return HandlerResult.Fail(ControlError.RegionNotFound, $"gpa 0x{d.GuestPhysAddr:x} size 0x{d.Size:x}");
+        var next = current.Where(r => r != victim).ToList();
+        if (next.Count == 0) s.Device.ClearMemory();
+        else
+        {
+            MemoryError swap = s.Device.ReplaceMemory(next);
+            if (swap != MemoryError.None) return HandlerResult.Fail(ControlError.BadMemoryRegion, swap.Describe());
+        }
+        ReportBrokenRings(s);
+        return HandlerResult.Ok;
+    }
+}

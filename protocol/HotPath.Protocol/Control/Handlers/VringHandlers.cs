@@ -1,0 +1,164 @@
+using HotPath.Engine.Virtio;
+using HotPath.Engine.Vrings;
+using HotPath.Protocol.Transport;
+using HotPath.Protocol.Wire;
+
+namespace HotPath.Protocol.Control.Handlers;
+
+/// <summary>SET_VRING_NUM/ADDR/BASE/KICK/CALL/ERR/ENABLE and GET_VRING_BASE.</summary>
+internal static class VringHandlers
+{
+    /// <summary>
+    /// The vring named by a u32 index, bounded by the queue pairs the driver offers (SECURITY.md case 3: the index
+    /// stays u32 until checked; 0x10000 never wraps to 0).
+    /// </summary>
+    private static bool TryGetVring(VhostSession s, uint index, string name, out Vring v, out HandlerResult fail)
+    {
+        uint max = 2 * s.Driver.MaxQueuePairs;
+        Vring? found = index < max ? s.Device.GetOrCreateVring(index) : null;
+        if (found == null)
+        {
+            v = null!;
+            fail = HandlerResult.Fail(ControlError.VringIndexOutOfRange, $"{name}: vring {index} (this device has {max})");
+            return false;
+        }
+        v = found;
+        fail = default;
+        return true;
+    }
+
+    public static HandlerResult SetVringNum(VhostSession s, MessageReader m)
+    {
+        VringStatePayload st = m.PayloadAs<VringStatePayload>();
+        if (!TryGetVring(s, st.Index, "SET_VRING_NUM", out Vring v, out HandlerResult fail)) return fail;
+        VringError e = Vring.ValidateSize(st.Num, s.Device.IsPacked);
+        if (e != VringError.None) return HandlerResult.Fail(ControlError.BadVringNum, $"vring {st.Index} num {st.Num}: {e.Describe()}");
+        v.AccessLock.Enter();
+        try
+        {
+            v.Size = st.Num;
+            e = s.Device.TranslateLocked(v);
+            if (e != VringError.None) v.BrokenReason = e;
+        }
+        finally { v.AccessLock.Exit(); }
+        return HandlerResult.Ok;
+    }
+
+    public static HandlerResult SetVringAddr(VhostSession s, MessageReader m)
+    {
+        VringAddrPayload a = m.PayloadAs<VringAddrPayload>();
+        if (!TryGetVring(s, a.Index, "SET_VRING_ADDR", out Vring v, out HandlerResult fail)) return fail;
+        VringError e = Vring.ValidateAddresses(a.DescUserAddr, a.AvailUserAddr, a.UsedUserAddr, a.Flags, s.Device.IsPacked);
+        if (e == VringError.None && s.Device.Memory == null) e = VringError.NoMemoryTable;
+        if (e != VringError.None) return HandlerResult.Fail(ControlError.BadVringAddr, $"vring {a.Index}: {e.Describe()}");
+        v.AccessLock.Enter();
+        try
+        {
+            v.DescUserAddr = a.DescUserAddr;
+            v.AvailUserAddr = a.AvailUserAddr;
+            v.UsedUserAddr = a.UsedUserAddr;
+            v.LogGuestAddr = a.LogGuestAddr;
+            v.AddrFlags = a.Flags;
+            v.AddrSet = true;
+            e = s.Device.TranslateLocked(v);
+            if (e != VringError.None)
+            {
+                v.AddrSet = false;
+                v.Invalidate();
+            }
+            else if (v.BrokenReason is not VringError.None and not VringError.AvailIndexJump)
+            {
+                v.BrokenReason = VringError.None;   // new addresses repair a ring the last table change broke
+            }
+        }
+        finally { v.AccessLock.Exit(); }
+        return e == VringError.None
+            ? HandlerResult.Ok
+            : HandlerResult.Fail(ControlError.BadVringAddr, $"vring {a.Index}: {e.Describe()}");
+    }
+
+    public static HandlerResult SetVringBase(VhostSession s, MessageReader m)
+    {
+        VringStatePayload st = m.PayloadAs<VringStatePayload>();
+        if (!TryGetVring(s, st.Index, "SET_VRING_BASE", out Vring v, out HandlerResult fail)) return fail;
+        VringError e;
+        v.AccessLock.Enter();
+        try
+        {
+            e = v.SetBase(st.Num, s.Device.IsPacked);
+            if (e == VringError.None && v.BrokenReason == VringError.AvailIndexJump) v.BrokenReason = VringError.None;
+        }
+        finally { v.AccessLock.Exit(); }
+        return e == VringError.None
+            ? HandlerResult.Ok
+            : HandlerResult.Fail(ControlError.BadVringBase, $"vring {st.Index} base 0x{st.Num:x}: {e.Describe()}");
+    }
+
+    /// <summary>GET_VRING_BASE stops the ring: destroy_device first, then report the base and drop the eventfds.</summary>
+    public static HandlerResult GetVringBase(VhostSession s, MessageReader m)
+    {
+        VringStatePayload st = m.PayloadAs<VringStatePayload>();
+        if (!TryGetVring(s, st.Index, "GET_VRING_BASE", out Vring v, out HandlerResult fail)) return fail;
+        s.StopDevice();
+        uint num;
+        v.AccessLock.Enter();
+        try
+        {
+            num = v.BaseForReport();
+            VhostSession.CloseVringFds(v);
+            v.Invalidate();
+        }
+        finally { v.AccessLock.Exit(); }
+        return s.ReplyStruct(new VringStatePayload { Index = st.Index, Num = num });
+    }
+
+    public static HandlerResult SetVringKick(VhostSession s, MessageReader m) => SetVringFd(s, m, "SET_VRING_KICK", VringFd.Kick);
+    public static HandlerResult SetVringCall(VhostSession s, MessageReader m) => SetVringFd(s, m, "SET_VRING_CALL", VringFd.Call);
+    public static HandlerResult SetVringErr(VhostSession s, MessageReader m) => SetVringFd(s, m, "SET_VRING_ERR", VringFd.Err);
+
+    private enum VringFd { Kick, Call, Err }
+
+    private static HandlerResult SetVringFd(VhostSession s, MessageReader m, string name, VringFd which)
+    {
+        ulong value = m.PayloadAs<ulong>();
+        if ((value & VringFdPayload.ReservedMask) != 0)
+            return HandlerResult.Fail(ControlError.ReservedBitsSet, $"{name}: 0x{value:x} has bits above the index and NOFD flag");
+        uint index = (uint)(value & VringFdPayload.IndexMask);
+        if (!TryGetVring(s, index, name, out Vring v, out HandlerResult fail)) return fail;
+        int fd = (value & VringFdPayload.NoFdFlag) != 0 ? Vring.FdNone : m.TakeFd(0);
+        v.AccessLock.Enter();
+        try
+        {
+            switch (which)
+            {
+                case VringFd.Kick:
+                    VhostSession.CloseFd(ref v.KickFd);
+                    v.KickFd = fd;
+                    // Without VHOST_USER_F_PROTOCOL_FEATURES rings start enabled (vhost-user spec, DPDK).
+                    if (!VirtioFeatures.Has(s.Device.Features, VirtioFeatures.ProtocolFeatures)) v.Enabled = true;
+                    break;
+                case VringFd.Call:
+                    VhostSession.CloseFd(ref v.CallFd);
+                    v.CallFd = fd;
+                    break;
+                default:
+                    VhostSession.CloseFd(ref v.ErrFd);
+                    v.ErrFd = fd;
+                    break;
+            }
+        }
+        finally { v.AccessLock.Exit(); }
+        return HandlerResult.Ok;
+    }
+
+    public static HandlerResult SetVringEnable(VhostSession s, MessageReader m)
+    {
+        VringStatePayload st = m.PayloadAs<VringStatePayload>();
+        if (!TryGetVring(s, st.Index, "SET_VRING_ENABLE", out Vring v, out HandlerResult fail)) return fail;
+        if (st.Num > 1) return HandlerResult.Fail(ControlError.BadEnableValue, $"vring {st.Index} enable {st.Num}");
+        v.AccessLock.Enter();
+        try { v.Enabled = st.Num == 1; }
+        finally { v.AccessLock.Exit(); }
+        return HandlerResult.Ok;
+    }
+}

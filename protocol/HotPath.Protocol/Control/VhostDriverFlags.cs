@@ -1,0 +1,29 @@
+namespace HotPath.Protocol.Control;
+
+/// <summary>Driver registration flags (HP_VHOST_USER_*, values as DPDK's RTE_VHOST_USER_*).</summary>
+[Flags]
+public enum VhostDriverFlags : ulong
+{
+    None = 0,
+    /// <summary>Connect to the frontend's socket instead of listening.</summary>
+    Client = 1UL << 0,
+    /// <summary>Client mode: do not reconnect after the connection drops.</summary>
+    NoReconnect = 1UL << 1,
+    /// <summary>(later) Offer VIRTIO_F_IOMMU_PLATFORM.</summary>
+    IommuSupport = 1UL << 3,
+    /// <summary>(later) Postcopy live migration.</summary>
+    PostcopySupport = 1UL << 4,
+    /// <summary>Dequeue may attach an external buffer to a packet too large for one mbuf.</summary>
+    ExtbufSupport = 1UL << 5,
+    /// <summary>Dequeued packets must fit one mbuf (no segment chains).</summary>
+    LinearbufSupport = 1UL << 6,
+    /// <summary>(later) Asynchronous copies.</summary>
+    AsyncCopy = 1UL << 7,
+    /// <summary>Offload flags follow the mbuf API strictly (DPDK's NET_COMPLIANT_OL_FLAGS; HotPath always does).</summary>
+    NetCompliantOlFlags = 1UL << 8,
+    /// <summary>Collect per-vring statistics (packets, bytes, size buckets, notifications).</summary>
+    NetStatsEnable = 1UL << 9,
+
+    Known = Client | NoReconnect | IommuSupport | PostcopySupport | ExtbufSupport | LinearbufSupport | AsyncCopy |
+        NetCompliantOlFlags | NetStatsEnable,
+}
