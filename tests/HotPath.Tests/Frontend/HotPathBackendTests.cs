@@ -90,6 +90,13 @@ public class HotPathBackendTests(ITestOutputHelper output)
                 Assert.True(o.Refused, $"{m}: {o}");
             }
             using (var h = HostileConnection.Connect(path, FrontendRig.Connect))
+            using (HostileMessage m = HostileFraming.TooManyFds())
+            using (HostileOutcome o = h.SendAndObserve(m, observe))
+            {
+                output.WriteLine($"{m.Name}: {o}");
+                Assert.Equal(HostileResult.Closed, o.Result);
+            }
+            using (var h = HostileConnection.Connect(path, FrontendRig.Connect))
             using (HostileMessage m = HostileFraming.SizeAboveMaximum())
             using (HostileOutcome o = h.SendAndObserve(m, observe))
             {
@@ -101,4 +108,29 @@ public class HotPathBackendTests(ITestOutputHelper output)
             again.Start(mem, rings);
             events.WaitFor("new_device", Wait);
         });
+
+    [Fact]
+    public void Server_mode_serves_the_hotpath_backend_in_client_mode()
+    {
+        string path = FrontendRig.SocketPath("fe-hp-client");
+        using var listener = VhostUserListener.Listen(path);
+        var events = new DeviceEventLog();
+        VhostDriver driver = VhostDriver.Register(path, VhostDriverFlags.Client);
+        try
+        {
+            driver.RegisterCallbacks(events);
+            driver.Start();
+            using FrontendMemory mem = FrontendRig.Memory();
+            using (var fe = listener.Accept(Wait))
+            {
+                fe.Start(mem, NetVrings.Allocate(mem, 2, 256, packed: true));
+                events.WaitFor("new_device", Wait);
+            }
+            events.WaitFor("destroy_connection", Wait);
+        }
+        finally
+        {
+            driver.Unregister();
+        }
+    }
 }
