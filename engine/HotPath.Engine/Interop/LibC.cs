@@ -79,6 +79,9 @@ public static unsafe partial class LibC
     public static partial nint read(int fd, void* buf, nuint count);
 
     [LibraryImport(Lib, SetLastError = true)]
+    public static partial int pipe2(int* fds, int flags);
+
+    [LibraryImport(Lib, SetLastError = true)]
     public static partial int eventfd(uint initval, int flags);
 
     [LibraryImport(Lib)]

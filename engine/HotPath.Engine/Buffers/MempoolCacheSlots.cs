@@ -1,0 +1,76 @@
+using System.Runtime.CompilerServices;
+
+namespace HotPath.Engine.Buffers;
+
+/// <summary>
+/// Which per-thread cache a thread uses: DPDK's lcore id. A thread takes a slot index on its first pool operation
+/// and keeps it for its lifetime; the same index selects its cache in every pool. Past <see cref="MaxSlots"/> live
+/// threads, a thread gets no slot and goes straight to the pools' rings (as a non-EAL thread does in DPDK).
+/// <para>When a thread dies its slot is handed back (a finalizable lease in a [ThreadStatic] becomes unreachable).
+/// Objects left in that slot's caches stay free and are used by the next thread that takes the slot.</para>
+/// </summary>
+public static class MempoolCacheSlots
+{
+    public const int MaxSlots = 128;
+
+    /// <summary>Slot + 1; 0 = not asked yet; -1 = no slot (all taken when this thread asked).</summary>
+    [ThreadStatic] private static int t_slot;
+    [ThreadStatic] private static SlotLease? t_lease;
+
+    private static readonly Lock s_lock = new();
+    private static readonly Stack<int> s_free = CreateFreeList();
+
+    /// <summary>This thread's slot, or -1 when it has none. One thread-static read after the first call.</summary>
+    public static int Current
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get
+        {
+            int s = t_slot;
+            return s > 0 ? s - 1 : s == 0 ? Acquire() : -1;
+        }
+    }
+
+    /// <summary>Slots not held by a live thread.</summary>
+    public static int FreeSlots
+    {
+        get
+        {
+            lock (s_lock) return s_free.Count;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static int Acquire()
+    {
+        int slot;
+        lock (s_lock) slot = s_free.Count > 0 ? s_free.Pop() : -1;
+        if (slot < 0)
+        {
+            t_slot = -1;
+            return -1;
+        }
+        t_lease = new SlotLease(slot);
+        t_slot = slot + 1;
+        return slot;
+    }
+
+    private static void Release(int slot)
+    {
+        // The lock orders the dead thread's last cache writes (published to the finalizer thread by the GC) before
+        // the next owner's first read of the slot.
+        lock (s_lock) s_free.Push(slot);
+    }
+
+    private static Stack<int> CreateFreeList()
+    {
+        var s = new Stack<int>(MaxSlots);
+        for (int i = MaxSlots - 1; i >= 0; i--) s.Push(i);   // slot 0 on top: the first threads get low slots
+        return s;
+    }
+
+    private sealed class SlotLease(int slot)
+    {
+        ~SlotLease() => Release(slot);
+    }
+}
