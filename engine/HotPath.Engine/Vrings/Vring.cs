@@ -118,6 +118,7 @@ public sealed unsafe partial class Vring
         Used = used;
         UsedGuestPhysAddr = memory.QvaToGpa(UsedUserAddr);
         IsPacked = packed;
+        ResetDatapath();
         return VringError.None;
     }
 
@@ -155,6 +156,7 @@ public sealed unsafe partial class Vring
             LastAvailIdx = (ushort)num;
             LastUsedIdx = (ushort)num;
         }
+        ResetDatapath();
         return VringError.None;
     }
 
@@ -171,5 +173,6 @@ public sealed unsafe partial class Vring
         AvailWrapCounter = UsedWrapCounter = true;
         BrokenReason = VringError.None;
         ReportedReady = false;
+        ResetDatapath();
     }
 }
