@@ -49,6 +49,14 @@ static inline void cpu_relax(void)
 #endif
 }
 
+/* A queue that never received anything says why once it stops (the reason is this thread's hp_last_error()). */
+static void report_idle(const struct worker *w, uint64_t received)
+{
+	if (received == 0)
+		fprintf(stderr, "hp-fwd: vid %d q%u: no packet dequeued (last error: %s)\n", w->dev->vid, w->qp,
+			hp_last_error());
+}
+
 static uint64_t bytes_of(struct hp_mbuf **pkts, unsigned n)
 {
 	uint64_t b = 0;
@@ -63,16 +71,19 @@ static void run_rxonly(struct worker *w, struct hp_mbuf **pkts)
 	struct device *d = w->dev;
 	struct queue_stats *s = &g_stats[w->qp];
 	uint16_t txq = (uint16_t)(2 * w->qp + 1);
+	uint64_t received = 0;
 	while (running(d)) {
 		uint16_t n = hp_vhost_dequeue_burst(d->vid, txq, g_pool, pkts, (uint16_t)g_opt.burst);
 		if (n == 0) {
 			cpu_relax();
 			continue;
 		}
+		received += n;
 		stats_add(&s->rx_packets, n);
 		stats_add(&s->rx_bytes, bytes_of(pkts, n));
 		hp_pktmbuf_free_bulk(pkts, n);
 	}
+	report_idle(w, received);
 }
 
 /* io and macswap: dequeue guest TX, enqueue the same packets to guest RX (the enqueue copies), free them all. */
@@ -81,6 +92,7 @@ static void run_io(struct worker *w, struct hp_mbuf **pkts, int macswap)
 	struct device *d = w->dev;
 	struct queue_stats *s = &g_stats[w->qp];
 	uint16_t rxq = (uint16_t)(2 * w->qp), txq = (uint16_t)(2 * w->qp + 1);
+	uint64_t received = 0;
 	while (running(d)) {
 		uint16_t n = hp_vhost_dequeue_burst(d->vid, txq, g_pool, pkts, (uint16_t)g_opt.burst), sent;
 		uint64_t bytes;
@@ -88,6 +100,7 @@ static void run_io(struct worker *w, struct hp_mbuf **pkts, int macswap)
 			cpu_relax();
 			continue;
 		}
+		received += n;
 		bytes = bytes_of(pkts, n);
 		stats_add(&s->rx_packets, n);
 		stats_add(&s->rx_bytes, bytes);
@@ -100,6 +113,7 @@ static void run_io(struct worker *w, struct hp_mbuf **pkts, int macswap)
 			stats_add(&s->tx_dropped, (uint64_t)(n - sent));
 		hp_pktmbuf_free_bulk(pkts, n);
 	}
+	report_idle(w, received);
 }
 
 /* txonly: the same burst of prebuilt frames, enqueued again and again (the enqueue copies them). */
