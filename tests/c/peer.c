@@ -80,22 +80,39 @@ void peer_stop(pid_t pid)
 	waitpid(pid, &status, 0);
 }
 
-long long peer_total(const char *log, const char *key)
+static char buf[1 << 20];
+
+/* The whole log as one string (NULs made spaces, so they cannot hide what follows). */
+static const char *read_log(const char *log)
 {
-	static char buf[1 << 20];
 	size_t n;
-	long long v = -1;
-	const char *p;
 	FILE *f = fopen(log, "r");
 	if (f == NULL)
-		return -1;
+		return "";
 	n = fread(buf, 1, sizeof(buf) - 1, f);
 	fclose(f);
 	buf[n] = '\0';
-	for (size_t i = 0; i < n; i++) /* a NUL in the log must not hide what follows */
+	for (size_t i = 0; i < n; i++)
 		if (buf[i] == '\0')
 			buf[i] = ' ';
-	for (p = buf; (p = strstr(p, key)) != NULL; p += strlen(key))
+	return buf;
+}
+
+int peer_wait_log(const char *log, const char *text, double secs)
+{
+	for (int i = 0; i < (int)(secs * 10); i++) {
+		if (strstr(read_log(log), text) != NULL)
+			return 1;
+		usleep(100000);
+	}
+	return strstr(read_log(log), text) != NULL;
+}
+
+long long peer_total(const char *log, const char *key)
+{
+	long long v = -1;
+	const char *p;
+	for (p = read_log(log); (p = strstr(p, key)) != NULL; p += strlen(key))
 		v = strtoll(p + strlen(key), NULL, 10);
 	return v;
 }

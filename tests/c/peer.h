@@ -14,6 +14,10 @@ pid_t peer_start(const char *sock, const char *mode, int server, int pkt_len, co
 /* SIGINT (testpmd prints its final statistics), then SIGKILL after 10 s. Always reaps. */
 void peer_stop(pid_t pid);
 
+/* Waits up to secs for text to appear in the log. testpmd drains (and does not count) whatever its RX queues hold
+ * when forwarding starts; its first "Port statistics" comes after that point. */
+int peer_wait_log(const char *log, const char *text, double secs);
+
 /* The last value after key (e.g. "RX-packets:") in the log, or -1. */
 long long peer_total(const char *log, const char *key);
 
