@@ -44,6 +44,27 @@ public sealed unsafe partial class VhostDevice
         return n;
     }
 
+    /// <summary>rte_vhost_dequeue_burst: up to <paramref name="pkts"/>.Length guest TX packets as mbufs from
+    /// <paramref name="pool"/> (the caller owns and frees them). Returns how many were dequeued.</summary>
+    public ushort DequeueBurst(int queueId, Mempool pool, Span<nint> pkts)
+    {
+        fixed (nint* p = pkts) return DequeueBurst(queueId, pool.Header, (Mbuf**)p, ClampCount(pkts.Length));
+    }
+
+    /// <summary>rte_vhost_dequeue_burst on raw pointers (the C ABI's entry).</summary>
+    public ushort DequeueBurst(int queueId, MempoolHeader* pool, Mbuf** pkts, ushort count)
+    {
+        if ((queueId & 1) == 0 || count == 0 || pkts == null || pool == null) return 0;
+        Vring? vq = GetVring(queueId);
+        if (vq == null || !vq.AccessLock.TryEnter()) return 0;
+        ushort n = 0;
+        GuestMemory? mem = Memory;
+        if (mem != null && vq.IsReady)
+            n = vq.IsPacked ? PackedBursts.Dequeue(this, vq, mem, pool, pkts, count) : SplitDequeue.Run(this, vq, mem, pool, pkts, count);
+        vq.AccessLock.Exit();
+        return n;
+    }
+
     /// <summary>
     /// rte_vhost_avail_entries: free entries the guest has posted on an RX (even) queue that the device has not
     /// used yet (avail.idx - last used index); 0 when the ring is busy, not ready or unknown.

@@ -15,5 +15,5 @@ internal static unsafe class PackedBursts
 {
     public static ushort Enqueue(VhostDevice dev, Vring vq, GuestMemory mem, Mbuf** pkts, uint count) => 0;
 
-    public static ushort Dequeue(VhostDevice dev, Vring vq, GuestMemory mem, void* pool, Mbuf** pkts, uint count) => 0;
+    public static ushort Dequeue(VhostDevice dev, Vring vq, GuestMemory mem, MempoolHeader* pool, Mbuf** pkts, uint count) => 0;
 }

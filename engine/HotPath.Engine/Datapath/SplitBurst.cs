@@ -47,6 +47,21 @@ internal unsafe ref struct SplitBurst
         Batch = new BatchCopy(s.Batch, s.BatchCapacity);
     }
 
+    /// <summary>
+    /// End of a burst: runs the deferred copies, then publishes the shadow used entries (one release store of
+    /// used.idx) and notifies the guest if it wants it. The copies go first either way: on enqueue the guest reads
+    /// what they wrote, on dequeue it may reuse the buffers they read as soon as it sees them used.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Complete(VhostDevice dev, Vring vq, ushort lastAvail)
+    {
+        Batch.Flush();
+        if (NShadow == 0) return;
+        vq.LastUsedIdx = SplitUsedRing.Publish(vq.Used, Size, Shadow, NShadow, vq.LastUsedIdx);
+        vq.LastAvailIdx = lastAvail;
+        SplitUsedRing.NotifyIfWanted(dev, vq, vq.Avail, vq.LastUsedIdx, EventIdx);
+    }
+
     /// <summary>Queues a used entry.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Used(ushort head, uint len)

@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.Intrinsics.X86;
 using HotPath.Engine.Buffers;
 using HotPath.Engine.Memory;
 using HotPath.Engine.Stats;
@@ -20,30 +19,15 @@ internal static unsafe class SplitEnqueue
 {
     public static ushort Run(VhostDevice dev, Vring vq, GuestMemory mem, Mbuf** pkts, uint count)
     {
-        byte* avail = vq.Avail;
-        ushort lastAvail = vq.LastAvailIdx;
-        // Acquire: the avail ring entries and the descriptors behind them, which the guest wrote before it published
-        // this index, are read only after this load.
-        ushort availIdx = vq.ReadAvailIdx();
-        int pending = SplitRing.Pending(vq, availIdx, lastAvail);
         ulong features = dev.Features;
-        if (vq.KickSuppressionFeatures != features) vq.ApplySplitKickSuppression(features);
-        if (pending <= 0) return 0;
-        if (Sse.IsSupported) Sse.Prefetch0(avail + SplitRingLayout.AvailRingOffset + 2 * (lastAvail & (vq.Size - 1)));
+        if (SplitRing.Begin(vq, features, out ushort availIdx, out ushort lastAvail) == 0) return 0;
 
         var ctx = new SplitBurst(vq, mem, features);
         uint done = VirtioFeatures.Has(features, VirtioFeatures.NetMrgRxbuf)
             ? RunMergeable(ref ctx, pkts, count, ref lastAvail, availIdx)
             : RunSingle(ref ctx, pkts, count, ref lastAvail, availIdx);
 
-        // Every deferred copy lands in guest memory before the used entries that hand the buffers back.
-        ctx.Batch.Flush();
-        if (ctx.NShadow != 0)
-        {
-            vq.LastUsedIdx = SplitUsedRing.Publish(vq.Used, vq.Size, ctx.Shadow, ctx.NShadow, vq.LastUsedIdx);
-            vq.LastAvailIdx = lastAvail;
-            SplitUsedRing.NotifyIfWanted(dev, vq, avail, vq.LastUsedIdx, ctx.EventIdx);
-        }
+        ctx.Complete(dev, vq, lastAvail);
         if (dev.StatsEnabled && done != 0) vq.Stats.CountPackets(pkts, (int)done);
         return (ushort)done;
     }

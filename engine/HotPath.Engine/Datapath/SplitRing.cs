@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using HotPath.Engine.Memory;
 using HotPath.Engine.Stats;
 using HotPath.Engine.Virtio;
@@ -13,16 +14,27 @@ internal static unsafe class SplitRing
     private const ushort DirectionAndShape = VringDesc.FlagNext | VringDesc.FlagWrite | VringDesc.FlagIndirect;
 
     /// <summary>
-    /// Chains the guest has made available since <paramref name="lastAvail"/>, or -1 when the avail index jumped by
-    /// more than the ring size (the ring is then marked broken and the event counted).
+    /// Start of a burst: reads the guest's avail index and returns how many chains it has made available since
+    /// <paramref name="lastAvail"/> (0 when none, or when the index jumped by more than the ring size: the ring is
+    /// then marked broken and the event counted). Also keeps guest kicks suppressed for the current features.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static int Pending(Vring vq, ushort availIdx, ushort lastAvail)
+    public static uint Begin(Vring vq, ulong features, out ushort availIdx, out ushort lastAvail)
     {
+        lastAvail = vq.LastAvailIdx;
+        // Acquire: the avail ring entries and the descriptors behind them, which the guest wrote before it published
+        // this index, are read only after this load.
+        availIdx = vq.ReadAvailIdx();
+        if (vq.KickSuppressionFeatures != features) vq.ApplySplitKickSuppression(features);
         uint pending = (ushort)(availIdx - lastAvail);
-        if (pending <= vq.Size) return (int)pending;
-        Break(vq);
-        return -1;
+        if (pending > vq.Size)
+        {
+            Break(vq);
+            return 0;
+        }
+        // The avail entries are read next: start pulling their cache line in.
+        if (pending != 0 && Sse.IsSupported) Sse.Prefetch0(vq.Avail + SplitRingLayout.AvailRingOffset + 2 * (lastAvail & (vq.Size - 1)));
+        return pending;
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
