@@ -96,6 +96,15 @@ public sealed unsafe class Mempool : IDisposable
         lock (s_registryLock) return s_registry.GetValueOrDefault((nint)mp);
     }
 
+    /// <summary>Empties cache <paramref name="slot"/> of every live pool into its ring. Only for a slot no thread
+    /// owns (called when a thread's slot is released).</summary>
+    internal static void DrainSlotCaches(int slot)
+    {
+        // Under the registry lock: a pool cannot be unmapped while we touch it (Dispose unregisters first).
+        lock (s_registryLock)
+            foreach (nint mp in s_registry.Keys) MempoolOps.DrainCache((MempoolHeader*)mp, slot);
+    }
+
     /// <summary>Unmaps the pool. Mbufs still out become dangling, as in DPDK: free them first.</summary>
     public void Dispose()
     {

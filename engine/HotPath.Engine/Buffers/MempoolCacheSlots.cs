@@ -6,8 +6,9 @@ namespace HotPath.Engine.Buffers;
 /// Which per-thread cache a thread uses: DPDK's lcore id. A thread takes a slot index on its first pool operation
 /// and keeps it for its lifetime; the same index selects its cache in every pool. Past <see cref="MaxSlots"/> live
 /// threads, a thread gets no slot and goes straight to the pools' rings (as a non-EAL thread does in DPDK).
-/// <para>When a thread dies its slot is handed back (a finalizable lease in a [ThreadStatic] becomes unreachable).
-/// Objects left in that slot's caches stay free and are used by the next thread that takes the slot.</para>
+/// <para>When a thread dies its slot is handed back (a finalizable lease in a [ThreadStatic] becomes unreachable and
+/// its finalizer runs): the objects left in that slot's cache of every live pool go back to the pool's ring first,
+/// so they are not stranded until another thread happens to take the slot.</para>
 /// </summary>
 public static class MempoolCacheSlots
 {
@@ -57,8 +58,10 @@ public static class MempoolCacheSlots
 
     private static void Release(int slot)
     {
-        // The lock orders the dead thread's last cache writes (published to the finalizer thread by the GC) before
-        // the next owner's first read of the slot.
+        // Nobody owns the slot now (its thread is dead and it is not yet on the free list): its caches can be
+        // emptied from this thread. The dead thread's last cache writes reached us through the GC's suspension.
+        Mempool.DrainSlotCaches(slot);
+        // The lock orders the drain before the next owner's first use of the slot.
         lock (s_lock) s_free.Push(slot);
     }
 

@@ -123,6 +123,18 @@ public static unsafe class MempoolOps
         return Get(mp, &obj, 1) ? obj : null;
     }
 
+    /// <summary>Moves everything in cache <paramref name="slot"/> to the ring. The slot must have no owner thread.</summary>
+    public static void DrainCache(MempoolHeader* mp, int slot)
+    {
+        Debug.Assert((uint)slot < MempoolCacheSlots.MaxSlots);
+        if (mp->Caches == null) return;
+        // SAFETY: slot < MaxSlots, inside the cache array.
+        var c = (MempoolCache*)((byte*)mp->Caches + (nuint)slot * mp->CacheStride);
+        if (c->Len == 0) return;
+        PutToRing(mp, MempoolCache.Objs(c), c->Len);
+        c->Len = 0;
+    }
+
     /// <summary>Spills the cache above CacheSize to the ring (the most recently freed ones, as DPDK).</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void Flush(MempoolHeader* mp, MempoolCache* c)

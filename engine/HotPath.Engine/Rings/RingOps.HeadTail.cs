@@ -77,10 +77,11 @@ public static unsafe partial class RingOps
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void SpinForTurn(ref uint tail, uint head)
     {
-        // The claimant ahead of us may have been preempted between its claim and its publish (likely on an
-        // oversubscribed machine): spin briefly, then yield the core to it; never sleep. Acquire reads: we only
-        // need to see its release store eventually.
+        // The claimant ahead of us may have been preempted between its claim and its publish (the lock-holder
+        // preemption weakness of every MP/MC ring; DPDK's answer is its RTS/HTS modes). Spin briefly, then yield,
+        // and past SpinWait's threshold sleep 1 ms so an oversubscribed core can run that thread. Acquire reads:
+        // we only need to see its release store eventually.
         var spin = new SpinWait();
-        while (Volatile.Read(ref tail) != head) spin.SpinOnce(sleep1Threshold: -1);
+        while (Volatile.Read(ref tail) != head) spin.SpinOnce();
     }
 }

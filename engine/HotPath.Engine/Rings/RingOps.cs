@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using HotPath.Engine.Buffers;
 using HotPath.Engine.Interop;
 
@@ -88,28 +89,33 @@ public static unsafe partial class RingOps
 
     public static string Name(RingHeader* r) => NativeName.Read(r->Name, RingHeader.NameSize);
 
-    /// <summary>Copies <paramref name="n"/> pointers between the ring's slots starting at index
-    /// <paramref name="index"/> (masked, wrapping at the end) and a caller's array.</summary>
-    private static void CopyIn(RingHeader* r, uint index, void** objs, uint n)
-    {
-        uint size = r->Size;
-        uint at = index & r->Mask;
-        uint first = size - at < n ? size - at : n;
-        void** slots = RingHeader.Slots(r);
-        // SAFETY: at + first <= size and n - first <= size: both copies stay inside the slot array; the caller
-        // owns objs[0..n).
-        Buffer.MemoryCopy(objs, slots + at, (long)first * sizeof(void*), (long)first * sizeof(void*));
-        if (first < n) Buffer.MemoryCopy(objs + first, slots, (long)(n - first) * sizeof(void*), (long)(n - first) * sizeof(void*));
-    }
+    /// <summary>Copies <paramref name="n"/> pointers from <paramref name="objs"/> into the slots starting at
+    /// <paramref name="index"/> (masked, wrapping at the end of the slot array).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void CopyIn(RingHeader* r, uint index, void** objs, uint n) => CopySlots(r, index, objs, n, toSlots: true);
 
-    private static void CopyOut(RingHeader* r, uint index, void** objs, uint n)
+    /// <summary>Copies <paramref name="n"/> pointers out of the slots starting at <paramref name="index"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void CopyOut(RingHeader* r, uint index, void** objs, uint n) => CopySlots(r, index, objs, n, toSlots: false);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void CopySlots(RingHeader* r, uint index, void** objs, uint n, bool toSlots)
     {
-        uint size = r->Size;
         uint at = index & r->Mask;
-        uint first = size - at < n ? size - at : n;
+        uint first = r->Size - at < n ? r->Size - at : n;
         void** slots = RingHeader.Slots(r);
-        // SAFETY: as CopyIn, in the other direction.
-        Buffer.MemoryCopy(slots + at, objs, (long)first * sizeof(void*), (long)first * sizeof(void*));
-        if (first < n) Buffer.MemoryCopy(slots, objs + first, (long)(n - first) * sizeof(void*), (long)(n - first) * sizeof(void*));
+        long firstBytes = (long)first * sizeof(void*), restBytes = (long)(n - first) * sizeof(void*);
+        // SAFETY: at + first <= Size and n - first <= Size (n <= Capacity < Size): both pieces stay inside the slot
+        // array; the caller owns objs[0..n).
+        if (toSlots)
+        {
+            Buffer.MemoryCopy(objs, slots + at, firstBytes, firstBytes);
+            if (restBytes != 0) Buffer.MemoryCopy(objs + first, slots, restBytes, restBytes);
+        }
+        else
+        {
+            Buffer.MemoryCopy(slots + at, objs, firstBytes, firstBytes);
+            if (restBytes != 0) Buffer.MemoryCopy(slots, objs + first, restBytes, restBytes);
+        }
     }
 }
