@@ -18,7 +18,7 @@ public sealed unsafe partial class VhostSession : IFdHandler, IDisposable
     private const int MessagesPerWakeup = 64;
 
     private readonly MessageReader _reader = new();
-    private readonly byte* _reply;
+    private byte* _reply;
     private int _replySize;
     private readonly int[] _replyFds = new int[1];
     private int _replyFdCount;
@@ -306,19 +306,23 @@ public sealed unsafe partial class VhostSession : IFdHandler, IDisposable
         _fd = -1;
         EventLoop.Shared.Remove(fd);
         LibC.close(fd);
-        _reader.Dispose();
+        _reader.CloseUnclaimedFds();
         StopDevice();
         TearDownState();
         Device.Dispose();
         Driver.Callback(ops => { ops.DestroyConnection(Vid); return 0; }, "destroy_connection");
         DeviceRegistry.Release(Vid, this);
         Driver.OnSessionClosed(this);
+        // The message being dispatched may still be on the stack above us: free its buffers once it unwinds.
+        EventLoop.Shared.Post(FreeBuffers);
+    }
+
+    private void FreeBuffers()
+    {
+        _reader.Dispose();
+        if (_reply != null) NativeMemory.Free(_reply);
+        _reply = null;
     }
 
     public void Dispose() => EventLoop.Shared.Invoke(() => { Close("disposed"); return 0; });
-
-    ~VhostSession()
-    {
-        NativeMemory.Free(_reply);
-    }
 }
