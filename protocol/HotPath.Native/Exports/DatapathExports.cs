@@ -55,10 +55,7 @@ internal static unsafe class DatapathExports
                 LastError.Set(fn, "mbuf_pool is not a pool from hp_mempool_create (or was freed)");
                 return 0;
             }
-            // PENDING(split datapath): VhostDevice.DequeueBurst has not landed yet; this line becomes
-            // `return dev.DequeueBurst(queueId, pool, pkts, count);` when it does. Until then nothing is read.
-            LastError.NotInEngine(fn, "the split-ring dequeue burst");
-            return 0;
+            return dev.DequeueBurst(queueId, pool, pkts, count);
         }
         catch (Exception e)
         {

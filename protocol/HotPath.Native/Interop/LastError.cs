@@ -69,10 +69,6 @@ internal static unsafe class LastError
     public static void Empty(string function) =>
         Terminate(Utf8.TryWrite(Destination, $"{function}: the pool has no free mbuf for this thread (ENOMEM)", out int n) ? n : 0);
 
-    /// <summary>"function: WHAT is not in the engine yet (ENOSYS)", formatted without allocating.</summary>
-    public static void NotInEngine(string function, string what) =>
-        Terminate(Utf8.TryWrite(Destination, $"{function}: {what} is not in the engine yet (ENOSYS)", out int n) ? n : 0);
-
     /// <summary>The buffer minus room for the terminating NUL.</summary>
     private static Span<byte> Destination => Buffer.AsSpan(0, Capacity - 1);
 
