@@ -6,6 +6,7 @@
 #   - test_api: driver/features/callbacks, error returns and hp_last_error() texts, mempool/mbuf, rings, VA lookup;
 #   - test_virtio_user: the API against DPDK virtio-user (real socket, real packets);
 #   - hp-fwd in txonly/rxonly/io/macswap against virtio-user, server and client mode, packet counts both ways;
+#   - the hp-echo example echoing virtio-user traffic;
 #   - ref_dequeue (written from the API reference only) receiving virtio-user traffic.
 # Tests that need root, hugepages and dpdk-testpmd skip LOUDLY when those are missing. A test of the dequeue
 # direction skips loudly while the library reports the dequeue datapath is not in the engine yet (ENOSYS).
@@ -141,6 +142,20 @@ fwd_case io io io server
 fwd_case macswap macswap io server
 fwd_case client-txonly txonly rxonly client
 fwd_case client-rxonly rxonly txonly client
+
+echo "== hp-echo example"
+sock=$work/echo.sock
+"$bin/hp-echo" "$sock" > "$work/echo.out" 2>&1 &
+epid=$!
+if wait_socket "$sock"; then
+  peer=$("$peer_sh" "$sock" io 6 64)
+  kill -INT $epid; wait $epid; rc=$?
+  echo "      hp-echo | testpmd io: rx=$(peer_num "$peer" rx_total) tx=$(peer_num "$peer" tx_total)"
+  [ $rc = 0 ] && [ "$(peer_num "$peer" rx_total)" -gt 0 ] && pass "hp-echo sends virtio-user's frames back" ||
+    fail "hp-echo exited $rc, testpmd: $peer"
+else
+  kill -INT $epid 2>/dev/null; wait $epid; fail "hp-echo made no socket: $(cat "$work/echo.out")"
+fi
 
 echo "== ref_dequeue (written from the API reference only)"
 sock=$work/ref.sock

@@ -6,9 +6,8 @@
 #include <unistd.h>
 
 /*
- * The demo needs hp-frontend (tools/HotPath.Frontend.Cli: HotPath's C# virtio frontend as a traffic generator) and
- * the split-ring dequeue datapath. Neither is in this build yet, so the demo says so and fails instead of showing
- * numbers it did not measure.
+ * The demo needs hp-frontend (tools/HotPath.Frontend.Cli: HotPath's C# virtio frontend as a traffic generator),
+ * which is not in this build yet, so the demo says so and fails instead of showing numbers it did not measure.
  */
 int run_demo(const char *argv0, unsigned seconds)
 {
@@ -25,8 +24,8 @@ int run_demo(const char *argv0, unsigned seconds)
 		slash[1] = '\0';
 	snprintf(frontend, sizeof(frontend), "%shp-frontend", exe);
 	fprintf(stderr,
-		"hp-fwd --demo: not available in this build: it needs %s (HotPath's own frontend, tools/HotPath.Frontend.Cli)\n"
-		"and the split-ring dequeue datapath, which have not landed yet. Use a real peer meanwhile, e.g.\n"
+		"hp-fwd --demo: not available in this build: it needs %s (HotPath's own frontend as a traffic\n"
+		"generator, tools/HotPath.Frontend.Cli), which has not been built yet. Use a real peer meanwhile, e.g.\n"
 		"  hp-fwd --socket /tmp/hp.sock --mode io &\n"
 		"  ../shared/interop/virtio-user-peer.sh /tmp/hp.sock txonly 10\n",
 		frontend);
