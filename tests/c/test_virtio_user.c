@@ -15,7 +15,19 @@
 #include "check.h"
 #include "peer.h"
 
-static atomic_int g_vid = -1, g_destroyed, g_connections, g_disconnections, g_vring_events;
+static atomic_int g_vid = -1, g_destroyed, g_connections, g_disconnections, g_vring_events, g_messages;
+static int g_hook_ctx;
+
+/* Counts the messages the frontend sends after the hook is registered; the built-in handler still runs. */
+static enum hp_vhost_msg_result pre_message(int vid, void *msg)
+{
+	uint32_t request;
+	(void)vid;
+	memcpy(&request, msg, sizeof(request));
+	if (request == 11) /* GET_VRING_BASE: the frontend is stopping the rings */
+		atomic_fetch_add(&g_messages, 1);
+	return HP_VHOST_MSG_RESULT_NOT_HANDLED;
+}
 static char sock[108], log_rx[128], log_tx[128];
 
 static int new_device(int vid) { atomic_store(&g_vid, vid); return 0; }
@@ -217,8 +229,11 @@ int main(void)
 	if (vid >= 0) {
 		CHECK(atomic_load(&g_connections) == 1, "new_connection once");
 		CHECK(atomic_load(&g_vring_events) >= 2, "vring_state_changed for both vrings");
-		test_queries(vid);
+		static const struct hp_vhost_user_extern_ops xops = { .pre_msg_handle = pre_message };
 		uint16_t posted;
+		test_queries(vid);
+		CHECK(hp_vhost_extern_callback_register(vid, &xops, &g_hook_ctx) == 0, "%s", hp_last_error());
+		CHECK(hp_vhost_extern_callback_register(vid, NULL, NULL) == -1, "NULL ops");
 		CHECK(peer_wait_log(log_rx, "Port statistics", 20), "testpmd started forwarding");
 		posted = wait_posted(vid, 0, 10);
 		CHECK(posted > 0, "testpmd posted RX buffers: avail_entries %u", posted);
@@ -232,6 +247,8 @@ int main(void)
 	peer_stop(peer);
 	CHECK(wait_for(&g_destroyed, 1, 10), "destroy_device after the peer left");
 	CHECK(wait_for(&g_disconnections, 1, 10), "destroy_connection after the peer left");
+	CHECK(atomic_load(&g_messages) == 2, "the pre-message hook saw GET_VRING_BASE for both vrings: %d",
+	      atomic_load(&g_messages));
 	rx = peer_total(log_rx, "RX-packets:");
 	CHECK(rx > 0 && (uint64_t)rx == sent, "testpmd received %lld of the %llu enqueued frames", rx,
 	      (unsigned long long)sent);

@@ -533,9 +533,9 @@ enum hp_vhost_msg_result {
 
 /*
  * A per-message hook: msg points at the whole vhost-user message (12-byte header {u32 request, u32 flags,
- * u32 size}, then the payload) in a buffer the hook may rewrite. Returns an enum hp_vhost_msg_result value.
+ * u32 size}, then the payload) in a buffer the hook may rewrite.
  */
-typedef int (*hp_vhost_msg_handle)(int vid, void *msg);
+typedef enum hp_vhost_msg_result (*hp_vhost_msg_handle)(int vid, void *msg);
 
 /* rte_vhost_user_extern_ops: pre runs before the built-in handler, post after a successful one. */
 struct hp_vhost_user_extern_ops {
