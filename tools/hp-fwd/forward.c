@@ -1,6 +1,7 @@
 #include "forward.h"
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -146,6 +147,12 @@ static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 	struct hp_mbuf *pkts[FWD_MAX_BURST];
+	sigset_t set;
+	/* SIGINT/SIGTERM are for the main thread's handler: keep them off the polling loop. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	switch (g_opt.mode) {
 	case FWD_RXONLY: run_rxonly(w, pkts); break;
 	case FWD_TXONLY: run_txonly(w, pkts); break;

@@ -3,12 +3,13 @@
  * to the frontend's with --client) and forwards between the guest's TX and RX queues, one polling thread per queue
  * pair. See options.c for the command line.
  */
-#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include <unistd.h>
 
 #include <hotpath.h>
 
@@ -17,23 +18,39 @@
 #include "options.h"
 #include "stats.h"
 
-/* Waits up to secs for SIGINT/SIGTERM (blocked in every thread, so they queue here). 1 when one arrived. */
-static int wait_signal(const sigset_t *set, double secs)
+/*
+ * SIGINT/SIGTERM reach a handler that writes to a pipe the main loop polls. Handlers (rather than blocking the
+ * signals and waiting for them) because the .NET runtime inside libhotpath.so installs its own handlers on a thread
+ * of its own: it hands a signal nobody registered for in managed code back to the handler that was there before it,
+ * which must therefore be ours, installed before the first library call.
+ */
+static int g_signal_pipe[2] = { -1, -1 };
+
+static void on_signal(int sig)
 {
-	struct timespec ts;
-	if (secs < 0)
-		secs = 0;
-	ts.tv_sec = (time_t)secs;
-	ts.tv_nsec = (long)((secs - (double)ts.tv_sec) * 1e9);
-	for (;;) {
-		int sig = sigtimedwait(set, NULL, &ts);
-		if (sig > 0)
-			return 1;
-		if (errno == EAGAIN)
-			return 0;
-		if (errno != EINTR)
-			return 0;
-	}
+	char c = (char)sig;
+	ssize_t n = write(g_signal_pipe[1], &c, 1); /* async-signal-safe; a full pipe already holds a wakeup */
+	(void)n;
+}
+
+static int install_signal_handlers(void)
+{
+	struct sigaction sa;
+	if (pipe2(g_signal_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
+		return -1;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	return sigaction(SIGINT, &sa, NULL) == 0 && sigaction(SIGTERM, &sa, NULL) == 0 ? 0 : -1;
+}
+
+/* Waits up to secs for SIGINT/SIGTERM. 1 when one arrived. */
+static int wait_signal(double secs)
+{
+	struct pollfd p = { .fd = g_signal_pipe[0], .events = POLLIN };
+	int ms = secs <= 0 ? 0 : (int)(secs * 1000.0 + 0.5);
+	return poll(&p, 1, ms) > 0;
 }
 
 static int setup_driver(const struct fwd_options *o)
@@ -55,7 +72,6 @@ static int setup_driver(const struct fwd_options *o)
 int main(int argc, char **argv)
 {
 	struct fwd_options o;
-	sigset_t set;
 	double end, next_stats;
 	int rc = 0;
 
@@ -64,13 +80,10 @@ int main(int argc, char **argv)
 	if (o.demo)
 		return run_demo(argv[0], o.seconds);
 
-	/* Block SIGINT/SIGTERM before the library starts its threads: they inherit the mask, and the signals wait
-	 * for sigtimedwait below instead of interrupting a forwarding thread. */
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
-
+	if (install_signal_handlers() != 0) {
+		perror("hp-fwd: signal handlers");
+		return 1;
+	}
 	if (forward_init(&o) != 0)
 		return 1;
 	if (setup_driver(&o) != 0) {
@@ -98,7 +111,7 @@ int main(int argc, char **argv)
 			until = end - now;
 		if (next_stats && next_stats - now < until)
 			until = next_stats - now;
-		if (wait_signal(&set, until))
+		if (wait_signal(until))
 			break;
 	}
 
