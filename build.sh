@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Builds HotPath's native deliverables into artifacts/:
 #   lib/libhotpath.so.1 (SONAME libhotpath.so.1) and the lib/libhotpath.so link, lib/pkgconfig/hotpath.pc,
-#   include/hotpath.h, bin/hp-fwd, bin/hp-echo (tools/examples); debug/HotPath.Native.so.dbg (the library's debug
-#   info, kept out of lib/: valgrind 3.19 cannot read its DWARF 5).
-# First installs what is missing (scripts/setup.sh). A second run with nothing changed takes seconds: the NativeAOT
+#   include/hotpath.h, bin/hp-fwd, bin/hp-echo (tools/examples), bin/hp-frontend (HotPath's frontend as a traffic
+#   generator, for hp-fwd --demo); debug/*.dbg (debug info, kept out of lib/: valgrind 3.19 cannot read its DWARF 5).
+# First installs what is missing (scripts/setup.sh). A second run with nothing changed takes seconds: each NativeAOT
 # publish is skipped while the hash of its inputs (managed sources, project files, SDK version) is unchanged, and
 # make rebuilds only stale C programs.
-# Usage: ./build.sh [--force]     (--force: publish the library even when its inputs did not change)
+# Usage: ./build.sh [--force]     (--force: publish even when the inputs did not change)
 set -euo pipefail
 root=$(cd "$(dirname "$0")" && pwd)
 cd "$root"
@@ -20,26 +20,44 @@ step() { awk -v s="$1" -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "build: 
 command -v dotnet >/dev/null || { echo "build: dotnet is not installed (the .NET 10 SDK is needed)" >&2; exit 1; }
 step "setup"
 
-# ---- libhotpath.so (NativeAOT publish, skipped when its inputs did not change) ----
-native_inputs() {
-  find engine protocol -type d \( -name bin -o -name obj \) -prune -o -type f \
-    \( -name '*.cs' -o -name '*.csproj' -o -name '*.props' -o -name '*.targets' \) -print
-  ls Directory.Build.props Directory.Packages.props global.json
+# ---- NativeAOT publishes, each skipped while the hash of its inputs is unchanged ----
+# Inputs: the C# sources and project files under the given folders, the shared build files, the SDK version.
+inputs_hash() { # FOLDER...
+  { find "$@" -type d \( -name bin -o -name obj \) -prune -o -type f \
+      \( -name '*.cs' -o -name '*.csproj' -o -name '*.props' -o -name '*.targets' \) -print |
+      LC_ALL=C sort | xargs sha256sum
+    sha256sum Directory.Build.props Directory.Packages.props global.json
+    dotnet --version
+  } | sha256sum | cut -c1-64
 }
-want=$( { native_inputs | LC_ALL=C sort | xargs sha256sum; dotnet --version; } | sha256sum | cut -c1-64)
-stamp=$art/.stamps/native.sha256
-if [ $force = 1 ] || [ ! -f "$art/lib/libhotpath.so.1" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-  pub=$art/obj/native
-  dotnet publish protocol/HotPath.Native/HotPath.Native.csproj -c Release -o "$pub" --nologo -v quiet \
-    -p:TreatWarningsAsErrors=true
-  install -D -m 755 "$pub/HotPath.Native.so" "$art/lib/libhotpath.so.1"
-  ln -sfn libhotpath.so.1 "$art/lib/libhotpath.so"
-  install -D -m 644 "$pub/HotPath.Native.so.dbg" "$art/debug/HotPath.Native.so.dbg"
+publish() { # NAME PROJECT INSTALLED_FILE FOLDER...   (prints whether it published)
+  local name=$1 project=$2 installed=$3; shift 3
+  local want stamp=$art/.stamps/$name.sha256 pub=$art/obj/$name
+  want=$(inputs_hash "$@")
+  if [ $force = 0 ] && [ -f "$installed" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
+    step "$name (up to date)"
+    return 1
+  fi
+  dotnet publish "$project" -c Release -o "$pub" --nologo -v quiet -p:TreatWarningsAsErrors=true ||
+    { echo "build: publishing $name failed" >&2; exit 1; }
   mkdir -p "$(dirname "$stamp")"
-  echo "$want" > "$stamp"
-  step "libhotpath.so (published)"
-else
-  step "libhotpath.so (up to date)"
+  echo "$want" > "$stamp.pending"   # committed by the caller once the files are installed
+  return 0
+}
+commit_stamp() { mv "$art/.stamps/$1.sha256.pending" "$art/.stamps/$1.sha256"; step "$1 (published)"; }
+
+if publish libhotpath protocol/HotPath.Native/HotPath.Native.csproj "$art/lib/libhotpath.so.1" engine protocol; then
+  install -D -m 755 "$art/obj/libhotpath/HotPath.Native.so" "$art/lib/libhotpath.so.1"
+  ln -sfn libhotpath.so.1 "$art/lib/libhotpath.so"
+  install -D -m 644 "$art/obj/libhotpath/HotPath.Native.so.dbg" "$art/debug/HotPath.Native.so.dbg"
+  commit_stamp libhotpath
+fi
+# hp-frontend: HotPath's own virtio frontend as a traffic generator (hp-fwd --demo runs it).
+if publish hp-frontend tools/HotPath.Frontend.Cli/HotPath.Frontend.Cli.csproj "$art/bin/hp-frontend" \
+    engine protocol/HotPath.Protocol tools/HotPath.Frontend tools/HotPath.Frontend.Cli; then
+  install -D -m 755 "$art/obj/hp-frontend/hp-frontend" "$art/bin/hp-frontend"
+  install -D -m 644 "$art/obj/hp-frontend/hp-frontend.dbg" "$art/debug/hp-frontend.dbg"
+  commit_stamp hp-frontend
 fi
 
 # ---- header and pkg-config file (rewritten only when their content changes, so make sees no change) ----

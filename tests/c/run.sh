@@ -6,6 +6,7 @@
 #   - test_api: driver/features/callbacks, error returns and hp_last_error() texts, mempool/mbuf, rings, VA lookup;
 #   - test_virtio_user: the API against DPDK virtio-user (real socket, real packets);
 #   - hp-fwd in txonly/rxonly/io/macswap against virtio-user, server and client mode, packet counts both ways;
+#   - hp-fwd --demo: hp-frontend (HotPath's frontend) drives hp-fwd in three directions, two sizes;
 #   - the hp-echo example echoing virtio-user traffic;
 #   - ref_dequeue (written from the API reference only) receiving virtio-user traffic.
 # Tests that need root, hugepages and dpdk-testpmd skip LOUDLY when those are missing. A test of the dequeue
@@ -82,6 +83,16 @@ echo "== hp-fwd command line"
 [ $rc = 2 ] && pass "hp-fwd --burst 0: exit 2" || fail "hp-fwd --burst 0 exited $rc"
 "$art/bin/hp-fwd" --socket /tmp/x.sock --packed-only --split-only > /dev/null 2>&1; rc=$?
 [ $rc = 2 ] && pass "hp-fwd --packed-only --split-only: exit 2" || fail "exclusive options exited $rc"
+
+echo "== hp-fwd --demo (hp-frontend, HotPath's own frontend, as the guest side)"
+"$art/bin/hp-frontend" --socket /tmp/x.sock --direction sideways > /dev/null 2>&1; rc=$?
+[ $rc = 2 ] && pass "hp-frontend with a bad direction: exit 2" || fail "hp-frontend with a bad direction exited $rc"
+"$art/bin/hp-fwd" --demo --seconds 2 > "$work/demo.out" 2> "$work/demo.err"; rc=$?
+tr '\r' '\n' < "$work/demo.out" | grep -E '^  (direction|dequeue|enqueue|loop) ' | sed 's/^/      /'
+rows=$(grep -cE '^  (dequeue|enqueue|loop) +(guest|host)' "$work/demo.out")
+zero=$(grep -E '^  (dequeue|enqueue|loop) +(guest|host)' "$work/demo.out" | awk '$(NF-2) + 0 <= 0 || $(NF-1) + 0 <= 0' | wc -l)
+[ $rc = 0 ] && [ "$rows" = 3 ] && [ "$zero" = 0 ] && pass "hp-fwd --demo: 3 directions x 2 sizes moved packets" ||
+  { fail "hp-fwd --demo exited $rc ($rows rows, $zero with no traffic)"; grep -v '^hotpath' "$work/demo.err" | tail -15; }
 
 echo "== DPDK virtio-user"
 why=""
