@@ -36,6 +36,28 @@ static struct hp_mempool *g_pool;
 static uint8_t *g_frame;                 /* the txonly frame, built once */
 static struct device *g_devices[MAX_VIDS];
 static pthread_mutex_t g_devices_lock = PTHREAD_MUTEX_INITIALIZER;
+/* Time with at least one device running (under g_devices_lock): rates are reported over it, not over idle time. */
+static unsigned g_running;
+static double g_active_since, g_active_total;
+
+/* Call with g_devices_lock held when a device starts (+1) or stops (-1). */
+static void count_running(int delta)
+{
+	double now = now_seconds();
+	if (delta > 0 && g_running++ == 0)
+		g_active_since = now;
+	if (delta < 0 && --g_running == 0)
+		g_active_total += now - g_active_since;
+}
+
+double forward_active_seconds(void)
+{
+	double t;
+	pthread_mutex_lock(&g_devices_lock);
+	t = g_active_total + (g_running ? now_seconds() - g_active_since : 0);
+	pthread_mutex_unlock(&g_devices_lock);
+	return t;
+}
 
 static inline int running(const struct device *d)
 {
@@ -214,6 +236,7 @@ static int on_new_device(int vid)
 	}
 	pthread_mutex_lock(&g_devices_lock);
 	g_devices[vid] = d;
+	count_running(+1);
 	pthread_mutex_unlock(&g_devices_lock);
 	return 0;
 }
@@ -227,6 +250,8 @@ static void on_destroy_device(int vid)
 	pthread_mutex_lock(&g_devices_lock);
 	d = g_devices[vid];
 	g_devices[vid] = NULL;
+	if (d != NULL)
+		count_running(-1);
 	pthread_mutex_unlock(&g_devices_lock);
 	if (d != NULL) {
 		stop_device(d); /* the threads are gone before the library touches the rings again */
@@ -279,6 +304,8 @@ void forward_fini(void)
 		pthread_mutex_lock(&g_devices_lock);
 		d = g_devices[vid];
 		g_devices[vid] = NULL;
+		if (d != NULL)
+			count_running(-1);
 		pthread_mutex_unlock(&g_devices_lock);
 		if (d != NULL) {
 			stop_device(d);

@@ -13,6 +13,9 @@ int forward_init(const struct fwd_options *o);
 /* The device callbacks to register for the socket. */
 const struct hp_vhost_device_ops *forward_ops(void);
 
+/* Seconds during which at least one device was running (new_device to destroy_device), so far. */
+double forward_active_seconds(void);
+
 /* Stops every running device (normally already stopped by unregister) and frees the pool. */
 void forward_fini(void);
 

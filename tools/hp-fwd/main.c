@@ -121,7 +121,7 @@ int main(int argc, char **argv)
 		rc = 1;
 	}
 	forward_fini();
-	if (stats_finish(&o) != 0)
+	if (stats_finish(&o, forward_active_seconds()) != 0)
 		rc = 1;
 	return rc;
 }

@@ -61,23 +61,25 @@ void stats_print_interval(const struct fwd_options *o)
 	g_last = now;
 }
 
-static int write_json(const struct fwd_options *o, const struct totals *sum, const struct totals *per, double secs)
+static int write_json(const struct fwd_options *o, const struct totals *sum, const struct totals *per, double secs,
+		      double active)
 {
 	FILE *f = fopen(o->json, "w");
 	if (f == NULL) {
 		perror(o->json);
 		return -1;
 	}
-	fprintf(f, "{\n  \"mode\": \"%s\",\n  \"pkt_len\": %u,\n  \"burst\": %u,\n  \"queues\": %u,\n  \"seconds\": %.3f,\n",
-		mode_name(o->mode), o->pkt_len, o->burst, o->queues, secs);
+	fprintf(f, "{\n  \"mode\": \"%s\",\n  \"pkt_len\": %u,\n  \"burst\": %u,\n  \"queues\": %u,\n  \"seconds\": %.3f,\n"
+		   "  \"active_seconds\": %.3f,\n",
+		mode_name(o->mode), o->pkt_len, o->burst, o->queues, secs, active);
 	fprintf(f, "  \"rx_packets\": %llu,\n  \"rx_bytes\": %llu,\n  \"tx_packets\": %llu,\n  \"tx_bytes\": %llu,\n"
 		   "  \"tx_dropped\": %llu,\n",
 		(unsigned long long)sum->rx_packets, (unsigned long long)sum->rx_bytes,
 		(unsigned long long)sum->tx_packets, (unsigned long long)sum->tx_bytes,
 		(unsigned long long)sum->tx_dropped);
 	fprintf(f, "  \"rx_mpps\": %.6f,\n  \"tx_mpps\": %.6f,\n  \"rx_gbps\": %.6f,\n  \"tx_gbps\": %.6f,\n",
-		mpps(sum->rx_packets, secs), mpps(sum->tx_packets, secs), gbps(sum->rx_bytes, secs),
-		gbps(sum->tx_bytes, secs));
+		mpps(sum->rx_packets, active), mpps(sum->tx_packets, active), gbps(sum->rx_bytes, active),
+		gbps(sum->tx_bytes, active));
 	fputs("  \"per_queue\": [", f);
 	for (unsigned q = 0; q < o->queues; q++)
 		fprintf(f, "%s\n    {\"queue\": %u, \"rx_packets\": %llu, \"rx_bytes\": %llu, \"tx_packets\": %llu, "
@@ -89,9 +91,9 @@ static int write_json(const struct fwd_options *o, const struct totals *sum, con
 	return fclose(f) == 0 ? 0 : -1;
 }
 
-int stats_finish(const struct fwd_options *o)
+int stats_finish(const struct fwd_options *o, double active_seconds)
 {
-	double secs = now_seconds() - g_start;
+	double secs = now_seconds() - g_start, active = active_seconds > 0 ? active_seconds : secs;
 	struct totals per[FWD_MAX_QUEUES], sum;
 	char line[384];
 	memset(&sum, 0, sizeof(sum));
@@ -108,12 +110,12 @@ int stats_finish(const struct fwd_options *o)
 		out_line(line);
 	}
 	snprintf(line, sizeof(line),
-		 "summary mode=%s seconds=%.2f rx_packets=%llu rx_bytes=%llu tx_packets=%llu tx_bytes=%llu "
-		 "tx_dropped=%llu rx_mpps=%.3f tx_mpps=%.3f rx_gbps=%.3f tx_gbps=%.3f",
-		 mode_name(o->mode), secs, (unsigned long long)sum.rx_packets, (unsigned long long)sum.rx_bytes,
+		 "summary mode=%s seconds=%.2f active_seconds=%.2f rx_packets=%llu rx_bytes=%llu tx_packets=%llu "
+		 "tx_bytes=%llu tx_dropped=%llu rx_mpps=%.3f tx_mpps=%.3f rx_gbps=%.3f tx_gbps=%.3f",
+		 mode_name(o->mode), secs, active, (unsigned long long)sum.rx_packets, (unsigned long long)sum.rx_bytes,
 		 (unsigned long long)sum.tx_packets, (unsigned long long)sum.tx_bytes,
-		 (unsigned long long)sum.tx_dropped, mpps(sum.rx_packets, secs), mpps(sum.tx_packets, secs),
-		 gbps(sum.rx_bytes, secs), gbps(sum.tx_bytes, secs));
+		 (unsigned long long)sum.tx_dropped, mpps(sum.rx_packets, active), mpps(sum.tx_packets, active),
+		 gbps(sum.rx_bytes, active), gbps(sum.tx_bytes, active));
 	out_line(line);
-	return o->json != NULL ? write_json(o, &sum, per, secs) : 0;
+	return o->json != NULL ? write_json(o, &sum, per, secs, active) : 0;
 }

@@ -31,7 +31,8 @@ double now_seconds(void);
 void stats_start(const struct fwd_options *o);
 /* Prints one line per queue with the rates since the previous call. */
 void stats_print_interval(const struct fwd_options *o);
-/* Prints the final summary; writes the JSON file when asked. Returns 0, or -1 when the JSON file failed. */
-int stats_finish(const struct fwd_options *o);
+/* Prints the final summary; writes the JSON file when asked. Rates are over active_seconds (time with a device
+ * running) when there was any, else over the whole run. Returns 0, or -1 when the JSON file failed. */
+int stats_finish(const struct fwd_options *o, double active_seconds);
 
 #endif
