@@ -20,9 +20,11 @@
 
 /*
  * SIGINT/SIGTERM reach a handler that writes to a pipe the main loop polls. Handlers (rather than blocking the
- * signals and waiting for them) because the .NET runtime inside libhotpath.so installs its own handlers on a thread
- * of its own: it hands a signal nobody registered for in managed code back to the handler that was there before it,
- * which must therefore be ours, installed before the first library call.
+ * signals and waiting for them) because the .NET runtime inside libhotpath.so may install its own handlers, served
+ * by a thread of its own, when it first writes to the console: it hands a signal nobody registered for in managed
+ * code back to the handler that was there before it. So ours is installed before the first library call (it is
+ * then the one handed back to) and again once the driver has started (then signals come straight to it, without
+ * waiting for the runtime's thread, which a busy forwarding thread can starve under valgrind).
  */
 static int g_signal_pipe[2] = { -1, -1 };
 
@@ -36,7 +38,7 @@ static void on_signal(int sig)
 static int install_signal_handlers(void)
 {
 	struct sigaction sa;
-	if (pipe2(g_signal_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
+	if (g_signal_pipe[0] < 0 && pipe2(g_signal_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
 		return -1;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
@@ -92,6 +94,7 @@ int main(int argc, char **argv)
 		forward_fini();
 		return 1;
 	}
+	install_signal_handlers();
 	fprintf(stderr, "hp-fwd: %s %s, mode %s, %u queue pair(s), burst %u%s\n", o.client ? "connecting to" : "serving",
 		o.socket, mode_name(o.mode), o.queues, o.burst, o.seconds ? "" : ", until SIGINT/SIGTERM");
 
