@@ -129,7 +129,7 @@ public sealed unsafe class Mempool : IDisposable
         uint flush = MempoolLimits.FlushThreshold(cacheSize);
         uint stride = cacheSize == 0 ? 0 : MempoolCache.StrideFor(flush);
         nuint metaBytes = MempoolHeader.Size + (nuint)stride * MempoolCacheSlots.MaxSlots;
-        int rc = PageAllocator.TryAllocate(metaBytes, huge: false, out PageBlock meta);
+        int rc = PageAllocator.TryAllocate(metaBytes, huge: false, populate: false, out PageBlock meta);
         if (rc != 0)
         {
             error = $"mempool \"{name}\": cannot map {metaBytes} bytes for the header and caches: {LibC.StrError(-rc)}";
@@ -176,7 +176,7 @@ public sealed unsafe class Mempool : IDisposable
         {
             note = "normal pages: HP_MEMPOOL_F_NO_HUGE (MempoolFlags.NoHuge) was requested";
         }
-        else if ((rc = PageAllocator.TryAllocate(bytes, huge: true, out block)) == 0)
+        else if ((rc = PageAllocator.TryAllocate(bytes, huge: true, populate: true, out block)) == 0)
         {
             mp->ObjectBlock = block;
             mp->Backing = MempoolBacking.Hugepages;
@@ -188,7 +188,7 @@ public sealed unsafe class Mempool : IDisposable
             note = $"normal pages: mmap(MAP_HUGETLB) of {PageAllocator.AlignUp(bytes, PageAllocator.HugePageSize) >> 20} MiB " +
                    $"failed: {LibC.StrError(-rc)} (HugePages_Free={PageAllocator.FreeHugepages()})";
         }
-        rc = PageAllocator.TryAllocate(bytes, huge: false, out block);
+        rc = PageAllocator.TryAllocate(bytes, huge: false, populate: true, out block);
         if (rc != 0) return $"mempool \"{name}\": cannot map {bytes} bytes for {mp->Count} objects: {LibC.StrError(-rc)}";
         mp->ObjectBlock = block;
         mp->Backing = MempoolBacking.NormalPages;

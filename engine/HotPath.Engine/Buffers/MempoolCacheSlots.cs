@@ -18,8 +18,6 @@ public static class MempoolCacheSlots
     [ThreadStatic] private static int t_slot;
     [ThreadStatic] private static SlotLease? t_lease;
 
-    private static readonly Lock s_lock = new();
-    private static readonly Stack<int> s_free = CreateFreeList();
 
     /// <summary>This thread's slot, or -1 when it has none. One thread-static read after the first call.</summary>
     public static int Current
@@ -37,7 +35,7 @@ public static class MempoolCacheSlots
     {
         get
         {
-            lock (s_lock) return s_free.Count;
+            lock (FreeList.Lock) return FreeList.Slots.Count;
         }
     }
 
@@ -45,7 +43,7 @@ public static class MempoolCacheSlots
     private static int Acquire()
     {
         int slot;
-        lock (s_lock) slot = s_free.Count > 0 ? s_free.Pop() : -1;
+        lock (FreeList.Lock) slot = FreeList.Slots.Count > 0 ? FreeList.Slots.Pop() : -1;
         if (slot < 0)
         {
             t_slot = -1;
@@ -62,14 +60,22 @@ public static class MempoolCacheSlots
         // emptied from this thread. The dead thread's last cache writes reached us through the GC's suspension.
         Mempool.DrainSlotCaches(slot);
         // The lock orders the drain before the next owner's first use of the slot.
-        lock (s_lock) s_free.Push(slot);
+        lock (FreeList.Lock) FreeList.Slots.Push(slot);
     }
 
-    private static Stack<int> CreateFreeList()
+    /// <summary>The free slots. A class of its own so that the outer class has no static constructor: the hot
+    /// thread-static read in <see cref="Current"/> then needs no class-initialisation check.</summary>
+    private static class FreeList
     {
-        var s = new Stack<int>(MaxSlots);
-        for (int i = MaxSlots - 1; i >= 0; i--) s.Push(i);   // slot 0 on top: the first threads get low slots
-        return s;
+        public static readonly Lock Lock = new();
+        public static readonly Stack<int> Slots = Create();
+
+        private static Stack<int> Create()
+        {
+            var s = new Stack<int>(MaxSlots);
+            for (int i = MaxSlots - 1; i >= 0; i--) s.Push(i);   // slot 0 on top: the first threads get low slots
+            return s;
+        }
     }
 
     private sealed class SlotLease(int slot)

@@ -49,7 +49,7 @@ public unsafe struct MempoolHeader
 
     // ---- lines 2-3: the mappings, for teardown ----
     [FieldOffset(128)] public PageBlock MetaBlock;
-    [FieldOffset(176)] public PageBlock ObjectBlock;
+    [FieldOffset(192)] public PageBlock ObjectBlock;
 
     /// <summary>The <paramref name="i"/>th object of the pool.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -24,9 +24,11 @@ public static unsafe class PageAllocator
 
     /// <summary>
     /// Maps at least <paramref name="length"/> usable bytes, on hugepages when <paramref name="huge"/>.
-    /// Returns 0 and the block, or -errno (nothing stays mapped). The bytes read as zero.
+    /// <paramref name="populate"/> faults every page in now (MAP_POPULATE), so the datapath never takes a first-touch
+    /// fault (for a hugepage, zeroing 2 MiB). Returns 0 and the block, or -errno (nothing stays mapped). The bytes
+    /// read as zero.
     /// </summary>
-    public static int TryAllocate(nuint length, bool huge, out PageBlock block)
+    public static int TryAllocate(nuint length, bool huge, bool populate, out PageBlock block)
     {
         block = default;
         if (length == 0 || length > (nuint)1 << 46) return -LibC.EINVAL;
@@ -34,7 +36,7 @@ public static unsafe class PageAllocator
         nuint usable = AlignUp(length, 64);
         nuint granule = huge ? HugePageSize : PageSize;
         nuint mapLength = AlignUp(usable, granule);
-        int flags = LibC.MAP_PRIVATE | LibC.MAP_ANONYMOUS | (huge ? LibC.MAP_HUGETLB : 0);
+        int flags = LibC.MAP_PRIVATE | LibC.MAP_ANONYMOUS | (huge ? LibC.MAP_HUGETLB : 0) | (populate ? LibC.MAP_POPULATE : 0);
         bool guarded = GuardPages;
 
         nint reserve = 0;
@@ -68,7 +70,7 @@ public static unsafe class PageAllocator
         block.MapBase = (byte*)map;
         block.MapLength = mapLength;
         block.ReserveBase = (byte*)reserve;
-        block.ReservePages = (uint)(reserveLength / PageSize);
+        block.ReserveLength = reserveLength;
         block.Length = usable;
         // Right-align against the trailing guard when guarded; usable is a multiple of 64, so Base stays 64-aligned.
         block.Base = guarded ? (byte*)map + (mapLength - usable) : (byte*)map;

@@ -7,7 +7,7 @@ namespace HotPath.Engine.Buffers;
 /// mapping plus any PROT_NONE guard pages) that <see cref="PageAllocator.Free"/> unmaps. Blittable, so the native
 /// headers of pools and rings can carry the block that holds them.
 /// </summary>
-[StructLayout(LayoutKind.Explicit, Size = 48)]
+[StructLayout(LayoutKind.Explicit, Size = 64)]
 public unsafe struct PageBlock
 {
     /// <summary>First usable byte; 64-byte aligned. With guard pages on it is placed so that Base + Length ends
@@ -20,12 +20,11 @@ public unsafe struct PageBlock
     [FieldOffset(24)] public nuint MapLength;
     /// <summary>The whole reservation including guard pages; equals the mapping when guards are off.</summary>
     [FieldOffset(32)] public byte* ReserveBase;
-    [FieldOffset(40)] public uint ReservePages;
-    [FieldOffset(44)] public byte Huge;
-    [FieldOffset(45)] public byte Guarded;
+    [FieldOffset(40)] public nuint ReserveLength;
+    [FieldOffset(48)] public byte Huge;
+    [FieldOffset(49)] public byte Guarded;
 
     public readonly bool IsHuge => Huge != 0;
     public readonly bool IsGuarded => Guarded != 0;
     public readonly bool IsEmpty => MapBase == null;
-    public readonly nuint ReserveLength => (nuint)ReservePages * PageAllocator.PageSize;
 }

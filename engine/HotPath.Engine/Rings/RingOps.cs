@@ -27,7 +27,7 @@ public static unsafe partial class RingOps
         error = Validate(name, count, flags);
         if (error != null) return null;
         nuint bytes = RingHeader.HeaderSize + (nuint)count * (nuint)sizeof(void*);
-        int rc = PageAllocator.TryAllocate(bytes, huge: false, out PageBlock block);
+        int rc = PageAllocator.TryAllocate(bytes, huge: false, populate: true, out PageBlock block);
         if (rc != 0)
         {
             error = $"ring \"{name}\": cannot map {bytes} bytes for {count} slots: {LibC.StrError(-rc)}";

@@ -93,7 +93,7 @@ public unsafe class GuardPageFreeTests
     [Fact]
     public void Freeing_a_block_unmaps_the_mapping_and_both_guards()
     {
-        Assert.Equal(0, PageAllocator.TryAllocate(10_000, huge: false, out PageBlock b));
+        Assert.Equal(0, PageAllocator.TryAllocate(10_000, huge: false, populate: false, out PageBlock b));
         Assert.True(b.IsGuarded);
         byte* reserve = b.ReserveBase;
         nuint length = b.ReserveLength;

@@ -61,7 +61,7 @@ public unsafe class LayoutTests
     {
         Assert.Equal(RingHeader.HeaderSize, sizeof(RingHeader));
         Assert.Equal(128, sizeof(RingIndexes));
-        Assert.Equal(48, sizeof(PageBlock));
+        Assert.Equal(64, sizeof(PageBlock));
         RingHeader r = default;
         RingHeader* p = &r;
         Assert.Equal(128, Off(p, &p->Prod.Head));
@@ -97,6 +97,6 @@ public unsafe class LayoutTests
         Assert.Equal(64, Off(p, p->Name));
         Assert.Equal(96, Off(p, &p->BadFrees));
         Assert.Equal(128, Off(p, &p->MetaBlock));
-        Assert.Equal(176, Off(p, &p->ObjectBlock));
+        Assert.Equal(192, Off(p, &p->ObjectBlock));
     }
 }

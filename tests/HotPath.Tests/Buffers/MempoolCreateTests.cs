@@ -33,6 +33,9 @@ public unsafe class MempoolCreateTests
         Assert.Contains("anon_hugepage", map.Value.Path);
         Assert.Equal(0UL, map.Value.Start % (2 << 20));
         AssertObjectsLaidOut(pool);
+        // Faulted in at creation: the datapath never takes a first-touch fault that zeroes a 2 MiB page.
+        PageBlock b = pool.Header->ObjectBlock;
+        Assert.Equal((long)b.MapLength, ProcMaps.SmapsBytes((ulong)b.MapBase, "Private_Hugetlb"));
         Mbuf* m = pool.Alloc();
         Assert.Equal(128, m->DataOff);
         Assert.Equal(2176 - 128, m->TailRoom);
@@ -49,6 +52,15 @@ public unsafe class MempoolCreateTests
         Assert.NotNull(map);
         Assert.DoesNotContain("hugepage", map.Value.Path);
         AssertObjectsLaidOut(pool);
+    }
+
+    [Fact]
+    public void The_object_area_is_resident_from_creation_even_where_nothing_wrote()
+    {
+        // 64 KiB data rooms: the layout loop writes only each object's first line, most pages only the kernel touched.
+        using var pool = Mempool.Create(PoolFixtures.Name("resident"), 64, 0, 65535, MempoolFlags.NoHuge);
+        PageBlock b = pool.Header->ObjectBlock;
+        Assert.Equal((long)b.MapLength, ProcMaps.SmapsBytes((ulong)b.MapBase, "Rss"));
     }
 
     [Fact]

@@ -1,5 +1,6 @@
 using HotPath.Engine.Buffers;
 using HotPath.Engine.Rings;
+using HotPath.Tests.Infrastructure;
 
 namespace HotPath.Tests.Buffers;
 
@@ -7,7 +8,9 @@ namespace HotPath.Tests.Buffers;
 /// Two threads hammer one pool, each freeing most of what the other allocated (handed over through SPSC rings), so
 /// objects move between the two thread caches and the pool ring all the time. Every mbuf is tagged by its holder:
 /// an object handed out while another thread holds it would find a tag already set.
+/// Serial: two to four spinning threads need the machine's two cores to themselves.
 /// </summary>
+[Collection(SerialCollection.Name)]
 public unsafe class MempoolThreadTests
 {
     [Theory]

@@ -107,6 +107,15 @@ public class DpdkRequestTests
             Assert.Equal(HostileResult.Closed, o.Result);
         dpdk.Expect("invalid vring index: 65536", Wait);
 
+        // More fds than DPDK's 8-fd control buffer: the kernel truncates them (MSG_CTRUNC); DPDK keeps the 8 that
+        // fit, sees 8 fds on a one-fd message and hangs up.
+        using (var h = HostileConnection.Connect(sock, FrontendRig.Connect))
+        using (HostileMessage m = HostileFraming.TooManyFds(9))
+        using (HostileOutcome o = h.SendAndObserve(m, Observe))
+            Assert.Equal(HostileResult.Closed, o.Result);
+        dpdk.Expect("truncated control data", Wait);
+        dpdk.Expect("expect 1 FDs for request VHOST_USER_SET_VRING_CALL, received 8", Wait);
+
         // A header promising 40 bytes, 8 sent, then a close in the middle of the message.
         using (var h = HostileConnection.Connect(sock, FrontendRig.Connect))
         using (HostileMessage m = HostileFraming.SizeAboveBytesSent(40, 8))

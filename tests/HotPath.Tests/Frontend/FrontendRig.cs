@@ -17,7 +17,7 @@ internal static class FrontendRig
         GC.Collect();
         GC.WaitForPendingFinalizers();
         GC.Collect();
-        return Directory.GetFiles("/proc/self/fd").Length;
+        return Infrastructure.ProcessResources.OpenFds;
     }
 
     /// <summary>A socket path under /tmp unique to this test run.</summary>

@@ -1,8 +1,13 @@
 using HotPath.Engine.Rings;
+using HotPath.Tests.Infrastructure;
 
 namespace HotPath.Tests.Rings;
 
-/// <summary>Rings under real threads: order, exactly-once delivery, no lost or invented values.</summary>
+/// <summary>
+/// Rings under real threads: order, exactly-once delivery, no lost or invented values.
+/// Serial: two to four spinning threads need the machine's two cores to themselves.
+/// </summary>
+[Collection(SerialCollection.Name)]
 public unsafe class RingThreadTests
 {
     private static void Run(params Action[] bodies)

@@ -79,7 +79,7 @@ public sealed class ReceivedMessage : IDisposable
     public string Describe() => Status switch
     {
         ReceiveStatus.Message =>
-            $"message {Header.Request} flags 0x{Header.Flags:x} size {Header.Size}" +
+            $"{RequestRules.NameOf((FrontendRequest)Header.Request)} flags 0x{Header.Flags:x} size {Header.Size}" +
             (Payload.Length == 8 ? $" u64 0x{U64:x}" : "") + (FdCount > 0 ? $" with {FdCount} fd(s)" : ""),
         ReceiveStatus.Refused => $"refused bytes: {Framing.Describe()}" + (Errno != 0 ? $" ({LibC.StrError(Errno)})" : ""),
         ReceiveStatus.Closed => Errno != 0 ? $"connection closed ({LibC.StrError(Errno)})" : "connection closed",

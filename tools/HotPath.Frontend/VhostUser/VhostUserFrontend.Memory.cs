@@ -64,9 +64,9 @@ public sealed partial class VhostUserFrontend
     public InflightArea GetInflightFd(ushort numQueues, ushort queueSize)
     {
         const FrontendRequest req = FrontendRequest.GetInflightFd;
-        var ask = new InflightPayload { NumQueues = numQueues, QueueSize = queueSize };
-        using ReceivedMessage reply = Call(req, FrontendPayloads.Of(ask));
-        ExpectSize(req, reply, FrontendPayloads.Of(ask).Length, "VhostUserInflight");
+        byte[] ask = FrontendPayloads.Of(new InflightPayload { NumQueues = numQueues, QueueSize = queueSize });
+        using ReceivedMessage reply = Call(req, ask);
+        ExpectSize(req, reply, ask.Length, "VhostUserInflight");
         ExpectFds(req, reply, 1);
         InflightPayload got = reply.PayloadAs<InflightPayload>();
         return new InflightArea(reply.TakeFd(0), got.MmapSize, got.MmapOffset, got.NumQueues, got.QueueSize);

@@ -15,6 +15,17 @@ namespace HotPath.Frontend.VhostUser;
 /// are sent through <see cref="Hostile"/> instead. Not thread-safe; the backend-request channel
 /// (<see cref="BackendChannel"/>) may be served from another thread.
 /// </para>
+/// <example>
+/// <code>
+/// using var mem = FrontendMemory.Create(8 &lt;&lt; 20);
+/// var rings = NetVrings.Allocate(mem, queuePairs: 1, size: 256, packed: false);
+/// using var fe = VhostUserFrontend.Connect("/tmp/vhost.sock", TimeSpan.FromSeconds(5));
+/// fe.Start(mem, rings);                  // SET_OWNER ... SET_STATUS DRIVER_OK
+/// fe.Notifiers[1].Kick();                // TX ring 1 has buffers (a ring driver posted them)
+/// fe.Notifiers[0].WaitForCall(timeout);  // the backend used RX buffers
+/// uint[] bases = fe.Stop();              // GET_VRING_BASE per ring
+/// </code>
+/// </example>
 /// </summary>
 public sealed partial class VhostUserFrontend : IDisposable
 {
