@@ -86,7 +86,7 @@ internal static unsafe class SplitEnqueue
                 if (lastAvail == availIdx)
                 {
                     // Not enough buffers for the whole packet: give back everything this packet reserved (bad chains
-                    // too: they are met and counted again when the guest has posted more buffers).
+                    // after its first buffer too: they are met and counted when the guest has posted more buffers).
                     c.NShadow = markShadow;
                     lastAvail = markAvail;
                     return done;
@@ -101,6 +101,15 @@ internal static unsafe class SplitEnqueue
                 if (r != DropReason.None)
                 {
                     nVec = chainStart;
+                    if (numBuffers == 0)
+                    {
+                        // In front of the packet: dropped for good right away, the reservation starts after it.
+                        c.DropChain(r, head);
+                        markShadow = c.NShadow;
+                        markAvail = lastAvail;
+                        continue;
+                    }
+                    // Between the packet's buffers: counted only if the packet commits (else met again later).
                     // SAFETY: at most Size chains are consumed per burst; Pending holds Size entries.
                     c.Pending[nBad++] = head | ((uint)r << 16);
                     continue;

@@ -154,4 +154,70 @@ public unsafe class EnqueueTests
         finally { HandMbufs.Free(m); }
         Assert.Equal(9, lb.Device.AvailEntries(0));
     }
+
+    [Fact]
+    public void Mergeable_bad_chain_between_buffers_is_returned_after_the_packet_and_counted_once()
+    {
+        using var h = new Hostile(Loopback.With(VirtioFeatures.NetMrgRxbuf));
+        Assert.True(h.Rx.PostRx(512));
+        ushort bad = h.Rx.RawTakeDescriptor();
+        h.Rx.RawWriteDesc(bad, 0x10, 512, VringDesc.FlagWrite, 0);   // outside memory
+        h.Rx.RawPushAvail(bad);
+        h.Rx.Publish();
+        // The packet needs two buffers (12 + 800 > 512); one good one, then the bad one: rolled back, nothing counted.
+        Assert.Equal(0, h.Enqueue(seq: 1, size: 800));
+        Assert.Equal(0UL, h.RxRing.Stats.TotalDrops);
+        Assert.Equal(0, h.Rx.UsedIdx);
+        Assert.True(h.Rx.PostRx(512));
+        h.Rx.Publish();
+        Assert.Equal(1, h.Enqueue(seq: 1, size: 800));
+        Assert.Equal(1UL, h.RxRing.Stats.Drops(DropReason.BufferOutsideMemory));
+        var buf = new byte[4096];
+        Assert.True(h.Rx.TryReceive(buf, out RxInfo info));
+        Assert.Equal(2, info.Buffers);
+        Assert.Equal(800, info.Length);
+        Assert.True(Payload.Matches(buf.AsSpan(0, 800), 1));
+        Assert.True(h.Rx.TryReceive(buf, out info));   // then the dropped chain, on its own
+        Assert.Equal(0u, info.UsedLen);
+        Assert.False(h.Rx.TryReceive(buf, out _));
+        Assert.True(h.Lb.GuardsIntact());
+    }
+
+    [Fact]
+    public void Mergeable_bad_chain_in_front_of_a_packet_is_dropped_at_once()
+    {
+        using var h = new Hostile(Loopback.With(VirtioFeatures.NetMrgRxbuf));
+        ushort bad = h.Rx.RawTakeDescriptor();
+        h.Rx.RawWriteDesc(bad, h.Buf(h.Rx, bad), 512, 0, 0);   // readable: wrong direction
+        h.Rx.RawPushAvail(bad);
+        h.Rx.Publish();
+        Assert.Equal(0, h.Enqueue(seq: 1, size: 800));
+        Assert.Equal(1UL, h.RxRing.Stats.Drops(DropReason.WrongDirection));
+        Assert.Equal(1, h.Rx.UsedIdx);
+        Assert.Equal(bad, (ushort)h.Rx.RawUsed(0).Id);
+    }
+
+    [Fact]
+    public void Mergeable_packet_waits_for_enough_buffers_without_consuming_any()
+    {
+        using var lb = new Loopback(Loopback.With(VirtioFeatures.NetMrgRxbuf), ringSize: 16);
+        SplitRingDriver rx = lb.Rx[0];
+        for (int i = 0; i < 3; i++) rx.PostRx(1024);
+        rx.Publish();
+        Mbuf* m = HandMbufs.Make(Payload.Make(4000, 5));
+        try
+        {
+            Assert.Equal(0, lb.Device.EnqueueBurst(0, &m, 1));   // needs 4 buffers, 3 posted
+            Assert.Equal(0, rx.UsedIdx);
+            Assert.Equal(3, lb.Device.AvailEntries(0));
+            rx.PostRx(1024);
+            rx.Publish();
+            Assert.Equal(1, lb.Device.EnqueueBurst(0, &m, 1));
+        }
+        finally { HandMbufs.Free(m); }
+        var buf = new byte[8192];
+        Assert.True(rx.TryReceive(buf, out RxInfo info));
+        Assert.Equal(4, info.Buffers);
+        Assert.True(Payload.Matches(buf.AsSpan(0, info.Length), 5));
+    }
 }

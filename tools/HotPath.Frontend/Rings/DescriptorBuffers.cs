@@ -106,9 +106,13 @@ public sealed unsafe class DescriptorBuffers
 
     private int ContiguousAt(ulong gpa, int want)
     {
-        foreach (FrontendMemory.Region r in _mem.Regions)
+        IReadOnlyList<FrontendMemory.Region> regions = _mem.Regions;
+        for (int i = 0; i < regions.Count; i++)   // indexed: no enumerator allocation per packet
+        {
+            FrontendMemory.Region r = regions[i];
             if (gpa >= r.GuestPhysAddr && gpa - r.GuestPhysAddr < r.Size)
                 return (int)Math.Min((ulong)want, r.Size - (gpa - r.GuestPhysAddr));
+        }
         throw new ArgumentOutOfRangeException(nameof(gpa), $"gpa 0x{gpa:x} is not in guest memory");
     }
 }
