@@ -205,5 +205,6 @@ public sealed unsafe partial class VhostDevice : IDisposable
     {
         SetLog(null);
         ClearMemory();
+        ReleaseDatapath();
     }
 }

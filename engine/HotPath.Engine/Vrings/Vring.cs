@@ -120,6 +120,7 @@ public sealed unsafe partial class Vring
         Used = used;
         UsedGuestPhysAddr = memory.QvaToGpa(UsedUserAddr);
         IsPacked = packed;
+        ResetDatapath();
         return VringError.None;
     }
 
@@ -157,6 +158,7 @@ public sealed unsafe partial class Vring
             LastAvailIdx = (ushort)num;
             LastUsedIdx = (ushort)num;
         }
+        ResetDatapath();
         return VringError.None;
     }
 
@@ -173,5 +175,6 @@ public sealed unsafe partial class Vring
         AvailWrapCounter = UsedWrapCounter = true;
         BrokenReason = VringError.None;
         ReportedReady = false;
+        ResetDatapath();
     }
 }

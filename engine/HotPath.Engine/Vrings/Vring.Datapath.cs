@@ -1,0 +1,51 @@
+using HotPath.Engine.Datapath;
+using HotPath.Engine.Stats;
+using HotPath.Engine.Virtio;
+
+namespace HotPath.Engine.Vrings;
+
+/// <summary>
+/// Datapath state of a vring that does not depend on the ring type: statistics, notification bookkeeping, and the
+/// reset that runs whenever the control plane (re)translates the ring or changes its base.
+/// </summary>
+public sealed unsafe partial class Vring
+{
+    /// <summary>Per-vring counters (hp_vhost_vring_stats_*).</summary>
+    public VringStats Stats { get; } = new VringStats();
+
+    /// <summary>Used index at the last guest notification (EVENT_IDX); valid once <see cref="SignalledUsedValid"/>.</summary>
+    internal ushort SignalledUsed;
+    internal bool SignalledUsedValid;
+
+    /// <summary>1 while the application's guest_notify hook owns a notification it has not delivered yet.</summary>
+    internal int IrqPending;
+
+    /// <summary>Managed id of the thread running the guest_notify hook of this ring (0: none), so that a hook that
+    /// calls <see cref="VhostDevice.NotifyGuest"/> from inside the burst does not wait for the lock its own burst holds.</summary>
+    internal volatile int NotifyingThread;
+
+    /// <summary>
+    /// The feature bits kick suppression was last set up for (ulong.MaxValue: not yet). The burst compares it with the
+    /// device's features and sets the used flags again when they differ.
+    /// </summary>
+    internal ulong KickSuppressionFeatures = ulong.MaxValue;
+
+    /// <summary>
+    /// Back to a clean datapath state for the ring as now configured: called when the ring is (re)translated, when its
+    /// base changes, and on reset. Runs with the access lock held (no burst in flight).
+    /// </summary>
+    private void ResetDatapath()
+    {
+        SignalledUsed = 0;
+        SignalledUsedValid = false;
+        KickSuppressionFeatures = ulong.MaxValue;
+        if (IsTranslated && !IsPacked) PrepareSplit();
+    }
+
+    /// <summary>Frees the native datapath memory (the device is going away). Call with the access lock held.</summary>
+    internal void ReleaseDatapath()
+    {
+        _splitScratch?.Dispose();
+        _splitScratch = null;
+    }
+}

@@ -1,0 +1,150 @@
+using HotPath.Engine;
+using HotPath.Engine.Interop;
+using HotPath.Engine.Memory;
+using HotPath.Engine.Vrings;
+using HotPath.Frontend.Memory;
+using HotPath.Frontend.Rings;
+
+namespace HotPath.Frontend.Direct;
+
+/// <summary>
+/// Wires a <see cref="FrontendMemory"/> and ring drivers into an engine <see cref="VhostDevice"/> in this process,
+/// making exactly the engine calls the control plane makes for SET_MEM_TABLE (map each region from a dup of its
+/// fd, <see cref="VhostDevice.ReplaceMemory"/>), SET_FEATURES (<see cref="VhostDevice.SetFeatures"/>) and
+/// SET_VRING_NUM/BASE/ADDR/KICK/CALL/ENABLE (each vring configured under its access lock). No socket, no message
+/// parsing: for engine tests, benchmarks and fuzzing. The device keeps the mapped regions; fds handed to vrings are
+/// dups owned by this object and closed when it is disposed (as the control plane closes the fds it received).
+/// </summary>
+public sealed class DirectAttach : IDisposable
+{
+    private readonly List<int> _ownedFds = new();
+
+    public VhostDevice Device { get; }
+    public FrontendMemory Memory { get; }
+
+    private DirectAttach(VhostDevice device, FrontendMemory memory)
+    {
+        Device = device;
+        Memory = memory;
+    }
+
+    /// <summary>SET_FEATURES then SET_MEM_TABLE with every region of <paramref name="memory"/>.</summary>
+    public static DirectAttach Create(VhostDevice device, FrontendMemory memory, ulong features)
+    {
+        var a = new DirectAttach(device, memory);
+        device.SetFeatures(features);
+        a.SetMemTable();
+        return a;
+    }
+
+    /// <summary>SET_MEM_TABLE: maps every region from a dup of its fd and installs the table.</summary>
+    public void SetMemTable()
+    {
+        var mapped = new List<MappedRegion>();
+        try
+        {
+            foreach (FrontendMemory.Region r in Memory.Regions)
+            {
+                int fd = LibC.dup(r.Fd);
+                if (fd < 0) throw new IOException($"dup failed: {LibC.StrError(LibC.Errno)}");
+                var d = new RegionDescriptor(r.GuestPhysAddr, r.Size, r.UserAddr, r.MmapOffset);
+                MemoryError e = MappedRegion.TryMap(fd, d, out MappedRegion? m);
+                if (e != MemoryError.None)
+                {
+                    LibC.close(fd);
+                    throw new InvalidOperationException($"mapping region 0x{r.GuestPhysAddr:x}: {e.Describe()}");
+                }
+                mapped.Add(m!);
+            }
+            MemoryError te = Device.ReplaceMemory(mapped);
+            if (te != MemoryError.None) throw new InvalidOperationException($"memory table refused: {te.Describe()}");
+        }
+        catch
+        {
+            foreach (MappedRegion m in mapped) m.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// SET_VRING_NUM, SET_VRING_BASE, SET_VRING_ADDR, SET_VRING_KICK, SET_VRING_CALL and SET_VRING_ENABLE for vring
+    /// <paramref name="index"/>. <paramref name="kickFd"/>/<paramref name="callFd"/> are dup'ed (the caller keeps
+    /// its own); pass <see cref="Vring.FdNone"/> for a polling ring (the NOFD flag).
+    /// </summary>
+    public Vring AttachRing(int index, IRingLayout ring, int kickFd = Vring.FdNone, int callFd = Vring.FdNone)
+    {
+        Vring vq = Device.GetOrCreateVring((uint)index) ?? throw new ArgumentOutOfRangeException(nameof(index));
+        Check(Vring.ValidateSize(ring.Size, ring.Packed));
+        ulong desc = Memory.UserAddr(ring.DescGpa);
+        ulong avail = Memory.UserAddr(ring.DriverAreaGpa);
+        ulong used = Memory.UserAddr(ring.DeviceAreaGpa);
+        Check(Vring.ValidateAddresses(desc, avail, used, 0, ring.Packed));
+        int kick = Dup(kickFd), call = Dup(callFd);
+        vq.AccessLock.Enter();
+        try
+        {
+            vq.Size = ring.Size;                                     // SET_VRING_NUM
+            Check(vq.SetBase(ring.BaseIndex, ring.Packed));          // SET_VRING_BASE
+            vq.DescUserAddr = desc;                                  // SET_VRING_ADDR
+            vq.AvailUserAddr = avail;
+            vq.UsedUserAddr = used;
+            vq.AddrFlags = 0;
+            vq.AddrSet = true;
+            Check(Device.TranslateLocked(vq));
+            vq.KickFd = kick;                                        // SET_VRING_KICK
+            vq.CallFd = call;                                        // SET_VRING_CALL
+            vq.Enabled = true;                                       // SET_VRING_ENABLE
+        }
+        finally { vq.AccessLock.Exit(); }
+        return vq;
+    }
+
+    /// <summary>Attaches a split driver's ring with its kick and (unless polling) call eventfds.</summary>
+    public Vring AttachSplit(int index, SplitRingDriver driver, bool interrupts = true) =>
+        AttachRing(index, driver.Areas, driver.KickFd, interrupts ? driver.CallFd : Vring.FdNone);
+
+    /// <summary>GET_VRING_BASE: stops the ring (disabled, pointers dropped) and returns its base.</summary>
+    public uint StopRing(int index)
+    {
+        Vring vq = Device.GetVring(index) ?? throw new ArgumentOutOfRangeException(nameof(index));
+        vq.AccessLock.Enter();
+        try
+        {
+            vq.Enabled = false;
+            vq.Invalidate();
+            return vq.BaseForReport();
+        }
+        finally { vq.AccessLock.Exit(); }
+    }
+
+    private int Dup(int fd)
+    {
+        if (fd < 0) return fd;
+        int d = LibC.dup(fd);
+        if (d < 0) throw new IOException($"dup failed: {LibC.StrError(LibC.Errno)}");
+        _ownedFds.Add(d);
+        return d;
+    }
+
+    private static void Check(VringError e)
+    {
+        if (e != VringError.None) throw new InvalidOperationException($"vring setup refused: {e.Describe()}");
+    }
+
+    /// <summary>Closes the fds handed to the vrings (after clearing them from the rings).</summary>
+    public void Dispose()
+    {
+        Device.LockAll();
+        try
+        {
+            foreach (Vring v in Device.Vrings)
+            {
+                if (_ownedFds.Contains(v.KickFd)) v.KickFd = Vring.FdUninitialized;
+                if (_ownedFds.Contains(v.CallFd)) v.CallFd = Vring.FdUninitialized;
+            }
+        }
+        finally { Device.UnlockAll(); }
+        foreach (int fd in _ownedFds) LibC.close(fd);
+        _ownedFds.Clear();
+    }
+}

@@ -1,0 +1,24 @@
+using HotPath.Engine.Virtio;
+
+namespace HotPath.Frontend.Rings;
+
+/// <summary>How a <see cref="SplitRingDriver"/> is built: ring size, buffers, and the negotiated features it honours.</summary>
+public sealed record SplitDriverOptions
+{
+    /// <summary>Ring size (power of two).</summary>
+    public uint Size { get; init; } = 256;
+    /// <summary>Bytes of the buffer each descriptor id owns.</summary>
+    public uint BufferSize { get; init; } = 2048;
+    /// <summary>Negotiated virtio features (header size, MRG_RXBUF joining, EVENT_IDX suppression).</summary>
+    public ulong Features { get; init; } = VirtioFeatures.Bit(VirtioFeatures.Version1);
+    /// <summary>Most entries of an indirect table (0: no indirect tables).</summary>
+    public int MaxIndirect { get; init; } = 32;
+    /// <summary>Region for the ring and buffers (-1: first with room).</summary>
+    public int Region { get; init; } = -1;
+    /// <summary>Also place one buffer across a region boundary (needs regions created with gap 0).</summary>
+    public bool CrossingBuffer { get; init; }
+
+    public int HeaderSize => VirtioNetHeader.SizeFor(Features);
+    public bool EventIdx => VirtioFeatures.Has(Features, VirtioFeatures.RingEventIdx);
+    public bool Mergeable => VirtioFeatures.Has(Features, VirtioFeatures.NetMrgRxbuf);
+}
