@@ -5,3 +5,4 @@ set -euo pipefail
 cd "$(dirname "$0")"
 ./scripts/setup.sh
 dotnet test HotPath.sln -c Release --logger "console;verbosity=normal" 2>&1 | grep -v -E '^\s*$'
+./tests/c/run.sh

@@ -7,7 +7,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 shared=${HOTPATH_SHARED:-$here/../shared}
-pkgs=(dpdk dpdk-dev qemu-system-x86 linux-image-amd64 busybox-static kmod cpio pkg-config valgrind zstd xz-utils)
+pkgs=(gcc make libc6-dev dpdk dpdk-dev qemu-system-x86 linux-image-amd64 busybox-static kmod cpio pkg-config valgrind zstd xz-utils)
 
 if [ "$(id -u)" != 0 ]; then
   echo "!!! setup.sh: not root: cannot install packages or reserve hugepages; interop tests will be skipped !!!" >&2

@@ -93,13 +93,14 @@ public sealed unsafe partial class Vring
     public VringError Translate(GuestMemory? memory, bool packed)
     {
         Invalidate();
-        // Translation waits until both the size and the addresses are known; it runs again on each of
-        // SET_VRING_NUM, SET_VRING_ADDR, SET_FEATURES and every memory table change.
-        if (!AddrSet || Size == 0) return VringError.None;
+        // Translation runs again on each of SET_VRING_NUM, SET_VRING_ADDR, SET_FEATURES and every memory table
+        // change. Before the size is known, each area must at least start inside memory (one entry's worth), so a
+        // ring outside memory is refused at SET_VRING_ADDR; the pointers are kept only once the size is known.
+        if (!AddrSet) return VringError.None;
         if (memory == null) return VringError.NoMemoryTable;
-        VringError e = ValidateSize(Size, packed);
+        uint size = Size == 0 ? 1 : Size;
+        VringError e = ValidateSize(size, packed);
         if (e != VringError.None) return e;
-        uint size = Size;
         ulong descBytes = packed ? PackedRingLayout.DescBytes(size) : SplitRingLayout.DescBytes(size);
         ulong availBytes = packed ? PackedRingLayout.EventBytes : SplitRingLayout.AvailBytes(size);
         ulong usedBytes = packed ? PackedRingLayout.EventBytes : SplitRingLayout.UsedBytes(size);
@@ -113,6 +114,7 @@ public sealed unsafe partial class Vring
         if ((AddrFlags & AddrFlagLog) != 0 && memory.GpaToHostExact(LogGuestAddr, usedBytes) == null)
             return VringError.LogAddrInvalid;
 
+        if (Size == 0) return VringError.None;
         Desc = desc;
         Avail = avail;
         Used = used;

@@ -34,6 +34,8 @@ public sealed unsafe partial class VhostSession : IFdHandler, IDisposable
             Vid = vid,
             NotifyHook = driver.NotifyHook,
             StatsEnabled = (driver.Flags & VhostDriverFlags.NetStatsEnable) != 0,
+            LinearBuffers = (driver.Flags & VhostDriverFlags.LinearbufSupport) != 0,
+            ExternalBuffers = (driver.Flags & VhostDriverFlags.ExtbufSupport) != 0,
         };
         _reply = (byte*)NativeMemory.AllocZeroed(MessageHeader.WireSize + MessageLimits.MaxPayload);
         InitConfigSpace();

@@ -5,6 +5,14 @@ public static class ProcessResources
 {
     public static int OpenFds => Directory.GetFiles("/proc/self/fd").Length;
 
+    /// <summary>What each open fd refers to (for leak reports).</summary>
+    public static IEnumerable<string> FdTargets() =>
+        Directory.GetFiles("/proc/self/fd").Select(f =>
+        {
+            try { return $"{Path.GetFileName(f)}={new FileInfo(f).LinkTarget}"; }
+            catch (IOException) { return Path.GetFileName(f); }
+        }).Where(t => !t.Contains("/work/") && !t.Contains(".dll") && !t.Contains("/usr/share/dotnet"));
+
     /// <summary>Resident set size in bytes (from /proc/self/statm).</summary>
     public static long RssBytes
     {
@@ -15,6 +23,11 @@ public static class ProcessResources
         }
     }
 
-    /// <summary>Mappings of this process (lines of /proc/self/maps) — guest memory that stayed mapped shows here.</summary>
-    public static int Mappings => File.ReadAllLines("/proc/self/maps").Length;
+    /// <summary>
+    /// Mappings of memfd files in this process: every guest region, dirty log and inflight region is one, so a
+    /// mapping the backend forgot to unmap shows here exactly. The runtime's own W^X code-heap memfds
+    /// ("doublemapper") come and go with the JIT and are not counted.
+    /// </summary>
+    public static int MemfdMappings => File.ReadLines("/proc/self/maps")
+        .Count(l => l.Contains("/memfd:", StringComparison.Ordinal) && !l.Contains("doublemapper", StringComparison.Ordinal));
 }

@@ -36,12 +36,20 @@ internal static class VringHandlers
         v.AccessLock.Enter();
         try
         {
+            uint old = v.Size;
             v.Size = st.Num;
             e = s.Device.TranslateLocked(v);
-            if (e != VringError.None) v.BrokenReason = e;
+            if (e != VringError.None)
+            {
+                // The rings at the addresses already given do not fit this size: keep the old size.
+                v.Size = old;
+                s.Device.TranslateLocked(v);
+            }
         }
         finally { v.AccessLock.Exit(); }
-        return HandlerResult.Ok;
+        return e == VringError.None
+            ? HandlerResult.Ok
+            : HandlerResult.Fail(ControlError.BadVringNum, $"vring {st.Index} num {st.Num}: {e.Describe()}");
     }
 
     public static HandlerResult SetVringAddr(VhostSession s, MessageReader m)

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Builds HotPath's native deliverables into artifacts/:
+#   lib/libhotpath.so.1 (SONAME libhotpath.so.1) and the lib/libhotpath.so link, lib/pkgconfig/hotpath.pc,
+#   include/hotpath.h, bin/hp-fwd, bin/hp-echo (tools/examples), bin/hp-frontend (HotPath's frontend as a traffic
+#   generator, for hp-fwd --demo); debug/*.dbg (debug info, kept out of lib/: valgrind 3.19 cannot read its DWARF 5).
+# First installs what is missing (scripts/setup.sh). A second run with nothing changed takes seconds: each NativeAOT
+# publish is skipped while the hash of its inputs (managed sources, project files, SDK version) is unchanged, and
+# make rebuilds only stale C programs.
+# Usage: ./build.sh [--force]     (--force: publish even when the inputs did not change)
+set -euo pipefail
+root=$(cd "$(dirname "$0")" && pwd)
+cd "$root"
+art=$root/artifacts
+force=0
+[ "${1:-}" = --force ] && force=1
+t0=$EPOCHREALTIME
+step() { awk -v s="$1" -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "build: %-28s %6.1fs\n", s, b - a }'; }
+
+./scripts/setup.sh
+command -v dotnet >/dev/null || { echo "build: dotnet is not installed (the .NET 10 SDK is needed)" >&2; exit 1; }
+step "setup"
+
+# ---- NativeAOT publishes, each skipped while the hash of its inputs is unchanged ----
+# Inputs: the C# sources and project files under the given folders, the shared build files, the SDK version.
+inputs_hash() { # FOLDER...
+  { find "$@" -type d \( -name bin -o -name obj \) -prune -o -type f \
+      \( -name '*.cs' -o -name '*.csproj' -o -name '*.props' -o -name '*.targets' \) -print |
+      LC_ALL=C sort | xargs sha256sum
+    sha256sum Directory.Build.props Directory.Packages.props global.json
+    dotnet --version
+  } | sha256sum | cut -c1-64
+}
+publish() { # NAME PROJECT INSTALLED_FILE FOLDER...   (prints whether it published)
+  local name=$1 project=$2 installed=$3; shift 3
+  local want stamp=$art/.stamps/$name.sha256 pub=$art/obj/$name
+  want=$(inputs_hash "$@")
+  if [ $force = 0 ] && [ -f "$installed" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
+    step "$name (up to date)"
+    return 1
+  fi
+  dotnet publish "$project" -c Release -o "$pub" --nologo -v quiet -p:TreatWarningsAsErrors=true ||
+    { echo "build: publishing $name failed" >&2; exit 1; }
+  mkdir -p "$(dirname "$stamp")"
+  echo "$want" > "$stamp.pending"   # committed by the caller once the files are installed
+  return 0
+}
+commit_stamp() { mv "$art/.stamps/$1.sha256.pending" "$art/.stamps/$1.sha256"; step "$1 (published)"; }
+
+if publish libhotpath protocol/HotPath.Native/HotPath.Native.csproj "$art/lib/libhotpath.so.1" engine protocol; then
+  install -D -m 755 "$art/obj/libhotpath/HotPath.Native.so" "$art/lib/libhotpath.so.1"
+  ln -sfn libhotpath.so.1 "$art/lib/libhotpath.so"
+  install -D -m 644 "$art/obj/libhotpath/HotPath.Native.so.dbg" "$art/debug/HotPath.Native.so.dbg"
+  commit_stamp libhotpath
+fi
+# hp-frontend: HotPath's own virtio frontend as a traffic generator (hp-fwd --demo runs it).
+if publish hp-frontend tools/HotPath.Frontend.Cli/HotPath.Frontend.Cli.csproj "$art/bin/hp-frontend" \
+    engine protocol/HotPath.Protocol tools/HotPath.Frontend tools/HotPath.Frontend.Cli; then
+  install -D -m 755 "$art/obj/hp-frontend/hp-frontend" "$art/bin/hp-frontend"
+  install -D -m 644 "$art/obj/hp-frontend/hp-frontend.dbg" "$art/debug/hp-frontend.dbg"
+  commit_stamp hp-frontend
+fi
+
+# ---- header and pkg-config file (rewritten only when their content changes, so make sees no change) ----
+install_if_changed() { # SRC DST
+  mkdir -p "$(dirname "$2")"
+  cmp -s "$1" "$2" || install -m 644 "$1" "$2"
+}
+install_if_changed protocol/HotPath.Native/include/hotpath.h "$art/include/hotpath.h"
+pc=$(mktemp)
+cat > "$pc" <<PC
+# HotPath: vhost-user backend library with a DPDK rte_vhost-style C API.
+# Libs carries an rpath because artifacts/ is used in place, not installed.
+prefix=$art
+libdir=\${prefix}/lib
+includedir=\${prefix}/include
+
+Name: hotpath
+Description: HotPath vhost-user backend (libhotpath.so)
+Version: 1.0.0
+Libs: -L\${libdir} -Wl,-rpath,\${libdir} -lhotpath
+Libs.private: -lpthread
+Cflags: -I\${includedir}
+PC
+install_if_changed "$pc" "$art/lib/pkgconfig/hotpath.pc"
+rm -f "$pc"
+step "header, pkg-config"
+
+# ---- C programs ----
+make -s -C tools ART="$art"
+step "hp-fwd, examples"
+echo "build: done: $art"

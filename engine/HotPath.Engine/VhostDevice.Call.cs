@@ -1,0 +1,32 @@
+using HotPath.Engine.Datapath;
+using HotPath.Engine.Virtio;
+using HotPath.Engine.Vrings;
+
+namespace HotPath.Engine;
+
+/// <summary>rte_vhost_vring_call: an explicit guest notification for applications that publish used entries themselves.</summary>
+public sealed unsafe partial class VhostDevice
+{
+    /// <summary>
+    /// Notifies the guest about the used entries published so far on vring <paramref name="queueId"/>, honouring
+    /// EVENT_IDX / NO_INTERRUPT like a burst does (a suppressed notification still succeeds). Waits for a burst running
+    /// on the ring. False when the ring does not exist, is not set up, or is packed (packed notification arrives
+    /// with the packed datapath).
+    /// </summary>
+    public bool VringCall(int queueId)
+    {
+        Vring? vq = GetVring(queueId);
+        if (vq == null) return false;
+        vq.AccessLock.Enter();
+        try
+        {
+            if (!vq.IsTranslated || vq.IsPacked) return false;
+            // The used index as the guest sees it: the application may have published entries without a burst.
+            // SAFETY: Used was translated with the ring's full used-area length; idx is its second word.
+            ushort used = Volatile.Read(ref *(ushort*)(vq.Used + SplitRingLayout.UsedIdxOffset));
+            SplitUsedRing.NotifyIfWanted(this, vq, vq.Avail, used, VirtioFeatures.Has(Features, VirtioFeatures.RingEventIdx));
+            return true;
+        }
+        finally { vq.AccessLock.Exit(); }
+    }
+}

@@ -1,0 +1,4 @@
+using System.Runtime.CompilerServices;
+
+// Only blittable types cross the C ABI: no marshalling stubs, no hidden allocations at the boundary.
+[assembly: DisableRuntimeMarshalling]

@@ -1,0 +1,638 @@
+/*
+ * hotpath.h - the C API of libhotpath.so, HotPath's vhost-user backend (device side).
+ *
+ * The API follows DPDK's rte_vhost.h: rte_vhost_* becomes hp_vhost_*, rte_mbuf / rte_mempool become hp_mbuf /
+ * hp_mempool, RTE_VHOST_USER_* becomes HP_VHOST_USER_*. Semantics and argument order are DPDK's.
+ *
+ * Conventions
+ *   - Functions returning int give 0 (or a count) on success and -1 on failure, except where a comment names the
+ *     negative errno values (as DPDK does for those functions). Functions returning a count give 0 on failure,
+ *     functions returning a pointer give NULL.
+ *   - Every failure leaves a readable reason in hp_last_error() (per thread): "function: reason (ERRNO)".
+ *   - The library owns no caller memory: callers pass and own every buffer, except the table returned by
+ *     hp_vhost_get_mem_table(), which the caller frees with free().
+ *   - Control-plane callbacks (struct hp_vhost_device_ops) run on the library's control thread and may call back
+ *     into this API. Datapath functions are called from the application's threads, at most one thread per queue.
+ *
+ * Self-contained: needs only <stdint.h>, <stdbool.h> and <stddef.h>. C11 or later, or C++11 or later.
+ */
+#ifndef HOTPATH_H
+#define HOTPATH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#define HP_STATIC_ASSERT(cond, msg) static_assert(cond, msg)
+#else
+#define HP_STATIC_ASSERT(cond, msg) _Static_assert(cond, msg)
+#endif
+
+#define HOTPATH_VERSION_MAJOR 1
+#define HOTPATH_VERSION_MINOR 0
+
+/* ------------------------------------------------------------------------------------------------------------ */
+/* Driver registration flags (hp_vhost_driver_register), values as DPDK's RTE_VHOST_USER_*.                      */
+
+#define HP_VHOST_USER_CLIENT                 (1ULL << 0) /* connect to the frontend's socket instead of listening */
+#define HP_VHOST_USER_NO_RECONNECT           (1ULL << 1) /* client mode: do not reconnect after a disconnect */
+#define HP_VHOST_USER_IOMMU_SUPPORT          (1ULL << 3) /* (later) refused with ENOTSUP today */
+#define HP_VHOST_USER_POSTCOPY_SUPPORT       (1ULL << 4) /* (later) refused with ENOTSUP today */
+#define HP_VHOST_USER_EXTBUF_SUPPORT         (1ULL << 5) /* dequeue may attach external buffers to large packets */
+#define HP_VHOST_USER_LINEARBUF_SUPPORT      (1ULL << 6) /* dequeue never builds multi-segment mbufs */
+#define HP_VHOST_USER_ASYNC_COPY             (1ULL << 7) /* (later) refused with ENOTSUP today */
+#define HP_VHOST_USER_NET_COMPLIANT_OL_FLAGS (1ULL << 8) /* offload flags follow the mbuf API (always true here) */
+#define HP_VHOST_USER_NET_STATS_ENABLE       (1ULL << 9) /* collect per-vring statistics */
+
+/* Pool and ring creation flags. */
+#define HP_MEMPOOL_F_NO_HUGE 1u /* objects on normal pages even when hugepages are available */
+#define HP_RING_F_SP_ENQ     1u /* single producer */
+#define HP_RING_F_SC_DEQ     2u /* single consumer */
+
+/* ------------------------------------------------------------------------------------------------------------ */
+/* Feature bits (bit numbers).                                                                                   */
+
+/* virtio-net device features */
+#define HP_VIRTIO_NET_F_CSUM                 0
+#define HP_VIRTIO_NET_F_GUEST_CSUM           1
+#define HP_VIRTIO_NET_F_CTRL_GUEST_OFFLOADS  2
+#define HP_VIRTIO_NET_F_MTU                  3
+#define HP_VIRTIO_NET_F_MAC                  5
+#define HP_VIRTIO_NET_F_GUEST_TSO4           7
+#define HP_VIRTIO_NET_F_GUEST_TSO6           8
+#define HP_VIRTIO_NET_F_GUEST_ECN            9
+#define HP_VIRTIO_NET_F_GUEST_UFO            10
+#define HP_VIRTIO_NET_F_HOST_TSO4            11
+#define HP_VIRTIO_NET_F_HOST_TSO6            12
+#define HP_VIRTIO_NET_F_HOST_ECN             13
+#define HP_VIRTIO_NET_F_HOST_UFO             14
+#define HP_VIRTIO_NET_F_MRG_RXBUF            15
+#define HP_VIRTIO_NET_F_STATUS               16
+#define HP_VIRTIO_NET_F_CTRL_VQ              17
+#define HP_VIRTIO_NET_F_CTRL_RX              18
+#define HP_VIRTIO_NET_F_CTRL_VLAN            19
+#define HP_VIRTIO_NET_F_GUEST_ANNOUNCE       21
+#define HP_VIRTIO_NET_F_MQ                   22
+/* transport and vhost features */
+#define HP_VIRTIO_F_NOTIFY_ON_EMPTY          24
+#define HP_VHOST_F_LOG_ALL                   26
+#define HP_VIRTIO_F_ANY_LAYOUT               27
+#define HP_VIRTIO_RING_F_INDIRECT_DESC       28
+#define HP_VIRTIO_RING_F_EVENT_IDX           29
+#define HP_VHOST_USER_F_PROTOCOL_FEATURES    30
+#define HP_VIRTIO_F_VERSION_1                32
+#define HP_VIRTIO_F_ACCESS_PLATFORM          33
+#define HP_VIRTIO_F_RING_PACKED              34
+#define HP_VIRTIO_F_IN_ORDER                 35
+
+/* vhost-user protocol features */
+#define HP_VHOST_USER_PROTOCOL_F_MQ                   0
+#define HP_VHOST_USER_PROTOCOL_F_LOG_SHMFD            1
+#define HP_VHOST_USER_PROTOCOL_F_RARP                 2
+#define HP_VHOST_USER_PROTOCOL_F_REPLY_ACK            3
+#define HP_VHOST_USER_PROTOCOL_F_NET_MTU              4
+#define HP_VHOST_USER_PROTOCOL_F_BACKEND_REQ          5
+#define HP_VHOST_USER_PROTOCOL_F_CROSS_ENDIAN         6
+#define HP_VHOST_USER_PROTOCOL_F_CRYPTO_SESSION       7
+#define HP_VHOST_USER_PROTOCOL_F_PAGEFAULT            8
+#define HP_VHOST_USER_PROTOCOL_F_CONFIG               9
+#define HP_VHOST_USER_PROTOCOL_F_BACKEND_SEND_FD      10
+#define HP_VHOST_USER_PROTOCOL_F_HOST_NOTIFIER        11
+#define HP_VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD       12
+#define HP_VHOST_USER_PROTOCOL_F_RESET_DEVICE         13
+#define HP_VHOST_USER_PROTOCOL_F_INBAND_NOTIFICATIONS 14
+#define HP_VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS  15
+#define HP_VHOST_USER_PROTOCOL_F_STATUS               16
+
+/* DPDK's RTE_VHOST_NEED_LOG: true while live migration logs dirty pages. */
+#define HP_VHOST_NEED_LOG(features) (((features) & (1ULL << HP_VHOST_F_LOG_ALL)) != 0)
+
+/* ------------------------------------------------------------------------------------------------------------ */
+/* Packet buffers.                                                                                               */
+
+struct hp_mempool; /* opaque: created by hp_mempool_create */
+struct hp_ring;    /* opaque: created by hp_ring_create */
+
+/* Offload flags in hp_mbuf.ol_flags, values as DPDK's RTE_MBUF_F_*. */
+#define HP_MBUF_F_RX_L4_CKSUM_BAD  (1ULL << 3)
+#define HP_MBUF_F_RX_IP_CKSUM_BAD  (1ULL << 4)
+#define HP_MBUF_F_RX_IP_CKSUM_GOOD (1ULL << 7)
+#define HP_MBUF_F_RX_L4_CKSUM_GOOD (1ULL << 8)
+#define HP_MBUF_F_RX_L4_CKSUM_NONE ((1ULL << 3) | (1ULL << 8))
+#define HP_MBUF_F_RX_LRO           (1ULL << 16)
+#define HP_MBUF_F_TX_UDP_SEG       (1ULL << 42)
+#define HP_MBUF_F_TX_TCP_SEG       (1ULL << 50)
+#define HP_MBUF_F_TX_TCP_CKSUM     (1ULL << 52)
+#define HP_MBUF_F_TX_SCTP_CKSUM    (2ULL << 52)
+#define HP_MBUF_F_TX_UDP_CKSUM     (3ULL << 52)
+#define HP_MBUF_F_TX_L4_MASK       (3ULL << 52)
+#define HP_MBUF_F_TX_IP_CKSUM      (1ULL << 54)
+#define HP_MBUF_F_TX_IPV4          (1ULL << 55)
+#define HP_MBUF_F_TX_IPV6          (1ULL << 56)
+#define HP_MBUF_F_EXTERNAL         (1ULL << 61)
+
+#define HP_PKTMBUF_HEADROOM 128 /* data_off of a fresh mbuf (RTE_PKTMBUF_HEADROOM) */
+
+/*
+ * One packet segment: two cache lines, fields named and placed as in rte_mbuf (the ones the datapath touches on
+ * the first line). Packet data of a segment is at (char *)buf_addr + data_off; a packet is a chain through next.
+ */
+struct hp_mbuf {
+	/* first cache line */
+	void *buf_addr;           /*   0: start of the segment's buffer */
+	uint64_t buf_iova;        /*   8: I/O address of the buffer (0: not used by HotPath) */
+	uint16_t data_off;        /*  16: offset of the data in the buffer */
+	uint16_t refcnt;          /*  18: references (1 when allocated) */
+	uint16_t nb_segs;         /*  20: segments in the chain (first segment only) */
+	uint16_t port;            /*  22: input port (application use) */
+	uint64_t ol_flags;        /*  24: HP_MBUF_F_* offload flags */
+	uint32_t packet_type;     /*  32: L2/L3/L4 packet type */
+	uint32_t pkt_len;         /*  36: total packet length (first segment only) */
+	uint16_t data_len;        /*  40: data length of this segment */
+	uint16_t vlan_tci;        /*  42 */
+	uint16_t buf_len;         /*  44: length of the buffer */
+	uint16_t vlan_tci_outer;  /*  46 */
+	union {
+		uint32_t rss;
+		uint64_t u64;
+	} hash;                   /*  48 */
+	struct hp_mempool *pool;  /*  56: pool the segment came from */
+	/* second cache line */
+	struct hp_mbuf *next;     /*  64: next segment, NULL on the last */
+	uint64_t tx_offload;      /*  72: l2_len:7 l3_len:9 l4_len:8 tso_segsz:16 (see hp_mbuf_tx_offload) */
+	void *shinfo;             /*  80: external buffer shared info (EXTBUF), else NULL */
+	uint16_t priv_size;       /*  88 */
+	uint16_t timesync;        /*  90 */
+	uint32_t reserved;        /*  92 */
+	uint64_t dynfield1[4];    /*  96: free for the application */
+};
+
+HP_STATIC_ASSERT(sizeof(struct hp_mbuf) == 128, "struct hp_mbuf is two cache lines");
+HP_STATIC_ASSERT(offsetof(struct hp_mbuf, buf_addr) == 0, "hp_mbuf.buf_addr");
+HP_STATIC_ASSERT(offsetof(struct hp_mbuf, buf_iova) == 8, "hp_mbuf.buf_iova");
+HP_STATIC_ASSERT(offsetof(struct hp_mbuf, data_off) == 16, "hp_mbuf.data_off");
+HP_STATIC_ASSERT(offsetof(struct hp_mbuf, refcnt) == 18, "hp_mbuf.refcnt");
+HP_STATIC_ASSERT(offsetof(struct hp_mbuf, nb_segs) == 20, "hp_mbuf.nb_segs");
+HP_STATIC_ASSERT(offsetof(struct hp_mbuf, port) == 22, "hp_mbuf.port");
+HP_STATIC_ASSERT(offsetof(struct hp_mbuf, ol_flags) == 24, "hp_mbuf.ol_flags");
+HP_STATIC_ASSERT(offsetof(struct hp_mbuf, packet_type) == 32, "hp_mbuf.packet_type");
+HP_STATIC_ASSERT(offsetof(struct hp_mbuf, pkt_len) == 36, "hp_mbuf.pkt_len");
+HP_STATIC_ASSERT(offsetof(struct hp_mbuf, data_len) == 40, "hp_mbuf.data_len");
+HP_STATIC_ASSERT(offsetof(struct hp_mbuf, vlan_tci) == 42, "hp_mbuf.vlan_tci");
+HP_STATIC_ASSERT(offsetof(struct hp_mbuf, buf_len) == 44, "hp_mbuf.buf_len");
+HP_STATIC_ASSERT(offsetof(struct hp_mbuf, vlan_tci_outer) == 46, "hp_mbuf.vlan_tci_outer");
+HP_STATIC_ASSERT(offsetof(struct hp_mbuf, hash) == 48, "hp_mbuf.hash");
+HP_STATIC_ASSERT(offsetof(struct hp_mbuf, pool) == 56, "hp_mbuf.pool");
+HP_STATIC_ASSERT(offsetof(struct hp_mbuf, next) == 64, "hp_mbuf.next");
+HP_STATIC_ASSERT(offsetof(struct hp_mbuf, tx_offload) == 72, "hp_mbuf.tx_offload");
+HP_STATIC_ASSERT(offsetof(struct hp_mbuf, shinfo) == 80, "hp_mbuf.shinfo");
+HP_STATIC_ASSERT(offsetof(struct hp_mbuf, priv_size) == 88, "hp_mbuf.priv_size");
+HP_STATIC_ASSERT(offsetof(struct hp_mbuf, timesync) == 90, "hp_mbuf.timesync");
+HP_STATIC_ASSERT(offsetof(struct hp_mbuf, reserved) == 92, "hp_mbuf.reserved");
+HP_STATIC_ASSERT(offsetof(struct hp_mbuf, dynfield1) == 96, "hp_mbuf.dynfield1");
+
+/* rte_pktmbuf_mtod: the first data byte of the segment. */
+static inline void *hp_pktmbuf_mtod(const struct hp_mbuf *m)
+{
+	return (char *)m->buf_addr + m->data_off;
+}
+
+/* rte_pktmbuf_mtod_offset */
+static inline void *hp_pktmbuf_mtod_offset(const struct hp_mbuf *m, size_t offset)
+{
+	return (char *)m->buf_addr + m->data_off + offset;
+}
+
+/* rte_pktmbuf_pkt_len / rte_pktmbuf_data_len */
+static inline uint32_t hp_pktmbuf_pkt_len(const struct hp_mbuf *m) { return m->pkt_len; }
+static inline uint16_t hp_pktmbuf_data_len(const struct hp_mbuf *m) { return m->data_len; }
+
+/* rte_pktmbuf_headroom / rte_pktmbuf_tailroom (of this segment) */
+static inline uint16_t hp_pktmbuf_headroom(const struct hp_mbuf *m) { return m->data_off; }
+static inline uint16_t hp_pktmbuf_tailroom(const struct hp_mbuf *m)
+{
+	return (uint16_t)(m->buf_len - m->data_off - m->data_len);
+}
+
+/* rte_pktmbuf_lastseg */
+static inline struct hp_mbuf *hp_pktmbuf_lastseg(struct hp_mbuf *m)
+{
+	while (m->next != NULL)
+		m = m->next;
+	return m;
+}
+
+/* rte_pktmbuf_is_contiguous: one segment. */
+static inline bool hp_pktmbuf_is_contiguous(const struct hp_mbuf *m) { return m->nb_segs == 1; }
+
+/* rte_pktmbuf_append: len more bytes at the end of the last segment; NULL when they do not fit. */
+static inline void *hp_pktmbuf_append(struct hp_mbuf *m, uint16_t len)
+{
+	struct hp_mbuf *last = hp_pktmbuf_lastseg(m);
+	void *tail;
+	if (len > hp_pktmbuf_tailroom(last))
+		return NULL;
+	tail = (char *)last->buf_addr + last->data_off + last->data_len;
+	last->data_len = (uint16_t)(last->data_len + len);
+	m->pkt_len += len;
+	return tail;
+}
+
+/* rte_pktmbuf_prepend: len more bytes before the data of the first segment; NULL when the headroom is short. */
+static inline void *hp_pktmbuf_prepend(struct hp_mbuf *m, uint16_t len)
+{
+	if (len > m->data_off)
+		return NULL;
+	m->data_off = (uint16_t)(m->data_off - len);
+	m->data_len = (uint16_t)(m->data_len + len);
+	m->pkt_len += len;
+	return (char *)m->buf_addr + m->data_off;
+}
+
+/* rte_pktmbuf_adj: drops len bytes from the start of the first segment; NULL when it holds fewer. */
+static inline void *hp_pktmbuf_adj(struct hp_mbuf *m, uint16_t len)
+{
+	if (len > m->data_len)
+		return NULL;
+	m->data_off = (uint16_t)(m->data_off + len);
+	m->data_len = (uint16_t)(m->data_len - len);
+	m->pkt_len -= len;
+	return (char *)m->buf_addr + m->data_off;
+}
+
+/* rte_pktmbuf_trim: drops len bytes from the end of the last segment; -1 when it holds fewer. */
+static inline int hp_pktmbuf_trim(struct hp_mbuf *m, uint16_t len)
+{
+	struct hp_mbuf *last = hp_pktmbuf_lastseg(m);
+	if (len > last->data_len)
+		return -1;
+	last->data_len = (uint16_t)(last->data_len - len);
+	m->pkt_len -= len;
+	return 0;
+}
+
+/* rte_mbuf tx_offload bitfields, packed and unpacked. */
+static inline uint64_t hp_mbuf_tx_offload(uint64_t l2_len, uint64_t l3_len, uint64_t l4_len, uint64_t tso_segsz)
+{
+	return (l2_len & 0x7F) | ((l3_len & 0x1FF) << 7) | ((l4_len & 0xFF) << 16) | ((tso_segsz & 0xFFFF) << 24);
+}
+static inline uint16_t hp_mbuf_l2_len(const struct hp_mbuf *m) { return (uint16_t)(m->tx_offload & 0x7F); }
+static inline uint16_t hp_mbuf_l3_len(const struct hp_mbuf *m) { return (uint16_t)((m->tx_offload >> 7) & 0x1FF); }
+static inline uint16_t hp_mbuf_l4_len(const struct hp_mbuf *m) { return (uint16_t)((m->tx_offload >> 16) & 0xFF); }
+static inline uint16_t hp_mbuf_tso_segsz(const struct hp_mbuf *m) { return (uint16_t)((m->tx_offload >> 24) & 0xFFFF); }
+
+/*
+ * A pool of n mbufs of data_room bytes each (headroom included, as rte_pktmbuf_pool_create), on 2 MiB hugepages
+ * unless HP_MEMPOOL_F_NO_HUGE or none are free. cache_size: per-thread cache (0: none). NULL on failure.
+ */
+struct hp_mempool *hp_mempool_create(const char *name, uint32_t n, uint32_t cache_size, uint16_t data_room,
+				     uint32_t flags);
+/* Destroys the pool (NULL: no-op). Mbufs still out become dangling: free them first. */
+void hp_mempool_free(struct hp_mempool *mp);
+/* One reset mbuf (refcnt 1, data_off HP_PKTMBUF_HEADROOM, no data), or NULL when the pool is empty. */
+struct hp_mbuf *hp_pktmbuf_alloc(struct hp_mempool *mp);
+/* All count mbufs or none: 0, -ENOMEM (pool short), -EINVAL (bad arguments). */
+int hp_pktmbuf_alloc_bulk(struct hp_mempool *mp, struct hp_mbuf **mbufs, unsigned count);
+/* Frees the whole segment chain, honouring refcnt (NULL: no-op). */
+void hp_pktmbuf_free(struct hp_mbuf *m);
+/* Frees each chain of the array (NULL entries skipped). */
+void hp_pktmbuf_free_bulk(struct hp_mbuf **mbufs, unsigned count);
+
+/* A ring of count slots (a power of two; holds count - 1 pointers), flags HP_RING_F_*. NULL on failure. */
+struct hp_ring *hp_ring_create(const char *name, unsigned count, unsigned flags);
+/* Enqueues as many of objs[0..n) as fit and returns how many; *free_space (may be NULL) gets the slots left. */
+unsigned hp_ring_enqueue_burst(struct hp_ring *r, void *const *objs, unsigned n, unsigned *free_space);
+/* Dequeues up to n pointers and returns how many; *available (may be NULL) gets the pointers left. */
+unsigned hp_ring_dequeue_burst(struct hp_ring *r, void **objs, unsigned n, unsigned *available);
+/* Unmaps the ring (NULL: no-op). */
+void hp_ring_free(struct hp_ring *r);
+
+/* ------------------------------------------------------------------------------------------------------------ */
+/* Virtqueue layouts (virtio 1.1 sections 2.6 and 2.7), as hp_vhost_get_vhost_vring exposes them.               */
+
+#define HP_VRING_DESC_F_NEXT          1
+#define HP_VRING_DESC_F_WRITE         2
+#define HP_VRING_DESC_F_INDIRECT      4
+#define HP_VRING_DESC_F_AVAIL         (1 << 7)  /* packed */
+#define HP_VRING_DESC_F_USED          (1 << 15) /* packed */
+#define HP_VRING_USED_F_NO_NOTIFY     1
+#define HP_VRING_AVAIL_F_NO_INTERRUPT 1
+#define HP_VRING_EVENT_F_ENABLE       0x0 /* packed event suppression */
+#define HP_VRING_EVENT_F_DISABLE      0x1
+#define HP_VRING_EVENT_F_DESC         0x2
+
+struct hp_vring_desc {
+	uint64_t addr;
+	uint32_t len;
+	uint16_t flags;
+	uint16_t next;
+};
+
+struct hp_vring_avail {
+	uint16_t flags;
+	uint16_t idx;
+	uint16_t ring[]; /* size entries, then used_event (EVENT_IDX) */
+};
+
+struct hp_vring_used_elem {
+	uint32_t id;
+	uint32_t len;
+};
+
+struct hp_vring_used {
+	uint16_t flags;
+	uint16_t idx;
+	struct hp_vring_used_elem ring[]; /* size entries, then avail_event (EVENT_IDX) */
+};
+
+struct hp_vring_packed_desc {
+	uint64_t addr;
+	uint32_t len;
+	uint16_t id;
+	uint16_t flags;
+};
+
+struct hp_vring_packed_desc_event {
+	uint16_t off_wrap;
+	uint16_t flags;
+};
+
+/* The virtio-net header in front of every packet in guest buffers (12 bytes with VERSION_1 or MRG_RXBUF). */
+struct hp_virtio_net_hdr {
+	uint8_t flags;
+	uint8_t gso_type;
+	uint16_t hdr_len;
+	uint16_t gso_size;
+	uint16_t csum_start;
+	uint16_t csum_offset;
+};
+
+struct hp_virtio_net_hdr_mrg_rxbuf {
+	struct hp_virtio_net_hdr hdr;
+	uint16_t num_buffers;
+};
+
+HP_STATIC_ASSERT(sizeof(struct hp_vring_desc) == 16, "struct hp_vring_desc");
+HP_STATIC_ASSERT(sizeof(struct hp_vring_used_elem) == 8, "struct hp_vring_used_elem");
+HP_STATIC_ASSERT(sizeof(struct hp_vring_packed_desc) == 16, "struct hp_vring_packed_desc");
+HP_STATIC_ASSERT(sizeof(struct hp_virtio_net_hdr) == 10, "struct hp_virtio_net_hdr");
+HP_STATIC_ASSERT(sizeof(struct hp_virtio_net_hdr_mrg_rxbuf) == 12, "struct hp_virtio_net_hdr_mrg_rxbuf");
+
+/* A vring's raw state (rte_vhost_vring): split desc/avail/used, or packed desc/driver event/device event. */
+struct hp_vhost_vring {
+	union {
+		struct hp_vring_desc *desc;
+		struct hp_vring_packed_desc *desc_packed;
+	};
+	union {
+		struct hp_vring_avail *avail;
+		struct hp_vring_packed_desc_event *driver_event;
+	};
+	union {
+		struct hp_vring_used *used;
+		struct hp_vring_packed_desc_event *device_event;
+	};
+	uint64_t log_guest_addr;
+	int callfd; /* -1: none (the guest polls), -2: not received yet. Prefer hp_vhost_vring_call(). */
+	int kickfd; /* -1: none, -2: not received yet */
+	uint16_t size;
+};
+
+HP_STATIC_ASSERT(sizeof(struct hp_vhost_vring) == 48, "struct hp_vhost_vring");
+HP_STATIC_ASSERT(offsetof(struct hp_vhost_vring, log_guest_addr) == 24, "hp_vhost_vring.log_guest_addr");
+HP_STATIC_ASSERT(offsetof(struct hp_vhost_vring, callfd) == 32, "hp_vhost_vring.callfd");
+HP_STATIC_ASSERT(offsetof(struct hp_vhost_vring, size) == 40, "hp_vhost_vring.size");
+
+/* ------------------------------------------------------------------------------------------------------------ */
+/* Guest memory.                                                                                                  */
+
+struct hp_vhost_mem_region {
+	uint64_t guest_phys_addr;
+	uint64_t guest_user_addr; /* the frontend's virtual address */
+	uint64_t host_user_addr;  /* this process's virtual address of guest_phys_addr */
+	uint64_t size;
+	void *mmap_addr;
+	uint64_t mmap_size;
+	int fd;
+};
+
+struct hp_vhost_memory {
+	uint32_t nregions;
+	struct hp_vhost_mem_region regions[];
+};
+
+HP_STATIC_ASSERT(sizeof(struct hp_vhost_mem_region) == 56, "struct hp_vhost_mem_region");
+HP_STATIC_ASSERT(offsetof(struct hp_vhost_memory, regions) == 8, "hp_vhost_memory.regions");
+
+/* ------------------------------------------------------------------------------------------------------------ */
+/* Inflight tracking (vhost-user INFLIGHT_SHMFD), DPDK's layouts.                                                */
+
+struct hp_vhost_inflight_desc_split {
+	uint8_t inflight;
+	uint8_t padding[5];
+	uint16_t next;
+	uint64_t counter;
+};
+
+struct hp_vhost_inflight_info_split {
+	uint64_t features;
+	uint16_t version;
+	uint16_t desc_num;
+	uint16_t last_inflight_io;
+	uint16_t used_idx;
+	struct hp_vhost_inflight_desc_split desc[];
+};
+
+struct hp_vhost_inflight_desc_packed {
+	uint8_t inflight;
+	uint8_t padding;
+	uint16_t next;
+	uint16_t last;
+	uint16_t num;
+	uint64_t counter;
+	uint16_t id;
+	uint16_t flags;
+	uint32_t len;
+	uint64_t addr;
+};
+
+struct hp_vhost_inflight_info_packed {
+	uint64_t features;
+	uint16_t version;
+	uint16_t desc_num;
+	uint16_t free_head;
+	uint16_t old_free_head;
+	uint16_t used_idx;
+	uint16_t old_used_idx;
+	uint8_t used_wrap_counter;
+	uint8_t old_used_wrap_counter;
+	uint8_t padding[10];
+	struct hp_vhost_inflight_desc_packed desc[];
+};
+
+struct hp_vhost_resubmit_desc {
+	uint16_t index;
+	uint64_t counter;
+};
+
+struct hp_vhost_resubmit_info {
+	struct hp_vhost_resubmit_desc *resubmit_list;
+	uint16_t resubmit_num;
+};
+
+struct hp_vhost_ring_inflight {
+	union {
+		struct hp_vhost_inflight_info_split *inflight_split;
+		struct hp_vhost_inflight_info_packed *inflight_packed;
+	};
+	struct hp_vhost_resubmit_info *resubmit_inflight; /* NULL: no resubmit list */
+};
+
+HP_STATIC_ASSERT(sizeof(struct hp_vhost_inflight_desc_split) == 16, "struct hp_vhost_inflight_desc_split");
+HP_STATIC_ASSERT(sizeof(struct hp_vhost_inflight_info_split) == 16, "struct hp_vhost_inflight_info_split");
+HP_STATIC_ASSERT(sizeof(struct hp_vhost_inflight_desc_packed) == 32, "struct hp_vhost_inflight_desc_packed");
+HP_STATIC_ASSERT(sizeof(struct hp_vhost_inflight_info_packed) == 32, "struct hp_vhost_inflight_info_packed");
+
+/* ------------------------------------------------------------------------------------------------------------ */
+/* Callbacks.                                                                                                    */
+
+/*
+ * Device lifecycle callbacks (rte_vhost_device_ops), registered per socket path. Any member may be NULL. The
+ * library copies the struct. All but guest_notify/guest_notified run on the control thread.
+ */
+struct hp_vhost_device_ops {
+	/* The device is ready: start polling it. Return 0 to accept; nonzero retries after the next message. */
+	int (*new_device)(int vid);
+	/* The device stops (ring stop, reset, disconnect): stop polling it before returning. */
+	void (*destroy_device)(int vid);
+	/* A vring became ready (enable 1) or stopped being ready (enable 0). */
+	int (*vring_state_changed)(int vid, uint16_t queue_id, int enable);
+	/* Features changed under a running device (HP_VHOST_F_LOG_ALL at the start/end of live migration). */
+	int (*features_changed)(int vid, uint64_t features);
+	/* A frontend connected (return nonzero to refuse it) / the connection closed. */
+	int (*new_connection)(int vid);
+	void (*destroy_connection)(int vid);
+	/* Datapath thread: the call eventfd was written (to count these syscalls). */
+	void (*guest_notified)(int vid);
+	/* Datapath thread: return true to take this notification over (then call hp_vhost_notify_guest later). */
+	bool (*guest_notify)(int vid, uint16_t queue_id);
+	void *reserved[4]; /* must be NULL */
+};
+
+HP_STATIC_ASSERT(sizeof(struct hp_vhost_device_ops) == 96, "struct hp_vhost_device_ops");
+
+/* Per-message hook results (rte_vhost_msg_result). */
+enum hp_vhost_msg_result {
+	HP_VHOST_MSG_RESULT_ERR = -1,        /* fail the message */
+	HP_VHOST_MSG_RESULT_OK = 0,          /* handled here: skip the built-in handler */
+	HP_VHOST_MSG_RESULT_REPLY = 1,       /* handled here: send the (modified) message back as the reply */
+	HP_VHOST_MSG_RESULT_NOT_HANDLED = 2, /* go on with the built-in handler */
+};
+
+/*
+ * A per-message hook: msg points at the whole vhost-user message (12-byte header {u32 request, u32 flags,
+ * u32 size}, then the payload) in a buffer the hook may rewrite.
+ */
+typedef enum hp_vhost_msg_result (*hp_vhost_msg_handle)(int vid, void *msg);
+
+/* rte_vhost_user_extern_ops: pre runs before the built-in handler, post after a successful one. */
+struct hp_vhost_user_extern_ops {
+	hp_vhost_msg_handle pre_msg_handle;
+	hp_vhost_msg_handle post_msg_handle;
+};
+
+/* ------------------------------------------------------------------------------------------------------------ */
+/* Statistics.                                                                                                    */
+
+#define HP_VHOST_STATS_NAME_SIZE 64
+
+struct hp_vhost_stat_name {
+	char name[HP_VHOST_STATS_NAME_SIZE];
+};
+
+struct hp_vhost_stat {
+	uint64_t id;
+	uint64_t value;
+};
+
+/* ------------------------------------------------------------------------------------------------------------ */
+/* Functions.                                                                                                    */
+
+/* The calling thread's reason for its last failed call ("no error" before any). Never NULL. */
+const char *hp_last_error(void);
+
+/* Driver (per socket path). 0 on success, -1 on failure. */
+int hp_vhost_driver_register(const char *path, uint64_t flags);
+int hp_vhost_driver_unregister(const char *path);
+int hp_vhost_driver_set_features(const char *path, uint64_t features);     /* before negotiation */
+int hp_vhost_driver_enable_features(const char *path, uint64_t features);  /* subset of the supported set */
+int hp_vhost_driver_disable_features(const char *path, uint64_t features);
+int hp_vhost_driver_get_features(const char *path, uint64_t *features);
+int hp_vhost_driver_set_protocol_features(const char *path, uint64_t protocol_features);
+int hp_vhost_driver_get_protocol_features(const char *path, uint64_t *protocol_features);
+int hp_vhost_driver_get_queue_num(const char *path, uint32_t *queue_num);
+int hp_vhost_driver_set_max_queue_num(const char *path, uint32_t max_queue_pairs);
+int hp_vhost_driver_callback_register(const char *path, const struct hp_vhost_device_ops *ops);
+int hp_vhost_driver_start(const char *path);
+
+/* Device (per connection). */
+int hp_vhost_get_negotiated_features(int vid, uint64_t *features);
+int hp_vhost_get_negotiated_protocol_features(int vid, uint64_t *protocol_features);
+/* 0; -ENODEV (no device), -EINVAL (mtu NULL), -EAGAIN (not ready yet), -ENOTSUP (VIRTIO_NET_F_MTU not negotiated). */
+int hp_vhost_get_mtu(int vid, uint16_t *mtu);
+int hp_vhost_get_numa_node(int vid);          /* node of the guest memory, -1 on failure */
+uint16_t hp_vhost_get_vring_num(int vid);     /* vrings set up by the frontend, 0 on failure */
+int hp_vhost_get_ifname(int vid, char *buf, size_t len); /* the socket path, cut to len - 1 bytes */
+uint16_t hp_vhost_avail_entries(int vid, uint16_t queue_id);
+uint32_t hp_vhost_rx_queue_count(int vid, uint16_t qid);
+int hp_vhost_get_vring_base(int vid, uint16_t queue_id, uint16_t *last_avail_idx, uint16_t *last_used_idx);
+int hp_vhost_set_vring_base(int vid, uint16_t queue_id, uint16_t last_avail_idx, uint16_t last_used_idx);
+
+/* Datapath. queue_id: even = guest RX (enqueue), odd = guest TX (dequeue). Return the packets moved. */
+uint16_t hp_vhost_enqueue_burst(int vid, uint16_t queue_id, struct hp_mbuf **pkts, uint16_t count);
+uint16_t hp_vhost_dequeue_burst(int vid, uint16_t queue_id, struct hp_mempool *mbuf_pool, struct hp_mbuf **pkts,
+				uint16_t count);
+
+/* Memory and rings. The table from hp_vhost_get_mem_table is malloc'ed: free() it. */
+int hp_vhost_get_mem_table(int vid, struct hp_vhost_memory **mem);
+/* Host address of gpa; *len is cut to the bytes contiguous from there. 0 (and *len = 0) when unmapped. */
+uint64_t hp_vhost_va_from_guest_pa(struct hp_vhost_memory *mem, uint64_t gpa, uint64_t *len);
+int hp_vhost_get_vhost_vring(int vid, uint16_t vring_idx, struct hp_vhost_vring *vring);
+int hp_vhost_vring_call(int vid, uint16_t vring_idx);
+void hp_vhost_notify_guest(int vid, uint16_t queue_id);
+
+/* Live migration. */
+void hp_vhost_log_write(int vid, uint64_t addr, uint64_t len);
+void hp_vhost_log_used_vring(int vid, uint16_t vring_idx, uint64_t offset, uint64_t len);
+int hp_vhost_get_log_base(int vid, uint64_t *log_base, uint64_t *log_size);
+
+/* Inflight tracking. */
+int hp_vhost_get_vhost_ring_inflight(int vid, uint16_t vring_idx, struct hp_vhost_ring_inflight *vring);
+int hp_vhost_set_inflight_desc_split(int vid, uint16_t vring_idx, uint16_t idx);
+int hp_vhost_set_inflight_desc_packed(int vid, uint16_t vring_idx, uint16_t head, uint16_t last,
+				      uint16_t *inflight_entry);
+int hp_vhost_set_last_inflight_io_split(int vid, uint16_t vring_idx, uint16_t idx);
+int hp_vhost_set_last_inflight_io_packed(int vid, uint16_t vring_idx, uint16_t head);
+int hp_vhost_clr_inflight_desc_split(int vid, uint16_t vring_idx, uint16_t last_used_idx, uint16_t idx);
+int hp_vhost_clr_inflight_desc_packed(int vid, uint16_t vring_idx, uint16_t head);
+int hp_vhost_get_vring_base_from_inflight(int vid, uint16_t queue_id, uint16_t *last_avail_idx,
+					  uint16_t *last_used_idx);
+
+/* Per-message hooks of one device; ctx is kept with them. */
+int hp_vhost_extern_callback_register(int vid, struct hp_vhost_user_extern_ops const *const ops, void *ctx);
+/* Asks the frontend to re-read the config space (rte_vhost_slave_config_change). 0 or a negative errno. */
+int hp_vhost_backend_config_change(int vid, bool need_reply);
+
+/* Statistics (HP_VHOST_USER_NET_STATS_ENABLE). get_names/get return the counter count, also when the array is
+ * NULL or too small (then nothing is written); -1 on failure. */
+int hp_vhost_vring_stats_get_names(int vid, uint16_t queue_id, struct hp_vhost_stat_name *name, unsigned int size);
+int hp_vhost_vring_stats_get(int vid, uint16_t queue_id, struct hp_vhost_stat *stats, unsigned int n);
+int hp_vhost_vring_stats_reset(int vid, uint16_t queue_id);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* HOTPATH_H */

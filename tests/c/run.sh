@@ -1,0 +1,182 @@
+#!/usr/bin/env bash
+# The C API tests (./test.sh runs them): builds the artifacts (../../build.sh, seconds when nothing changed) and the
+# test programs, then checks
+#   - hotpath.h compiles alone (C11 -pedantic, C++17, included twice);
+#   - every name of shared/reference/exports.txt is declared in hotpath.h and exported (dlsym), nm -D agrees;
+#   - test_api: driver/features/callbacks, error returns and hp_last_error() texts, mempool/mbuf, rings, VA lookup;
+#   - test_virtio_user: the API against DPDK virtio-user (real socket, real packets);
+#   - hp-fwd in txonly/rxonly/io/macswap against virtio-user, server and client mode, packet counts both ways;
+#   - hp-fwd --demo: hp-frontend (HotPath's frontend) drives hp-fwd in three directions, two sizes;
+#   - the hp-echo example echoing virtio-user traffic;
+#   - ref_dequeue (written from the API reference only) receiving virtio-user traffic.
+# Tests that need root, hugepages and dpdk-testpmd skip LOUDLY when those are missing.
+# Last line: "c-tests: N passed, N failed, N skipped"; exit status 1 when anything failed.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+art=$root/artifacts
+shared=${HOTPATH_SHARED:-$root/../shared}
+exports=$shared/reference/exports.txt
+peer_sh=$shared/interop/virtio-user-peer.sh
+work=$(mktemp -d /tmp/hp-ctests.XXXXXX)
+passed=0 failed=0 skipped=0
+
+pass() { passed=$((passed + 1)); echo "ok    $*"; }
+fail() { failed=$((failed + 1)); echo "FAIL  $*"; }
+skip() { skipped=$((skipped + 1)); echo "!!! SKIPPED: $* !!!"; }
+
+# Adds up a test program's own "NAME: N passed, N failed, N skipped" line; a crash or a missing line fails.
+run_program() { # NAME CMD...
+  local name=$1; shift
+  local out rc line
+  out=$("$@" 2>&1); rc=$?
+  echo "$out" | grep -E '^(FAIL|!!!)' || true
+  line=$(echo "$out" | grep -E '^[a-z_]+: [0-9]+ passed, [0-9]+ failed' | tail -1)
+  if [ -z "$line" ]; then fail "$name exited $rc without a summary:"; echo "$out" | tail -20; return; fi
+  echo "      $line"
+  local p f s
+  p=$(echo "$line" | sed -E 's/.* ([0-9]+) passed.*/\1/')
+  f=$(echo "$line" | sed -E 's/.* ([0-9]+) failed.*/\1/')
+  s=$(echo "$line" | sed -nE 's/.* ([0-9]+) skipped.*/\1/p')
+  passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + ${s:-0}))
+  [ "$rc" = 0 ] || [ "$f" != 0 ] || fail "$name exited $rc"
+}
+
+echo "== build"
+if ! "$root/build.sh" > "$work/build.log" 2>&1; then
+  cat "$work/build.log"; fail "build.sh"
+  echo "c-tests: $passed passed, $failed failed, $skipped skipped"; exit 1
+fi
+tail -4 "$work/build.log"
+if [ ! -f "$exports" ]; then
+  fail "exports list $exports not found (shared/ must sit beside the repository, or set HOTPATH_SHARED)"
+  echo "c-tests: $passed passed, $failed failed, $skipped skipped"; exit 1
+fi
+if make -s -C "$here" ART="$art" EXPORTS="$exports" > "$work/make.log" 2>&1; then
+  pass "header compiles alone (C11 -pedantic, C++17, twice); test programs, hp-echo and ref_dequeue build via pkg-config"
+else
+  cat "$work/make.log"; fail "building the C tests"
+  echo "c-tests: $passed passed, $failed failed, $skipped skipped"; exit 1
+fi
+bin=$art/tests/c
+
+echo "== exports"
+defined=$(nm -D --defined-only "$art/lib/libhotpath.so.1" | awk '{print $3}' | sed 's/@.*//' | grep '^hp_' | sort -u)
+missing=$(comm -23 <(grep -v '^\s*$' "$exports" | sort -u) <(echo "$defined"))
+extra=$(comm -13 <(grep -v '^\s*$' "$exports" | sort -u) <(echo "$defined"))
+[ -z "$missing" ] && pass "nm -D lists all $(grep -cv '^\s*$' "$exports") names of exports.txt" || fail "not exported: $missing"
+[ -z "$extra" ] && pass "nm -D lists no hp_ symbol beyond exports.txt" || fail "exported but not in exports.txt: $extra"
+soname=$(readelf -d "$art/lib/libhotpath.so.1" | sed -n 's/.*SONAME.*\[\(.*\)\]/\1/p')
+[ "$soname" = libhotpath.so.1 ] && pass "SONAME libhotpath.so.1" || fail "SONAME is '$soname'"
+run_program exports_check "$bin/exports_check" "$art/lib/libhotpath.so.1"
+
+echo "== API"
+run_program test_api "$bin/test_api"
+
+echo "== hp-fwd command line"
+"$art/bin/hp-fwd" --mode io > /dev/null 2> "$work/usage.err"; rc=$?
+[ $rc = 2 ] && grep -q '^usage: hp-fwd --socket PATH' "$work/usage.err" && pass "hp-fwd without --socket: usage, exit 2" || fail "hp-fwd without --socket exited $rc"
+"$art/bin/hp-fwd" --socket /tmp/x.sock --mode icmp > /dev/null 2>&1; rc=$?
+[ $rc = 2 ] && pass "hp-fwd --mode icmp: exit 2" || fail "hp-fwd with a bad mode exited $rc"
+"$art/bin/hp-fwd" --socket /tmp/x.sock --burst 0 > /dev/null 2>&1; rc=$?
+[ $rc = 2 ] && pass "hp-fwd --burst 0: exit 2" || fail "hp-fwd --burst 0 exited $rc"
+"$art/bin/hp-fwd" --socket /tmp/x.sock --packed-only --split-only > /dev/null 2>&1; rc=$?
+[ $rc = 2 ] && pass "hp-fwd --packed-only --split-only: exit 2" || fail "exclusive options exited $rc"
+
+echo "== hp-fwd --demo (hp-frontend, HotPath's own frontend, as the guest side)"
+"$art/bin/hp-frontend" --socket /tmp/x.sock --direction sideways > /dev/null 2>&1; rc=$?
+[ $rc = 2 ] && pass "hp-frontend with a bad direction: exit 2" || fail "hp-frontend with a bad direction exited $rc"
+"$art/bin/hp-fwd" --demo --seconds 2 > "$work/demo.out" 2> "$work/demo.err"; rc=$?
+tr '\r' '\n' < "$work/demo.out" | grep -E '^  (direction|dequeue|enqueue|loop) ' | sed 's/^/      /'
+rows=$(grep -cE '^  (dequeue|enqueue|loop) +(guest|host)' "$work/demo.out")
+zero=$(grep -E '^  (dequeue|enqueue|loop) +(guest|host)' "$work/demo.out" | awk '$(NF-2) + 0 <= 0 || $(NF-1) + 0 <= 0' | wc -l)
+[ $rc = 0 ] && [ "$rows" = 3 ] && [ "$zero" = 0 ] && pass "hp-fwd --demo: 3 directions x 2 sizes moved packets" ||
+  { fail "hp-fwd --demo exited $rc ($rows rows, $zero with no traffic)"; grep -v '^hotpath' "$work/demo.err" | tail -15; }
+
+echo "== DPDK virtio-user"
+why=""
+[ "$(id -u)" = 0 ] || why="not root"
+[ -z "$why" ] && ! command -v dpdk-testpmd > /dev/null && why="dpdk-testpmd is not installed (scripts/setup.sh)"
+[ -z "$why" ] && [ "$(awk '/HugePages_Free/{print $2}' /proc/meminfo)" -lt 256 ] && why="fewer than 256 free hugepages (scripts/setup.sh)"
+[ -z "$why" ] && [ ! -x "$peer_sh" ] && why="$peer_sh is missing"
+if [ -n "$why" ]; then
+  skip "every DPDK virtio-user test: $why"
+  echo "c-tests: $passed passed, $failed failed, $skipped skipped"; [ $failed = 0 ]; exit
+fi
+run_program test_virtio_user "$bin/test_virtio_user"
+
+json_num() { sed -n "s/.*\"$2\": \([0-9]*\).*/\1/p" "$1" | head -1; }
+peer_num() { echo "$1" | sed -n "s/.* $2=\([0-9]*\).*/\1/p"; }
+wait_socket() { for _ in $(seq 100); do [ -S "$1" ] && return 0; sleep 0.1; done; return 1; }
+
+# One hp-fwd run against virtio-user. Server mode: hp-fwd listens, testpmd connects. Client mode: testpmd listens
+# (virtio-user server=1) and hp-fwd --client connects.
+fwd_case() { # NAME FWD_MODE PEER_MODE server|client
+  local name=$1 mode=$2 pmode=$3 side=$4
+  local sock=$work/$name.sock json=$work/$name.json out=$work/$name.out err=$work/$name.err peer fwd_rc
+  if [ "$side" = client ]; then
+    "$peer_sh" "$sock" "$pmode" 8 64 0 1 ",server=1" > "$work/$name.peer" &
+    local ppid=$!
+    wait_socket "$sock" || { fail "hp-fwd $name: virtio-user made no socket"; wait $ppid; return; }
+    "$art/bin/hp-fwd" --client --socket "$sock" --mode "$mode" --seconds 6 --json "$json" > "$out" 2> "$err"; fwd_rc=$?
+    wait $ppid; peer=$(cat "$work/$name.peer")
+  else
+    "$art/bin/hp-fwd" --socket "$sock" --mode "$mode" --seconds 9 --json "$json" > "$out" 2> "$err" &
+    local fpid=$!
+    wait_socket "$sock" || { fail "hp-fwd $name: no socket"; kill -INT $fpid; wait $fpid; return; }
+    peer=$("$peer_sh" "$sock" "$pmode" 6 64)
+    wait $fpid; fwd_rc=$?
+  fi
+  local frx ftx prx ptx
+  frx=$(json_num "$json" rx_packets); ftx=$(json_num "$json" tx_packets)
+  prx=$(peer_num "$peer" rx_total); ptx=$(peer_num "$peer" tx_total)
+  echo "      $name: hp-fwd rx=${frx:-?} tx=${ftx:-?} $(grep '^summary mode' "$out" | sed 's/.*\(rx_mpps=[^ ]*\) \(tx_mpps=[^ ]*\).*/\1 \2/') | testpmd rx=$prx tx=$ptx"
+  [ "$fwd_rc" = 0 ] || { fail "hp-fwd $name exited $fwd_rc: $(tail -3 "$err")"; return; }
+  grep -q '^new_device vid=[0-9]*$' "$out" && grep -q '^destroy_device vid=[0-9]*$' "$out" &&
+    grep -q '^vring_state_changed vid=[0-9]* queue=[01] enable=1$' "$out" ||
+    { fail "hp-fwd $name: missing event lines"; return; }
+  case $mode in
+    txonly) [ "${ftx:-0}" -gt 0 ] && [ "${prx:-0}" -gt 0 ] && [ "$prx" -le "$ftx" ] ;;
+    rxonly) [ "${frx:-0}" -gt 0 ] && [ "${ptx:-0}" -gt 0 ] && [ "$frx" -le "$ptx" ] ;;
+    *)      [ "${frx:-0}" -gt 0 ] && [ "${ftx:-0}" -gt 0 ] && [ "${prx:-0}" -gt 0 ] && [ "$ftx" -le "$frx" ] ;;
+  esac && pass "hp-fwd $name: packet counts agree with testpmd" || fail "hp-fwd $name: counts hp-fwd rx=$frx tx=$ftx, testpmd rx=$prx tx=$ptx"
+}
+
+echo "== hp-fwd against virtio-user"
+fwd_case txonly txonly rxonly server
+fwd_case rxonly rxonly txonly server
+fwd_case io io io server
+fwd_case macswap macswap io server
+fwd_case client-txonly txonly rxonly client
+fwd_case client-rxonly rxonly txonly client
+
+echo "== hp-echo example"
+sock=$work/echo.sock
+"$bin/hp-echo" "$sock" > "$work/echo.out" 2>&1 &
+epid=$!
+if wait_socket "$sock"; then
+  peer=$("$peer_sh" "$sock" io 6 64)
+  kill -INT $epid; wait $epid; rc=$?
+  echo "      hp-echo | testpmd io: rx=$(peer_num "$peer" rx_total) tx=$(peer_num "$peer" tx_total)"
+  [ $rc = 0 ] && [ "$(peer_num "$peer" rx_total)" -gt 0 ] && pass "hp-echo sends virtio-user's frames back" ||
+    fail "hp-echo exited $rc, testpmd: $peer"
+else
+  kill -INT $epid 2>/dev/null; wait $epid; fail "hp-echo made no socket: $(cat "$work/echo.out")"
+fi
+
+echo "== ref_dequeue (written from the API reference only)"
+sock=$work/ref.sock
+"$bin/ref_dequeue" "$sock" 9 > "$work/ref.out" 2>&1 &
+rpid=$!
+if wait_socket "$sock"; then
+  peer=$("$peer_sh" "$sock" txonly 6 64)
+  wait $rpid; rc=$?
+  echo "      $(grep '^ref_dequeue:' "$work/ref.out") | testpmd tx=$(peer_num "$peer" tx_total)"
+  [ $rc = 0 ] && pass "ref_dequeue received virtio-user traffic" || fail "ref_dequeue exited $rc"
+else
+  kill -INT $rpid 2>/dev/null; wait $rpid; fail "ref_dequeue made no socket: $(cat "$work/ref.out")"
+fi
+
+rm -rf "$work"
+echo "c-tests: $passed passed, $failed failed, $skipped skipped"
+[ $failed = 0 ]

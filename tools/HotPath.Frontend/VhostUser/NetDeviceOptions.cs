@@ -1,0 +1,32 @@
+using HotPath.Engine.Virtio;
+using HotPath.Protocol.Wire;
+
+namespace HotPath.Frontend.VhostUser;
+
+/// <summary>How <see cref="VhostUserFrontend.Negotiate"/> brings up a virtio-net device.</summary>
+public sealed record NetDeviceOptions
+{
+    /// <summary>VERSION_1 and mergeable RX buffers: what virtio-user and Linux's virtio-net ask of a vhost-user backend.</summary>
+    public const ulong DefaultFeatures = (1UL << VirtioFeatures.Version1) | (1UL << VirtioFeatures.NetMrgRxbuf);
+
+    /// <summary>Protocol features the frontend implements (and asks for by default).</summary>
+    public const ulong FrontendProtocolFeatures = ProtocolFeatures.Supported;
+
+    public static readonly NetDeviceOptions Default = new();
+
+    /// <summary>
+    /// Virtio features the driver would like; intersected with the backend's offer. RING_PACKED follows the ring
+    /// layout given to Start (added for packed rings, removed for split), MQ is added when there is more than one
+    /// queue pair, and VHOST_USER_F_PROTOCOL_FEATURES is acked whenever offered.
+    /// </summary>
+    public ulong WantedFeatures { get; init; } = DefaultFeatures;
+
+    /// <summary>Protocol features the frontend would like; intersected with the backend's offer.</summary>
+    public ulong WantedProtocolFeatures { get; init; } = FrontendProtocolFeatures;
+
+    /// <summary>Set up the backend-request channel (SET_BACKEND_REQ_FD); fails when BACKEND_REQ is not offered.</summary>
+    public bool BackendChannel { get; init; }
+
+    /// <summary>Also create an error eventfd per vring and send it with SET_VRING_ERR (QEMU does; virtio-user does not).</summary>
+    public bool ErrorFds { get; init; }
+}

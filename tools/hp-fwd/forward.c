@@ -1,0 +1,319 @@
+#include "forward.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "output.h"
+#include "packets.h"
+#include "stats.h"
+
+#define MAX_VIDS 1024 /* the library's device limit */
+
+enum dev_state { DEV_IDLE, DEV_RUNNING, DEV_STOPPING };
+
+struct device;
+
+struct worker {
+	struct device *dev;
+	unsigned qp; /* queue pair: guest RX vring 2*qp, guest TX vring 2*qp+1 */
+	pthread_t thread;
+	int started;
+};
+
+struct device {
+	int vid;
+	atomic_int state;
+	unsigned nr_qp;
+	struct worker workers[FWD_MAX_QUEUES];
+};
+
+static struct fwd_options g_opt;
+static struct hp_mempool *g_pool;
+static uint8_t *g_frame;                 /* the txonly frame, built once */
+static struct device *g_devices[MAX_VIDS];
+static pthread_mutex_t g_devices_lock = PTHREAD_MUTEX_INITIALIZER;
+/* Time with at least one device running (under g_devices_lock): rates are reported over it, not over idle time. */
+static unsigned g_running;
+static double g_active_since, g_active_total;
+
+/* Call with g_devices_lock held when a device starts (+1) or stops (-1). */
+static void count_running(int delta)
+{
+	double now = now_seconds();
+	if (delta > 0 && g_running++ == 0)
+		g_active_since = now;
+	if (delta < 0 && --g_running == 0)
+		g_active_total += now - g_active_since;
+}
+
+double forward_active_seconds(void)
+{
+	double t;
+	pthread_mutex_lock(&g_devices_lock);
+	t = g_active_total + (g_running ? now_seconds() - g_active_since : 0);
+	pthread_mutex_unlock(&g_devices_lock);
+	return t;
+}
+
+static inline int running(const struct device *d)
+{
+	/* Acquire: pairs with the release store of DEV_STOPPING in stop_device. */
+	return atomic_load_explicit(&d->state, memory_order_acquire) == DEV_RUNNING;
+}
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#endif
+}
+
+/* A queue that never received anything says why once it stops (the reason is this thread's hp_last_error()). */
+static void report_idle(const struct worker *w, uint64_t received)
+{
+	if (received == 0)
+		fprintf(stderr, "hp-fwd: vid %d q%u: no packet dequeued (last error: %s)\n", w->dev->vid, w->qp,
+			hp_last_error());
+}
+
+static uint64_t bytes_of(struct hp_mbuf **pkts, unsigned n)
+{
+	uint64_t b = 0;
+	for (unsigned i = 0; i < n; i++)
+		b += pkts[i]->pkt_len;
+	return b;
+}
+
+/* rxonly: dequeue guest TX, count, free. */
+static void run_rxonly(struct worker *w, struct hp_mbuf **pkts)
+{
+	struct device *d = w->dev;
+	struct queue_stats *s = &g_stats[w->qp];
+	uint16_t txq = (uint16_t)(2 * w->qp + 1);
+	uint64_t received = 0;
+	while (running(d)) {
+		uint16_t n = hp_vhost_dequeue_burst(d->vid, txq, g_pool, pkts, (uint16_t)g_opt.burst);
+		if (n == 0) {
+			cpu_relax();
+			continue;
+		}
+		received += n;
+		stats_add(&s->rx_packets, n);
+		stats_add(&s->rx_bytes, bytes_of(pkts, n));
+		hp_pktmbuf_free_bulk(pkts, n);
+	}
+	report_idle(w, received);
+}
+
+/* io and macswap: dequeue guest TX, enqueue the same packets to guest RX (the enqueue copies), free them all. */
+static void run_io(struct worker *w, struct hp_mbuf **pkts, int macswap)
+{
+	struct device *d = w->dev;
+	struct queue_stats *s = &g_stats[w->qp];
+	uint16_t rxq = (uint16_t)(2 * w->qp), txq = (uint16_t)(2 * w->qp + 1);
+	uint64_t received = 0;
+	while (running(d)) {
+		uint16_t n = hp_vhost_dequeue_burst(d->vid, txq, g_pool, pkts, (uint16_t)g_opt.burst), sent;
+		uint64_t bytes;
+		if (n == 0) {
+			cpu_relax();
+			continue;
+		}
+		received += n;
+		bytes = bytes_of(pkts, n);
+		stats_add(&s->rx_packets, n);
+		stats_add(&s->rx_bytes, bytes);
+		if (macswap)
+			swap_macs(pkts, n);
+		sent = hp_vhost_enqueue_burst(d->vid, rxq, pkts, n);
+		stats_add(&s->tx_packets, sent);
+		stats_add(&s->tx_bytes, sent == n ? bytes : bytes_of(pkts, sent));
+		if (sent < n)
+			stats_add(&s->tx_dropped, (uint64_t)(n - sent));
+		hp_pktmbuf_free_bulk(pkts, n);
+	}
+	report_idle(w, received);
+}
+
+/* txonly: the same burst of prebuilt frames, enqueued again and again (the enqueue copies them). */
+static void run_txonly(struct worker *w, struct hp_mbuf **pkts)
+{
+	struct device *d = w->dev;
+	struct queue_stats *s = &g_stats[w->qp];
+	uint16_t rxq = (uint16_t)(2 * w->qp);
+	unsigned n = 0;
+	for (; n < g_opt.burst; n++) {
+		pkts[n] = mbuf_from_frame(g_pool, g_frame, g_opt.pkt_len);
+		if (pkts[n] == NULL) {
+			fprintf(stderr, "hp-fwd: txonly q%u: mbuf pool exhausted: %s\n", w->qp, hp_last_error());
+			break;
+		}
+	}
+	while (n > 0 && running(d)) {
+		uint16_t sent = hp_vhost_enqueue_burst(d->vid, rxq, pkts, (uint16_t)n);
+		if (sent == 0) {
+			cpu_relax();
+			continue;
+		}
+		stats_add(&s->tx_packets, sent);
+		stats_add(&s->tx_bytes, (uint64_t)sent * g_opt.pkt_len);
+	}
+	hp_pktmbuf_free_bulk(pkts, n);
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct hp_mbuf *pkts[FWD_MAX_BURST];
+	sigset_t set;
+	/* SIGINT/SIGTERM are for the main thread's handler: keep them off the polling loop. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	switch (g_opt.mode) {
+	case FWD_RXONLY: run_rxonly(w, pkts); break;
+	case FWD_TXONLY: run_txonly(w, pkts); break;
+	case FWD_IO: run_io(w, pkts, 0); break;
+	case FWD_MACSWAP: run_io(w, pkts, 1); break;
+	}
+	return NULL;
+}
+
+/* Joins every forwarding thread of d; they see DEV_STOPPING within one burst. */
+static void stop_device(struct device *d)
+{
+	atomic_store_explicit(&d->state, DEV_STOPPING, memory_order_release);
+	for (unsigned q = 0; q < d->nr_qp; q++) {
+		if (d->workers[q].started)
+			pthread_join(d->workers[q].thread, NULL);
+		d->workers[q].started = 0;
+	}
+	atomic_store_explicit(&d->state, DEV_IDLE, memory_order_release);
+}
+
+static int on_new_device(int vid)
+{
+	char line[128];
+	uint64_t features = 0;
+	unsigned vrings;
+	struct device *d;
+	if (vid < 0 || vid >= MAX_VIDS)
+		return -1;
+	snprintf(line, sizeof(line), "new_device vid=%d", vid);
+	out_line(line);
+	if (hp_vhost_get_negotiated_features(vid, &features) != 0) {
+		fprintf(stderr, "hp-fwd: vid %d: %s\n", vid, hp_last_error());
+		return -1;
+	}
+	if (g_opt.packed_only && !(features & (1ULL << HP_VIRTIO_F_RING_PACKED))) {
+		fprintf(stderr, "hp-fwd: vid %d: refusing a split-ring device (--packed-only)\n", vid);
+		return -1;
+	}
+	vrings = hp_vhost_get_vring_num(vid);
+	d = calloc(1, sizeof(*d));
+	if (d == NULL)
+		return -1;
+	d->vid = vid;
+	d->nr_qp = vrings / 2 < g_opt.queues ? vrings / 2 : g_opt.queues;
+	if (d->nr_qp == 0)
+		d->nr_qp = 1;
+	atomic_init(&d->state, DEV_RUNNING);
+	for (unsigned q = 0; q < d->nr_qp; q++) {
+		d->workers[q].dev = d;
+		d->workers[q].qp = q;
+		if (pthread_create(&d->workers[q].thread, NULL, worker_main, &d->workers[q]) != 0) {
+			fprintf(stderr, "hp-fwd: vid %d: cannot start the thread of queue pair %u\n", vid, q);
+			stop_device(d);
+			free(d);
+			return -1;
+		}
+		d->workers[q].started = 1;
+	}
+	pthread_mutex_lock(&g_devices_lock);
+	g_devices[vid] = d;
+	count_running(+1);
+	pthread_mutex_unlock(&g_devices_lock);
+	return 0;
+}
+
+static void on_destroy_device(int vid)
+{
+	char line[128];
+	struct device *d = NULL;
+	if (vid < 0 || vid >= MAX_VIDS)
+		return;
+	pthread_mutex_lock(&g_devices_lock);
+	d = g_devices[vid];
+	g_devices[vid] = NULL;
+	if (d != NULL)
+		count_running(-1);
+	pthread_mutex_unlock(&g_devices_lock);
+	if (d != NULL) {
+		stop_device(d); /* the threads are gone before the library touches the rings again */
+		free(d);
+	}
+	snprintf(line, sizeof(line), "destroy_device vid=%d", vid);
+	out_line(line);
+}
+
+static int on_vring_state_changed(int vid, uint16_t queue_id, int enable)
+{
+	char line[128];
+	snprintf(line, sizeof(line), "vring_state_changed vid=%d queue=%u enable=%d", vid, queue_id, enable);
+	out_line(line);
+	return 0;
+}
+
+static const struct hp_vhost_device_ops g_ops = {
+	.new_device = on_new_device,
+	.destroy_device = on_destroy_device,
+	.vring_state_changed = on_vring_state_changed,
+};
+
+const struct hp_vhost_device_ops *forward_ops(void) { return &g_ops; }
+
+int forward_init(const struct fwd_options *o)
+{
+	/* Enough mbufs for every thread's bursts in flight plus per-thread caches. One segment holds a whole frame. */
+	unsigned n = 8192 + o->queues * (4 * o->burst + 512);
+	unsigned room = o->pkt_len + HP_PKTMBUF_HEADROOM;
+	g_opt = *o;
+	if (room < 2048 + HP_PKTMBUF_HEADROOM)
+		room = 2048 + HP_PKTMBUF_HEADROOM;
+	g_pool = hp_mempool_create("hp-fwd", n, 256, (uint16_t)room, 0);
+	if (g_pool == NULL) {
+		fprintf(stderr, "hp-fwd: %s\n", hp_last_error());
+		return -1;
+	}
+	g_frame = malloc(o->pkt_len);
+	if (g_frame == NULL)
+		return -1;
+	build_udp_frame(g_frame, o->pkt_len);
+	return 0;
+}
+
+void forward_fini(void)
+{
+	for (int vid = 0; vid < MAX_VIDS; vid++) {
+		struct device *d;
+		pthread_mutex_lock(&g_devices_lock);
+		d = g_devices[vid];
+		g_devices[vid] = NULL;
+		if (d != NULL)
+			count_running(-1);
+		pthread_mutex_unlock(&g_devices_lock);
+		if (d != NULL) {
+			stop_device(d);
+			free(d);
+		}
+	}
+	hp_mempool_free(g_pool);
+	g_pool = NULL;
+	free(g_frame);
+	g_frame = NULL;
+}

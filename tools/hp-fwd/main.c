@@ -1,0 +1,130 @@
+/*
+ * hp-fwd: a testpmd-like forwarder on HotPath's C API (libhotpath.so). It serves one vhost-user socket (or connects
+ * to the frontend's with --client) and forwards between the guest's TX and RX queues, one polling thread per queue
+ * pair. See options.c for the command line.
+ */
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <hotpath.h>
+
+#include "demo.h"
+#include "forward.h"
+#include "options.h"
+#include "stats.h"
+
+/*
+ * SIGINT/SIGTERM reach a handler that writes to a pipe the main loop polls. Handlers (rather than blocking the
+ * signals and waiting for them) because the .NET runtime inside libhotpath.so may install its own handlers, served
+ * by a thread of its own, when it first writes to the console: it hands a signal nobody registered for in managed
+ * code back to the handler that was there before it. So ours is installed before the first library call (it is
+ * then the one handed back to) and again once the driver has started (then signals come straight to it, without
+ * waiting for the runtime's thread, which a busy forwarding thread can starve under valgrind).
+ */
+static int g_signal_pipe[2] = { -1, -1 };
+
+static void on_signal(int sig)
+{
+	char c = (char)sig;
+	ssize_t n = write(g_signal_pipe[1], &c, 1); /* async-signal-safe; a full pipe already holds a wakeup */
+	(void)n;
+}
+
+static int install_signal_handlers(void)
+{
+	struct sigaction sa;
+	if (g_signal_pipe[0] < 0 && pipe2(g_signal_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
+		return -1;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	return sigaction(SIGINT, &sa, NULL) == 0 && sigaction(SIGTERM, &sa, NULL) == 0 ? 0 : -1;
+}
+
+/* Waits up to secs for SIGINT/SIGTERM. 1 when one arrived. */
+static int wait_signal(double secs)
+{
+	struct pollfd p = { .fd = g_signal_pipe[0], .events = POLLIN };
+	int ms = secs <= 0 ? 0 : (int)(secs * 1000.0 + 0.5);
+	return poll(&p, 1, ms) > 0;
+}
+
+static int setup_driver(const struct fwd_options *o)
+{
+	uint64_t flags = o->client ? HP_VHOST_USER_CLIENT : 0;
+	if (hp_vhost_driver_register(o->socket, flags) != 0)
+		return -1;
+	if (o->split_only && hp_vhost_driver_disable_features(o->socket, 1ULL << HP_VIRTIO_F_RING_PACKED) != 0)
+		return -1;
+	if (o->packed_only && hp_vhost_driver_enable_features(o->socket, 1ULL << HP_VIRTIO_F_RING_PACKED) != 0)
+		return -1;
+	if (hp_vhost_driver_set_max_queue_num(o->socket, o->queues) != 0)
+		return -1;
+	if (hp_vhost_driver_callback_register(o->socket, forward_ops()) != 0)
+		return -1;
+	return hp_vhost_driver_start(o->socket);
+}
+
+int main(int argc, char **argv)
+{
+	struct fwd_options o;
+	double end, next_stats;
+	int rc = 0;
+
+	if (!parse_options(argc, argv, &o))
+		return 2;
+	if (o.demo)
+		return run_demo(argv[0], o.seconds);
+
+	if (install_signal_handlers() != 0) {
+		perror("hp-fwd: signal handlers");
+		return 1;
+	}
+	if (forward_init(&o) != 0)
+		return 1;
+	if (setup_driver(&o) != 0) {
+		fprintf(stderr, "hp-fwd: %s\n", hp_last_error());
+		hp_vhost_driver_unregister(o.socket);
+		forward_fini();
+		return 1;
+	}
+	install_signal_handlers();
+	fprintf(stderr, "hp-fwd: %s %s, mode %s, %u queue pair(s), burst %u%s\n", o.client ? "connecting to" : "serving",
+		o.socket, mode_name(o.mode), o.queues, o.burst, o.seconds ? "" : ", until SIGINT/SIGTERM");
+
+	stats_start(&o);
+	end = o.seconds ? now_seconds() + o.seconds : 0;
+	next_stats = o.stats_interval > 0 ? now_seconds() + o.stats_interval : 0;
+	for (;;) {
+		double now = now_seconds(), until = 3600;
+		if (end && now >= end)
+			break;
+		if (next_stats && now >= next_stats) {
+			stats_print_interval(&o);
+			next_stats += o.stats_interval;
+			continue;
+		}
+		if (end && end - now < until)
+			until = end - now;
+		if (next_stats && next_stats - now < until)
+			until = next_stats - now;
+		if (wait_signal(until))
+			break;
+	}
+
+	/* Unregister closes the connection: destroy_device joins the forwarding threads first. */
+	if (hp_vhost_driver_unregister(o.socket) != 0) {
+		fprintf(stderr, "hp-fwd: %s\n", hp_last_error());
+		rc = 1;
+	}
+	forward_fini();
+	if (stats_finish(&o, forward_active_seconds()) != 0)
+		rc = 1;
+	return rc;
+}

@@ -1,0 +1,170 @@
+#include "options.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void usage(void)
+{
+	fputs("usage: hp-fwd --socket PATH [--client] [--mode io|rxonly|txonly|macswap] [--pkt-len N] [--burst N]\n"
+	      "              [--queues N] [--seconds N] [--stats-interval S] [--json FILE] [--packed-only|--split-only]\n"
+	      "       hp-fwd --demo [--seconds N]\n"
+	      "  --socket PATH         vhost-user socket (server: created here; --client: the frontend's)\n"
+	      "  --client              connect to the frontend's socket (it listens) instead of listening\n"
+	      "  --mode M              io (default): guest TX back to guest RX; rxonly: receive and free;\n"
+	      "                        txonly: send generated UDP/IPv4 frames; macswap: io with MACs swapped\n"
+	      "  --pkt-len N           txonly frame length in bytes, 60..9000 (default 64)\n"
+	      "  --burst N             packets per burst, 1..512 (default 32)\n"
+	      "  --queues N            queue pairs, one forwarding thread each, 1..128 (default 1)\n"
+	      "  --seconds N           stop after N seconds (default: run until SIGINT/SIGTERM)\n"
+	      "  --stats-interval S    live per-queue rates every S seconds (default 1; 0 disables)\n"
+	      "  --json FILE           write totals and rates as JSON at exit\n"
+	      "  --packed-only         refuse devices that do not negotiate VIRTIO_F_RING_PACKED\n"
+	      "  --split-only          do not offer VIRTIO_F_RING_PACKED\n"
+	      "  --demo                run HotPath's own frontend (hp-frontend) against hp-fwd and print a table\n",
+	      stderr);
+}
+
+static bool bad(const char *what, const char *value)
+{
+	fprintf(stderr, "hp-fwd: %s%s%s\n", what, value ? ": " : "", value ? value : "");
+	usage();
+	return false;
+}
+
+/* A whole decimal number in [lo, hi]. */
+static bool parse_uint(const char *s, unsigned long lo, unsigned long hi, unsigned *out)
+{
+	char *end;
+	unsigned long v;
+	if (s == NULL || *s == '\0' || *s == '-')
+		return false;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < lo || v > hi)
+		return false;
+	*out = (unsigned)v;
+	return true;
+}
+
+static bool parse_seconds(const char *s, double *out)
+{
+	char *end;
+	double v;
+	if (s == NULL || *s == '\0')
+		return false;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno != 0 || *end != '\0' || !(v >= 0.0) || v > 86400.0)
+		return false;
+	*out = v;
+	return true;
+}
+
+static bool parse_mode(const char *s, enum fwd_mode *m)
+{
+	static const struct { const char *name; enum fwd_mode mode; } modes[] = {
+		{ "io", FWD_IO }, { "rxonly", FWD_RXONLY }, { "txonly", FWD_TXONLY }, { "macswap", FWD_MACSWAP },
+	};
+	for (size_t i = 0; s != NULL && i < sizeof(modes) / sizeof(modes[0]); i++) {
+		if (strcmp(s, modes[i].name) == 0) {
+			*m = modes[i].mode;
+			return true;
+		}
+	}
+	return false;
+}
+
+const char *mode_name(enum fwd_mode m)
+{
+	switch (m) {
+	case FWD_IO: return "io";
+	case FWD_RXONLY: return "rxonly";
+	case FWD_TXONLY: return "txonly";
+	case FWD_MACSWAP: return "macswap";
+	}
+	return "?";
+}
+
+bool parse_options(int argc, char **argv, struct fwd_options *o)
+{
+	bool demo_only_ok = true; /* --demo takes --seconds and nothing else */
+	memset(o, 0, sizeof(*o));
+	o->mode = FWD_IO;
+	o->pkt_len = 64;
+	o->burst = 32;
+	o->queues = 1;
+	o->stats_interval = 1.0;
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+		if (strcmp(a, "--demo") == 0) {
+			o->demo = true;
+			continue;
+		}
+		if (strcmp(a, "--client") == 0) {
+			o->client = true;
+			demo_only_ok = false;
+			continue;
+		}
+		if (strcmp(a, "--packed-only") == 0) {
+			o->packed_only = true;
+			demo_only_ok = false;
+			continue;
+		}
+		if (strcmp(a, "--split-only") == 0) {
+			o->split_only = true;
+			demo_only_ok = false;
+			continue;
+		}
+		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+			usage();
+			exit(0);
+		}
+		/* Every other option takes a value. */
+		if (v == NULL)
+			return bad("missing value for", a);
+		i++;
+		if (strcmp(a, "--seconds") == 0) {
+			if (!parse_uint(v, 0, 86400, &o->seconds))
+				return bad("--seconds wants 0..86400", v);
+			continue;
+		}
+		demo_only_ok = false;
+		if (strcmp(a, "--socket") == 0) {
+			if (*v == '\0' || strlen(v) > 107)
+				return bad("--socket wants a path of 1..107 bytes", v);
+			o->socket = v;
+		} else if (strcmp(a, "--mode") == 0) {
+			if (!parse_mode(v, &o->mode))
+				return bad("--mode wants io, rxonly, txonly or macswap", v);
+		} else if (strcmp(a, "--pkt-len") == 0) {
+			if (!parse_uint(v, FWD_MIN_PKT_LEN, FWD_MAX_PKT_LEN, &o->pkt_len))
+				return bad("--pkt-len wants 60..9000", v);
+		} else if (strcmp(a, "--burst") == 0) {
+			if (!parse_uint(v, 1, FWD_MAX_BURST, &o->burst))
+				return bad("--burst wants 1..512", v);
+		} else if (strcmp(a, "--queues") == 0) {
+			if (!parse_uint(v, 1, FWD_MAX_QUEUES, &o->queues))
+				return bad("--queues wants 1..128", v);
+		} else if (strcmp(a, "--stats-interval") == 0) {
+			if (!parse_seconds(v, &o->stats_interval))
+				return bad("--stats-interval wants seconds >= 0", v);
+		} else if (strcmp(a, "--json") == 0) {
+			if (*v == '\0')
+				return bad("--json wants a file name", NULL);
+			o->json = v;
+		} else {
+			return bad("unknown option", a);
+		}
+	}
+	if (o->demo)
+		return demo_only_ok ? true : bad("--demo takes only --seconds", NULL);
+	if (o->socket == NULL)
+		return bad("--socket is required", NULL);
+	if (o->packed_only && o->split_only)
+		return bad("--packed-only and --split-only exclude each other", NULL);
+	return true;
+}

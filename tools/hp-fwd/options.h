@@ -1,0 +1,41 @@
+/* hp-fwd command line: the exact interface other scripts rely on (see usage()). */
+#ifndef HP_FWD_OPTIONS_H
+#define HP_FWD_OPTIONS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Forwarding modes. A later mode (icmpecho) slots in here and in forward.c's mode table. */
+enum fwd_mode {
+	FWD_IO,      /* guest TX -> guest RX */
+	FWD_RXONLY,  /* guest TX -> freed */
+	FWD_TXONLY,  /* generated UDP/IPv4 frames -> guest RX */
+	FWD_MACSWAP, /* io, with source and destination MAC swapped */
+};
+
+#define FWD_MAX_QUEUES 128
+#define FWD_MAX_BURST 512
+#define FWD_MIN_PKT_LEN 60
+#define FWD_MAX_PKT_LEN 9000
+
+struct fwd_options {
+	const char *socket;
+	bool client;
+	enum fwd_mode mode;
+	unsigned pkt_len;
+	unsigned burst;
+	unsigned queues;
+	unsigned seconds;        /* 0: until SIGINT/SIGTERM */
+	double stats_interval;   /* 0: no live statistics */
+	const char *json;        /* NULL: no JSON file */
+	bool packed_only;
+	bool split_only;
+	bool demo;
+};
+
+/* Parses argv into *o. On a bad command line prints the reason and the usage on stderr and returns false. */
+bool parse_options(int argc, char **argv, struct fwd_options *o);
+
+const char *mode_name(enum fwd_mode m);
+
+#endif

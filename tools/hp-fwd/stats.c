@@ -1,0 +1,121 @@
+#include "stats.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "output.h"
+
+struct queue_stats g_stats[FWD_MAX_QUEUES];
+
+struct totals {
+	uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes, tx_dropped;
+};
+
+static double g_start, g_last;
+static struct totals g_prev[FWD_MAX_QUEUES];
+
+double now_seconds(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static struct totals read_queue(unsigned q)
+{
+	struct totals t;
+	t.rx_packets = atomic_load_explicit(&g_stats[q].rx_packets, memory_order_relaxed);
+	t.rx_bytes = atomic_load_explicit(&g_stats[q].rx_bytes, memory_order_relaxed);
+	t.tx_packets = atomic_load_explicit(&g_stats[q].tx_packets, memory_order_relaxed);
+	t.tx_bytes = atomic_load_explicit(&g_stats[q].tx_bytes, memory_order_relaxed);
+	t.tx_dropped = atomic_load_explicit(&g_stats[q].tx_dropped, memory_order_relaxed);
+	return t;
+}
+
+void stats_start(const struct fwd_options *o)
+{
+	(void)o;
+	g_start = g_last = now_seconds();
+	memset(g_prev, 0, sizeof(g_prev));
+}
+
+/* Mpps and Gbit/s (L2 bytes, no preamble or FCS) over dt seconds. */
+static double mpps(uint64_t packets, double dt) { return dt > 0 ? (double)packets / dt / 1e6 : 0.0; }
+static double gbps(uint64_t bytes, double dt) { return dt > 0 ? (double)bytes * 8.0 / dt / 1e9 : 0.0; }
+
+void stats_print_interval(const struct fwd_options *o)
+{
+	double now = now_seconds(), dt = now - g_last;
+	char line[256];
+	for (unsigned q = 0; q < o->queues; q++) {
+		struct totals t = read_queue(q), p = g_prev[q];
+		snprintf(line, sizeof(line),
+			 "stats t=%.1fs q%u rx %.3f Mpps %.3f Gbit/s tx %.3f Mpps %.3f Gbit/s dropped %llu",
+			 now - g_start, q, mpps(t.rx_packets - p.rx_packets, dt), gbps(t.rx_bytes - p.rx_bytes, dt),
+			 mpps(t.tx_packets - p.tx_packets, dt), gbps(t.tx_bytes - p.tx_bytes, dt),
+			 (unsigned long long)(t.tx_dropped - p.tx_dropped));
+		out_line(line);
+		g_prev[q] = t;
+	}
+	g_last = now;
+}
+
+static int write_json(const struct fwd_options *o, const struct totals *sum, const struct totals *per, double secs,
+		      double active)
+{
+	FILE *f = fopen(o->json, "w");
+	if (f == NULL) {
+		perror(o->json);
+		return -1;
+	}
+	fprintf(f, "{\n  \"mode\": \"%s\",\n  \"pkt_len\": %u,\n  \"burst\": %u,\n  \"queues\": %u,\n  \"seconds\": %.3f,\n"
+		   "  \"active_seconds\": %.3f,\n",
+		mode_name(o->mode), o->pkt_len, o->burst, o->queues, secs, active);
+	fprintf(f, "  \"rx_packets\": %llu,\n  \"rx_bytes\": %llu,\n  \"tx_packets\": %llu,\n  \"tx_bytes\": %llu,\n"
+		   "  \"tx_dropped\": %llu,\n",
+		(unsigned long long)sum->rx_packets, (unsigned long long)sum->rx_bytes,
+		(unsigned long long)sum->tx_packets, (unsigned long long)sum->tx_bytes,
+		(unsigned long long)sum->tx_dropped);
+	fprintf(f, "  \"rx_mpps\": %.6f,\n  \"tx_mpps\": %.6f,\n  \"rx_gbps\": %.6f,\n  \"tx_gbps\": %.6f,\n",
+		mpps(sum->rx_packets, active), mpps(sum->tx_packets, active), gbps(sum->rx_bytes, active),
+		gbps(sum->tx_bytes, active));
+	fputs("  \"per_queue\": [", f);
+	for (unsigned q = 0; q < o->queues; q++)
+		fprintf(f, "%s\n    {\"queue\": %u, \"rx_packets\": %llu, \"rx_bytes\": %llu, \"tx_packets\": %llu, "
+			   "\"tx_bytes\": %llu, \"tx_dropped\": %llu}",
+			q ? "," : "", q, (unsigned long long)per[q].rx_packets, (unsigned long long)per[q].rx_bytes,
+			(unsigned long long)per[q].tx_packets, (unsigned long long)per[q].tx_bytes,
+			(unsigned long long)per[q].tx_dropped);
+	fputs("\n  ]\n}\n", f);
+	return fclose(f) == 0 ? 0 : -1;
+}
+
+int stats_finish(const struct fwd_options *o, double active_seconds)
+{
+	double secs = now_seconds() - g_start, active = active_seconds > 0 ? active_seconds : secs;
+	struct totals per[FWD_MAX_QUEUES], sum;
+	char line[384];
+	memset(&sum, 0, sizeof(sum));
+	for (unsigned q = 0; q < o->queues; q++) {
+		per[q] = read_queue(q);
+		sum.rx_packets += per[q].rx_packets;
+		sum.rx_bytes += per[q].rx_bytes;
+		sum.tx_packets += per[q].tx_packets;
+		sum.tx_bytes += per[q].tx_bytes;
+		sum.tx_dropped += per[q].tx_dropped;
+		snprintf(line, sizeof(line), "summary q%u rx_packets=%llu tx_packets=%llu tx_dropped=%llu", q,
+			 (unsigned long long)per[q].rx_packets, (unsigned long long)per[q].tx_packets,
+			 (unsigned long long)per[q].tx_dropped);
+		out_line(line);
+	}
+	snprintf(line, sizeof(line),
+		 "summary mode=%s seconds=%.2f active_seconds=%.2f rx_packets=%llu rx_bytes=%llu tx_packets=%llu "
+		 "tx_bytes=%llu tx_dropped=%llu rx_mpps=%.3f tx_mpps=%.3f rx_gbps=%.3f tx_gbps=%.3f",
+		 mode_name(o->mode), secs, active, (unsigned long long)sum.rx_packets, (unsigned long long)sum.rx_bytes,
+		 (unsigned long long)sum.tx_packets, (unsigned long long)sum.tx_bytes,
+		 (unsigned long long)sum.tx_dropped, mpps(sum.rx_packets, active), mpps(sum.tx_packets, active),
+		 gbps(sum.rx_bytes, active), gbps(sum.tx_bytes, active));
+	out_line(line);
+	return o->json != NULL ? write_json(o, &sum, per, secs, active) : 0;
+}
