@@ -2,7 +2,6 @@ using HotPath.Engine.Buffers;
 using HotPath.Engine.Interop;
 using HotPath.Engine.Logging;
 using HotPath.Engine.Memory;
-using HotPath.Engine.Stats;
 using HotPath.Engine.Virtio;
 using HotPath.Frontend.Rings;
 
@@ -109,28 +108,5 @@ public unsafe class MigrationSupportTests
         Assert.Equal(1, lb.Device.DequeueBurst(1, pool, mbufs));   // announced once
         MbufOps.Free((Mbuf*)mbufs[0]);
         Assert.Equal(0u, pool.InUse);
-    }
-
-    [Fact]
-    public void Stats_api_follows_dpdk_rules()
-    {
-        using var lb = new Loopback();
-        var values = new ulong[VringStats.Count];
-        Assert.Equal(-LibC.ENOTSUP, lb.Device.VringStatsGet(1, values));   // stats not enabled
-        lb.Device.StatsEnabled = true;
-        Assert.Equal(-LibC.EINVAL, lb.Device.VringStatsGet(77, values));
-        Assert.Equal(VringStats.Count, lb.Device.VringStatsNames(1, out IReadOnlyList<string> names));
-        Assert.Equal("good_packets", names[0]);
-        lb.Tx[0].PostTx(new byte[lb.Tx[0].HeaderSize], Payload.Make(64, 1));
-        lb.Tx[0].Publish();
-        using Mempool pool = TestPools.Create();
-        var mbufs = new nint[2];
-        Assert.Equal(1, lb.Device.DequeueBurst(1, pool, mbufs));
-        MbufOps.Free((Mbuf*)mbufs[0]);
-        Assert.Equal(VringStats.Count, lb.Device.VringStatsGet(1, values));
-        Assert.Equal(1UL, values[VringStats.GoodPackets]);
-        Assert.Equal(0, lb.Device.VringStatsReset(1));
-        lb.Device.VringStatsGet(1, values);
-        Assert.Equal(0UL, values[VringStats.GoodPackets]);
     }
 }
