@@ -11,7 +11,7 @@ public static class ProcessResources
         {
             try { return $"{Path.GetFileName(f)}={new FileInfo(f).LinkTarget}"; }
             catch (IOException) { return Path.GetFileName(f); }
-        }).Where(t => !t.Contains("/work/") && !t.Contains(".dll") && !t.Contains("/usr/share/dotnet"));
+        });
 
     /// <summary>Resident set size in bytes (from /proc/self/statm).</summary>
     public static long RssBytes
