@@ -60,7 +60,13 @@ public sealed unsafe partial class VhostDevice
         ushort n = 0;
         GuestMemory? mem = Memory;
         if (mem != null && vq.IsReady)
-            n = vq.IsPacked ? PackedBursts.Dequeue(this, vq, mem, pool, pkts, count) : SplitDequeue.Run(this, vq, mem, pool, pkts, count);
+        {
+            // After SEND_RARP the first burst to see the request puts the announcement first (DPDK's order).
+            if (RarpPending && TakeRarp()) n = InjectRarp(vq, pool, pkts);
+            ushort more = (ushort)(count - n);
+            if (more != 0)
+                n += vq.IsPacked ? PackedBursts.Dequeue(this, vq, mem, pool, pkts + n, more) : SplitDequeue.Run(this, vq, mem, pool, pkts + n, more);
+        }
         vq.AccessLock.Exit();
         return n;
     }
@@ -126,6 +132,21 @@ public sealed unsafe partial class VhostDevice
         {
             if (!insideOwnHook) vq.AccessLock.Exit();
         }
+    }
+
+    /// <summary>Puts the RARP announcement for <see cref="RarpMac"/> in <paramref name="pkts"/>[0]; returns 1, or 0 when no mbuf.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private ushort InjectRarp(Vring vq, MempoolHeader* pool, Mbuf** pkts)
+    {
+        Mbuf* m = RarpPacket.Make(pool, RarpMac);
+        if (m == null)
+        {
+            vq.Stats.Add(Stats.VringStats.MbufAllocFailed, 1);
+            return 0;
+        }
+        pkts[0] = m;
+        if (StatsEnabled) vq.Stats.CountPackets(pkts, 1);
+        return 1;
     }
 
     /// <summary>Frees every vring's native datapath memory (device teardown).</summary>

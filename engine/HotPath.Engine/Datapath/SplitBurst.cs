@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using HotPath.Engine.Logging;
 using HotPath.Engine.Memory;
 using HotPath.Engine.Stats;
 using HotPath.Engine.Virtio;
@@ -23,9 +24,10 @@ internal unsafe ref struct SplitBurst
     public readonly int VecCap;
     public readonly VringUsedElem* Shadow;
     public readonly uint* Pending;
+    public readonly DirtyLog? Log;
     public uint NShadow;
 
-    public SplitBurst(Vring vq, GuestMemory mem, ulong features, uint nShadow)
+    public SplitBurst(VhostDevice dev, Vring vq, GuestMemory mem, ulong features, uint nShadow)
     {
         SplitScratch s = vq.SplitScratch!;
         Mem = mem;
@@ -39,7 +41,15 @@ internal unsafe ref struct SplitBurst
         VecCap = s.VecCapacity;
         Shadow = s.Shadow;
         Pending = s.Pending;
+        Log = DirtyLogging.For(dev, features);
         NShadow = nShadow;
+    }
+
+    /// <summary>Dirty-logs the first <paramref name="bytes"/> written into the pieces (when migration logging is on).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public readonly void LogWritten(int nVec, ulong bytes)
+    {
+        if (Log != null) DirtyLogging.Pieces(Log, Mem, Vec, nVec, bytes);
     }
 
     /// <summary>Queues a used entry.</summary>

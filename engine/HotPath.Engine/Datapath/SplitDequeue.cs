@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics.X86;
 using HotPath.Engine.Buffers;
 using HotPath.Engine.Memory;
 using HotPath.Engine.Stats;
@@ -25,7 +26,7 @@ internal static unsafe class SplitDequeue
     public static ushort Run(VhostDevice dev, Vring vq, GuestMemory mem, MempoolHeader* pool, Mbuf** pkts, uint count)
     {
         ulong features = dev.Features;
-        uint pending = SplitRing.Begin(vq, features, out _, out ushort lastAvail);
+        uint pending = SplitRing.Begin(dev, vq, features, out _, out ushort lastAvail);
         if (pending == 0) return 0;
         uint n = Math.Min(count, pending);
         if (MbufOps.AllocBulk(pool, pkts, n) != 0)
@@ -66,15 +67,24 @@ internal static unsafe class SplitDequeue
                         region = RegionCache.For(mem, addr);
                         src = region.Translate(addr, len);
                     }
-                    // A header asking for offloads (flags or gso_type non-zero) goes the full way.
-                    // SAFETY: [src, src+len) is inside one mapped region and len > hdr >= 2.
-                    if (src != null && (!offload || *(ushort*)src == 0))
+                    if (src != null)
                     {
-                        // SAFETY: pktLen <= the mbuf's room.
-                        batch.AddOnePerChain(m->Data, src + hdr, pktLen);
-                        m->DataLen = (ushort)pktLen;
-                        m->PktLen = pktLen;
-                        got++;
+                        // The data is read at the end of the burst: start pulling it in.
+                        if (Sse.IsSupported) Sse.Prefetch0(src + hdr);
+                        // SAFETY: [src, src+len) is inside one mapped region and len > hdr >= 2. Peek at flags and
+                        // gso_type: zero (or no offload negotiated) means a plain header, nothing to parse.
+                        if (!offload || *(ushort*)src == 0)
+                        {
+                            // SAFETY: pktLen <= the mbuf's room.
+                            batch.AddOnePerChain(m->Data, src + hdr, pktLen);
+                            m->DataLen = (ushort)pktLen;
+                            m->PktLen = pktLen;
+                            got++;
+                            continue;
+                        }
+                        r = OffloadPacket(m, src, len, hdr);
+                        if (r == DropReason.None) got++;
+                        else vq.Stats.Drop(r);
                         continue;
                     }
                 }
@@ -88,9 +98,30 @@ internal static unsafe class SplitDequeue
 
         // The guest may reuse its buffers as soon as it sees them used: the copies out of them run first.
         batch.Flush();
-        SplitRing.Complete(dev, vq, shadow, n, (ushort)(lastAvail + n), VirtioFeatures.Has(features, VirtioFeatures.RingEventIdx));
+        SplitRing.Complete(dev, vq, shadow, n, (ushort)(lastAvail + n), features);
         if (dev.StatsEnabled && got != 0) vq.Stats.CountPackets(pkts, (int)got);
         return (ushort)got;
+    }
+
+    /// <summary>
+    /// A one-descriptor chain whose header asks for offloads (checksum, GSO: what a guest with CSUM/TSO negotiated
+    /// sends most of the time): the header is read once from the buffer, checked against the packet, the packet
+    /// copied at once (the offload parse needs its headers) and the requests turned into mbuf flags.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static DropReason OffloadPacket(Mbuf* m, byte* src, uint len, uint hdr)
+    {
+        var piece = new BufPiece(src, len);
+        NetHeaderCodec.Read(&piece, 1, (int)hdr, out VirtioNetHeader h);
+        uint pktLen = len - hdr;
+        DropReason bad = NetHeaderCodec.Validate(h, pktLen);
+        if (bad != DropReason.None) return bad;
+        // SAFETY: [src, src+len) is inside one mapped region; pktLen <= the mbuf's room (checked by the caller).
+        PacketCopy.Copy(m->Data, src + hdr, pktLen);
+        m->DataLen = (ushort)pktLen;
+        m->PktLen = pktLen;
+        if (!NetHeaderCodec.IsPlain(h)) NetHeaderCodec.ApplyToMbuf(h, m);
+        return DropReason.None;
     }
 
     /// <summary>

@@ -23,7 +23,7 @@ internal static unsafe class SplitEnqueueSlow
         ulong meta, ushort lastAvail, ushort availIdx, uint nShadow)
     {
         ulong features = dev.Features;
-        var c = new SplitBurst(vq, mem, features, nShadow);
+        var c = new SplitBurst(dev, vq, mem, features, nShadow);
         var first = new FirstChain(head, addr, meta);
         bool delivered = VirtioFeatures.Has(features, VirtioFeatures.NetMrgRxbuf)
             ? Mergeable(ref c, m, first, ref lastAvail, availIdx)
@@ -76,6 +76,7 @@ internal static unsafe class SplitEnqueueSlow
                     NetHeaderCodec.Write(c.Vec, (int)hdr, h);
                     uint copied = MbufToGuest.Copy(m, m->PktLen, c.Vec, w.Count, hdr);
                     c.Used(head, hdr + copied);
+                    c.LogWritten(w.Count, hdr + copied);
                     lastAvail++;
                     return true;
                 }
@@ -140,7 +141,8 @@ internal static unsafe class SplitEnqueueSlow
         if (nBad != 0) c.DropPending(nBad);
         NetHeaderCodec.FromMbuf(m, (ushort)numBuffers, out VirtioNetHeader h);
         NetHeaderCodec.Write(c.Vec, (int)hdr, h);
-        MbufToGuest.Copy(m, m->PktLen, c.Vec, nVec, hdr);
+        uint written = hdr + MbufToGuest.Copy(m, m->PktLen, c.Vec, nVec, hdr);
+        c.LogWritten(nVec, written);
         return true;
     }
 }

@@ -16,13 +16,13 @@ internal static unsafe class SplitRing
     /// then marked broken and the event counted). Also keeps guest kicks suppressed for the current features.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static uint Begin(Vring vq, ulong features, out ushort availIdx, out ushort lastAvail)
+    public static uint Begin(VhostDevice dev, Vring vq, ulong features, out ushort availIdx, out ushort lastAvail)
     {
         lastAvail = vq.LastAvailIdx;
         // Acquire: the avail ring entries and the descriptors behind them, which the guest wrote before it published
         // this index, are read only after this load.
         availIdx = vq.ReadAvailIdx();
-        if (vq.KickSuppressionFeatures != features) vq.ApplySplitKickSuppression(features);
+        if (vq.KickSuppressionFeatures != features) SuppressKicks(dev, vq, features);
         uint pending = (ushort)(availIdx - lastAvail);
         if (pending > vq.Size)
         {
@@ -32,6 +32,13 @@ internal static unsafe class SplitRing
         // The avail entries are read next: start pulling their cache line in.
         if (pending != 0 && Sse.IsSupported) Sse.Prefetch0(vq.Avail + SplitRingLayout.AvailRingOffset + 2 * (lastAvail & (vq.Size - 1)));
         return pending;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void SuppressKicks(VhostDevice dev, Vring vq, ulong features)
+    {
+        vq.ApplySplitKickSuppression(features);
+        if (DirtyLogging.For(dev, features) is { } log) DirtyLogging.UsedFlags(log, vq);
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
@@ -57,11 +64,14 @@ internal static unsafe class SplitRing
     /// of used.idx), records the new avail position and notifies the guest if it asked for it.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Complete(VhostDevice dev, Vring vq, VringUsedElem* shadow, uint n, ushort lastAvail, bool eventIdx)
+    public static void Complete(VhostDevice dev, Vring vq, VringUsedElem* shadow, uint n, ushort lastAvail, ulong features)
     {
         vq.LastAvailIdx = lastAvail;
         if (n == 0) return;
-        vq.LastUsedIdx = SplitUsedRing.Publish(vq.Used, vq.Size, shadow, n, vq.LastUsedIdx);
+        bool eventIdx = VirtioFeatures.Has(features, VirtioFeatures.RingEventIdx);
+        ushort start = vq.LastUsedIdx;
+        vq.LastUsedIdx = SplitUsedRing.Publish(vq.Used, vq.Size, shadow, n, start);
+        if (DirtyLogging.For(dev, features) is { } log) DirtyLogging.UsedRing(log, vq, start, n);
         SplitUsedRing.NotifyIfWanted(dev, vq, vq.Avail, vq.LastUsedIdx, eventIdx);
     }
 }
