@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using HotPath.Engine.Logging;
 using HotPath.Engine.Memory;
 using HotPath.Engine.Stats;
 using HotPath.Engine.Virtio;
@@ -23,12 +24,15 @@ internal unsafe ref struct PackedBurst
     public readonly uint* Shadow;
     public readonly ulong* PendingUsed;
     public readonly ulong* PendingBad;
+    /// <summary>The dirty log under LOG_ALL, else null.</summary>
+    public readonly DirtyLog? Log;
     public PackedCursor Avail;
     public PackedCursor Used;
     public uint NShadow;
 
-    public PackedBurst(Vring vq, GuestMemory mem, ulong features, PackedCursor avail, PackedCursor used, uint nShadow)
+    public PackedBurst(VhostDevice dev, Vring vq, GuestMemory mem, ulong features, PackedCursor avail, PackedCursor used, uint nShadow)
     {
+        Log = DirtyLogging.For(dev, features);
         PackedScratch s = vq.PackedScratch!;
         Mem = mem;
         Stats = vq.Stats;
@@ -78,6 +82,12 @@ internal unsafe ref struct PackedBurst
     {
         Stats.Drop(reason);
         Use(id, 0, descs);
+    }
+
+    /// <summary>Marks the first <paramref name="bytes"/> bytes written into the vector's pieces under LOG_ALL.</summary>
+    public readonly void LogWritten(int nVec, ulong bytes)
+    {
+        if (Log != null) DirtyLogging.Pieces(Log, Mem, Vec, nVec, bytes);
     }
 
     /// <summary>A pending chain record: id | descriptors &lt;&lt; 16 | (length or reason) &lt;&lt; 32.</summary>

@@ -28,7 +28,7 @@ internal static unsafe class PackedDequeue
     public static ushort Run(VhostDevice dev, Vring vq, GuestMemory mem, MempoolHeader* pool, Mbuf** pkts, uint count)
     {
         ulong features = dev.Features;
-        PackedRing.Begin(vq, features, out PackedCursor avail, out PackedCursor used);
+        PackedRing.Begin(dev, vq, features, out PackedCursor avail, out PackedCursor used);
         byte* descs = vq.Desc;
         uint size = vq.Size;
         uint n = PackedRing.CountAvailable(descs, size, avail, count);
@@ -121,7 +121,7 @@ internal static unsafe class PackedDequeue
 
         // The guest may reuse its buffers as soon as it sees them used: the copies out of them run first.
         batch.Flush();
-        PackedRing.Complete(dev, vq, shadow, nShadow, avail, used, VirtioFeatures.Has(features, VirtioFeatures.RingEventIdx));
+        PackedRing.Complete(dev, vq, mem, shadow, nShadow, avail, used, features);
         if (dev.StatsEnabled) PackedRing.CountStats(vq, pkts, got, batched);
         return (ushort)got;
     }

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using HotPath.Engine.Buffers;
+using HotPath.Engine.Logging;
 using HotPath.Engine.Memory;
 using HotPath.Engine.Virtio;
 using HotPath.Engine.Vrings;
@@ -27,7 +28,7 @@ internal static unsafe class PackedEnqueue
     public static ushort Run(VhostDevice dev, Vring vq, GuestMemory mem, Mbuf** pkts, uint count)
     {
         ulong features = dev.Features;
-        PackedRing.Begin(vq, features, out PackedCursor avail, out PackedCursor used);
+        PackedRing.Begin(dev, vq, features, out PackedCursor avail, out PackedCursor used);
         byte* descs = vq.Desc;
         uint size = vq.Size;
         // An empty ring costs one load.
@@ -38,6 +39,7 @@ internal static unsafe class PackedEnqueue
         uint* shadow = s.Shadow;
         var batch = new BatchCopy(s.Batch, s.BatchCapacity);
         RegionCache region = default;
+        DirtyLog? log = DirtyLogging.For(dev, features);
         uint nShadow = 0, done = 0, batched = 0;
         // At most one lap of chains per burst: the shadow and the deferred copies hold one entry per chain.
         while (done < count && nShadow < size)
@@ -63,10 +65,10 @@ internal static unsafe class PackedEnqueue
                     {
                         // SAFETY (all four): [t, t+len) is writable guest memory in one region and len >= pktLen + hdr;
                         // used.Index + 4 <= size and nShadow + 4 <= size (CanBatch).
-                        Put(ref batch, b0, t0, hdr, descs, shadow, nShadow, used.Index, used.Pattern, PackedDescriptor.Id(m0));
-                        Put(ref batch, b1, t1, hdr, descs, shadow, nShadow + 1, used.Index + 1, used.Pattern, PackedDescriptor.Id(m1));
-                        Put(ref batch, b2, t2, hdr, descs, shadow, nShadow + 2, used.Index + 2, used.Pattern, PackedDescriptor.Id(m2));
-                        Put(ref batch, b3, t3, hdr, descs, shadow, nShadow + 3, used.Index + 3, used.Pattern, PackedDescriptor.Id(m3));
+                        Put(ref batch, log, mem, b0, t0, hdr, descs, shadow, nShadow, used.Index, used.Pattern, PackedDescriptor.Id(m0));
+                        Put(ref batch, log, mem, b1, t1, hdr, descs, shadow, nShadow + 1, used.Index + 1, used.Pattern, PackedDescriptor.Id(m1));
+                        Put(ref batch, log, mem, b2, t2, hdr, descs, shadow, nShadow + 2, used.Index + 2, used.Pattern, PackedDescriptor.Id(m2));
+                        Put(ref batch, log, mem, b3, t3, hdr, descs, shadow, nShadow + 3, used.Index + 3, used.Pattern, PackedDescriptor.Id(m3));
                         nShadow += PackedRing.BatchSize;
                         done += PackedRing.BatchSize;
                         batched += PackedRing.BatchSize;
@@ -90,7 +92,7 @@ internal static unsafe class PackedEnqueue
                 if (dst != null)
                 {
                     // SAFETY: [dst, dst+len) is writable guest memory in one region; hdr + pktLen <= len; nShadow < size.
-                    Put(ref batch, m, dst, hdr, descs, shadow, nShadow++, used.Index, used.Pattern, PackedDescriptor.Id(meta));
+                    Put(ref batch, log, mem, m, dst, hdr, descs, shadow, nShadow++, used.Index, used.Pattern, PackedDescriptor.Id(meta));
                     avail.Advance(1, size);
                     used.Advance(1, size);
                     done++;
@@ -107,7 +109,7 @@ internal static unsafe class PackedEnqueue
 
         // Every packet byte lands in guest memory before the used flags that hand the buffers over.
         batch.Flush();
-        PackedRing.Complete(dev, vq, shadow, nShadow, avail, used, VirtioFeatures.Has(features, VirtioFeatures.RingEventIdx));
+        PackedRing.Complete(dev, vq, mem, shadow, nShadow, avail, used, features);
         if (dev.StatsEnabled) PackedRing.CountStats(vq, pkts, done, batched);
         return (ushort)done;
     }
@@ -119,16 +121,17 @@ internal static unsafe class PackedEnqueue
 
     /// <summary>
     /// A one-piece packet into the buffer at <paramref name="dst"/>: plain header now, data copy deferred, used entry
-    /// (header + data bytes) at <paramref name="usedIndex"/>.
+    /// (header + data bytes) at <paramref name="usedIndex"/>, the written bytes marked under LOG_ALL.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Put(ref BatchCopy batch, Mbuf* m, byte* dst, uint hdr, byte* descs, uint* shadow, uint n,
-        uint usedIndex, uint usedPattern, ushort id)
+    private static void Put(ref BatchCopy batch, DirtyLog? log, GuestMemory mem, Mbuf* m, byte* dst, uint hdr, byte* descs,
+        uint* shadow, uint n, uint usedIndex, uint usedPattern, ushort id)
     {
         uint pktLen = m->PktLen;
         NetHeaderCodec.WritePlain(dst, hdr);
         batch.AddOnePerChain(dst + hdr, m->Data, pktLen);
         PackedUsedRing.Add(descs, shadow, n, usedIndex, usedPattern, id, pktLen + hdr);
+        if (log != null) DirtyLogging.HostRange(log, mem, dst, pktLen + hdr);
     }
 
 }

@@ -25,7 +25,7 @@ internal static unsafe class PackedEnqueueSlow
         PackedCursor avail, PackedCursor used, uint nShadow)
     {
         ulong features = dev.Features;
-        var c = new PackedBurst(vq, mem, features, avail, used, nShadow);
+        var c = new PackedBurst(dev, vq, mem, features, avail, used, nShadow);
         bool delivered = VirtioFeatures.Has(features, VirtioFeatures.NetMrgRxbuf) ? Mergeable(ref c, m, meta) : Single(ref c, m, meta);
         return new PackedEnqueueStep(c.Avail, c.Used, c.NShadow, delivered);
     }
@@ -49,6 +49,7 @@ internal static unsafe class PackedEnqueueSlow
                     NetHeaderCodec.Write(c.Vec, (int)hdr, h);
                     uint copied = MbufToGuest.Copy(m, m->PktLen, c.Vec, w.Count, hdr);
                     c.Use(w.Id, hdr + copied, w.Descs);
+                    c.LogWritten(w.Count, hdr + copied);
                     c.Avail.Advance(w.Descs, c.Size);
                     return true;
                 }
@@ -118,7 +119,8 @@ internal static unsafe class PackedEnqueueSlow
         }
         NetHeaderCodec.FromMbuf(m, (ushort)nGood, out VirtioNetHeader h);
         NetHeaderCodec.Write(c.Vec, (int)hdr, h);
-        MbufToGuest.Copy(m, m->PktLen, c.Vec, nVec, hdr);
+        uint written = hdr + MbufToGuest.Copy(m, m->PktLen, c.Vec, nVec, hdr);
+        c.LogWritten(nVec, written);
         return true;
     }
 }

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using HotPath.Engine.Buffers;
+using HotPath.Engine.Logging;
 using HotPath.Engine.Memory;
 using HotPath.Engine.Stats;
 using HotPath.Engine.Virtio;
@@ -20,9 +21,9 @@ internal static unsafe class PackedRing
     /// (hp_vhost_set_vring_base) gets its used entries where it asked.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Begin(Vring vq, ulong features, out PackedCursor avail, out PackedCursor used)
+    public static void Begin(VhostDevice dev, Vring vq, ulong features, out PackedCursor avail, out PackedCursor used)
     {
-        if (vq.KickSuppressionFeatures != features) vq.ApplyPackedKickSuppression(features);
+        if (vq.KickSuppressionFeatures != features) SuppressKicks(dev, vq, features);
         avail = new PackedCursor(vq.LastAvailIdx, PackedRingLayout.AvailPattern(vq.AvailWrapCounter));
         used = new PackedCursor(vq.LastUsedIdx, PackedRingLayout.UsedPattern(vq.UsedWrapCounter));
     }
@@ -36,6 +37,13 @@ internal static unsafe class PackedRing
     public static bool CanBatch(PackedCursor avail, PackedCursor used, uint nShadow, uint size, uint wanted) =>
         wanted >= BatchSize && (avail.Index & (BatchSize - 1)) == 0 && avail.Index + BatchSize <= size &&
         used.Index + BatchSize <= size && nShadow + BatchSize <= size;
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void SuppressKicks(VhostDevice dev, Vring vq, ulong features)
+    {
+        vq.ApplyPackedKickSuppression(features);
+        if (DirtyLogging.For(dev, features) is { } log) DirtyLogging.UsedFlags(log, vq);   // the device area's page
+    }
 
     /// <summary>True when the descriptor at <paramref name="at"/> is available (acquire load of its flags).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -84,10 +92,11 @@ internal static unsafe class PackedRing
 
     /// <summary>
     /// End of a burst, after its copies ran: publishes the <paramref name="n"/> shadowed used flags, stores both
-    /// cursors back into the vring and notifies the driver if it asked for it.
+    /// cursors back into the vring, marks what it wrote under LOG_ALL and notifies the driver if it asked for it.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Complete(VhostDevice dev, Vring vq, uint* shadow, uint n, PackedCursor avail, PackedCursor used, bool eventIdx)
+    public static void Complete(VhostDevice dev, Vring vq, GuestMemory mem, uint* shadow, uint n, PackedCursor avail,
+        PackedCursor used, ulong features)
     {
         vq.LastAvailIdx = (ushort)avail.Index;
         vq.AvailWrapCounter = avail.Wrap;
@@ -95,7 +104,8 @@ internal static unsafe class PackedRing
         PackedUsedRing.Publish(vq.Desc, shadow, n);
         vq.LastUsedIdx = (ushort)used.Index;
         vq.UsedWrapCounter = used.Wrap;
-        PackedUsedRing.NotifyIfWanted(dev, vq, used.Position, eventIdx);
+        if (DirtyLogging.For(dev, features) is { } log) DirtyLogging.PackedUsed(log, mem, vq, shadow, n);
+        PackedUsedRing.NotifyIfWanted(dev, vq, used.Position, VirtioFeatures.Has(features, VirtioFeatures.RingEventIdx));
     }
 
     /// <summary>Host address of a guest buffer through the burst's region cache (refreshed on a miss); null when unmapped.</summary>
