@@ -85,12 +85,16 @@ public unsafe class PackedToctouTests
         var indirect = (VringPackedDesc*)h.Lb.Memory.Host(table);
         ulong[] addrs = HostileAddresses(h, tx, a, b, table);
 
-        const int rounds = 20000;
+        // At least 20,000 rounds, and on until the flipper (a thread the scheduler may keep off a loaded machine's
+        // cores for a while) has caused both outcomes, within 60 s.
+        const int minRounds = 20000;
+        int rounds = 0;
         long packets = 0;
         var mbufs = new nint[8];
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         using (var flip = FieldFlipper(tx, indirect, addrs))
         {
-            for (int i = 0; i < rounds; i++)
+            for (int i = 0; i < minRounds || ((packets == 0 || h.TxRing.Stats.TotalDrops == 0) && clock.Elapsed < TimeSpan.FromSeconds(60)); i++, rounds++)
             {
                 if (i % 2 == 0) tx.RawPost(a, new RawDesc(h.Buf(tx, a), 100, Next), new RawDesc(h.Buf(tx, b), 100));
                 else
@@ -114,7 +118,7 @@ public unsafe class PackedToctouTests
         }
         ulong drops = h.TxRing.Stats.TotalDrops;
         Assert.Equal(rounds, packets + (long)drops);
-        Assert.True(drops > 0, $"the flipper never produced a bad chain ({packets} packets)");
+        Assert.True(drops > 0, $"the flipper never produced a bad chain ({packets} packets in {clock.Elapsed})");
         Assert.True(packets > 0, $"no chain was ever valid ({drops} drops)");
         Assert.Equal(0u, h.Pool.InUse);
         h.PostGoodTx(99);
