@@ -75,7 +75,7 @@ internal static unsafe class SplitChainWalker
 
     /// <summary>Reads entry <paramref name="i"/> of a table (translated whole, or entry by entry when it crosses regions).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static bool TryLoad(GuestMemory mem, byte* table, ulong tableGpa, uint i, out ulong addr, out ulong meta)
+    internal static bool TryLoad(GuestMemory mem, byte* table, ulong tableGpa, uint i, out ulong addr, out ulong meta)
     {
         byte* p = table != null ? table + 16 * (nuint)i : mem.GpaToHostExact(tableGpa + 16UL * i, 16);
         if (p == null)

@@ -61,7 +61,10 @@ internal static unsafe class SplitRing
     {
         vq.LastAvailIdx = lastAvail;
         if (n == 0) return;
-        vq.LastUsedIdx = SplitUsedRing.Publish(vq.Used, vq.Size, shadow, n, vq.LastUsedIdx);
+        // Cold features (dirty log, inflight tracking): one predictable branch per burst; their path is NoInlining.
+        vq.LastUsedIdx = vq.ColdFeatures == 0
+            ? SplitUsedRing.Publish(vq.Used, vq.Size, shadow, n, vq.LastUsedIdx)
+            : SplitColdPublish.Publish(dev, vq, shadow, n);
         SplitUsedRing.NotifyIfWanted(dev, vq, vq.Avail, vq.LastUsedIdx, eventIdx);
     }
 }
