@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using HotPath.Engine.Logging;
 using HotPath.Engine.Memory;
 using HotPath.Engine.Virtio;
@@ -18,11 +19,25 @@ namespace HotPath.Engine.Datapath;
 internal static unsafe class SplitChainLog
 {
     /// <summary>Caches the pages of the first <paramref name="written"/> bytes of the chain at <paramref name="head"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Mark(ref LogCache cache, GuestMemory mem, byte* descs, uint size, uint head, uint written)
     {
         if (written == 0 || head >= size) return;
         // SAFETY: head < size: the descriptor lies inside the translated table.
         SplitDescriptor.Read(descs + ((nuint)head << 4), out ulong addr, out ulong meta);
+        // One descriptor holding the whole write: the common case, inline.
+        if ((SplitDescriptor.Flags(meta) & (VringDesc.FlagNext | VringDesc.FlagIndirect)) == 0)
+        {
+            cache.MarkRange(addr, Math.Min(SplitDescriptor.Len(meta), written));
+            return;
+        }
+        MarkChain(ref cache, mem, descs, size, addr, meta, written);
+    }
+
+    /// <summary>A chain of several descriptors, or an indirect table, whose head was read as (addr, meta).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void MarkChain(ref LogCache cache, GuestMemory mem, byte* descs, uint size, ulong addr, ulong meta, uint written)
+    {
         byte* table = descs;           // host address of the table being walked (null: entry by entry)
         ulong tableGpa = 0;
         uint limit = size;

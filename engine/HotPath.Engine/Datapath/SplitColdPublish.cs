@@ -30,6 +30,7 @@ namespace HotPath.Engine.Datapath;
 /// <item>Inflight: a full fence, the batch's inflight bytes cleared, then (release) used_idx = used.idx.</item>
 /// </list>
 /// </summary>
+[SkipLocalsInit]
 internal static unsafe class SplitColdPublish
 {
     [MethodImpl(MethodImplOptions.NoInlining)]
@@ -50,7 +51,9 @@ internal static unsafe class SplitColdPublish
         {
             LogCacheEntry* storage = stackalloc LogCacheEntry[LogCache.Capacity];
             var cache = new LogCache(log, storage);
-            for (uint k = 0; k < n; k++) SplitChainLog.Mark(ref cache, mem, vq.Desc, size, shadow[k].Id, shadow[k].Len);
+            // Guest RX rings (even vrings) are written by enqueue; a dequeue writes no guest buffer (its used lengths are 0).
+            if ((vq.Index & 1) == 0)
+                for (uint k = 0; k < n; k++) SplitChainLog.Mark(ref cache, mem, vq.Desc, size, shadow[k].Id, shadow[k].Len);
             if (vq.LogUsed) LogUsedEntries(ref cache, vq.UsedLogGpa, size, lastUsed, n);
             cache.Flush();
         }

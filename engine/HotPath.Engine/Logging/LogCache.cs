@@ -28,6 +28,7 @@ public unsafe ref struct LogCache
     private readonly LogCacheEntry* _entries;
     private int _count;
     private int _last;
+    private ulong _lastPage;
 
     /// <param name="storage"><see cref="Capacity"/> entries, e.g. <c>stackalloc LogCacheEntry[LogCache.Capacity]</c>.</param>
     public LogCache(DirtyLog log, LogCacheEntry* storage)
@@ -36,18 +37,33 @@ public unsafe ref struct LogCache
         _entries = storage;
         _count = 0;
         _last = 0;
+        _lastPage = ulong.MaxValue;
     }
 
     /// <summary>Pages cached and not yet flushed (tests).</summary>
     public readonly int Count => _count;
 
     /// <summary>Caches every page of [gpa, gpa+len). Pages past the log are counted by the log and dropped.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void MarkRange(ulong gpa, ulong len)
     {
         if (len == 0) return;
         ulong first = gpa >> DirtyLog.PageShift;
         ulong end = gpa + (len - 1);
-        ulong last = end < gpa ? ulong.MaxValue >> DirtyLog.PageShift : end >> DirtyLog.PageShift;
+        // One page (a small packet, a used entry): the common case, inline; the page marked last is skipped at once
+        // (neighbouring buffers share pages).
+        if (end >> DirtyLog.PageShift == first && end >= gpa)
+        {
+            if (first == _lastPage) return;
+            if (_log.TryLocate(first, out ulong word, out ulong bit)) Add(word, bit);
+            _lastPage = first;
+            return;
+        }
+        MarkPages(first, end < gpa ? ulong.MaxValue >> DirtyLog.PageShift : end >> DirtyLog.PageShift);
+    }
+
+    private void MarkPages(ulong first, ulong last)
+    {
         for (ulong page = first; ; page++)
         {
             if (!_log.TryLocate(page, out ulong word, out ulong bit)) return;   // the rest lies past the log too
@@ -90,5 +106,6 @@ public unsafe ref struct LogCache
         for (int i = 0; i < _count; i++) _log.OrWord(_entries[i].Word, _entries[i].Bits);
         _count = 0;
         _last = 0;
+        _lastPage = ulong.MaxValue;
     }
 }
