@@ -21,23 +21,23 @@ public sealed class DirtyLogTests(ITestOutputHelper output)
     public void Every_page_written_during_a_million_packets_is_marked_and_no_other()
     {
         using var lb = new SocketLoopback("mig-log");
-        using var log = new FrontendDirtyLog(GuestEnd(lb.Memory));
-        var model = new DirtyLogModel(lb.Rx, lb.Rings);
-        lb.OnRxUsed = model.RxUsed;
-        lb.Frontend.EnableLogging(log, lb.Memory, lb.Rings);
+        using var log = new FrontendDirtyLog(GuestEnd(lb.Guest.Memory));
+        var model = new DirtyLogModel(lb.Guest.Rx, lb.Guest.Rings);
+        lb.Guest.OnRxUsed = model.RxUsed;
+        lb.Frontend.EnableLogging(log, lb.Guest.Memory, lb.Guest.Rings);
         Assert.True(lb.Device.Logging);
-        model.Restart(lb.Memory);
+        model.Restart(lb.Guest.Memory);
         log.Clear();
 
         var dirty = new HashSet<ulong>();
         int syncs = 0;
         long pagesChecked = 0;
-        while (lb.Received < 1_000_000)
+        while (lb.Guest.Received < 1_000_000)
         {
             for (int r = 0; r < 16; r++)
             {
                 lb.Round(200, Size);
-                model.UsedRings(lb.Memory);
+                model.UsedRings(lb.Guest.Memory);
             }
             // A log sync, as the frontend does it during migration: take and clear the bits, compare with the model.
             dirty.Clear();
@@ -50,19 +50,19 @@ public sealed class DirtyLogTests(ITestOutputHelper output)
             model.Pages.Clear();
             syncs++;
         }
-        Assert.Equal(lb.Sent, lb.Received);
+        Assert.Equal(lb.Guest.Sent, lb.Guest.Received);
         Assert.Equal(0, lb.Device.Log!.OutOfRangeWrites);
-        output.WriteLine($"{lb.Received} packets, {syncs} log syncs, {pagesChecked} dirty pages matched the model exactly");
+        output.WriteLine($"{lb.Guest.Received} packets, {syncs} log syncs, {pagesChecked} dirty pages matched the model exactly");
     }
 
     [Fact]
     public void Log_all_switched_on_and_off_while_traffic_runs_starts_and_stops_logging_without_a_restart()
     {
         using var lb = new SocketLoopback("mig-toggle");
-        using var log = new FrontendDirtyLog(GuestEnd(lb.Memory));
-        var model = new DirtyLogModel(lb.Rx, lb.Rings);
+        using var log = new FrontendDirtyLog(GuestEnd(lb.Guest.Memory));
+        var model = new DirtyLogModel(lb.Guest.Rx, lb.Guest.Rings);
         object modelLock = new();
-        lb.OnRxUsed = (id, len) => { lock (modelLock) model.RxUsed(id, len); };
+        lb.Guest.OnRxUsed = (id, len) => { lock (modelLock) model.RxUsed(id, len); };
         int phase = 0;               // 1: logging confirmed on, rounds are modelled; 2: stop modelling; 3: off
         int modelledRoundsRunning = 0;
         Exception? failed = null;
@@ -79,12 +79,12 @@ public sealed class DirtyLogTests(ITestOutputHelper output)
                         Interlocked.Increment(ref modelledRoundsRunning);
                         if (Volatile.Read(ref phase) != 1) modelled = false;   // raced with the switch: not modelled
                     }
-                    if (!modelled) lb.OnRxUsed = null;
-                    else lb.OnRxUsed = (id, len) => { lock (modelLock) model.RxUsed(id, len); };
+                    if (!modelled) lb.Guest.OnRxUsed = null;
+                    else lb.Guest.OnRxUsed = (id, len) => { lock (modelLock) model.RxUsed(id, len); };
                     lb.Round(64, Size);
                     if (modelled)
                     {
-                        lock (modelLock) model.UsedRings(lb.Memory);
+                        lock (modelLock) model.UsedRings(lb.Guest.Memory);
                         Interlocked.Decrement(ref modelledRoundsRunning);
                     }
                 }
@@ -97,10 +97,10 @@ public sealed class DirtyLogTests(ITestOutputHelper output)
             var dirty = new HashSet<ulong>();
             for (int cycle = 0; cycle < 3; cycle++)
             {
-                long before = Interlocked.Read(ref lb.Received);
-                lb.Frontend.EnableLogging(log, lb.Memory, lb.Rings);   // every request acked: logging is on now
+                long before = Interlocked.Read(ref lb.Guest.Received);
+                lb.Frontend.EnableLogging(log, lb.Guest.Memory, lb.Guest.Rings);   // every request acked: logging is on now
                 Assert.True(lb.Device.Logging);
-                lock (modelLock) model.Restart(lb.Memory);
+                lock (modelLock) model.Restart(lb.Guest.Memory);
                 Volatile.Write(ref phase, 1);
                 Thread.Sleep(300);
                 Volatile.Write(ref phase, 2);
@@ -116,15 +116,15 @@ public sealed class DirtyLogTests(ITestOutputHelper output)
                 }
                 Assert.True(modelled > 0, $"cycle {cycle}: no traffic was modelled while logging was on");
 
-                lb.Frontend.DisableLogging(lb.Memory, lb.Rings);       // acked: no burst logs any more
+                lb.Frontend.DisableLogging(lb.Guest.Memory, lb.Guest.Rings);       // acked: no burst logs any more
                 Assert.False(lb.Device.Logging);
                 Volatile.Write(ref phase, 3);
                 log.Clear();
-                long offFrom = Interlocked.Read(ref lb.Received);
+                long offFrom = Interlocked.Read(ref lb.Guest.Received);
                 Thread.Sleep(300);
-                Assert.True(Interlocked.Read(ref lb.Received) > offFrom, $"cycle {cycle}: traffic stopped after LOG_ALL was switched off");
+                Assert.True(Interlocked.Read(ref lb.Guest.Received) > offFrom, $"cycle {cycle}: traffic stopped after LOG_ALL was switched off");
                 Assert.Equal(0, log.CountDirty());
-                Assert.True(Interlocked.Read(ref lb.Received) > before);
+                Assert.True(Interlocked.Read(ref lb.Guest.Received) > before);
                 output.WriteLine($"cycle {cycle}: {modelled} pages written while logging, all marked; none after switching off");
                 Assert.Null(failed);
             }
@@ -136,12 +136,10 @@ public sealed class DirtyLogTests(ITestOutputHelper output)
         }
         Assert.Null(failed);
         // Every packet sent came back: switching logging on and off lost nothing.
-        lb.Tx.Publish();
         lb.Forward();
-        lb.Tx.ReapTx();
-        lb.ReceiveAll();
-        Assert.Equal(lb.Sent, lb.Received);
-        Assert.Equal(0, lb.Tx.InFlight);
+        lb.Guest.Collect();
+        Assert.Equal(lb.Guest.Sent, lb.Guest.Received);
+        Assert.Equal(0, lb.Guest.Tx.InFlight);
         Assert.Equal(6, lb.Events.Count("features_changed"));
     }
 
@@ -152,28 +150,28 @@ public sealed class DirtyLogTests(ITestOutputHelper output)
         // logging off and on (CPU time leaves out the waits for a core; caches are still shared). The
         // BenchmarkDotNet case in perf/ is the real measure.
         using var lb = new SocketLoopback("mig-cost");
-        using var log = new FrontendDirtyLog(GuestEnd(lb.Memory));
+        using var log = new FrontendDirtyLog(GuestEnd(lb.Guest.Memory));
         static int Size64(ulong _) => 64;
         double Run(int packets)
         {
             for (int i = 0; i < 20; i++) lb.Round(200, Size64);   // warm-up
             lb.BackendNanoseconds = 0;
-            long start = lb.Received;
-            while (lb.Received - start < packets) lb.Round(200, Size64);
-            return (double)lb.BackendNanoseconds / (lb.Received - start);
+            long start = lb.Guest.Received;
+            while (lb.Guest.Received - start < packets) lb.Round(200, Size64);
+            return (double)lb.BackendNanoseconds / (lb.Guest.Received - start);
         }
         // Alternate short runs so that the machine's load (other builds on the same two cores) hits both alike;
         // compare the medians.
         Run(200_000);
-        lb.Frontend.EnableLogging(log, lb.Memory, lb.Rings);
+        lb.Frontend.EnableLogging(log, lb.Guest.Memory, lb.Guest.Rings);
         Run(200_000);
         var off = new List<double>();
         var on = new List<double>();
         for (int round = 0; round < 10; round++)
         {
-            lb.Frontend.DisableLogging(lb.Memory, lb.Rings);
+            lb.Frontend.DisableLogging(lb.Guest.Memory, lb.Guest.Rings);
             off.Add(Run(100_000));
-            lb.Frontend.EnableLogging(log, lb.Memory, lb.Rings);
+            lb.Frontend.EnableLogging(log, lb.Guest.Memory, lb.Guest.Rings);
             on.Add(Run(100_000));
         }
         off.Sort();
