@@ -61,15 +61,47 @@ public sealed unsafe partial class VhostDevice
         GuestMemory? mem = Memory;
         if (mem != null && vq.IsReady)
         {
-            // After SEND_RARP the first burst to see the request puts the announcement first (DPDK's order).
-            if (RarpPending && TakeRarp()) n = InjectRarp(vq, pool, pkts);
-            ushort more = (ushort)(count - n);
-            if (more != 0)
-                n += vq.IsPacked ? PackedBursts.Dequeue(this, vq, mem, pool, pkts + n, more) : SplitDequeue.Run(this, vq, mem, pool, pkts + n, more);
+            // SEND_RARP pending: one predictable branch per burst; the announcement goes out from a NoInlining path.
+            n = _rarpPending != 0 ? DequeueWithRarp(vq, mem, pool, pkts, count) : DequeueRing(vq, mem, pool, pkts, count);
         }
         vq.AccessLock.Exit();
         return n;
     }
+
+    /// <summary>
+    /// A dequeue burst that first claims the pending RARP announcement (DPDK's broadcast_rarp in
+    /// rte_vhost_dequeue_burst: whichever TX queue bursts first): the frame goes first in <paramref name="pkts"/>, so a
+    /// switch learns the MAC before any other packet of the guest, and the guest's packets follow. When the pool is
+    /// empty the announcement stays pending for a later burst; when its mbufs are too small for 64 bytes it is dropped.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private ushort DequeueWithRarp(Vring vq, GuestMemory mem, MempoolHeader* pool, Mbuf** pkts, ushort count)
+    {
+        byte[]? mac = RarpMac;
+        bool claimed = mac != null && TakeRarp();
+        Mbuf* m = claimed ? MbufOps.Alloc(pool) : null;
+        if (m != null && m->TailRoom >= RarpFrame.Length)
+        {
+            RarpFrame.Write(m, mac!);
+            pkts[0] = m;
+            return (ushort)(1 + (count == 1 ? 0 : DequeueRing(vq, mem, pool, pkts + 1, (ushort)(count - 1))));
+        }
+        if (m != null)
+        {
+            MbufOps.Free(m);   // this pool's mbufs cannot hold the frame: no announcement (counted as an alloc failure)
+            vq.Stats.Add(Stats.VringStats.MbufAllocFailed, 1);
+        }
+        else if (claimed)
+        {
+            Volatile.Write(ref _rarpPending, 1);   // claimed but the pool was empty: announce on a later burst
+            vq.Stats.Add(Stats.VringStats.MbufAllocFailed, 1);
+        }
+        return DequeueRing(vq, mem, pool, pkts, count);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private ushort DequeueRing(Vring vq, GuestMemory mem, MempoolHeader* pool, Mbuf** pkts, ushort count) =>
+        vq.IsPacked ? PackedBursts.Dequeue(this, vq, mem, pool, pkts, count) : SplitDequeue.Run(this, vq, mem, pool, pkts, count);
 
     /// <summary>
     /// rte_vhost_avail_entries: free entries the guest has posted on an RX (even) queue that the device has not

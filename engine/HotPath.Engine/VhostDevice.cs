@@ -1,4 +1,3 @@
-using HotPath.Engine.Logging;
 using HotPath.Engine.Memory;
 using HotPath.Engine.Virtio;
 using HotPath.Engine.Vrings;
@@ -92,6 +91,7 @@ public sealed unsafe partial class VhostDevice : IDisposable
         {
             Features = features;
             if (layoutChanged) TranslateAllLocked();
+            RefreshColdAllLocked();
         }
         finally { UnlockAll(); }
     }
@@ -144,7 +144,12 @@ public sealed unsafe partial class VhostDevice : IDisposable
     }
 
     /// <summary>Re-translates one vring's addresses (call with its access lock held).</summary>
-    public VringError TranslateLocked(Vring v) => v.Translate(Memory, IsPacked);
+    public VringError TranslateLocked(Vring v)
+    {
+        VringError e = v.Translate(Memory, IsPacked);
+        RefreshColdLocked(v);
+        return e;
+    }
 
     private void TranslateAllLocked()
     {
@@ -154,39 +159,8 @@ public sealed unsafe partial class VhostDevice : IDisposable
             if (v == null) continue;
             VringError e = v.Translate(Memory, IsPacked);
             if (e != VringError.None) v.BrokenReason = e;
+            RefreshColdLocked(v);
         }
-    }
-
-    /// <summary>MAC of the last SEND_RARP; a RARP frame for it is pending while <see cref="RarpPending"/> is 1.</summary>
-    public byte[]? RarpMac { get; private set; }
-    private int _rarpPending;
-    public bool RarpPending => Volatile.Read(ref _rarpPending) != 0;
-
-    /// <summary>SEND_RARP: the next dequeue burst announces <paramref name="mac"/> (after a live migration).</summary>
-    public void RequestRarp(byte[] mac)
-    {
-        RarpMac = mac;
-        Volatile.Write(ref _rarpPending, 1);
-    }
-
-    /// <summary>Claims the pending RARP announcement; true for exactly one caller.</summary>
-    public bool TakeRarp() => Interlocked.Exchange(ref _rarpPending, 0) != 0;
-
-    /// <summary>The dirty log from SET_LOG_BASE, or null.</summary>
-    public DirtyLog? Log { get; private set; }
-
-    /// <summary>Replaces the dirty log under every vring lock and releases the old one.</summary>
-    public void SetLog(DirtyLog? log)
-    {
-        DirtyLog? old;
-        LockAll();
-        try
-        {
-            old = Log;
-            Log = log;
-        }
-        finally { UnlockAll(); }
-        if (!ReferenceEquals(old, log)) old?.Dispose();
     }
 
     /// <summary>Back to a fresh device (RESET_OWNER, RESET_DEVICE): features cleared, rings reset, memory kept.</summary>
@@ -197,6 +171,7 @@ public sealed unsafe partial class VhostDevice : IDisposable
         {
             Features = 0;
             for (int i = 0; i < VringCount; i++) _vrings[i]?.ResetState();
+            RefreshColdAllLocked();
         }
         finally { UnlockAll(); }
     }
@@ -204,6 +179,7 @@ public sealed unsafe partial class VhostDevice : IDisposable
     public void Dispose()
     {
         SetLog(null);
+        SetInflight(null);
         ClearMemory();
         ReleaseDatapath();
     }

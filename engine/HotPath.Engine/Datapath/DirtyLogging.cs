@@ -7,8 +7,9 @@ using HotPath.Engine.Vrings;
 namespace HotPath.Engine.Datapath;
 
 /// <summary>
-/// Live-migration dirty logging of what the datapath writes into guest memory (DPDK's vhost_log_cache_write_iova
-/// and vhost_log_cache_used_vring): packet bytes and headers on enqueue, used ring entries, used.idx and used.flags.
+/// Live-migration dirty logging of what the packed datapath writes into guest memory (DPDK's
+/// vhost_log_cache_write_iova and vhost_log_cache_used_vring): packet bytes and headers on enqueue, the descriptors
+/// written back as used, and the device area. Split rings log at publication instead (<see cref="SplitColdPublish"/>).
 /// Cold: a burst takes the log once (null unless VHOST_F_LOG_ALL is negotiated and a log is mapped) and calls here
 /// only when it is non-null.
 /// </summary>
@@ -30,24 +31,6 @@ internal static unsafe class DirtyLogging
             if (gpa != ulong.MaxValue) log.MarkRange(gpa, n);
             bytes -= n;
         }
-    }
-
-    /// <summary>
-    /// Marks <paramref name="n"/> used ring entries from free-running index <paramref name="start"/> and the used
-    /// index word. The used ring's guest address is SET_VRING_ADDR's log_guest_addr when the LOG flag was given,
-    /// otherwise the address the ring was translated from.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    public static void UsedRing(DirtyLog log, Vring vq, ushort start, uint n)
-    {
-        ulong used = UsedGpa(vq);
-        if (used == ulong.MaxValue) return;
-        uint size = vq.Size;
-        uint first = start & (size - 1);
-        uint head = Math.Min(n, size - first);
-        log.MarkRange(used + SplitRingLayout.UsedRingOffset + 8UL * first, 8UL * head);
-        if (n != head) log.MarkRange(used + SplitRingLayout.UsedRingOffset, 8UL * (n - head));
-        log.MarkRange(used + SplitRingLayout.UsedIdxOffset, 2);
     }
 
     /// <summary>Marks the used ring's flags word (kick suppression).</summary>

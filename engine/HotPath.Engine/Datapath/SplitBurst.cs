@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using HotPath.Engine.Logging;
 using HotPath.Engine.Memory;
 using HotPath.Engine.Stats;
 using HotPath.Engine.Virtio;
@@ -24,7 +23,6 @@ internal unsafe ref struct SplitBurst
     public readonly int VecCap;
     public readonly VringUsedElem* Shadow;
     public readonly uint* Pending;
-    public readonly DirtyLog? Log;
     public uint NShadow;
 
     public SplitBurst(VhostDevice dev, Vring vq, GuestMemory mem, ulong features, uint nShadow)
@@ -41,15 +39,7 @@ internal unsafe ref struct SplitBurst
         VecCap = s.VecCapacity;
         Shadow = s.Shadow;
         Pending = s.Pending;
-        Log = DirtyLogging.For(dev, features);
         NShadow = nShadow;
-    }
-
-    /// <summary>Dirty-logs the first <paramref name="bytes"/> written into the pieces (when migration logging is on).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public readonly void LogWritten(int nVec, ulong bytes)
-    {
-        if (Log != null) DirtyLogging.Pieces(Log, Mem, Vec, nVec, bytes);
     }
 
     /// <summary>Queues a used entry.</summary>

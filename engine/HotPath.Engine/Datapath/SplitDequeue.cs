@@ -26,7 +26,7 @@ internal static unsafe class SplitDequeue
     public static ushort Run(VhostDevice dev, Vring vq, GuestMemory mem, MempoolHeader* pool, Mbuf** pkts, uint count)
     {
         ulong features = dev.Features;
-        uint pending = SplitRing.Begin(dev, vq, features, out _, out ushort lastAvail);
+        uint pending = SplitRing.Begin(vq, features, out _, out ushort lastAvail);
         if (pending == 0) return 0;
         uint n = Math.Min(count, pending);
         if (MbufOps.AllocBulk(pool, pkts, n) != 0)
@@ -98,7 +98,7 @@ internal static unsafe class SplitDequeue
 
         // The guest may reuse its buffers as soon as it sees them used: the copies out of them run first.
         batch.Flush();
-        SplitRing.Complete(dev, vq, shadow, n, (ushort)(lastAvail + n), features);
+        SplitRing.Complete(dev, vq, shadow, n, (ushort)(lastAvail + n), VirtioFeatures.Has(features, VirtioFeatures.RingEventIdx));
         if (dev.StatsEnabled && got != 0) vq.Stats.CountPackets(pkts, (int)got);
         return (ushort)got;
     }

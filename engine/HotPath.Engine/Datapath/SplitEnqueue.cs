@@ -1,6 +1,5 @@
 using System.Runtime.CompilerServices;
 using HotPath.Engine.Buffers;
-using HotPath.Engine.Logging;
 using HotPath.Engine.Memory;
 using HotPath.Engine.Virtio;
 using HotPath.Engine.Vrings;
@@ -29,7 +28,7 @@ internal static unsafe class SplitEnqueue
     public static ushort Run(VhostDevice dev, Vring vq, GuestMemory mem, Mbuf** pkts, uint count)
     {
         ulong features = dev.Features;
-        if (SplitRing.Begin(dev, vq, features, out ushort availIdx, out ushort lastAvail) == 0) return 0;
+        if (SplitRing.Begin(vq, features, out ushort availIdx, out ushort lastAvail) == 0) return 0;
 
         SplitScratch s = vq.SplitScratch!;
         byte* descs = vq.Desc;
@@ -39,7 +38,6 @@ internal static unsafe class SplitEnqueue
         VringUsedElem* shadow = s.Shadow;
         var batch = new BatchCopy(s.Batch, s.BatchCapacity);
         RegionCache region = default;
-        DirtyLog? log = DirtyLogging.For(dev, features);
         uint nShadow = 0;
         uint done = 0;
         for (; done < count; done++)
@@ -73,7 +71,6 @@ internal static unsafe class SplitEnqueue
                         if (hdr == VirtioNetHeader.MrgSize) *(uint*)(dst + 8) = 1u << 16;
                         else *(ushort*)(dst + 8) = 0;
                         batch.AddOnePerChain(dst + hdr, m->Data, pktLen);
-                        if (log != null) log.MarkRange(addr, pktLen + hdr);
                         // SAFETY: at most `size` chains are consumed per burst; the shadow holds `size` entries.
                         *(ulong*)(shadow + nShadow) = head | ((ulong)(pktLen + hdr) << 32);
                         nShadow++;
@@ -90,7 +87,7 @@ internal static unsafe class SplitEnqueue
 
         // Every packet byte lands in guest memory before the used entries that hand the buffers over.
         batch.Flush();
-        SplitRing.Complete(dev, vq, shadow, nShadow, lastAvail, features);
+        SplitRing.Complete(dev, vq, shadow, nShadow, lastAvail, VirtioFeatures.Has(features, VirtioFeatures.RingEventIdx));
         if (dev.StatsEnabled && done != 0) vq.Stats.CountPackets(pkts, (int)done);
         return (ushort)done;
     }

@@ -76,7 +76,6 @@ internal static unsafe class SplitEnqueueSlow
                     NetHeaderCodec.Write(c.Vec, (int)hdr, h);
                     uint copied = MbufToGuest.Copy(m, m->PktLen, c.Vec, w.Count, hdr);
                     c.Used(head, hdr + copied);
-                    c.LogWritten(w.Count, hdr + copied);
                     lastAvail++;
                     return true;
                 }
@@ -141,8 +140,7 @@ internal static unsafe class SplitEnqueueSlow
         if (nBad != 0) c.DropPending(nBad);
         NetHeaderCodec.FromMbuf(m, (ushort)numBuffers, out VirtioNetHeader h);
         NetHeaderCodec.Write(c.Vec, (int)hdr, h);
-        uint written = hdr + MbufToGuest.Copy(m, m->PktLen, c.Vec, nVec, hdr);
-        c.LogWritten(nVec, written);
+        MbufToGuest.Copy(m, m->PktLen, c.Vec, nVec, hdr);
         return true;
     }
 }

@@ -16,13 +16,13 @@ internal static unsafe class SplitRing
     /// then marked broken and the event counted). Also keeps guest kicks suppressed for the current features.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static uint Begin(VhostDevice dev, Vring vq, ulong features, out ushort availIdx, out ushort lastAvail)
+    public static uint Begin(Vring vq, ulong features, out ushort availIdx, out ushort lastAvail)
     {
         lastAvail = vq.LastAvailIdx;
         // Acquire: the avail ring entries and the descriptors behind them, which the guest wrote before it published
         // this index, are read only after this load.
         availIdx = vq.ReadAvailIdx();
-        if (vq.KickSuppressionFeatures != features) SuppressKicks(dev, vq, features);
+        if (vq.KickSuppressionFeatures != features) SuppressKicks(vq, features);
         uint pending = (ushort)(availIdx - lastAvail);
         if (pending > vq.Size)
         {
@@ -34,11 +34,19 @@ internal static unsafe class SplitRing
         return pending;
     }
 
+    /// <summary>
+    /// Writes used.flags / avail_event for the features (rarely: when they change) and, with the used ring logged,
+    /// marks both words dirty after the write (the ordering SplitColdPublish explains).
+    /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void SuppressKicks(VhostDevice dev, Vring vq, ulong features)
+    private static void SuppressKicks(Vring vq, ulong features)
     {
         vq.ApplySplitKickSuppression(features);
-        if (DirtyLogging.For(dev, features) is { } log) DirtyLogging.UsedFlags(log, vq);
+        if (vq.ActiveLog is { } log && vq.LogUsed)
+        {
+            log.MarkRange(vq.UsedLogGpa + SplitRingLayout.UsedFlagsOffset, sizeof(ushort));
+            log.MarkRange(vq.UsedLogGpa + SplitRingLayout.UsedRingOffset + 8UL * vq.Size, sizeof(ushort));   // avail_event
+        }
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
@@ -64,14 +72,14 @@ internal static unsafe class SplitRing
     /// of used.idx), records the new avail position and notifies the guest if it asked for it.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Complete(VhostDevice dev, Vring vq, VringUsedElem* shadow, uint n, ushort lastAvail, ulong features)
+    public static void Complete(VhostDevice dev, Vring vq, VringUsedElem* shadow, uint n, ushort lastAvail, bool eventIdx)
     {
         vq.LastAvailIdx = lastAvail;
         if (n == 0) return;
-        bool eventIdx = VirtioFeatures.Has(features, VirtioFeatures.RingEventIdx);
-        ushort start = vq.LastUsedIdx;
-        vq.LastUsedIdx = SplitUsedRing.Publish(vq.Used, vq.Size, shadow, n, start);
-        if (DirtyLogging.For(dev, features) is { } log) DirtyLogging.UsedRing(log, vq, start, n);
+        // Cold features (dirty log, inflight tracking): one predictable branch per burst; their path is NoInlining.
+        vq.LastUsedIdx = vq.ColdFeatures == 0
+            ? SplitUsedRing.Publish(vq.Used, vq.Size, shadow, n, vq.LastUsedIdx)
+            : SplitColdPublish.Publish(dev, vq, shadow, n);
         SplitUsedRing.NotifyIfWanted(dev, vq, vq.Avail, vq.LastUsedIdx, eventIdx);
     }
 }

@@ -18,6 +18,18 @@ internal static unsafe class SplitUsedRing
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static ushort Publish(byte* used, uint size, VringUsedElem* shadow, uint n, ushort lastUsed)
     {
+        WriteEntries(used, size, shadow, n, lastUsed);
+        ushort newUsed = (ushort)(lastUsed + n);
+        // Release store: the used elements above, and every packet byte and header written into guest buffers
+        // before them, are visible to the guest before the index that hands those buffers back.
+        Volatile.Write(ref *(ushort*)(used + SplitRingLayout.UsedIdxOffset), newUsed);
+        return newUsed;
+    }
+
+    /// <summary>Copies <paramref name="n"/> shadow entries into the used ring from <paramref name="lastUsed"/> on (not the index).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void WriteEntries(byte* used, uint size, VringUsedElem* shadow, uint n, ushort lastUsed)
+    {
         Debug.Assert(n != 0 && n <= size);
         var ring = (VringUsedElem*)(used + SplitRingLayout.UsedRingOffset);
         uint start = lastUsed & (size - 1);
@@ -25,11 +37,6 @@ internal static unsafe class SplitUsedRing
         // SAFETY: start + first <= size and n - first < size: both ranges are inside the translated used ring.
         PacketCopy.Copy((byte*)(ring + start), (byte*)shadow, (nuint)first * 8);
         if (n != first) PacketCopy.Copy((byte*)ring, (byte*)(shadow + first), (nuint)(n - first) * 8);
-        ushort newUsed = (ushort)(lastUsed + n);
-        // Release store: the used elements above, and every packet byte and header written into guest buffers
-        // before them, are visible to the guest before the index that hands those buffers back.
-        Volatile.Write(ref *(ushort*)(used + SplitRingLayout.UsedIdxOffset), newUsed);
-        return newUsed;
     }
 
     /// <summary>

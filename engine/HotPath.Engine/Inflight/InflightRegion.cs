@@ -15,6 +15,8 @@ public sealed unsafe class InflightRegion : IDisposable
     public const int SplitHeaderSize = 16, SplitDescSize = 16;
     public const int PackedHeaderSize = 32, PackedDescSize = 32;
     public const int Alignment = 64;
+    /// <summary>The layout version a backend writes into a queue region it starts tracking (0: never used).</summary>
+    public const ushort Version = 1;
     /// <summary>Most queues and entries a region may describe (bounded before they index anything).</summary>
     public const int MaxQueues = 256, MaxQueueSize = 32768;
 
@@ -84,19 +86,28 @@ public sealed unsafe class InflightRegion : IDisposable
     /// <summary>Start of queue <paramref name="index"/>'s region, or null when out of range.</summary>
     public byte* Queue(int index) => (uint)index < NumQueues ? Base + QueueRegionSize * (ulong)index : null;
 
+    /// <summary>
+    /// A fresh region as DPDK's GET_INFLIGHT_FD leaves it: zeroed, desc_num set, and for packed rings both wrap
+    /// counters 1 and every entry on the free list. The version stays 0 ("never used") until a vring starts on it;
+    /// a region that comes back with version 1 is one a previous backend tracked into.
+    /// </summary>
     private void Initialise()
     {
         new Span<byte>(Base, checked((int)Size)).Clear();
         for (int q = 0; q < NumQueues; q++)
         {
             byte* r = Queue(q);
-            *(ushort*)(r + 8) = 1;               // version
-            *(ushort*)(r + 10) = QueueSize;      // desc_num
-            if (!Packed) continue;
-            r[20] = 1;                           // used_wrap_counter
-            r[21] = 1;                           // old_used_wrap_counter
-            for (int i = 0; i < QueueSize; i++)
-                *(ushort*)(r + PackedHeaderSize + i * PackedDescSize + 2) = (ushort)(i + 1);   // desc[i].next
+            if (!Packed)
+            {
+                ((InflightSplitHeader*)r)->DescNum = QueueSize;
+                continue;
+            }
+            var h = (InflightPackedHeader*)r;
+            h->DescNum = QueueSize;
+            h->UsedWrapCounter = 1;
+            h->OldUsedWrapCounter = 1;
+            var d = (InflightPackedDesc*)(r + PackedHeaderSize);
+            for (int i = 0; i < QueueSize; i++) d[i].Next = (ushort)(i + 1);
         }
     }
 

@@ -23,7 +23,8 @@ public static unsafe partial class LibC
 
     public const int EPERM = 1, ENOENT = 2, EINTR = 4, EIO = 5, EBADF = 9, EAGAIN = 11, ENOMEM = 12,
         EFAULT = 14, EBUSY = 16, EEXIST = 17, ENODEV = 19, EINVAL = 22, ENOSPC = 28, ERANGE = 34,
-        ENOSYS = 38, ENOTSUP = 95, EADDRINUSE = 98, ECONNREFUSED = 111, EINPROGRESS = 115, EALREADY = 114, EPROTO = 71;
+        ENOSYS = 38, ENOTSUP = 95, EADDRINUSE = 98, ECONNREFUSED = 111, EINPROGRESS = 115, EALREADY = 114, EPROTO = 71,
+        EPIPE = 32, ENOTCONN = 107, ECONNRESET = 104, ETIMEDOUT = 110;
     public const uint S_IFMT = 0xF000, S_IFSOCK = 0xC000, S_IFREG = 0x8000;
 
     /// <summary>errno of the last failed call on this thread.</summary>

@@ -32,6 +32,7 @@ public sealed unsafe partial class Vring
         // SAFETY: Used was translated with the ring's full used-area length (flags is its first word).
         // Ordering: a plain store; the guest reads it only as a hint, and the next used.idx release store orders it.
         *(ushort*)(Used + SplitRingLayout.UsedFlagsOffset) = flags;
+        LogUsedWrite(SplitRingLayout.UsedFlagsOffset, sizeof(ushort));
         KickSuppressionFeatures = features;
     }
 }

@@ -111,7 +111,9 @@ public sealed unsafe partial class Vring
         if (avail == null) return VringError.AvailOutsideMemory;
         byte* used = memory.QvaToHost(UsedUserAddr, usedBytes);
         if (used == null) return VringError.UsedOutsideMemory;
-        if ((AddrFlags & AddrFlagLog) != 0 && memory.GpaToHostExact(LogGuestAddr, usedBytes) == null)
+        // The log address need not be guest memory (vhost-user "Migration"): the log only has to cover the ring's
+        // last byte, which the log checks on every write. Refuse only an address whose ring would wrap.
+        if ((AddrFlags & AddrFlagLog) != 0 && LogGuestAddr > ulong.MaxValue - usedBytes)
             return VringError.LogAddrInvalid;
 
         if (Size == 0) return VringError.None;
@@ -119,6 +121,7 @@ public sealed unsafe partial class Vring
         Avail = avail;
         Used = used;
         UsedGuestPhysAddr = memory.QvaToGpa(UsedUserAddr);
+        DescGuestPhysAddr = memory.QvaToGpa(DescUserAddr);
         IsPacked = packed;
         ResetDatapath();
         return VringError.None;
@@ -131,6 +134,7 @@ public sealed unsafe partial class Vring
         Avail = null;
         Used = null;
         UsedGuestPhysAddr = 0;
+        DescGuestPhysAddr = 0;
     }
 
     /// <summary>Split ring: the guest's avail index (acquire: ring entries are read after it).</summary>

@@ -32,7 +32,7 @@ public static class VringErrorText
         VringError.AvailMisaligned => "avail ring is not 2-byte aligned",
         VringError.UsedMisaligned => "used ring is not 4-byte aligned",
         VringError.UnknownAddrFlags => "unknown flag bits in SET_VRING_ADDR",
-        VringError.LogAddrInvalid => "used ring log address is not mapped",
+        VringError.LogAddrInvalid => "used ring log address wraps around the address space",
         VringError.AvailIndexJump => "avail index moved by more than the ring size",
         VringError.BadBaseIndex => "ring base index out of range",
         _ => e.ToString(),

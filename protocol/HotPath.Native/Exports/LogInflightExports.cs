@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using HotPath.Engine;
 using HotPath.Engine.Inflight;
 using HotPath.Engine.Interop;
 using HotPath.Engine.Logging;
@@ -11,11 +12,12 @@ using PF = HotPath.Protocol.Wire.ProtocolFeatures;
 namespace HotPath.Native.Exports;
 
 /// <summary>
-/// Live migration (dirty log) and inflight tracking. What the engine supports today is implemented: the dirty log
-/// (<see cref="DirtyLog"/>), the inflight region of GET/SET_INFLIGHT_FD (<see cref="InflightRegion"/>). Marking
-/// inflight descriptors and the backend's config-change request need engine/protocol state that is not there yet
-/// (a per-vring inflight counter, the backend request channel); those functions check every argument and then
-/// refuse with ENOSYS/ENOTSUP and a reason naming what is missing.
+/// Live migration (dirty log), inflight tracking and the backend's config-change request, with DPDK's semantics.
+/// The log functions are the engine's (<see cref="VhostDevice.LogWrite"/>, <see cref="VhostDevice.LogUsedRing"/>),
+/// the same code the bursts use. The inflight functions work on the vring's <see cref="InflightQueue"/> with the
+/// vring's access lock held, so a SET_INFLIGHT_FD or a disconnect cannot unmap the region under them; every index
+/// is bounded by the region's entries (SECURITY.md 7). As DPDK, they succeed doing nothing when INFLIGHT_SHMFD was
+/// not negotiated, so an application calls them unconditionally.
 /// </summary>
 internal static unsafe class LogInflightExports
 {
@@ -28,10 +30,7 @@ internal static unsafe class LogInflightExports
         const string fn = "hp_vhost_log_write";
         try
         {
-            VhostSession? s = Args.Session(fn, vid);
-            if (s == null) return;
-            DirtyLog? log = ActiveLog(s);
-            log?.MarkRange(gpa, len);
+            Args.Device(fn, vid)?.LogWrite(gpa, len);
         }
         catch (Exception e)
         {
@@ -39,7 +38,11 @@ internal static unsafe class LogInflightExports
         }
     }
 
-    /// <summary>Marks [offset, offset+len) of vring <paramref name="vringIdx"/>'s used ring dirty (by its log address).</summary>
+    /// <summary>
+    /// Marks [offset, offset+len) of vring <paramref name="vringIdx"/>'s used ring dirty (split: at its log address;
+    /// packed: in the descriptor ring) while logging is on and the ring has VHOST_VRING_F_LOG (else a no-op, as
+    /// DPDK). A range outside the ring is refused (hp_last_error says so).
+    /// </summary>
     [UnmanagedCallersOnly(EntryPoint = "hp_vhost_log_used_vring")]
     public static void LogUsedVring(int vid, ushort vringIdx, ulong offset, ulong len)
     {
@@ -48,20 +51,8 @@ internal static unsafe class LogInflightExports
         {
             Vring? v = Args.Vring(fn, vid, vringIdx, out VhostSession? s);
             if (v == null) return;
-            DirtyLog? log = ActiveLog(s!);
-            if (log == null) return;
-            ulong usedBytes = v.IsPacked ? PackedRingLayout.EventBytes : SplitRingLayout.UsedBytes(v.Size);
-            if (offset > usedBytes || len > usedBytes - offset)
-            {
-                LastError.Set(fn, $"offset {offset} + len {len} is past the {usedBytes}-byte used ring of vring {vringIdx}");
-                return;
-            }
-            if ((v.AddrFlags & Vring.AddrFlagLog) == 0)
-            {
-                LastError.Set(fn, $"vring {vringIdx} has no log address (SET_VRING_ADDR without VHOST_VRING_F_LOG)");
-                return;
-            }
-            log.MarkRange(v.LogGuestAddr + offset, len);
+            if (s!.Device.LogUsedRing(v, offset, len) == LogUsedResult.OutsideRing)
+                LastError.Set(fn, $"offset {offset} + len {len} is past the used ring of vring {vringIdx} ({v.Size} entries)");
         }
         catch (Exception e)
         {
@@ -89,13 +80,13 @@ internal static unsafe class LogInflightExports
         }
     }
 
-    /// <summary>The device's log when logging is on (LOG_ALL negotiated and SET_LOG_BASE received), else null.</summary>
-    private static DirtyLog? ActiveLog(VhostSession s) =>
-        VirtioFeatures.Has(s.Device.Features, VirtioFeatures.LogAll) ? s.Device.Log : null;
-
     // ---- inflight ----
 
-    /// <summary>The vring's queue region of the inflight area; the resubmit list is NULL (not built by the engine yet).</summary>
+    /// <summary>
+    /// The vring's queue region of the inflight area and its resubmit list (NULL when nothing was left inflight).
+    /// Both stay valid until the region is replaced or the device is destroyed. The list is malloc'ed: an
+    /// application may free() it once resubmitted, if it then sets resubmit_list to NULL (DPDK's vhost_blk does both).
+    /// </summary>
     [UnmanagedCallersOnly(EntryPoint = "hp_vhost_get_vhost_ring_inflight")]
     public static int GetVhostRingInflight(int vid, ushort vringIdx, NativeRingInflight* vring)
     {
@@ -103,10 +94,13 @@ internal static unsafe class LogInflightExports
         try
         {
             if (!Args.NotNull(fn, "vring", vring)) return -1;
-            InflightRegion? region = Region(fn, vid, vringIdx, packed: null);
-            if (region == null) return -1;
-            *vring = new NativeRingInflight { Inflight = region.Queue(vringIdx), Resubmit = null };
-            return 0;
+            if (Enter(fn, vid, vringIdx, packed: null, out Vring? v, out InflightQueue? q) <= 0) return -1;
+            try
+            {
+                *vring = new NativeRingInflight { Inflight = q!.Queue, Resubmit = q.Resubmit };
+                return 0;
+            }
+            finally { v!.AccessLock.Exit(); }
         }
         catch (Exception e)
         {
@@ -114,7 +108,7 @@ internal static unsafe class LogInflightExports
         }
     }
 
-    /// <summary>Packed rings after a reconnect: the indexes saved in the inflight region (old used idx and wrap).</summary>
+    /// <summary>Packed rings after a reconnect: where to resume, from the region (old_used_idx | old wrap &lt;&lt; 15, both indexes).</summary>
     [UnmanagedCallersOnly(EntryPoint = "hp_vhost_get_vring_base_from_inflight")]
     public static int GetVringBaseFromInflight(int vid, ushort queueId, ushort* lastAvailIdx, ushort* lastUsedIdx)
     {
@@ -122,13 +116,13 @@ internal static unsafe class LogInflightExports
         try
         {
             if (!Args.NotNull(fn, "last_avail_idx", lastAvailIdx) || !Args.NotNull(fn, "last_used_idx", lastUsedIdx)) return -1;
-            InflightRegion? region = Region(fn, vid, queueId, packed: true);
-            if (region == null) return -1;
-            var info = (NativeInflightPackedHeader*)region.Queue(queueId);
-            ushort idx = (ushort)((info->OldUsedIdx & 0x7FFF) | (info->OldUsedWrapCounter != 0 ? 0x8000 : 0));
-            *lastAvailIdx = idx;
-            *lastUsedIdx = idx;
-            return 0;
+            if (Enter(fn, vid, queueId, packed: true, out Vring? v, out InflightQueue? q) <= 0) return -1;
+            try
+            {
+                *lastAvailIdx = *lastUsedIdx = InflightPacked.BaseFromRegion(q!);
+                return 0;
+            }
+            finally { v!.AccessLock.Exit(); }
         }
         catch (Exception e)
         {
@@ -138,90 +132,130 @@ internal static unsafe class LogInflightExports
 
     [UnmanagedCallersOnly(EntryPoint = "hp_vhost_set_inflight_desc_split")]
     public static int SetInflightDescSplit(int vid, ushort vringIdx, ushort idx) =>
-        NeedsEngine("hp_vhost_set_inflight_desc_split", vid, vringIdx, packed: false, idx, idx, null);
+        Split("hp_vhost_set_inflight_desc_split", vid, vringIdx, idx, SplitOp.Take, 0);
 
+    [UnmanagedCallersOnly(EntryPoint = "hp_vhost_set_last_inflight_io_split")]
+    public static int SetLastInflightIoSplit(int vid, ushort vringIdx, ushort idx) =>
+        Split("hp_vhost_set_last_inflight_io_split", vid, vringIdx, idx, SplitOp.AddToBatch, 0);
+
+    [UnmanagedCallersOnly(EntryPoint = "hp_vhost_clr_inflight_desc_split")]
+    public static int ClrInflightDescSplit(int vid, ushort vringIdx, ushort lastUsedIdx, ushort idx) =>
+        Split("hp_vhost_clr_inflight_desc_split", vid, vringIdx, idx, SplitOp.Clear, lastUsedIdx);
+
+    private enum SplitOp { Take, AddToBatch, Clear }
+
+    private static int Split(string fn, int vid, ushort vringIdx, ushort idx, SplitOp op, ushort usedIdx)
+    {
+        try
+        {
+            int st = Enter(fn, vid, vringIdx, packed: false, out Vring? v, out InflightQueue? q, marks: true);
+            if (st <= 0) return st;
+            try
+            {
+                bool ok = op switch
+                {
+                    SplitOp.Take => InflightSplit.Take(q!, idx),
+                    SplitOp.AddToBatch => InflightSplit.AddToBatch(q!, idx),
+                    _ => InflightSplit.Clear(q!, idx, usedIdx),
+                };
+                return ok ? 0 : OutOfRange(fn, idx, q!, vringIdx);
+            }
+            finally { v!.AccessLock.Exit(); }
+        }
+        catch (Exception e)
+        {
+            return LastError.Set(fn, e);
+        }
+    }
+
+    /// <summary>The chain in ring slots head..last was taken; *inflight_entry gets its entry in the region.</summary>
     [UnmanagedCallersOnly(EntryPoint = "hp_vhost_set_inflight_desc_packed")]
     public static int SetInflightDescPacked(int vid, ushort vringIdx, ushort head, ushort last, ushort* inflightEntry)
     {
         const string fn = "hp_vhost_set_inflight_desc_packed";
-        if (inflightEntry == null)
-        {
-            LastError.Null(fn, "inflight_entry");
-            return -1;
-        }
-        return NeedsEngine(fn, vid, vringIdx, packed: true, head, last, inflightEntry);
-    }
-
-    [UnmanagedCallersOnly(EntryPoint = "hp_vhost_set_last_inflight_io_split")]
-    public static int SetLastInflightIoSplit(int vid, ushort vringIdx, ushort idx) =>
-        NeedsEngine("hp_vhost_set_last_inflight_io_split", vid, vringIdx, packed: false, idx, idx, null);
-
-    [UnmanagedCallersOnly(EntryPoint = "hp_vhost_set_last_inflight_io_packed")]
-    public static int SetLastInflightIoPacked(int vid, ushort vringIdx, ushort head) =>
-        NeedsEngine("hp_vhost_set_last_inflight_io_packed", vid, vringIdx, packed: true, head, head, null);
-
-    [UnmanagedCallersOnly(EntryPoint = "hp_vhost_clr_inflight_desc_split")]
-    public static int ClrInflightDescSplit(int vid, ushort vringIdx, ushort lastUsedIdx, ushort idx) =>
-        NeedsEngine("hp_vhost_clr_inflight_desc_split", vid, vringIdx, packed: false, idx, idx, null);
-
-    [UnmanagedCallersOnly(EntryPoint = "hp_vhost_clr_inflight_desc_packed")]
-    public static int ClrInflightDescPacked(int vid, ushort vringIdx, ushort head) =>
-        NeedsEngine("hp_vhost_clr_inflight_desc_packed", vid, vringIdx, packed: true, head, head, null);
-
-    /// <summary>
-    /// Checks an inflight-marking call completely (device, vring, region, ring type, entry indexes), then refuses it:
-    /// marking entries needs a per-vring inflight counter and resubmit state in the engine (a later issue).
-    /// </summary>
-    private static int NeedsEngine(string function, int vid, ushort vringIdx, bool packed, ushort first, ushort last, ushort* entry)
-    {
         try
         {
-            InflightRegion? region = Region(function, vid, vringIdx, packed);
-            if (region == null) return -1;
-            if (first >= region.QueueSize || last >= region.QueueSize)
-                return LastError.Set(function, $"entry {Math.Max(first, last)} is outside the {region.QueueSize} inflight entries of vring {vringIdx}");
-            return LastError.Set(function,
-                "inflight descriptor tracking is not in the engine yet (needs a per-vring inflight counter and resubmit list)",
-                LibC.ENOSYS);
+            if (!Args.NotNull(fn, "inflight_entry", inflightEntry)) return -1;
+            int st = Enter(fn, vid, vringIdx, packed: true, out Vring? v, out InflightQueue? q, marks: true);
+            if (st <= 0) return st;
+            try
+            {
+                if (InflightPacked.Take(q!, (VringPackedDesc*)v!.Desc, head, last, out ushort entry))
+                {
+                    *inflightEntry = entry;
+                    return 0;
+                }
+                return LastError.Set(fn, $"slots {head}..{last} of vring {vringIdx} ({v.Size} entries) cannot be tracked: " +
+                    "an index is out of range, or the region's free list is shorter than the chain or corrupt");
+            }
+            finally { v!.AccessLock.Exit(); }
         }
         catch (Exception e)
         {
-            return LastError.Set(function, e);
+            return LastError.Set(fn, e);
         }
     }
 
-    /// <summary>
-    /// The device's inflight region when it covers vring <paramref name="vringIdx"/> and (when given) is of the
-    /// requested ring type; null with the reason otherwise.
-    /// </summary>
-    private static InflightRegion? Region(string function, int vid, ushort vringIdx, bool? packed)
+    [UnmanagedCallersOnly(EntryPoint = "hp_vhost_set_last_inflight_io_packed")]
+    public static int SetLastInflightIoPacked(int vid, ushort vringIdx, ushort head) =>
+        Packed("hp_vhost_set_last_inflight_io_packed", vid, vringIdx, head, clear: false);
+
+    [UnmanagedCallersOnly(EntryPoint = "hp_vhost_clr_inflight_desc_packed")]
+    public static int ClrInflightDescPacked(int vid, ushort vringIdx, ushort head) =>
+        Packed("hp_vhost_clr_inflight_desc_packed", vid, vringIdx, head, clear: true);
+
+    private static int Packed(string fn, int vid, ushort vringIdx, ushort entry, bool clear)
     {
-        Vring? v = Args.Vring(function, vid, vringIdx, out VhostSession? s);
-        if (v == null) return null;
-        InflightRegion? region = s!.Inflight;
-        if (region == null)
+        try
         {
-            LastError.Set(function, $"vid {vid} has no inflight region (INFLIGHT_SHMFD not negotiated, or no GET/SET_INFLIGHT_FD yet)", LibC.ENOENT);
-            return null;
+            int st = Enter(fn, vid, vringIdx, packed: true, out Vring? v, out InflightQueue? q, marks: true);
+            if (st <= 0) return st;
+            try
+            {
+                bool ok = clear ? InflightPacked.Clear(q!, entry) : InflightPacked.AddToBatch(q!, entry);
+                return ok ? 0 : OutOfRange(fn, entry, q!, vringIdx);
+            }
+            finally { v!.AccessLock.Exit(); }
         }
-        if (vringIdx >= region.NumQueues)
+        catch (Exception e)
         {
-            LastError.Set(function, $"vring {vringIdx} is beyond the {region.NumQueues} queues of the inflight region");
-            return null;
+            return LastError.Set(fn, e);
         }
-        if (packed is bool p && p != region.Packed)
-        {
-            LastError.Set(function, $"the inflight region of vid {vid} is for {(region.Packed ? "packed" : "split")} rings");
-            return null;
-        }
-        return region;
+    }
+
+    private static int OutOfRange(string fn, ushort idx, InflightQueue q, ushort vringIdx) =>
+        LastError.Set(fn, $"entry {idx} of vring {vringIdx} is outside its {q.Entries} inflight entries" +
+            (q.Packed ? ", or the region names entries outside it" : ""));
+
+    /// <summary>
+    /// Takes the vring's access lock and returns its inflight tracking: 1 with the lock held; 0 for a marking
+    /// function (<paramref name="marks"/>) when INFLIGHT_SHMFD was not negotiated (DPDK's "nothing to do"); -1 with
+    /// the reason recorded.
+    /// </summary>
+    private static int Enter(string fn, int vid, ushort vringIdx, bool? packed, out Vring? v, out InflightQueue? q,
+        bool marks = false)
+    {
+        q = null;
+        v = Args.Vring(fn, vid, vringIdx, out VhostSession? s);
+        if (v == null) return -1;
+        if (marks && !PF.Has(s!.ProtocolFeatures, PF.InflightShmfd)) return 0;
+        if (packed is bool p && p != s!.Device.IsPacked)
+            return LastError.Set(fn, $"vid {vid} uses {(s.Device.IsPacked ? "packed" : "split")} rings");
+        v.AccessLock.Enter();
+        q = v.Inflight;
+        if (q != null) return 1;
+        v.AccessLock.Exit();
+        return LastError.Set(fn, s!.Device.Inflight == null
+            ? $"vid {vid} has no inflight region (INFLIGHT_SHMFD not negotiated, or no GET/SET_INFLIGHT_FD yet)"
+            : $"vring {vringIdx} is not tracked: not started yet, or beyond the {s.Device.Inflight.NumQueues} queues of the inflight region",
+            LibC.ENOENT);
     }
 
     // ---- backend request channel ----
 
     /// <summary>
-    /// Checks that the frontend can take a config-change request (BACKEND_REQ and CONFIG negotiated, channel open), then
-    /// refuses: sending backend requests (and waiting for the reply) is control-plane work of a later issue.
+    /// rte_vhost_slave_config_change: CONFIG_CHANGE_MSG to the frontend, waiting at most 5 s for its ack when
+    /// <paramref name="needReply"/>. 0 or a negative errno (see <see cref="VhostSession.SendConfigChange"/>).
     /// </summary>
     [UnmanagedCallersOnly(EntryPoint = "hp_vhost_backend_config_change")]
     public static int BackendConfigChange(int vid, byte needReply)
@@ -231,12 +265,8 @@ internal static unsafe class LogInflightExports
         {
             VhostSession? s = DeviceRegistry.Get(vid);
             if (s == null) return Args.Errno(fn, $"vid {vid} is not a connected device", LibC.ENODEV);
-            if (!PF.Has(s.ProtocolFeatures, PF.BackendReq) || !PF.Has(s.ProtocolFeatures, PF.Config))
-                return Args.Errno(fn, $"vid {vid} did not negotiate the BACKEND_REQ and CONFIG protocol features", LibC.ENOTSUP);
-            if (s.BackendReqFd < 0)
-                return Args.Errno(fn, $"vid {vid} has no backend request channel (no SET_BACKEND_REQ_FD)", LibC.ENOTSUP);
-            return Args.Errno(fn, $"sending CONFIG_CHANGE_MSG{(needReply != 0 ? " with NEED_REPLY" : "")} over the backend request channel is not in the control plane yet",
-                LibC.ENOTSUP);
+            int rc = s.SendConfigChange(needReply != 0, VhostSession.BackendReplyTimeout, out string error);
+            return rc == 0 ? 0 : Args.Errno(fn, error, -rc);
         }
         catch (Exception e)
         {

@@ -95,6 +95,10 @@ internal static unsafe class LastError
         LibC.ECONNREFUSED => "ECONNREFUSED",
         LibC.EALREADY => "EALREADY",
         LibC.EPROTO => "EPROTO",
+        LibC.EPIPE => "EPIPE",
+        LibC.ENOTCONN => "ENOTCONN",
+        LibC.ECONNRESET => "ECONNRESET",
+        LibC.ETIMEDOUT => "ETIMEDOUT",
         _ => $"errno {errno}",
     };
 }

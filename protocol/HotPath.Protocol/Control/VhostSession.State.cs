@@ -17,14 +17,19 @@ public sealed unsafe partial class VhostSession
     /// <summary>MAC from SEND_RARP (the guest's address after a migration).</summary>
     public byte[]? RarpMac { get; internal set; }
 
-    /// <summary>Fd of the backend-initiated request channel (SET_BACKEND_REQ_FD), or -1.</summary>
-    internal int BackendReqFd { get; set; } = -1;
+    /// <summary>The backend request channel (SET_BACKEND_REQ_FD), or null.</summary>
+    public BackendRequestChannel? BackendChannel { get; private set; }
+
+    /// <summary>Installs a new backend request channel on <paramref name="fd"/> (owned from now on), closing the previous one.</summary>
+    internal void SetBackendChannel(int fd)
+    {
+        BackendRequestChannel? old = BackendChannel;
+        BackendChannel = new BackendRequestChannel(fd);
+        old?.Dispose();
+    }
 
     /// <summary>Fd from SET_LOG_FD (log sync eventfd), or -1.</summary>
     internal int LogFd { get; set; } = -1;
-
-    /// <summary>The inflight region from GET/SET_INFLIGHT_FD.</summary>
-    internal HotPath.Engine.Inflight.InflightRegion? Inflight { get; set; }
 
     internal Span<byte> ConfigSpace => _config;
 
@@ -123,6 +128,7 @@ public sealed unsafe partial class VhostSession
         }
         finally { Device.UnlockAll(); }
         Device.ResetRings();
+        Device.SetInflight(null);   // as DPDK's reset: the region and its fd are released
         ProtocolFeatures = 0;
         Status = 0;
     }
@@ -137,12 +143,10 @@ public sealed unsafe partial class VhostSession
         }
         finally { Device.UnlockAll(); }
         Device.SetLog(null);
-        Inflight?.Dispose();
-        Inflight = null;
-        int fd = BackendReqFd;
-        if (fd >= 0) LibC.close(fd);
-        BackendReqFd = -1;
-        fd = LogFd;
+        Device.SetInflight(null);
+        BackendChannel?.Dispose();
+        BackendChannel = null;
+        int fd = LogFd;
         if (fd >= 0) LibC.close(fd);
         LogFd = -1;
     }

@@ -36,6 +36,7 @@ public sealed unsafe partial class VhostSession : IFdHandler, IDisposable
             StatsEnabled = (driver.Flags & VhostDriverFlags.NetStatsEnable) != 0,
             LinearBuffers = (driver.Flags & VhostDriverFlags.LinearbufSupport) != 0,
             ExternalBuffers = (driver.Flags & VhostDriverFlags.ExtbufSupport) != 0,
+            BuiltinNet = driver.BuiltinNet,
         };
         _reply = (byte*)NativeMemory.AllocZeroed(MessageHeader.WireSize + MessageLimits.MaxPayload);
         InitConfigSpace();

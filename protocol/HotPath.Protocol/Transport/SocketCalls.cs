@@ -16,6 +16,7 @@ public static unsafe partial class SocketCalls
     public const int EPOLL_CLOEXEC = 0x80000, EPOLL_CTL_ADD = 1, EPOLL_CTL_DEL = 2, EPOLL_CTL_MOD = 3;
     public const uint EPOLLIN = 0x1, EPOLLOUT = 0x4, EPOLLERR = 0x8, EPOLLHUP = 0x10, EPOLLRDHUP = 0x2000;
     public const int SunPathMax = 108;
+    public const short POLLIN = 0x1, POLLOUT = 0x4;
 
     [LibraryImport(Lib, SetLastError = true)] public static partial int socket(int domain, int type, int protocol);
     [LibraryImport(Lib, SetLastError = true)] public static partial int socketpair(int domain, int type, int protocol, int* sv);
@@ -32,6 +33,7 @@ public static unsafe partial class SocketCalls
     [LibraryImport(Lib, SetLastError = true)] public static partial int epoll_create1(int flags);
     [LibraryImport(Lib, SetLastError = true)] public static partial int epoll_ctl(int epfd, int op, int fd, EpollEvent* ev);
     [LibraryImport(Lib, SetLastError = true)] public static partial int epoll_wait(int epfd, EpollEvent* events, int max, int timeoutMs);
+    [LibraryImport(Lib, SetLastError = true)] public static partial int poll(PollFd* fds, nuint count, int timeoutMs);
 
     /// <summary>Fills a sockaddr_un for <paramref name="path"/>; false when the path does not fit in sun_path.</summary>
     public static bool TryMakeAddress(string path, out SockAddrUn addr, out int length)
@@ -103,6 +105,15 @@ public struct CmsgHdr
     public const int HeaderSize = 16;
     public static int Space(int dataBytes) => HeaderSize + ((dataBytes + 7) & ~7);
     public static int Length(int dataBytes) => HeaderSize + dataBytes;
+}
+
+/// <summary>struct pollfd (8 bytes).</summary>
+[StructLayout(LayoutKind.Sequential)]
+public struct PollFd
+{
+    public int Fd;
+    public short Events;
+    public short Revents;
 }
 
 /// <summary>struct epoll_event: packed on x86_64 (12 bytes).</summary>

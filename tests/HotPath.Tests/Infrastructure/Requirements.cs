@@ -81,3 +81,22 @@ public sealed class HugepageFactAttribute : FactAttribute
         if (Requirements.FreeHugepages < 16) Skip = "!!! SKIPPED: no free hugepages (run scripts/setup.sh as root) !!!";
     }
 }
+
+/// <summary>
+/// A fact that runs a program ./build.sh puts in artifacts/ (a C example on libhotpath.so); skipped loudly when it
+/// was not built. ./test.sh builds before it tests.
+/// </summary>
+public sealed class ArtifactFactAttribute : FactAttribute
+{
+    public ArtifactFactAttribute(string relativePath)
+    {
+        if (!File.Exists(Artifacts.Path(relativePath)))
+            Skip = $"!!! SKIPPED: {Artifacts.Path(relativePath)} is not built (run ./build.sh) !!!";
+    }
+}
+
+/// <summary>Where ./build.sh puts its output.</summary>
+public static class Artifacts
+{
+    public static string Path(string relative) => System.IO.Path.Combine(Requirements.RepoRoot, "artifacts", relative);
+}

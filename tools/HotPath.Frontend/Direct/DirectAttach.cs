@@ -1,3 +1,4 @@
+using HotPath.Engine.Virtio;
 using HotPath.Engine;
 using HotPath.Engine.Interop;
 using HotPath.Engine.Memory;
@@ -88,7 +89,9 @@ public sealed class DirectAttach : IDisposable
             vq.DescUserAddr = desc;                                  // SET_VRING_ADDR
             vq.AvailUserAddr = avail;
             vq.UsedUserAddr = used;
-            vq.AddrFlags = 0;
+            // As QEMU: log_guest_addr is the used ring's GPA, and the LOG flag is set while LOG_ALL is negotiated.
+            vq.LogGuestAddr = ring.DeviceAreaGpa;
+            vq.AddrFlags = VirtioFeatures.Has(Device.Features, VirtioFeatures.LogAll) ? Vring.AddrFlagLog : 0;
             vq.AddrSet = true;
             Check(Device.TranslateLocked(vq));
             vq.KickFd = kick;                                        // SET_VRING_KICK

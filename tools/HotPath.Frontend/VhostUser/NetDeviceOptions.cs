@@ -29,4 +29,10 @@ public sealed record NetDeviceOptions
 
     /// <summary>Also create an error eventfd per vring and send it with SET_VRING_ERR (QEMU does; virtio-user does not).</summary>
     public bool ErrorFds { get; init; }
+
+    /// <summary>
+    /// Share an inflight area with the backend at every start (INFLIGHT_SHMFD; see <see cref="VhostUserFrontend.Inflight"/>),
+    /// so a backend that restarts can resubmit what it had not finished.
+    /// </summary>
+    public bool TrackInflight { get; init; }
 }

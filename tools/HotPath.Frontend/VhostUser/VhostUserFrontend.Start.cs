@@ -136,6 +136,7 @@ public sealed partial class VhostUserFrontend
                     $"{Peer} cleared FEATURES_OK (status 0x{now:x2}): it refused features {VirtioFeatures.Describe(_plannedFeatures)}");
         }
 
+        SetUpInflight(rings);
         SetMemTable(memory);
         for (uint i = 0; i < rings.Count; i++)
         {

@@ -39,9 +39,7 @@ internal static unsafe class DeviceHandlers
 
     public static HandlerResult SetBackendReqFd(VhostSession s, MessageReader m)
     {
-        int old = s.BackendReqFd;
-        if (old >= 0) HotPath.Engine.Interop.LibC.close(old);
-        s.BackendReqFd = m.TakeFd(0);
+        s.SetBackendChannel(m.TakeFd(0));
         return HandlerResult.Ok;
     }
 

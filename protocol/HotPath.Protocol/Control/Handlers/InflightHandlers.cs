@@ -16,10 +16,13 @@ internal static class InflightHandlers
             return HandlerResult.Fail(ControlError.BadInflight, $"num_queues {p.NumQueues} queue_size {p.QueueSize}");
         int rc = InflightRegion.TryCreate(p.NumQueues, p.QueueSize, s.Device.IsPacked, out InflightRegion? region);
         if (rc != 0) return HandlerResult.Fail(ControlError.BadInflight, $"cannot create the region: {LibC.StrError(-rc)}");
-        s.Inflight?.Dispose();
-        s.Inflight = region;
         int dup = LibC.dup(region!.Fd);
-        if (dup < 0) return HandlerResult.Fail(ControlError.BadInflight, $"dup: {LibC.StrError(LibC.Errno)}");
+        if (dup < 0)
+        {
+            region.Dispose();
+            return HandlerResult.Fail(ControlError.BadInflight, $"dup: {LibC.StrError(LibC.Errno)}");
+        }
+        s.Device.SetInflight(region);
         s.ReplyFd(dup);
         return s.ReplyStruct(new InflightPayload
         {
@@ -39,8 +42,7 @@ internal static class InflightHandlers
             return HandlerResult.Fail(ControlError.BadInflight,
                 $"size 0x{p.MmapSize:x} offset 0x{p.MmapOffset:x} queues {p.NumQueues}x{p.QueueSize}: {e.Describe()}");
         }
-        s.Inflight?.Dispose();
-        s.Inflight = region;
+        s.Device.SetInflight(region);
         return HandlerResult.Ok;
     }
 }

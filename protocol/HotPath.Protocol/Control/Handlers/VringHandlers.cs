@@ -1,3 +1,4 @@
+using HotPath.Engine;
 using HotPath.Engine.Virtio;
 using HotPath.Engine.Vrings;
 using HotPath.Protocol.Transport;
@@ -134,6 +135,7 @@ internal static class VringHandlers
         uint index = (uint)(value & VringFdPayload.IndexMask);
         if (!TryGetVring(s, index, name, out Vring v, out HandlerResult fail)) return fail;
         int fd = (value & VringFdPayload.NoFdFlag) != 0 ? Vring.FdNone : m.TakeFd(0);
+        InflightStart inflight = default;
         v.AccessLock.Enter();
         try
         {
@@ -144,6 +146,8 @@ internal static class VringHandlers
                     v.KickFd = fd;
                     // Without VHOST_USER_F_PROTOCOL_FEATURES rings start enabled (vhost-user spec, DPDK).
                     if (!VirtioFeatures.Has(s.Device.Features, VirtioFeatures.ProtocolFeatures)) v.Enabled = true;
+                    // The ring starts: inflight tracking begins (or resumes from what a previous backend left).
+                    if (s.Device.Inflight != null) inflight = s.Device.StartInflightLocked(v);
                     break;
                 case VringFd.Call:
                     VhostSession.CloseFd(ref v.CallFd);
@@ -156,7 +160,18 @@ internal static class VringHandlers
             }
         }
         finally { v.AccessLock.Exit(); }
+        if (inflight.Recovered) ReportInflight(s, v, inflight);
         return HandlerResult.Ok;
+    }
+
+    private static void ReportInflight(VhostSession s, Vring v, InflightStart r)
+    {
+        s.Log(r.MatchesRing ? LogLevel.Info : LogLevel.Warning,
+            $"vring {v.Index}: inflight region from a previous backend, {r.Resubmit} entries to resubmit" +
+            (s.Device.BuiltinNet && !v.IsPacked
+                ? $"; resuming at used index {v.LastUsedIdx}" +
+                  (r.MatchesRing ? "" : " (the region's entries are not the avail ring from there: it was not tracked by an in-order device)")
+                : $"; next avail index {v.LastAvailIdx}"));
     }
 
     public static HandlerResult SetVringEnable(VhostSession s, MessageReader m)

@@ -1,0 +1,95 @@
+using HotPath.Frontend.Memory;
+using HotPath.Frontend.Rings;
+using HotPath.Frontend.VhostUser;
+using HotPath.Tests.Datapath;
+
+namespace HotPath.Tests.Migration;
+
+/// <summary>
+/// The guest side of one virtio-net queue pair in memfd guest memory: split-ring drivers for RX (vring 0) and TX
+/// (vring 1) that send numbered packets and check what comes back. The drivers throw on a used entry for a
+/// descriptor that was not in flight, so a descriptor completed twice never goes unnoticed.
+/// </summary>
+internal sealed class GuestTraffic : IDisposable
+{
+    public const ulong Features = NetDeviceOptions.DefaultFeatures;
+
+    public FrontendMemory Memory { get; }
+    public SplitRingDriver Rx { get; }
+    public SplitRingDriver Tx { get; }
+    public IReadOnlyList<RingAreas> Rings { get; }
+
+    private readonly byte[] _buf = new byte[16384];
+    private readonly byte[] _hdr;
+    private ulong _seq;
+
+    /// <summary>Packets posted on TX, and packets received intact on RX.</summary>
+    public long Sent, Received;
+
+    /// <summary>When set, every received sequence number must be new (a packet delivered twice fails).</summary>
+    public HashSet<ulong>? ReceivedSeqs;
+
+    /// <summary>Called with (descriptor id, used length) for every RX used entry before it is consumed.</summary>
+    public Action<uint, uint>? OnRxUsed;
+
+    public GuestTraffic(ulong[]? regionSizes = null, uint ringSize = 256)
+    {
+        Memory = FrontendMemory.Create(regionSizes ?? new ulong[] { 32 << 20 });
+        var o = new RingDriverOptions { Size = ringSize, BufferSize = 2048, Features = Features, Region = 0 };
+        Rx = new SplitRingDriver(Memory, o);
+        Tx = new SplitRingDriver(Memory, o);
+        Rings = new[] { Rx.Areas, Tx.Areas };
+        _hdr = new byte[Rx.HeaderSize];
+        Rx.FillRx(2048);
+        Rx.Publish();
+    }
+
+    /// <summary>Posts up to <paramref name="packets"/> numbered TX packets and publishes them; returns how many.</summary>
+    public int Send(int packets, Func<ulong, int> size)
+    {
+        int n = 0;
+        for (; n < packets; n++)
+        {
+            int len = size(_seq);
+            Payload.Fill(_buf.AsSpan(0, len), _seq);
+            if (!Tx.PostTx(_hdr, _buf.AsSpan(0, len))) break;
+            _seq++;
+        }
+        Sent += n;
+        Tx.Publish();
+        return n;
+    }
+
+    /// <summary>Reaps TX completions, receives and checks every RX packet, and reposts RX buffers. Returns packets received.</summary>
+    public int Collect()
+    {
+        Tx.ReapTx();
+        if (OnRxUsed != null)
+            for (ushort i = Rx.LastUsed; i != Rx.UsedIdx; i++)
+            {
+                var e = Rx.RawUsed(i);
+                OnRxUsed(e.Id, e.Len);
+            }
+        int got = 0;
+        while (Rx.TryReceive(_buf, out RxInfo info))
+        {
+            if (info.UsedLen == 0) continue;
+            ulong seq = Payload.Seq(_buf);
+            if (!Payload.Matches(_buf.AsSpan(0, info.Length), seq)) throw new InvalidDataException($"packet {seq} arrived corrupted");
+            if (seq >= _seq) throw new InvalidDataException($"packet {seq} was never sent");
+            if (ReceivedSeqs != null && !ReceivedSeqs.Add(seq)) throw new InvalidDataException($"packet {seq} was delivered twice");
+            got++;
+        }
+        Received += got;
+        Rx.FillRx(2048);
+        Rx.Publish();
+        return got;
+    }
+
+    public void Dispose()
+    {
+        Rx.Dispose();
+        Tx.Dispose();
+        Memory.Dispose();
+    }
+}

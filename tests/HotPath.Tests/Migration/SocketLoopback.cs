@@ -1,0 +1,92 @@
+using HotPath.Engine;
+using HotPath.Engine.Buffers;
+using HotPath.Frontend.VhostUser;
+using HotPath.Protocol.Control;
+using HotPath.Tests.Datapath;
+using HotPath.Tests.Infrastructure;
+using HotPath.Tests.Protocol;
+
+namespace HotPath.Tests.Migration;
+
+/// <summary>
+/// HotPath's backend (server mode, in this process) and HotPath's frontend talking over a real Unix socket, one
+/// queue pair of split rings (<see cref="GuestTraffic"/>). The test thread plays both the guest and the application
+/// on the backend, which forwards guest TX to guest RX with real bursts on the device the control plane built.
+/// </summary>
+internal sealed unsafe class SocketLoopback : IDisposable
+{
+    public static readonly TimeSpan Wait = TimeSpan.FromSeconds(10);
+    private const int Burst = 32;
+
+    public VhostDriver Driver { get; }
+    public DeviceEventLog Events { get; } = new();
+    public GuestTraffic Guest { get; }
+    public VhostUserFrontend Frontend { get; }
+    public VhostSession Session { get; }
+    public VhostDevice Device => Session.Device;
+    public Mempool Pool { get; }
+
+    private readonly nint[] _burst = new nint[Burst];
+
+    /// <summary>Thread CPU time spent in the backend's bursts (<see cref="Forward"/> called by <see cref="Round"/>).</summary>
+    public long BackendNanoseconds;
+
+    /// <summary>Packets the forwarder gave up on (the guest RX ring stayed full or locked).</summary>
+    public long Dropped;
+
+    public SocketLoopback(string tag, ulong[]? regionSizes = null, uint ringSize = 256, NetDeviceOptions? options = null)
+    {
+        Driver = VhostDriver.Register(DpdkBackend.NewSocketPath(tag), VhostDriverFlags.None);
+        Driver.RegisterCallbacks(Events);
+        Driver.Start();
+        Guest = new GuestTraffic(regionSizes, ringSize);
+        Frontend = VhostUserFrontend.Connect(Driver.Path, Wait);
+        Frontend.Start(Guest.Memory, Guest.Rings, options);
+        int vid = int.Parse(Events.WaitFor("new_device", Wait).Split(' ')[1]);
+        Session = DeviceRegistry.Get(vid)!;
+        Pool = TestPools.Create(4096);
+    }
+
+    /// <summary>One round: the guest sends up to <paramref name="packets"/> packets, the backend forwards them, the guest collects.</summary>
+    public int Round(int packets, Func<ulong, int> size)
+    {
+        Guest.Send(packets, size);
+        long t0 = ThreadCpuTime.Nanoseconds;
+        Forward();
+        BackendNanoseconds += ThreadCpuTime.Nanoseconds - t0;
+        return Guest.Collect();
+    }
+
+    /// <summary>
+    /// The backend application: dequeue guest TX, enqueue to guest RX. A burst that finds its ring's lock held by
+    /// the control plane moves nothing, so packets are held and offered again (for a while) rather than dropped.
+    /// </summary>
+    public void Forward()
+    {
+        while (true)
+        {
+            ushort n = Device.DequeueBurst(1, Pool, _burst);
+            if (n == 0) return;
+            fixed (nint* p = _burst)
+            {
+                int done = 0;
+                for (int attempt = 0; done < n && attempt < 100_000; attempt++)
+                {
+                    int k = Device.EnqueueBurst(0, new ReadOnlySpan<nint>(p + done, n - done));
+                    if (k == 0) Thread.Yield();
+                    done += k;
+                }
+                MbufOps.FreeBulk((Mbuf**)p, (uint)n);
+                Dropped += n - done;
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        Frontend.Dispose();
+        try { Driver.Unregister(); } catch (VhostException) { }
+        Guest.Dispose();
+        Pool.Dispose();
+    }
+}
