@@ -4,6 +4,7 @@
 #   - hotpath.h compiles alone (C11 -pedantic, C++17, included twice);
 #   - every name of shared/reference/exports.txt is declared in hotpath.h and exported (dlsym), nm -D agrees;
 #   - test_api: driver/features/callbacks, error returns and hp_last_error() texts, mempool/mbuf, rings, VA lookup;
+#   - test_icmpecho: hp-fwd's ARP/ICMP echo responder on well-formed, malformed, truncated and random frames;
 #   - test_virtio_user: the API against DPDK virtio-user (real socket, real packets);
 #   - hp-fwd in txonly/rxonly/io/macswap against virtio-user, server and client mode, packet counts both ways;
 #   - hp-fwd --demo: hp-frontend (HotPath's frontend) drives hp-fwd in three directions, two sizes;
@@ -73,6 +74,9 @@ run_program exports_check "$bin/exports_check" "$art/lib/libhotpath.so.1"
 
 echo "== API"
 run_program test_api "$bin/test_api"
+
+echo "== hp-fwd icmpecho responder (frames built in the test, guard page, ASan/UBSan)"
+run_program test_icmpecho "$bin/test_icmpecho"
 
 echo "== hp-fwd command line"
 "$art/bin/hp-fwd" --mode io > /dev/null 2> "$work/usage.err"; rc=$?
