@@ -21,32 +21,13 @@
 
 #include "check.h"
 #include "icmpecho.h"
+#include "inet.h"
 
 static const uint8_t GUEST_MAC[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
 static const uint8_t PEER_MAC[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x02 };
 static const uint8_t RESPONDER_MAC[6] = { 0x02, 0x48, 0x50, 0x00, 0x00, 0x01 };
 static const uint8_t GUEST_IP[4] = { 10, 0, 0, 1 };
 static const uint8_t PEER_IP[4] = { 10, 0, 0, 2 };
-
-static uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
-static void wr16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-/* The Internet checksum of n bytes (0 when the bytes include a valid checksum field). */
-static uint16_t csum(const uint8_t *p, size_t n)
-{
-	uint32_t s = 0;
-	for (size_t i = 0; i + 1 < n; i += 2)
-		s += (uint32_t)(p[i] << 8 | p[i + 1]);
-	if (n & 1)
-		s += (uint32_t)p[n - 1] << 8;
-	while (s >> 16)
-		s = (s & 0xFFFF) + (s >> 16);
-	return (uint16_t)~s;
-}
 
 /* An Ethernet/IPv4/ICMP echo request with payload_len bytes of payload and opt_len bytes of IPv4 options (NOPs).
  * Returns the frame length. */
@@ -67,7 +48,7 @@ static size_t build_echo(uint8_t *f, size_t payload_len, size_t opt_len)
 	memcpy(ip + 12, GUEST_IP, 4);
 	memcpy(ip + 16, PEER_IP, 4);
 	memset(ip + 20, 1, opt_len); /* NOP options */
-	wr16(ip + 10, csum(ip, ihl));
+	wr16(ip + 10, inet_checksum(ip, ihl));
 	icmp[0] = 8;
 	icmp[1] = 0;
 	wr16(icmp + 2, 0);
@@ -75,7 +56,7 @@ static size_t build_echo(uint8_t *f, size_t payload_len, size_t opt_len)
 	wr16(icmp + 6, 7);      /* sequence */
 	for (size_t i = 0; i < payload_len; i++)
 		icmp[8 + i] = (uint8_t)(i * 7 + 3);
-	wr16(icmp + 2, csum(icmp, icmp_len));
+	wr16(icmp + 2, inet_checksum(icmp, icmp_len));
 	return 14 + ihl + icmp_len;
 }
 
@@ -142,9 +123,9 @@ static void check_echo_reply(const uint8_t *req, const uint8_t *rep, size_t len,
 	CHECK(memcmp(rep, req + 6, 6) == 0 && memcmp(rep + 6, req, 6) == 0, "%s: MACs swapped", what);
 	CHECK(memcmp(rip + 12, req + 14 + 16, 4) == 0 && memcmp(rip + 16, req + 14 + 12, 4) == 0, "%s: IPs swapped",
 	      what);
-	CHECK(csum(rip, ihl) == 0, "%s: IPv4 header checksum valid", what);
+	CHECK(inet_checksum(rip, ihl) == 0, "%s: IPv4 header checksum valid", what);
 	CHECK(ricmp[0] == 0 && ricmp[1] == 0, "%s: type %u code %u", what, ricmp[0], ricmp[1]);
-	CHECK(csum(ricmp, tot - ihl) == 0, "%s: ICMP checksum valid (0x%04x)", what, rd16(ricmp + 2));
+	CHECK(inet_checksum(ricmp, tot - ihl) == 0, "%s: ICMP checksum valid (0x%04x)", what, rd16(ricmp + 2));
 	CHECK(memcmp(ricmp + 4, req + 14 + ihl + 4, tot - ihl - 4) == 0, "%s: identifier, sequence, payload kept",
 	      what);
 	CHECK(memcmp(rip, req + 14, 2) == 0 && memcmp(rip + 2, req + 16, 10) == 0, "%s: other IPv4 fields kept", what);
@@ -253,7 +234,7 @@ static void fix_ip_csum(uint8_t *f)
 {
 	size_t ihl = (size_t)(f[14] & 0xF) * 4;
 	wr16(f + 24, 0);
-	wr16(f + 24, csum(f + 14, ihl < 20 ? 20 : ihl));
+	wr16(f + 24, inet_checksum(f + 14, ihl < 20 ? 20 : ihl));
 }
 static void m_ip_csum(uint8_t *f, size_t *len) { (void)len; f[24] ^= 0x40; }
 static void m_icmp_csum(uint8_t *f, size_t *len) { (void)len; f[36] ^= 0x01; }
@@ -439,7 +420,7 @@ static void test_random(void)
 		counts[v]++;
 		if (v == ECHO_ICMP_REPLY) {
 			size_t ihl = (size_t)(f[14] & 0xF) * 4, tot = rd16(f + 16);
-			if (csum(f + 14, ihl) != 0 || csum(f + 14 + ihl, tot - ihl) != 0)
+			if (inet_checksum(f + 14, ihl) != 0 || inet_checksum(f + 14 + ihl, tot - ihl) != 0)
 				bad_replies++;
 		}
 	}

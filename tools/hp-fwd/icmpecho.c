@@ -3,6 +3,8 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "inet.h"
+
 /*
  * Offsets in an untagged Ethernet frame. Everything below reads only from the first segment after checking it
  * holds the bytes, except the ICMP checksum, which walks the chain with the lengths each segment declares.
@@ -33,38 +35,20 @@
 #define ICMP_ECHO_REPLY 0
 #define ICMP_ECHO_REQUEST 8
 
-static inline uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
-
-static inline void wr16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static inline uint32_t fold(uint64_t s)
-{
-	while (s >> 16)
-		s = (s & 0xFFFF) + (s >> 16);
-	return (uint32_t)s;
-}
-
-/* Big-endian 16-bit one's-complement sum of n bytes; *odd says the previous byte was the high half of a word. */
+/* Big-endian 16-bit one's-complement sum of n bytes of a stream cut into pieces; *odd: the previous piece ended on
+ * the high half of a word, so this one starts with the low half. */
 static uint64_t sum_bytes(const uint8_t *p, uint32_t n, bool *odd)
 {
 	uint64_t s = 0;
-	uint32_t i = 0;
-	if (*odd && n > 0) {
-		s += p[0];
-		i = 1;
-		*odd = false;
+	if (n == 0)
+		return 0;
+	if (*odd) {
+		s = p[0];
+		p++;
+		n--;
 	}
-	for (; i + 1 < n; i += 2)
-		s += (uint32_t)(p[i] << 8 | p[i + 1]);
-	if (i < n) {
-		s += (uint32_t)p[i] << 8;
-		*odd = true;
-	}
-	return s;
+	*odd = (n & 1) != 0;
+	return s + csum_add(p, n);
 }
 
 /*
@@ -88,14 +72,14 @@ static bool chain_checksum_ok(const struct hp_mbuf *m, uint32_t off, uint32_t le
 		len -= n;
 		off = 0;
 	}
-	return len == 0 && fold(sum) == 0xFFFF;
+	return len == 0 && csum_fold(sum) == 0xFFFF;
 }
 
 /* RFC 1624 eqn. 3: HC' = ~(~HC + ~m + m'), for one 16-bit word changing from old to new. */
 static void csum_replace16(uint8_t *field, uint16_t old, uint16_t new_)
 {
 	uint32_t s = (uint32_t)(uint16_t)~rd16(field) + (uint16_t)~old + new_;
-	wr16(field, (uint16_t)~fold(s));
+	wr16(field, (uint16_t)~csum_fold(s));
 }
 
 static inline bool ip_is_multicast_or_reserved(const uint8_t *a) { return a[0] >= 224; } /* 224/4, 240/4, bcast */
@@ -140,7 +124,6 @@ static enum echo_verdict icmp_reply(struct hp_mbuf *m, uint8_t *e, uint32_t len,
 	uint8_t *ip = e + ETH_HLEN, *icmp;
 	uint32_t ihl, tot;
 	uint16_t old;
-	bool odd = false;
 	if (len < ETH_HLEN + IP_MIN_HLEN)
 		return pkt < ETH_HLEN + IP_MIN_HLEN ? ECHO_MALFORMED : ECHO_IGNORED;
 	if ((ip[0] >> 4) != 4)
@@ -151,7 +134,7 @@ static enum echo_verdict icmp_reply(struct hp_mbuf *m, uint8_t *e, uint32_t len,
 		return ECHO_MALFORMED;
 	if (len < ETH_HLEN + ihl)
 		return ECHO_IGNORED; /* options spill into the next segment */
-	if (fold(sum_bytes(ip, ihl, &odd)) != 0xFFFF)
+	if (inet_checksum(ip, ihl) != 0)
 		return ECHO_MALFORMED;
 	if (ip[IP_PROTO] != IPPROTO_ICMP_ || (rd16(ip + IP_FRAG) & 0x3FFF) != 0) /* MF or an offset: a fragment */
 		return ECHO_IGNORED;
