@@ -60,28 +60,36 @@ public sealed unsafe partial class VhostDevice
         ushort n = 0;
         GuestMemory? mem = Memory;
         if (mem != null && vq.IsReady)
-            n = vq.IsPacked ? PackedBursts.Dequeue(this, vq, mem, pool, pkts, count) : SplitDequeue.Run(this, vq, mem, pool, pkts, count);
+        {
+            // After SEND_RARP the first burst to see the request puts the announcement first (DPDK's order).
+            if (RarpPending && TakeRarp()) n = InjectRarp(vq, pool, pkts);
+            ushort more = (ushort)(count - n);
+            if (more != 0)
+                n += vq.IsPacked ? PackedBursts.Dequeue(this, vq, mem, pool, pkts + n, more) : SplitDequeue.Run(this, vq, mem, pool, pkts + n, more);
+        }
         vq.AccessLock.Exit();
         return n;
     }
 
     /// <summary>
     /// rte_vhost_avail_entries: free entries the guest has posted on an RX (even) queue that the device has not
-    /// used yet (avail.idx - last used index); 0 when the ring is busy, not ready or unknown.
+    /// used yet (split: avail.idx - last used index; packed: the available chains, as the device takes used and
+    /// avail in step); 0 when the ring is busy, not ready or unknown.
     /// </summary>
     public ushort AvailEntries(int queueId)
     {
         Vring? vq = GetVring(queueId);
         if (vq == null || !vq.AccessLock.TryEnter()) return 0;
         ushort n = 0;
-        if (Memory != null && vq.IsReady && !vq.IsPacked) n = (ushort)(vq.ReadAvailIdx() - vq.LastUsedIdx);
+        if (Memory != null && vq.IsReady)
+            n = vq.IsPacked ? (ushort)PackedBursts.AvailableChains(vq) : (ushort)(vq.ReadAvailIdx() - vq.LastUsedIdx);
         vq.AccessLock.Exit();
         return n;
     }
 
     /// <summary>
-    /// rte_vhost_rx_queue_count: packets waiting on a guest TX (odd) queue (avail.idx - last avail index, at most
-    /// the ring size); 0 for an even id, a busy or not-ready ring.
+    /// rte_vhost_rx_queue_count: packets waiting on a guest TX (odd) queue (split: avail.idx - last avail index;
+    /// packed: the available chains; at most the ring size); 0 for an even id, a busy or not-ready ring.
     /// </summary>
     public uint RxQueueCount(int queueId)
     {
@@ -89,10 +97,14 @@ public sealed unsafe partial class VhostDevice
         Vring? vq = GetVring(queueId);
         if (vq == null || !vq.AccessLock.TryEnter()) return 0;
         uint n = 0;
-        if (Memory != null && vq.IsReady && !vq.IsPacked)
+        if (Memory != null && vq.IsReady)
         {
-            n = (ushort)(vq.ReadAvailIdx() - vq.LastAvailIdx);
-            if (n > vq.Size) n = 0;   // a jump the next burst will mark as broken
+            if (vq.IsPacked) n = PackedBursts.AvailableChains(vq);
+            else
+            {
+                n = (ushort)(vq.ReadAvailIdx() - vq.LastAvailIdx);
+                if (n > vq.Size) n = 0;   // a jump the next burst will mark as broken
+            }
         }
         vq.AccessLock.Exit();
         return n;
@@ -120,6 +132,21 @@ public sealed unsafe partial class VhostDevice
         {
             if (!insideOwnHook) vq.AccessLock.Exit();
         }
+    }
+
+    /// <summary>Puts the RARP announcement for <see cref="RarpMac"/> in <paramref name="pkts"/>[0]; returns 1, or 0 when no mbuf.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private ushort InjectRarp(Vring vq, MempoolHeader* pool, Mbuf** pkts)
+    {
+        Mbuf* m = RarpPacket.Make(pool, RarpMac);
+        if (m == null)
+        {
+            vq.Stats.Add(Stats.VringStats.MbufAllocFailed, 1);
+            return 0;
+        }
+        pkts[0] = m;
+        if (StatsEnabled) vq.Stats.CountPackets(pkts, 1);
+        return 1;
     }
 
     /// <summary>Frees every vring's native datapath memory (device teardown).</summary>

@@ -83,14 +83,27 @@ public static unsafe class PageAllocator
     public static void Free(ref PageBlock block)
     {
         if (block.IsEmpty) return;
-        // The hugetlb mapping is unmapped on its own first: munmap of hugetlb memory wants 2 MiB-aligned bounds.
-        int rc = LibC.munmap((nint)block.MapBase, block.MapLength);
-        Debug.Assert(rc == 0, "munmap of a PageBlock mapping failed");
+        int rc;
         if (block.ReserveBase != block.MapBase)
         {
-            rc = LibC.munmap((nint)block.ReserveBase, block.ReserveLength);
-            Debug.Assert(rc == 0, "munmap of a PageBlock reservation failed");
+            // The guard parts around the mapping go first, then the mapping: never munmap a range that contains a
+            // hole we already freed, or another thread's mmap that landed in that hole would be unmapped with it.
+            byte* mapEnd = block.MapBase + block.MapLength;
+            byte* reserveEnd = block.ReserveBase + block.ReserveLength;
+            if (block.MapBase > block.ReserveBase)
+            {
+                rc = LibC.munmap((nint)block.ReserveBase, (nuint)(block.MapBase - block.ReserveBase));
+                Debug.Assert(rc == 0, "munmap of a PageBlock leading guard failed");
+            }
+            if (reserveEnd > mapEnd)
+            {
+                rc = LibC.munmap((nint)mapEnd, (nuint)(reserveEnd - mapEnd));
+                Debug.Assert(rc == 0, "munmap of a PageBlock trailing guard failed");
+            }
         }
+        // The hugetlb mapping is unmapped on its own: munmap of hugetlb memory wants 2 MiB-aligned bounds.
+        rc = LibC.munmap((nint)block.MapBase, block.MapLength);
+        Debug.Assert(rc == 0, "munmap of a PageBlock mapping failed");
         block = default;
     }
 

@@ -1,42 +1,61 @@
-using System.Runtime.CompilerServices;
 using HotPath.Engine.Buffers;
 using HotPath.Engine.Stats;
+using HotPath.Engine.Virtio;
 
 namespace HotPath.Engine.Datapath;
 
 /// <summary>
-/// Dequeue copy: the bytes of a TX chain's pieces (after the virtio-net header) into an mbuf, chaining more
-/// segments from the pool when the packet is larger than one mbuf. Independent of the ring type. Small copies are
-/// deferred into the burst's <see cref="BatchCopy"/>, except the first segment's when the caller needs the packet
-/// headers at once (offload parsing).
+/// Dequeue copy for any chain shape: the bytes of a TX chain's pieces (after the virtio-net header) into an mbuf,
+/// chaining more segments from the pool when the packet is larger than one mbuf. Independent of the ring type.
+/// Copies run at once (the burst's inline path defers its own small copies).
 /// </summary>
 internal static unsafe class GuestToMbuf
 {
     /// <summary>
-    /// Copies <paramref name="pktLen"/> bytes from byte <paramref name="skip"/> of the pieces into
-    /// <paramref name="m"/> (reset, one segment). On failure (pool empty) the caller frees the segments chained so
-    /// far and discards the copies queued since it took its mark.
+    /// A walked TX chain (its pieces <paramref name="vec"/>[0..<paramref name="nVec"/>), <paramref name="total"/>
+    /// bytes) into <paramref name="m"/>: length checks, the virtio-net header read once and validated (offloads only
+    /// when <paramref name="offload"/>), the linear-buffer rule, the copy (segments from <paramref name="pool"/> as
+    /// needed), then the header's offload requests on the mbuf. Shared by the split and packed slow paths. On failure
+    /// the mbuf is handed back reset, for the next chain.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static DropReason Copy(BufPiece* vec, int nVec, uint skip, uint pktLen, Mbuf* m, MempoolHeader* pool,
-        ref BatchCopy batch, bool firstNow)
+    public static DropReason Packet(VhostDevice dev, BufPiece* vec, int nVec, ulong total, Mbuf* m, MempoolHeader* pool,
+        uint hdr, bool offload)
     {
-        uint room = (uint)(m->BufLen - m->DataOff);
-        if (vec->Len >= skip && vec->Len - skip >= pktLen && room >= pktLen && !firstNow)
+        if (total <= hdr) return DropReason.ChainTooShort;
+        if (total - hdr > DatapathLimits.MaxPacketBytes) return DropReason.PacketTooLarge;
+        uint pktLen = (uint)(total - hdr);
+        VirtioNetHeader h = default;
+        bool plain = true;
+        if (offload)
         {
-            // Common case: header and data in one piece, packet fits one mbuf.
-            // SAFETY: skip + pktLen <= vec[0].Len (readable guest piece); pktLen <= the mbuf's room.
-            batch.Add(m->Data, vec->Host + skip, pktLen);
-            m->DataLen = (ushort)pktLen;
-            m->PktLen = pktLen;
-            return DropReason.None;
+            // Read once into a local; everything below uses the local (SECURITY.md 15, 16).
+            NetHeaderCodec.Read(vec, nVec, (int)hdr, out h);
+            plain = NetHeaderCodec.IsPlain(h);
+            if (!plain)
+            {
+                DropReason bad = NetHeaderCodec.Validate(h, pktLen);
+                if (bad != DropReason.None) return bad;
+            }
         }
-        return CopySlow(vec, nVec, skip, pktLen, m, pool, ref batch, firstNow);
+        if (dev.LinearBuffers && pktLen > (uint)(m->BufLen - m->DataOff))
+            return dev.ExternalBuffers ? DropReason.ExtBufAllocFailed : DropReason.PacketTooLarge;
+        DropReason r = Copy(vec, nVec, hdr, pktLen, m, pool);
+        if (r != DropReason.None)
+        {
+            MbufOps.Free(m->Next);
+            MbufOps.Reset(m);
+            return r;
+        }
+        if (!plain) NetHeaderCodec.ApplyToMbuf(h, m);
+        return DropReason.None;
     }
 
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private static DropReason CopySlow(BufPiece* vec, int nVec, uint skip, uint pktLen, Mbuf* m, MempoolHeader* pool,
-        ref BatchCopy batch, bool firstNow)
+    /// <summary>
+    /// Copies <paramref name="pktLen"/> bytes from byte <paramref name="skip"/> of the pieces into
+    /// <paramref name="m"/> (reset, one segment). On failure (pool empty) the caller frees the segments chained so
+    /// far.
+    /// </summary>
+    public static DropReason Copy(BufPiece* vec, int nVec, uint skip, uint pktLen, Mbuf* m, MempoolHeader* pool)
     {
         int vi = 0;
         while (vi < nVec && skip >= vec[vi].Len)
@@ -64,8 +83,7 @@ internal static unsafe class GuestToMbuf
             }
             uint n = Math.Min(Math.Min(vec[vi].Len - skip, curRoom - curOff), remain);
             // SAFETY: skip + n <= vec[vi].Len (guest piece) and curOff + n <= the segment's room.
-            if (firstNow && cur == m) PacketCopy.Copy(cur->Data + curOff, vec[vi].Host + skip, n);
-            else batch.Add(cur->Data + curOff, vec[vi].Host + skip, n);
+            PacketCopy.Copy(cur->Data + curOff, vec[vi].Host + skip, n);
             curOff += n;
             skip += n;
             remain -= n;

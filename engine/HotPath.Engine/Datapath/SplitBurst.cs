@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using HotPath.Engine.Logging;
 using HotPath.Engine.Memory;
 using HotPath.Engine.Stats;
 using HotPath.Engine.Virtio;
@@ -7,9 +8,8 @@ using HotPath.Engine.Vrings;
 namespace HotPath.Engine.Datapath;
 
 /// <summary>
-/// What one split-ring burst works with, loaded once from the vring and its scratch at the start of the burst
-/// (ring pointers, size, negotiated header size, native arrays), plus the shadow used ring being filled and the
-/// deferred copies. Lives on the stack for the duration of one burst and is passed by reference.
+/// What the split-ring slow paths work with: ring pointers, size, header size and native arrays loaded from the
+/// vring and its scratch, plus the burst's shadow used count. Built on the stack when a slow path starts.
 /// </summary>
 internal unsafe ref struct SplitBurst
 {
@@ -20,15 +20,14 @@ internal unsafe ref struct SplitBurst
     public readonly uint Size;
     public readonly uint Mask;
     public readonly uint HeaderSize;
-    public readonly bool EventIdx;
     public readonly BufPiece* Vec;
     public readonly int VecCap;
     public readonly VringUsedElem* Shadow;
     public readonly uint* Pending;
+    public readonly DirtyLog? Log;
     public uint NShadow;
-    public BatchCopy Batch;
 
-    public SplitBurst(Vring vq, GuestMemory mem, ulong features)
+    public SplitBurst(VhostDevice dev, Vring vq, GuestMemory mem, ulong features, uint nShadow)
     {
         SplitScratch s = vq.SplitScratch!;
         Mem = mem;
@@ -38,28 +37,19 @@ internal unsafe ref struct SplitBurst
         Size = vq.Size;
         Mask = vq.Size - 1;
         HeaderSize = (uint)VirtioNetHeader.SizeFor(features);
-        EventIdx = VirtioFeatures.Has(features, VirtioFeatures.RingEventIdx);
         Vec = s.Vec;
         VecCap = s.VecCapacity;
         Shadow = s.Shadow;
         Pending = s.Pending;
-        NShadow = 0;
-        Batch = new BatchCopy(s.Batch, s.BatchCapacity);
+        Log = DirtyLogging.For(dev, features);
+        NShadow = nShadow;
     }
 
-    /// <summary>
-    /// End of a burst: runs the deferred copies, then publishes the shadow used entries (one release store of
-    /// used.idx) and notifies the guest if it wants it. The copies go first either way: on enqueue the guest reads
-    /// what they wrote, on dequeue it may reuse the buffers they read as soon as it sees them used.
-    /// </summary>
+    /// <summary>Dirty-logs the first <paramref name="bytes"/> written into the pieces (when migration logging is on).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void Complete(VhostDevice dev, Vring vq, ushort lastAvail)
+    public readonly void LogWritten(int nVec, ulong bytes)
     {
-        Batch.Flush();
-        if (NShadow == 0) return;
-        vq.LastUsedIdx = SplitUsedRing.Publish(vq.Used, Size, Shadow, NShadow, vq.LastUsedIdx);
-        vq.LastAvailIdx = lastAvail;
-        SplitUsedRing.NotifyIfWanted(dev, vq, vq.Avail, vq.LastUsedIdx, EventIdx);
+        if (Log != null) DirtyLogging.Pieces(Log, Mem, Vec, nVec, bytes);
     }
 
     /// <summary>Queues a used entry.</summary>
@@ -73,7 +63,6 @@ internal unsafe ref struct SplitBurst
     }
 
     /// <summary>Returns a bad chain to the guest as used with length 0 and counts the reason.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
     public void DropChain(DropReason reason, ushort head)
     {
         Stats.Drop(reason);
@@ -81,7 +70,6 @@ internal unsafe ref struct SplitBurst
     }
 
     /// <summary>Drops the bad chains met inside a mergeable reservation that was just committed.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
     public void DropPending(uint n)
     {
         for (uint i = 0; i < n; i++) DropChain((DropReason)(Pending[i] >> 16), (ushort)Pending[i]);

@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.Intrinsics;
 using HotPath.Engine.Memory;
 using HotPath.Engine.Stats;
 using HotPath.Engine.Virtio;
@@ -8,7 +7,7 @@ namespace HotPath.Engine.Datapath;
 
 /// <summary>
 /// Walks one split-ring descriptor chain into host pieces, with every hostile-guest guard (SECURITY.md 11-14, 16):
-/// each descriptor is read once into a local and validated before use; <c>next</c> must be inside the table; a
+/// each descriptor is read once into locals and validated before use; <c>next</c> must be inside the table; a
 /// chain holds at most as many descriptors as its table (the ring, or the indirect table), which also makes loops
 /// impossible; indirect tables must be a non-empty multiple of 16 bytes, no more entries than the ring, inside
 /// memory, not nested and not combined with NEXT; every descriptor must have the direction the queue needs; and
@@ -19,80 +18,48 @@ internal static unsafe class SplitChainWalker
     private const ushort FlagNext = VringDesc.FlagNext, FlagWrite = VringDesc.FlagWrite, FlagIndirect = VringDesc.FlagIndirect;
 
     /// <summary>
-    /// Walks the chain whose head descriptor the caller already loaded (<paramref name="head"/>: read once, not
-    /// re-read here). <paramref name="writeFlag"/> is <c>VRING_DESC_F_WRITE</c> for RX chains and 0 for TX chains:
-    /// every buffer descriptor must carry exactly that. On success the pieces are appended to
-    /// <paramref name="vec"/> from <paramref name="nVec"/> on, and <paramref name="total"/> is the sum of the
-    /// descriptor lengths.
+    /// Walks the chain whose head descriptor the caller already read (<paramref name="addr"/>,
+    /// <paramref name="meta"/> = len | flags &lt;&lt; 32 | next &lt;&lt; 48; not read again here).
+    /// <paramref name="writeFlag"/> is <c>VRING_DESC_F_WRITE</c> for RX chains and 0 for TX chains: every buffer
+    /// descriptor must carry exactly that. The pieces are appended to <paramref name="vec"/> from
+    /// <paramref name="nVec"/> on.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    public static DropReason Walk(GuestMemory mem, byte* desc, uint size, Vector128<ulong> head, ushort writeFlag,
-        BufPiece* vec, int vecCap, ref int nVec, out ulong total)
+    public static WalkResult Walk(GuestMemory mem, byte* desc, uint size, ulong addr, ulong meta, ushort writeFlag,
+        BufPiece* vec, int vecCap, int nVec)
     {
-        total = 0;
-        ulong addr = SplitDescriptor.Addr(head);
-        ulong meta = SplitDescriptor.Meta(head);
+        ulong total = 0;
         ushort flags = SplitDescriptor.Flags(meta);
-        byte* table = desc;            // host address of the table being walked (null: per-entry translation)
-        ulong tableGpa = 0;
-        uint limit = size;             // entries in that table: bounds next and the chain length
+        DescriptorTable table = DescriptorTable.Ring(desc, size);
 
         if ((flags & FlagIndirect) != 0)
         {
             // The WRITE bit of the descriptor pointing at an indirect table is ignored (virtio 2.7.5.3.2).
-            if ((flags & FlagNext) != 0) return DropReason.IndirectWithNext;
-            uint tableLen = SplitDescriptor.Len(meta);
-            if (tableLen == 0 || (tableLen & 15) != 0) return DropReason.IndirectBadLength;
-            uint entries = tableLen >> 4;
-            if (entries > size) return DropReason.IndirectTooLarge;
-            table = mem.GpaToHostExact(addr, tableLen);
-            if (table == null)
-            {
-                // A table that crosses regions is read entry by entry, each entry translated on its own.
-                if (addr > ulong.MaxValue - (tableLen - 1)) return DropReason.IndirectOutsideMemory;
-                tableGpa = addr;
-            }
-            limit = entries;
-            if (!TryLoad(mem, table, tableGpa, 0, out Vector128<ulong> d)) return DropReason.IndirectOutsideMemory;
-            addr = SplitDescriptor.Addr(d);
-            meta = SplitDescriptor.Meta(d);
+            if ((flags & FlagNext) != 0) return WalkResult.Bad(DropReason.IndirectWithNext);
+            DropReason open = DescriptorTable.OpenIndirect(mem, addr, SplitDescriptor.Len(meta), size, out table);
+            if (open != DropReason.None) return WalkResult.Bad(open);
+            if (!table.TryLoad(mem, 0, out addr, out meta)) return WalkResult.Bad(DropReason.IndirectOutsideMemory);
             flags = SplitDescriptor.Flags(meta);
         }
 
+        // The table (the ring, or the indirect table) bounds next and the chain length.
+        uint limit = table.Entries;
         uint count = 0;
         while (true)
         {
-            if (++count > limit) return DropReason.ChainTooLong;
+            if (++count > limit) return WalkResult.Bad(DropReason.ChainTooLong);
             // INDIRECT is only valid on the head of a chain in the ring itself.
-            if ((flags & FlagIndirect) != 0) return DropReason.IndirectNested;
-            if ((flags & FlagWrite) != writeFlag) return DropReason.WrongDirection;
+            if ((flags & FlagIndirect) != 0) return WalkResult.Bad(DropReason.IndirectNested);
+            if ((flags & FlagWrite) != writeFlag) return WalkResult.Bad(DropReason.WrongDirection);
             uint len = SplitDescriptor.Len(meta);
             total += len;
             DropReason r = GuestPieces.Add(mem, addr, len, vec, vecCap, ref nVec);
-            if (r != DropReason.None) return r;
-            if ((flags & FlagNext) == 0) return DropReason.None;
+            if (r != DropReason.None) return WalkResult.Bad(r);
+            if ((flags & FlagNext) == 0) return new WalkResult(total, nVec);
             ushort next = SplitDescriptor.Next(meta);
-            if (next >= limit) return DropReason.DescIndexOutOfRange;
-            if (!TryLoad(mem, table, tableGpa, next, out Vector128<ulong> d))
-                return DropReason.IndirectOutsideMemory;
-            addr = SplitDescriptor.Addr(d);
-            meta = SplitDescriptor.Meta(d);
+            if (next >= limit) return WalkResult.Bad(DropReason.DescIndexOutOfRange);
+            if (!table.TryLoad(mem, next, out addr, out meta)) return WalkResult.Bad(DropReason.IndirectOutsideMemory);
             flags = SplitDescriptor.Flags(meta);
         }
-    }
-
-    /// <summary>Loads entry <paramref name="i"/> of a table (translated whole, or entry by entry when it crosses regions).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static bool TryLoad(GuestMemory mem, byte* table, ulong tableGpa, uint i, out Vector128<ulong> d)
-    {
-        byte* p = table != null ? table + 16 * (nuint)i : mem.GpaToHostExact(tableGpa + 16UL * i, 16);
-        if (p == null)
-        {
-            d = default;
-            return false;
-        }
-        // SAFETY: i < limit; the table (or this entry alone) was translated with its full length.
-        d = SplitDescriptor.Load(p);
-        return true;
     }
 }

@@ -1,24 +1,21 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.Intrinsics;
 
 namespace HotPath.Engine.Datapath;
 
 /// <summary>
-/// Reads a split-ring descriptor from guest memory exactly once: one 16-byte load into a register, then the
-/// fields are taken from that local. Everything the walker validates and uses comes from the local, so a guest
-/// rewriting the descriptor meanwhile (SECURITY.md 16) cannot change what was checked.
+/// Reads a split-ring descriptor from guest memory exactly once: its two 8-byte halves (addr; len | flags &lt;&lt; 32 |
+/// next &lt;&lt; 48) are each loaded once into locals, and every field is then taken from those locals. Everything
+/// the walker validates and uses comes from them, so a guest rewriting the descriptor meanwhile (SECURITY.md 16)
+/// cannot change what was checked. The loads are volatile so the compiler can neither repeat nor drop them.
 /// </summary>
 internal static unsafe class SplitDescriptor
 {
-    /// <summary>addr in the low half, len | flags &lt;&lt; 32 | next &lt;&lt; 48 in the high half.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector128<ulong> Load(byte* p) => Vector128.Load((ulong*)p);
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static ulong Addr(Vector128<ulong> d) => d.ToScalar();
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static ulong Meta(Vector128<ulong> d) => d.GetElement(1);
+    public static void Read(byte* p, out ulong addr, out ulong meta)
+    {
+        meta = Volatile.Read(ref *(ulong*)(p + 8));
+        addr = Volatile.Read(ref *(ulong*)p);
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static uint Len(ulong meta) => (uint)meta;

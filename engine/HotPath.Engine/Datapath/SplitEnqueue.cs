@@ -1,7 +1,7 @@
 using System.Runtime.CompilerServices;
 using HotPath.Engine.Buffers;
+using HotPath.Engine.Logging;
 using HotPath.Engine.Memory;
-using HotPath.Engine.Stats;
 using HotPath.Engine.Virtio;
 using HotPath.Engine.Vrings;
 
@@ -13,119 +13,85 @@ namespace HotPath.Engine.Datapath;
 /// as many chains as it needs, num_buffers in the first header and one used entry per chain. Running out of guest
 /// buffers ends the burst (the caller keeps the rest). Bad chains are returned used with length 0 and counted.
 /// The caller holds the access lock and has checked the ring is ready.
+/// <para>Shape: the burst loop keeps its state in registers and handles the common case (one-segment mbuf without
+/// offload requests into one writable descriptor in the cached memory region, large enough) inline, writing the
+/// header and deferring the data copy; every other packet goes through <see cref="SplitEnqueueSlow"/>.</para>
 /// </summary>
 [SkipLocalsInit]
 internal static unsafe class SplitEnqueue
 {
+    private const ushort ShapeFlags = VringDesc.FlagNext | VringDesc.FlagWrite | VringDesc.FlagIndirect;
+
+    /// <summary>Offload requests that make the header more than zeros (see <see cref="NetHeaderCodec.FromMbuf"/>).</summary>
+    private const ulong OffloadRequests =
+        MbufOffload.TxL4Mask | MbufOffload.TxTcpSeg | MbufOffload.TxUdpSeg | MbufOffload.TxIpCksum;
+
     public static ushort Run(VhostDevice dev, Vring vq, GuestMemory mem, Mbuf** pkts, uint count)
     {
         ulong features = dev.Features;
-        if (SplitRing.Begin(vq, features, out ushort availIdx, out ushort lastAvail) == 0) return 0;
+        if (SplitRing.Begin(dev, vq, features, out ushort availIdx, out ushort lastAvail) == 0) return 0;
 
-        var ctx = new SplitBurst(vq, mem, features);
-        uint done = VirtioFeatures.Has(features, VirtioFeatures.NetMrgRxbuf)
-            ? RunMergeable(ref ctx, pkts, count, ref lastAvail, availIdx)
-            : RunSingle(ref ctx, pkts, count, ref lastAvail, availIdx);
-
-        ctx.Complete(dev, vq, lastAvail);
-        if (dev.StatsEnabled && done != 0) vq.Stats.CountPackets(pkts, (int)done);
-        return (ushort)done;
-    }
-
-    /// <summary>One chain per packet.</summary>
-    private static uint RunSingle(ref SplitBurst c, Mbuf** pkts, uint count, ref ushort lastAvail, ushort availIdx)
-    {
-        uint hdr = c.HeaderSize;
+        SplitScratch s = vq.SplitScratch!;
+        byte* descs = vq.Desc;
+        ushort* ring = (ushort*)(vq.Avail + SplitRingLayout.AvailRingOffset);
+        uint size = vq.Size, mask = size - 1;
+        uint hdr = (uint)VirtioNetHeader.SizeFor(features);
+        VringUsedElem* shadow = s.Shadow;
+        var batch = new BatchCopy(s.Batch, s.BatchCapacity);
+        RegionCache region = default;
+        DirtyLog? log = DirtyLogging.For(dev, features);
+        uint nShadow = 0;
         uint done = 0;
         for (; done < count; done++)
         {
+            if (lastAvail == availIdx) break;   // out of guest buffers: not an error
             Mbuf* m = pkts[done];
-            ulong need = (ulong)m->PktLen + hdr;
-            ushort head;
-            int nVec;
-            while (true)
+            // SAFETY: the index is masked into the translated avail ring; read once into a local.
+            ushort head = ring[lastAvail & mask];
+            ulong addr = 0, meta = 0;
+            if (head < size)
             {
-                if (lastAvail == availIdx) return done;   // out of guest buffers: not an error
-                // SAFETY: the index is masked into the translated avail ring; read once into a local.
-                head = c.AvailRing[lastAvail & c.Mask];
-                nVec = 0;
-                DropReason r = SplitRing.Walk(c.Mem, c.Descs, c.Size, head, VringDesc.FlagWrite, c.Vec, c.VecCap, ref nVec, out ulong cap);
-                if (r == DropReason.None)
+                // SAFETY: head < size: the descriptor is inside the translated table; each half is read once.
+                SplitDescriptor.Read(descs + ((nuint)head << 4), out addr, out meta);
+                uint pktLen = m->PktLen;
+                uint len = SplitDescriptor.Len(meta);
+                // One segment holding the whole packet (pktLen == data_len <= 65535, so pktLen + hdr cannot wrap).
+                if ((SplitDescriptor.Flags(meta) & ShapeFlags) == VringDesc.FlagWrite && m->Next == null &&
+                    pktLen == m->DataLen && len >= pktLen + hdr && (m->OlFlags & OffloadRequests) == 0)
                 {
-                    if (cap >= need) break;
-                    if (cap >= hdr) return done;            // a valid buffer too small for this packet: leave it
-                    r = DropReason.ChainTooShort;
-                }
-                c.DropChain(r, head);
-                lastAvail++;
-            }
-            NetHeaderCodec.FromMbuf(m, 1, out VirtioNetHeader h);
-            NetHeaderCodec.Write(c.Vec, (int)hdr, h);
-            uint copied = MbufToGuest.Copy(m, m->PktLen, c.Vec, nVec, hdr, ref c.Batch);
-            c.Used(head, hdr + copied);
-            lastAvail++;
-        }
-        return done;
-    }
-
-    /// <summary>As many chains per packet as it needs (MRG_RXBUF).</summary>
-    private static uint RunMergeable(ref SplitBurst c, Mbuf** pkts, uint count, ref ushort lastAvail, ushort availIdx)
-    {
-        uint hdr = c.HeaderSize;
-        uint done = 0;
-        for (; done < count; done++)
-        {
-            Mbuf* m = pkts[done];
-            ulong remaining = (ulong)m->PktLen + hdr;
-            uint markShadow = c.NShadow;
-            ushort markAvail = lastAvail;
-            int nVec = 0;
-            uint numBuffers = 0, nBad = 0;
-            while (remaining != 0)
-            {
-                if (lastAvail == availIdx)
-                {
-                    // Not enough buffers for the whole packet: give back everything this packet reserved (bad chains
-                    // after its first buffer too: they are met and counted when the guest has posted more buffers).
-                    c.NShadow = markShadow;
-                    lastAvail = markAvail;
-                    return done;
-                }
-                // SAFETY: the index is masked into the translated avail ring; read once into a local.
-                ushort head = c.AvailRing[lastAvail & c.Mask];
-                int chainStart = nVec;
-                DropReason r = SplitRing.Walk(c.Mem, c.Descs, c.Size, head, VringDesc.FlagWrite, c.Vec, c.VecCap, ref nVec, out ulong cap);
-                // Every mergeable buffer must hold at least a header (virtio 5.1.6.3.1).
-                if (r == DropReason.None && cap < hdr) r = DropReason.ChainTooShort;
-                lastAvail++;
-                if (r != DropReason.None)
-                {
-                    nVec = chainStart;
-                    if (numBuffers == 0)
+                    byte* dst = region.Translate(addr, len);
+                    if (dst == null)
                     {
-                        // In front of the packet: dropped for good right away, the reservation starts after it.
-                        c.DropChain(r, head);
-                        markShadow = c.NShadow;
-                        markAvail = lastAvail;
+                        region = RegionCache.For(mem, addr);
+                        dst = region.Translate(addr, len);
+                    }
+                    if (dst != null)
+                    {
+                        // SAFETY: [dst, dst+len) is writable guest memory inside one region; hdr + pktLen <= len.
+                        // A plain header: all zero but num_buffers = 1 (12-byte header) at offset 10.
+                        *(ulong*)dst = 0;
+                        if (hdr == VirtioNetHeader.MrgSize) *(uint*)(dst + 8) = 1u << 16;
+                        else *(ushort*)(dst + 8) = 0;
+                        batch.AddOnePerChain(dst + hdr, m->Data, pktLen);
+                        if (log != null) log.MarkRange(addr, pktLen + hdr);
+                        // SAFETY: at most `size` chains are consumed per burst; the shadow holds `size` entries.
+                        *(ulong*)(shadow + nShadow) = head | ((ulong)(pktLen + hdr) << 32);
+                        nShadow++;
+                        lastAvail++;
                         continue;
                     }
-                    // Between the packet's buffers: counted only if the packet commits (else met again later).
-                    // SAFETY: at most Size chains are consumed per burst; Pending holds Size entries.
-                    c.Pending[nBad++] = head | ((uint)r << 16);
-                    continue;
                 }
-                uint len = (uint)Math.Min(cap, remaining);
-                c.Used(head, len);
-                remaining -= len;
-                numBuffers++;
             }
-            // Committed. Bad chains go after the packet's own entries, so they never sit between the buffers the
-            // guest joins by num_buffers.
-            if (nBad != 0) c.DropPending(nBad);
-            NetHeaderCodec.FromMbuf(m, (ushort)numBuffers, out VirtioNetHeader h);
-            NetHeaderCodec.Write(c.Vec, (int)hdr, h);
-            MbufToGuest.Copy(m, m->PktLen, c.Vec, nVec, hdr, ref c.Batch);
+            EnqueueStep step = SplitEnqueueSlow.Packet(dev, vq, mem, m, head, addr, meta, lastAvail, availIdx, nShadow);
+            nShadow = step.NShadow;
+            lastAvail = step.LastAvail;
+            if (!step.Delivered) break;
         }
-        return done;
+
+        // Every packet byte lands in guest memory before the used entries that hand the buffers over.
+        batch.Flush();
+        SplitRing.Complete(dev, vq, shadow, nShadow, lastAvail, features);
+        if (dev.StatsEnabled && done != 0) vq.Stats.CountPackets(pkts, (int)done);
+        return (ushort)done;
     }
 }

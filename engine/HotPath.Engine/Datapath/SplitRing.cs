@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using HotPath.Engine.Memory;
 using HotPath.Engine.Stats;
@@ -8,24 +7,22 @@ using HotPath.Engine.Vrings;
 
 namespace HotPath.Engine.Datapath;
 
-/// <summary>Pieces shared by the split enqueue and dequeue bursts: avail-index check and the chain fast path.</summary>
+/// <summary>Pieces shared by the split enqueue and dequeue bursts: burst start, chain walk, burst end.</summary>
 internal static unsafe class SplitRing
 {
-    private const ushort DirectionAndShape = VringDesc.FlagNext | VringDesc.FlagWrite | VringDesc.FlagIndirect;
-
     /// <summary>
     /// Start of a burst: reads the guest's avail index and returns how many chains it has made available since
     /// <paramref name="lastAvail"/> (0 when none, or when the index jumped by more than the ring size: the ring is
     /// then marked broken and the event counted). Also keeps guest kicks suppressed for the current features.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static uint Begin(Vring vq, ulong features, out ushort availIdx, out ushort lastAvail)
+    public static uint Begin(VhostDevice dev, Vring vq, ulong features, out ushort availIdx, out ushort lastAvail)
     {
         lastAvail = vq.LastAvailIdx;
         // Acquire: the avail ring entries and the descriptors behind them, which the guest wrote before it published
         // this index, are read only after this load.
         availIdx = vq.ReadAvailIdx();
-        if (vq.KickSuppressionFeatures != features) vq.ApplySplitKickSuppression(features);
+        if (vq.KickSuppressionFeatures != features) SuppressKicks(dev, vq, features);
         uint pending = (ushort)(availIdx - lastAvail);
         if (pending > vq.Size)
         {
@@ -38,42 +35,43 @@ internal static unsafe class SplitRing
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void SuppressKicks(VhostDevice dev, Vring vq, ulong features)
+    {
+        vq.ApplySplitKickSuppression(features);
+        if (DirtyLogging.For(dev, features) is { } log) DirtyLogging.UsedFlags(log, vq);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
     private static void Break(Vring vq)
     {
         vq.BrokenReason = VringError.AvailIndexJump;
         vq.Stats.Drop(DropReason.RingBroken);
     }
 
+    /// <summary>Walks the chain at <paramref name="head"/> (any value) into <paramref name="vec"/> from <paramref name="nVec"/> on.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static WalkResult Walk(GuestMemory mem, byte* descs, uint size, ushort head, ushort writeFlag,
+        BufPiece* vec, int vecCap, int nVec = 0)
+    {
+        if (head >= size) return WalkResult.Bad(DropReason.DescIndexOutOfRange);
+        // SAFETY: head < size, so the 16 bytes lie inside the translated descriptor table.
+        SplitDescriptor.Read(descs + ((nuint)head << 4), out ulong addr, out ulong meta);
+        return SplitChainWalker.Walk(mem, descs, size, addr, meta, writeFlag, vec, vecCap, nVec);
+    }
+
     /// <summary>
-    /// Walks the chain at <paramref name="head"/> into <paramref name="vec"/> from <paramref name="nVec"/> on. The
-    /// common shape (one descriptor of the right direction, no NEXT, no INDIRECT, inside one region) is handled
-    /// here; everything else goes to <see cref="SplitChainWalker"/>, with the head already loaded (read once).
+    /// End of a burst, after its copies ran: publishes <paramref name="n"/> shadow used entries (one release store
+    /// of used.idx), records the new avail position and notifies the guest if it asked for it.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static DropReason Walk(GuestMemory mem, byte* descs, uint size, ushort head, ushort writeFlag,
-        BufPiece* vec, int vecCap, ref int nVec, out ulong total)
+    public static void Complete(VhostDevice dev, Vring vq, VringUsedElem* shadow, uint n, ushort lastAvail, ulong features)
     {
-        if (head >= size)
-        {
-            total = 0;
-            return DropReason.DescIndexOutOfRange;
-        }
-        // SAFETY: head < size, so the 16 bytes lie inside the translated descriptor table.
-        Vector128<ulong> d = SplitDescriptor.Load(descs + ((nuint)head << 4));
-        ulong meta = SplitDescriptor.Meta(d);
-        uint len = SplitDescriptor.Len(meta);
-        if ((SplitDescriptor.Flags(meta) & DirectionAndShape) == writeFlag && len != 0 && nVec < vecCap)
-        {
-            ulong got = len;
-            byte* h = mem.GpaToHost(SplitDescriptor.Addr(d), ref got);
-            if (h != null && got == len)
-            {
-                // SAFETY: nVec < vecCap; [h, h+len) is inside one mapped region.
-                vec[nVec++] = new BufPiece(h, len);
-                total = len;
-                return DropReason.None;
-            }
-        }
-        return SplitChainWalker.Walk(mem, descs, size, d, writeFlag, vec, vecCap, ref nVec, out total);
+        vq.LastAvailIdx = lastAvail;
+        if (n == 0) return;
+        bool eventIdx = VirtioFeatures.Has(features, VirtioFeatures.RingEventIdx);
+        ushort start = vq.LastUsedIdx;
+        vq.LastUsedIdx = SplitUsedRing.Publish(vq.Used, vq.Size, shadow, n, start);
+        if (DirtyLogging.For(dev, features) is { } log) DirtyLogging.UsedRing(log, vq, start, n);
+        SplitUsedRing.NotifyIfWanted(dev, vq, vq.Avail, vq.LastUsedIdx, eventIdx);
     }
 }

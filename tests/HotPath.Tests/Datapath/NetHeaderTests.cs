@@ -3,6 +3,7 @@ using System.Runtime.InteropServices;
 using HotPath.Engine.Buffers;
 using HotPath.Engine.Stats;
 using HotPath.Engine.Virtio;
+using HotPath.Frontend.Rings;
 
 namespace HotPath.Tests.Datapath;
 
@@ -101,13 +102,16 @@ public unsafe class NetHeaderTests
     }
 
     [Theory]
-    [InlineData(100, 0)]     // csum_start beyond the packet
-    [InlineData(60, 16)]     // csum field (start+offset+2) past the end of a 64-byte packet
-    [InlineData(0xFFFF, 0xFFFF)]
-    public void Case15_checksum_request_beyond_the_packet_is_dropped(int start, int offset)
+    [InlineData(100, 0, false)]     // csum_start beyond the packet
+    [InlineData(60, 16, false)]     // csum field (start+offset+2) past the end of a 64-byte packet
+    [InlineData(0xFFFF, 0xFFFF, false)]
+    [InlineData(100, 0, true)]      // the same through the multi-descriptor path
+    [InlineData(60, 16, true)]
+    public void Case15_checksum_request_beyond_the_packet_is_dropped(int start, int offset, bool headerApart)
     {
         using var h = new Hostile(Offloads);
-        Assert.True(h.Tx.PostTx(Header(12, VirtioNetHeader.FlagNeedsCsum, csumStart: (ushort)start, csumOffset: (ushort)offset), Payload.Make(64, 1)));
+        byte[] hdr = Header(12, VirtioNetHeader.FlagNeedsCsum, csumStart: (ushort)start, csumOffset: (ushort)offset);
+        Assert.True(h.Tx.PostTx(hdr, Payload.Make(64, 1), headerApart ? TxShape.HeaderApart : TxShape.Single));
         h.ExpectTxDrop(DropReason.BadNetHeader, h.Tx.LastPostedHead);
     }
 

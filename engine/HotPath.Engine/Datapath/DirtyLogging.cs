@@ -1,0 +1,95 @@
+using System.Runtime.CompilerServices;
+using HotPath.Engine.Logging;
+using HotPath.Engine.Memory;
+using HotPath.Engine.Virtio;
+using HotPath.Engine.Vrings;
+
+namespace HotPath.Engine.Datapath;
+
+/// <summary>
+/// Live-migration dirty logging of what the datapath writes into guest memory (DPDK's vhost_log_cache_write_iova
+/// and vhost_log_cache_used_vring): packet bytes and headers on enqueue, used ring entries, used.idx and used.flags.
+/// Cold: a burst takes the log once (null unless VHOST_F_LOG_ALL is negotiated and a log is mapped) and calls here
+/// only when it is non-null.
+/// </summary>
+internal static unsafe class DirtyLogging
+{
+    /// <summary>The log to mark for this burst, or null when dirty logging is off.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static DirtyLog? For(VhostDevice dev, ulong features) =>
+        (features & (1UL << VirtioFeatures.LogAll)) != 0 ? dev.Log : null;
+
+    /// <summary>Marks the first <paramref name="bytes"/> bytes written into the pieces.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public static void Pieces(DirtyLog log, GuestMemory mem, BufPiece* vec, int nVec, ulong bytes)
+    {
+        for (int i = 0; i < nVec && bytes != 0; i++)
+        {
+            ulong n = Math.Min(bytes, vec[i].Len);
+            ulong gpa = HostToGpa(mem, vec[i].Host);
+            if (gpa != ulong.MaxValue) log.MarkRange(gpa, n);
+            bytes -= n;
+        }
+    }
+
+    /// <summary>
+    /// Marks <paramref name="n"/> used ring entries from free-running index <paramref name="start"/> and the used
+    /// index word. The used ring's guest address is SET_VRING_ADDR's log_guest_addr when the LOG flag was given,
+    /// otherwise the address the ring was translated from.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public static void UsedRing(DirtyLog log, Vring vq, ushort start, uint n)
+    {
+        ulong used = UsedGpa(vq);
+        if (used == ulong.MaxValue) return;
+        uint size = vq.Size;
+        uint first = start & (size - 1);
+        uint head = Math.Min(n, size - first);
+        log.MarkRange(used + SplitRingLayout.UsedRingOffset + 8UL * first, 8UL * head);
+        if (n != head) log.MarkRange(used + SplitRingLayout.UsedRingOffset, 8UL * (n - head));
+        log.MarkRange(used + SplitRingLayout.UsedIdxOffset, 2);
+    }
+
+    /// <summary>Marks the used ring's flags word (kick suppression).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public static void UsedFlags(DirtyLog log, Vring vq)
+    {
+        ulong used = UsedGpa(vq);
+        if (used != ulong.MaxValue) log.MarkRange(used + SplitRingLayout.UsedFlagsOffset, 2);
+    }
+
+    /// <summary>
+    /// Packed rings: marks the descriptors a burst wrote back as used (<paramref name="n"/> shadow entries of
+    /// <see cref="PackedUsedRing"/>). A packed ring's used entries live in the descriptor ring itself, so it is that
+    /// ring's pages that change (the frontend's log address names the device area, which is marked on its own).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public static void PackedUsed(DirtyLog log, GuestMemory mem, Vring vq, uint* shadow, uint n)
+    {
+        ulong desc = mem.QvaToGpa(vq.DescUserAddr);
+        if (desc == ulong.MaxValue) return;
+        for (uint i = 0; i < n; i++) log.MarkRange(desc + 16UL * (shadow[i] & 0xFFFF), 16);
+    }
+
+    /// <summary>Marks <paramref name="len"/> bytes written at <paramref name="host"/> (a pointer into guest memory).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public static void HostRange(DirtyLog log, GuestMemory mem, byte* host, ulong len)
+    {
+        ulong gpa = HostToGpa(mem, host);
+        if (gpa != ulong.MaxValue) log.MarkRange(gpa, len);
+    }
+
+    private static ulong UsedGpa(Vring vq) => (vq.AddrFlags & Vring.AddrFlagLog) != 0 ? vq.LogGuestAddr : vq.UsedGuestPhysAddr;
+
+    /// <summary>Guest physical address of a host pointer into guest memory (ulong.MaxValue when outside).</summary>
+    private static ulong HostToGpa(GuestMemory mem, byte* host)
+    {
+        IReadOnlyList<MappedRegion> regions = mem.Regions;
+        for (int i = 0; i < regions.Count; i++)
+        {
+            MappedRegion r = regions[i];
+            if (host >= r.Host && (ulong)(host - r.Host) < r.Size) return r.GuestPhysAddr + (ulong)(host - r.Host);
+        }
+        return ulong.MaxValue;
+    }
+}

@@ -1,0 +1,42 @@
+using System.Runtime.CompilerServices;
+using HotPath.Engine.Memory;
+
+namespace HotPath.Engine.Datapath;
+
+/// <summary>
+/// The guest memory region a burst translated into last: one subtract and two compares translate a buffer that lies
+/// in it, which is nearly every buffer (guests have one to three regions). Lives in locals for one burst: the
+/// memory table cannot change while the burst holds the access lock. Independent of the ring type.
+/// </summary>
+internal readonly unsafe struct RegionCache
+{
+    private readonly ulong _first;   // first gpa of the region
+    private readonly ulong _span;    // its size (0: empty cache, matches nothing)
+    private readonly long _delta;    // host - gpa
+
+    private RegionCache(ulong first, ulong span, long delta)
+    {
+        _first = first;
+        _span = span;
+        _delta = delta;
+    }
+
+    /// <summary>Host address of [gpa, gpa+len) when it lies inside the cached region; null otherwise.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public byte* Translate(ulong gpa, uint len)
+    {
+        ulong off = gpa - _first;
+        // off < span and len <= span - off: the whole range is inside the region (no overflow: off < span).
+        return off < _span && len <= _span - off ? (byte*)((long)gpa + _delta) : null;
+    }
+
+    /// <summary>The cache for the region holding <paramref name="gpa"/>, or an empty cache when it is unmapped.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public static RegionCache For(GuestMemory mem, ulong gpa)
+    {
+        int i = mem.FindRegion(gpa);
+        if (i < 0) return default;
+        MappedRegion r = mem.Regions[i];
+        return new RegionCache(r.GuestPhysAddr, r.Size, (long)((ulong)r.Host - r.GuestPhysAddr));
+    }
+}

@@ -1,0 +1,136 @@
+using HotPath.Engine.Buffers;
+using HotPath.Engine.Interop;
+using HotPath.Engine.Logging;
+using HotPath.Engine.Memory;
+using HotPath.Engine.Stats;
+using HotPath.Engine.Virtio;
+using HotPath.Frontend.Rings;
+
+namespace HotPath.Tests.Datapath;
+
+/// <summary>What the datapath does for live migration: dirty logging of its guest writes, and the RARP announcement.</summary>
+public unsafe class MigrationSupportTests
+{
+    private static DirtyLog MapLog(ulong guestEnd)
+    {
+        ulong bytes = ((guestEnd >> DirtyLog.PageShift) + 8) / 8;
+        int fd = LibC.MemfdCreate("hp-dirty-log", (long)bytes);
+        Assert.True(fd >= 0);
+        Assert.Equal(MemoryError.None, DirtyLog.TryMap(fd, bytes, 0, out DirtyLog? log));
+        return log!;
+    }
+
+    private static bool Dirty(DirtyLog log, ulong gpa) => log.IsDirty(gpa >> DirtyLog.PageShift);
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Enqueue_marks_the_written_buffers_and_the_used_ring_dirty(bool slowPath)
+    {
+        using var lb = new Loopback(Loopback.With(VirtioFeatures.LogAll, VirtioFeatures.NetMrgRxbuf), bufferSize: 4096);
+        DirtyLog log = MapLog(lb.Device.Memory!.GuestPhysEnd);
+        lb.Device.SetLog(log);
+        SplitRingDriver rx = lb.Rx[0];
+        // Two descriptors of 4 KiB take the slow path; one takes the inline path.
+        Assert.True(rx.PostRx(slowPath ? 8192u : 4096u, slowPath ? 2 : 1));
+        ushort head = rx.LastPostedHead;
+        Assert.True(rx.PostRx(4096));
+        ushort untouched = rx.LastPostedHead;
+        rx.Publish();
+        Mbuf* m = HandMbufs.Make(Payload.Make(slowPath ? 6000 : 1000, 1), segData: 4000);
+        try { Assert.Equal(1, lb.Device.EnqueueBurst(0, &m, 1)); }
+        finally { HandMbufs.Free(m); }
+
+        Assert.True(Dirty(log, rx.Buffers.Gpa(head)));
+        Assert.False(Dirty(log, rx.Buffers.Gpa(untouched)));
+        Assert.True(Dirty(log, rx.Areas.DeviceAreaGpa));   // used ring elements and index
+        Assert.Equal(0L, log.OutOfRangeWrites);
+    }
+
+    [Fact]
+    public void Dequeue_marks_only_the_used_ring_dirty()
+    {
+        using var lb = new Loopback(Loopback.With(VirtioFeatures.LogAll));
+        using Mempool pool = TestPools.Create();
+        DirtyLog log = MapLog(lb.Device.Memory!.GuestPhysEnd);
+        lb.Device.SetLog(log);
+        SplitRingDriver tx = lb.Tx[0];
+        Assert.True(tx.PostTx(new byte[tx.HeaderSize], Payload.Make(500, 1)));
+        ushort head = tx.LastPostedHead;
+        tx.Publish();
+        var mbufs = new nint[4];
+        Assert.Equal(1, lb.Device.DequeueBurst(1, pool, mbufs));
+        MbufOps.Free((Mbuf*)mbufs[0]);
+        Assert.True(Dirty(log, tx.Areas.DeviceAreaGpa));
+        Assert.False(Dirty(log, tx.Buffers.Gpa(head)));   // read, not written
+    }
+
+    [Fact]
+    public void Nothing_is_logged_without_log_all()
+    {
+        using var lb = new Loopback();
+        DirtyLog log = MapLog(lb.Device.Memory!.GuestPhysEnd);
+        lb.Device.SetLog(log);
+        lb.Rx[0].PostRx(2048);
+        lb.Rx[0].Publish();
+        Mbuf* m = HandMbufs.Make(Payload.Make(100, 1));
+        try { Assert.Equal(1, lb.Device.EnqueueBurst(0, &m, 1)); }
+        finally { HandMbufs.Free(m); }
+        Assert.False(Dirty(log, lb.Rx[0].Areas.DeviceAreaGpa));
+    }
+
+    [Fact]
+    public void Send_rarp_puts_one_announcement_in_front_of_the_next_dequeue_burst()
+    {
+        using var lb = new Loopback();
+        using Mempool pool = TestPools.Create();
+        byte[] mac = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
+        lb.Device.RequestRarp(mac);
+        SplitRingDriver tx = lb.Tx[0];
+        Assert.True(tx.PostTx(new byte[tx.HeaderSize], Payload.Make(100, 7)));
+        tx.Publish();
+        var mbufs = new nint[8];
+        Assert.Equal(2, lb.Device.DequeueBurst(1, pool, mbufs));
+        var rarp = new ReadOnlySpan<byte>(((Mbuf*)mbufs[0])->Data, ((Mbuf*)mbufs[0])->DataLen);
+        Assert.Equal(64, rarp.Length);
+        Assert.True(rarp[..6].IndexOfAnyExcept((byte)0xFF) < 0);
+        Assert.True(rarp.Slice(6, 6).SequenceEqual(mac));
+        Assert.Equal(0x80, rarp[12]);
+        Assert.Equal(0x35, rarp[13]);
+        Assert.Equal(3, rarp[21]);                          // opcode: reverse request
+        Assert.True(rarp.Slice(22, 6).SequenceEqual(mac));  // sender hardware address
+        Assert.True(rarp.Slice(32, 6).SequenceEqual(mac));  // target hardware address
+        Assert.True(Payload.Matches(new ReadOnlySpan<byte>(((Mbuf*)mbufs[1])->Data, 100), 7));
+        MbufOps.Free((Mbuf*)mbufs[0]);
+        MbufOps.Free((Mbuf*)mbufs[1]);
+        Assert.False(lb.Device.RarpPending);
+        tx.PostTx(new byte[tx.HeaderSize], Payload.Make(100, 8));
+        tx.Publish();
+        Assert.Equal(1, lb.Device.DequeueBurst(1, pool, mbufs));   // announced once
+        MbufOps.Free((Mbuf*)mbufs[0]);
+        Assert.Equal(0u, pool.InUse);
+    }
+
+    [Fact]
+    public void Stats_api_follows_dpdk_rules()
+    {
+        using var lb = new Loopback();
+        var values = new ulong[VringStats.Count];
+        Assert.Equal(-LibC.ENOTSUP, lb.Device.VringStatsGet(1, values));   // stats not enabled
+        lb.Device.StatsEnabled = true;
+        Assert.Equal(-LibC.EINVAL, lb.Device.VringStatsGet(77, values));
+        Assert.Equal(VringStats.Count, lb.Device.VringStatsNames(1, out IReadOnlyList<string> names));
+        Assert.Equal("good_packets", names[0]);
+        lb.Tx[0].PostTx(new byte[lb.Tx[0].HeaderSize], Payload.Make(64, 1));
+        lb.Tx[0].Publish();
+        using Mempool pool = TestPools.Create();
+        var mbufs = new nint[2];
+        Assert.Equal(1, lb.Device.DequeueBurst(1, pool, mbufs));
+        MbufOps.Free((Mbuf*)mbufs[0]);
+        Assert.Equal(VringStats.Count, lb.Device.VringStatsGet(1, values));
+        Assert.Equal(1UL, values[VringStats.GoodPackets]);
+        Assert.Equal(0, lb.Device.VringStatsReset(1));
+        lb.Device.VringStatsGet(1, values);
+        Assert.Equal(0UL, values[VringStats.GoodPackets]);
+    }
+}
