@@ -11,8 +11,8 @@
 #             while the guest runs, then killed (SIGKILL) and started again, pings after each; a device reset by
 #             unbinding/binding virtio_net and one by PCI remove/rescan, pings after each
 #   mrg-off, event-idx-off, packed
-#             the device with mrg_rxbuf=off / event_idx=off / packed=on: ping 100/100 and 1472-byte payloads, and
-#             hp-fwd's device line shows the feature really was (not) negotiated
+#             the device with mrg_rxbuf=off / event_idx=off / packed=on: ping 100/100, 1472-byte payloads, a 2 s
+#             flood with the same exact accounting, and hp-fwd's device line shows the feature was (not) negotiated
 #   mq        -smp 2, queues=2, mq=on: two ping flows pinned to CPU 0 and 1 (XPS puts them on TX queues 0 and 1),
 #             each answered in full, and hp-fwd's per-queue counters show both queue pairs answered
 #   mtu9000   host_mtu=9000: NET_MTU negotiated (hp-fwd prints hp_vhost_get_mtu = 9000), the guest's eth0 comes up
@@ -275,26 +275,35 @@ run_boot() { # NAME: boots it with its plan and checks it
 }
 
 # ---------------------------------------------------------------- the boots
+# Exact accounting of a boot whose plan ends with floods and "counters" (and no reset: the guest's counters must
+# cover the whole boot). udpflood's count is exactly what the guest driver queued and hp-fwd counts UDP frames as
+# "ignored": the two must be equal. Every reply hp-fwd enqueued must have reached the guest's driver.
+check_accounting() { # FLOOD_STEP...
+  local s c step f n sent=0 rates="" ign tx rx
+  s=$(fwd_summary 1); c=$(guest_data counters)
+  for step in "$@"; do
+    report_guest $step
+    f=$(guest_data $step); n=$(field "$f" sent); sent=$((sent + ${n:-0}))
+    rates="$rates, ${step#flood-} B: $(field "$f" pps) pps $(field "$f" mbps) Mbit/s"
+  done
+  ign=$(field "$s" ignored); tx=$(field "$s" tx_packets); rx=$(field "$c" rx_packets)
+  if [ "$sent" -gt 0 ] && [ "${ign:-x}" = "$sent" ]; then
+    pass "$BOOT/flood-accounting" "hp-fwd received all $sent UDP frames udpflood queued (guest clock${rates})"
+  else
+    fail "$BOOT/flood-accounting" "udpflood queued $sent frames, hp-fwd counted ${ign:-?} non-echo frames"
+  fi
+  if [ -n "$tx" ] && [ "$tx" = "$rx" ] && [ "$(field "$c" rx_dropped)" = 0 ]; then
+    pass "$BOOT/reply-accounting" "the guest received exactly the $tx replies hp-fwd enqueued (rx_dropped 0)"
+  else
+    fail "$BOOT/reply-accounting" "hp-fwd enqueued ${tx:-?} replies, the guest counted rx_packets=${rx:-?} rx_dropped=$(field "$c" rx_dropped)"
+  fi
+}
+
 boot_server() {
   boot server server 1 1 "" "ping:ping-100:100:56,arp:arp,ping:ping-1472:20:1472,flood:flood-64:4:64,flood:flood-1514:4:1514,counters"
   report_guest ping-100; report_guest arp; report_guest ping-1472
   check_boot packed=0 mrg_rxbuf=1 event_idx=1
-  # Throughput: udpflood's count is exactly what the guest driver queued; hp-fwd counts UDP frames as "ignored".
-  local s f64 f1514 s64 s1514 sent ign rx tx c
-  s=$(fwd_summary 1); f64=$(guest_data flood-64); f1514=$(guest_data flood-1514); c=$(guest_data counters)
-  report_guest flood-64; report_guest flood-1514
-  s64=$(field "$f64" sent); s1514=$(field "$f1514" sent); sent=$((${s64:-0} + ${s1514:-0}))
-  ign=$(field "$s" ignored); tx=$(field "$s" tx_packets); rx=$(field "$c" rx_packets)
-  if [ "$sent" -gt 0 ] && [ "${ign:-x}" = "$sent" ]; then
-    pass "server/flood-accounting" "hp-fwd received all $sent UDP frames udpflood queued (64 B: $(field "$f64" pps) pps, 1514 B: $(field "$f1514" pps) pps, $(field "$f1514" mbps) Mbit/s, guest clock)"
-  else
-    fail "server/flood-accounting" "udpflood queued $sent frames, hp-fwd counted ${ign:-?} non-echo frames"
-  fi
-  if [ -n "$tx" ] && [ "$tx" = "$rx" ] && [ "$(field "$c" rx_dropped)" = 0 ]; then
-    pass "server/reply-accounting" "the guest received exactly the $tx replies hp-fwd enqueued (rx_dropped 0)"
-  else
-    fail "server/reply-accounting" "hp-fwd enqueued ${tx:-?} replies, the guest counted rx_packets=${rx:-?} rx_dropped=$(field "$c" rx_dropped)"
-  fi
+  check_accounting flood-64 flood-1514
   grep -a '^stats ' "$D/fwd.1.log" | awk '$5 + 0 > 0 { print $5 * 1000 }' | sort -n > "$D/rates"
   echo "      hp-fwd per-second receive rates during the floods (kpps): $(tr '\n' ' ' < "$D/rates")"
 }
@@ -326,12 +335,14 @@ boot_client() {
   fi
 }
 
-# A device option: ping, 1472-byte payloads, and the feature as negotiated.
+# A device option: ping, 1472-byte payloads, a short flood of full-size frames with exact accounting, and the
+# feature as negotiated.
 boot_variant() { # NAME DEVICE_EXTRA EXPECTED_FIELD...
   local name=$1 extra=$2; shift 2
-  boot "$name" server 1 1 "$extra" "ping:ping-100:100:56,ping:ping-1472:20:1472"
+  boot "$name" server 1 1 "$extra" "ping:ping-100:100:56,ping:ping-1472:20:1472,flood:flood-1514:2:1514,counters"
   report_guest ping-100; report_guest ping-1472
   check_boot "$@"
+  check_accounting flood-1514
 }
 boot_mrg-off() { boot_variant mrg-off ",mrg_rxbuf=off" mrg_rxbuf=0; }
 boot_event-idx-off() { boot_variant event-idx-off ",event_idx=off" event_idx=0; }
