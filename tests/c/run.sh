@@ -84,6 +84,10 @@ echo "== hp-fwd command line"
 [ $rc = 2 ] && pass "hp-fwd --mode icmp: exit 2" || fail "hp-fwd with a bad mode exited $rc"
 "$art/bin/hp-fwd" --socket /tmp/x.sock --burst 0 > /dev/null 2>&1; rc=$?
 [ $rc = 2 ] && pass "hp-fwd --burst 0: exit 2" || fail "hp-fwd --burst 0 exited $rc"
+"$art/bin/hp-fwd" --socket /tmp/x.sock --idle-sleep 100001 > /dev/null 2>&1; rc=$?
+[ $rc = 2 ] && pass "hp-fwd --idle-sleep 100001: exit 2" || fail "hp-fwd --idle-sleep 100001 exited $rc"
+"$art/bin/hp-fwd" --socket /tmp/x.sock --mac 01:00:00:00:00:01 > /dev/null 2>&1; rc=$?
+[ $rc = 2 ] && pass "hp-fwd --mac with a multicast address: exit 2" || fail "hp-fwd --mac 01:... exited $rc"
 "$art/bin/hp-fwd" --socket /tmp/x.sock --packed-only --split-only > /dev/null 2>&1; rc=$?
 [ $rc = 2 ] && pass "hp-fwd --packed-only --split-only: exit 2" || fail "exclusive options exited $rc"
 

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "icmpecho.h"
 #include "output.h"
@@ -24,7 +25,10 @@ struct worker {
 	unsigned qp; /* queue pair: guest RX vring 2*qp, guest TX vring 2*qp+1 */
 	pthread_t thread;
 	int started;
+	unsigned empty_polls; /* dequeue bursts in a row that found nothing */
 };
+
+#define IDLE_POLLS 1000 /* --idle-sleep: empty polls in a row before the worker starts sleeping between polls */
 
 struct device {
 	int vid;
@@ -90,15 +94,28 @@ static uint64_t bytes_of(struct hp_mbuf **pkts, unsigned n)
 	return b;
 }
 
+/* Between two polls of an empty queue: a pause instruction, or with --idle-sleep, once the queue has been empty for
+ * IDLE_POLLS polls, a sleep (the guest's next packet waits at most that long). */
+static void idle(struct worker *w)
+{
+	if (g_opt.idle_sleep_us != 0 && ++w->empty_polls > IDLE_POLLS) {
+		struct timespec ts = { .tv_sec = 0, .tv_nsec = (long)g_opt.idle_sleep_us * 1000 };
+		nanosleep(&ts, NULL);
+		return;
+	}
+	cpu_relax();
+}
+
 /* One dequeue burst from the guest TX queue of w's pair, counted as received; 0 (after a pause) when it is empty. */
 static uint16_t receive_burst(struct worker *w, struct hp_mbuf **pkts, uint64_t *received)
 {
 	struct queue_stats *s = &g_stats[w->qp];
 	uint16_t n = hp_vhost_dequeue_burst(w->dev->vid, (uint16_t)(2 * w->qp + 1), g_pool, pkts, (uint16_t)g_opt.burst);
 	if (n == 0) {
-		cpu_relax();
+		idle(w);
 		return 0;
 	}
+	w->empty_polls = 0;
 	*received += n;
 	stats_add(&s->rx_packets, n);
 	stats_add(&s->rx_bytes, bytes_of(pkts, n));

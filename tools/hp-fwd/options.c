@@ -10,7 +10,7 @@ static void usage(void)
 {
 	fputs("usage: hp-fwd --socket PATH [--client] [--mode io|rxonly|txonly|macswap|icmpecho] [--pkt-len N]\n"
 	      "              [--burst N] [--queues N] [--seconds N] [--stats-interval S] [--json FILE] [--mac MAC]\n"
-	      "              [--packed-only|--split-only]\n"
+	      "              [--idle-sleep US] [--packed-only|--split-only]\n"
 	      "       hp-fwd --demo [--seconds N]\n"
 	      "  --socket PATH         vhost-user socket (server: created here; --client: the frontend's)\n"
 	      "  --client              connect to the frontend's socket (it listens) instead of listening\n"
@@ -24,6 +24,9 @@ static void usage(void)
 	      "  --stats-interval S    live per-queue rates every S seconds (default 1; 0 disables)\n"
 	      "  --json FILE           write totals and rates as JSON at exit\n"
 	      "  --mac MAC             icmpecho: the MAC address ARP replies give (default 02:00:00:00:00:02)\n"
+	      "  --idle-sleep US       after 1000 empty polls in a row, sleep US microseconds (1..100000) before each\n"
+	      "                        poll until packets come again, leaving the CPU to others (a VM's vCPUs on a small\n"
+	      "                        host); default 0: busy-poll always, as testpmd\n"
 	      "  --packed-only         refuse devices that do not negotiate VIRTIO_F_RING_PACKED\n"
 	      "  --split-only          do not offer VIRTIO_F_RING_PACKED\n"
 	      "  --demo                run HotPath's own frontend (hp-frontend) against hp-fwd and print a table\n",
@@ -176,6 +179,9 @@ bool parse_options(int argc, char **argv, struct fwd_options *o)
 		} else if (strcmp(a, "--stats-interval") == 0) {
 			if (!parse_seconds(v, &o->stats_interval))
 				return bad("--stats-interval wants seconds >= 0", v);
+		} else if (strcmp(a, "--idle-sleep") == 0) {
+			if (!parse_uint(v, 0, 100000, &o->idle_sleep_us))
+				return bad("--idle-sleep wants microseconds 0..100000", v);
 		} else if (strcmp(a, "--mac") == 0) {
 			if (!parse_mac(v, o->mac))
 				return bad("--mac wants a unicast address like 02:00:00:00:00:02", v);

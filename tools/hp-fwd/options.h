@@ -28,6 +28,7 @@ struct fwd_options {
 	unsigned queues;
 	unsigned seconds;        /* 0: until SIGINT/SIGTERM */
 	double stats_interval;   /* 0: no live statistics */
+	unsigned idle_sleep_us;  /* 0: busy-poll always; else sleep this long per poll once a queue has been idle */
 	const char *json;        /* NULL: no JSON file */
 	uint8_t mac[6];          /* icmpecho: the address ARP replies give */
 	bool packed_only;
