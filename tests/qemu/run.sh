@@ -148,10 +148,11 @@ on_sync() { # TOKEN
     restart-int | restart-kill)
       local sig=INT; [ "$1" = restart-kill ] && sig=KILL
       stop_fwd $sig
+      echo "hp-fwd #$FWD_N stopped by SIG$sig after $((SECONDS - t0)) s" >> "$D/host.log"
       sleep 1 # QEMU notices the closed socket and stops the vhost device (the guest sees its link go down)
       start_fwd
       wait_for 90 "$D/fwd.$FWD_N.log" '^new_device vid=' ||
-        echo "qemu: hp-fwd instance $FWD_N saw no new_device within 90 s" >> "$D/host.log"
+        echo "hp-fwd instance $FWD_N saw no new_device within 90 s" >> "$D/host.log"
       ;;
   esac
   tell_guest "go $1"
@@ -177,8 +178,7 @@ boot() {
   : > "$D/console.log"
   if [ "$MODE" = server ]; then
     start_fwd
-    wait_for 30 "$D/fwd.1.log" 'server listening' || echo "qemu: hp-fwd made no socket within 30 s" >> "$D/host.log"
-    echo "T hp-fwd listening $EPOCHREALTIME" >> "$D/host.log"
+    wait_for 30 "$D/fwd.1.log" 'server listening' || echo "hp-fwd made no socket within 30 s" >> "$D/host.log"
   fi
   timeout -k 5 "$BOOT_TIMEOUT" "${qemu[@]}" < /dev/null > "$D/console.log" 2>&1 &
   qpid=$!
@@ -186,7 +186,7 @@ boot() {
     for _ in $(seq 300); do [ -S "$SOCK" ] && break; sleep 0.1; done
     start_fwd
   fi
-  echo "T qemu started $EPOCHREALTIME" >> "$D/host.log"
+  echo "QEMU started after $((SECONDS - t0)) s" >> "$D/host.log"
   while kill -0 $qpid 2> /dev/null; do
     tok=$(tr -d '\r' < "$D/console.log" | awk '/^HPQ-SYNC /{ print $2 }' | sed -n "$((handled + 1))p")
     if [ -n "$tok" ]; then
@@ -197,7 +197,7 @@ boot() {
     sleep 0.2
   done
   wait $qpid; qrc=$?
-  echo "qemu exited $qrc after $((SECONDS - t0)) s" >> "$D/host.log"
+  echo "QEMU exited $qrc after $((SECONDS - t0)) s" >> "$D/host.log"
   stop_fwd INT
   echo "hp-fwd stopped after $((SECONDS - t0)) s" >> "$D/host.log"
   clean_console
