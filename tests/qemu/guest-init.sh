@@ -13,7 +13,7 @@
 #   mtu:NAME:MTU              eth0 came up with the MTU the device offers (host_mtu) and refuses one byte more
 #   unbind:NAME               unbind virtio_net from the device and bind it again (a device reset), then ping
 #   pcireset:NAME             remove the PCI function and rescan the bus (reset and re-probe), then ping
-#   sync:TOKEN                HPQ-SYNC TOKEN, wait up to 180 s for the host's "go TOKEN", then up to 20 s for the
+#   sync:TOKEN                HPQ-SYNC TOKEN, wait up to 180 s for the host's "go TOKEN", then up to 30 s for the
 #                             link; the carrier changes seen meanwhile are reported
 #   flood:NAME:SECS:LEN       udpflood LEN-byte UDP frames for SECS seconds (AF_PACKET, qdisc bypass)
 #   counters                  eth0 counters as HPQ-DATA counters
@@ -34,14 +34,15 @@ result() { echo "HPQ-RESULT $1 $2 $3"; }
 
 for m in $(cat /lib/modules/order); do insmod /lib/modules/$m || echo "HPQ-LOG insmod $m failed"; done
 
-# Waits for eth0 (up to 20 s), then brings it up with the test address. 0 when eth0 is there.
+# Waits for eth0 (up to 60 s: a loaded host slows TCG down a lot), then brings it up with the test address. 0 when
+# eth0 is there.
 net_up() {
-	for i in $(seq 200); do [ -e /sys/class/net/eth0 ] && break; sleep 0.1; done
+	for i in $(seq 600); do [ -e /sys/class/net/eth0 ] && break; sleep 0.1; done
 	[ -e /sys/class/net/eth0 ] || return 1
 	ip link set lo up
 	ip link set eth0 up
 	ip addr add $SELF/24 dev eth0 2>/dev/null
-	for i in $(seq 100); do [ "$(cat /sys/class/net/eth0/carrier 2>/dev/null)" = 1 ] && break; sleep 0.1; done
+	for i in $(seq 300); do [ "$(cat /sys/class/net/eth0/carrier 2>/dev/null)" = 1 ] && break; sleep 0.1; done
 	return 0
 }
 
@@ -95,7 +96,7 @@ step_mtu() { # NAME MTU
 
 # After a reset: the interface again, then 20 pings.
 after_reset() { # NAME T0
-	if ! net_up; then result $1 FAIL "eth0 did not come back within 20 s"; return; fi
+	if ! net_up; then result $1 FAIL "eth0 did not come back within 60 s"; return; fi
 	echo "HPQ-DATA $1 eth0_back_after=$(since $2)s"
 	ping_check $1 20 56
 }
@@ -127,8 +128,8 @@ step_sync() { # TOKEN
 	watcher=$!
 	echo "HPQ-SYNC $1"
 	read -t 180 line < /dev/ttyS1
-	# QEMU reports the backend back with a config interrupt: give the link 20 s to come up again.
-	for i in $(seq 200); do [ "$(cat /sys/class/net/eth0/carrier 2>/dev/null)" = 1 ] && break; sleep 0.1; done
+	# QEMU reports the backend back with a config interrupt: give the link 30 s to come up again.
+	for i in $(seq 300); do [ "$(cat /sys/class/net/eth0/carrier 2>/dev/null)" = 1 ] && break; sleep 0.1; done
 	sleep 0.1
 	kill $watcher
 	echo "HPQ-DATA sync-$1 waited=$(since $t0)s carrier=$(cat /tmp/carrier) host_said='$line'"

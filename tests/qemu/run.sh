@@ -22,7 +22,8 @@
 # Builds first (../../build.sh, seconds when nothing changed). Needs qemu-system-x86, linux-image-amd64,
 # busybox-static, kmod, cpio, xz-utils, binutils, gcc and libc6-dev (scripts/setup.sh installs them as root); runs
 # unprivileged too. Without root and without them it skips loudly. Last line: "qemu-tests: N passed, N failed, N skipped".
-# Environment: HPQ_BOOTS="server mq ..." runs only those boots; HPQ_BOOT_TIMEOUT (s, default 240) bounds one boot;
+# Environment: HPQ_BOOTS="server mq ..." runs only those boots; HPQ_BOOT_TIMEOUT (s, default 300) bounds one boot
+# (a boot whose guest did not even reach its plan by then runs once more: the machine was too busy);
 # HPQ_BUDGET (s, default 900) bounds the suite: boots not started by then fail with that reason; HPQ_KEEP=1 keeps
 # the work directory of passing boots too.
 set -uo pipefail
@@ -32,7 +33,7 @@ art=$root/artifacts
 fwd=$art/bin/hp-fwd
 KVER=${KVER:-$(ls /lib/modules 2>/dev/null | sort -V | tail -1)}
 KERNEL=/boot/vmlinuz-$KVER
-BOOT_TIMEOUT=${HPQ_BOOT_TIMEOUT:-240}
+BOOT_TIMEOUT=${HPQ_BOOT_TIMEOUT:-300}
 BUDGET=${HPQ_BUDGET:-900}
 BOOTS=${HPQ_BOOTS:-server client mrg-off event-idx-off packed mq mtu9000}
 PEER_MAC=02:00:00:00:00:02 # hp-fwd --mac: what ARP replies give for 10.0.0.2
@@ -106,7 +107,7 @@ echo "qemu: initramfs $(du -k $work/initrd.gz | cut -f1) KiB ($(tr '\n' ' ' < $w
 
 # ---------------------------------------------------------------- one boot
 # Globals of the boot in progress.
-D="" SOCK="" MODE="" QUEUES=1 FWD_EXTRA="" FWD_N=0 FWD_PID=""
+D="" SOCK="" MODE="" QUEUES=1 FWD_EXTRA="" FWD_N=0 FWD_PID="" RETRIED=""
 
 # Starts hp-fwd instance FWD_N+1 (log fwd.N.log with the library's per-message debug lines, JSON fwd.N.json).
 # --idle-sleep 200: an idle queue is polled every 200 us instead of spinning, so hp-fwd's threads leave the two
@@ -160,8 +161,24 @@ on_sync() { # TOKEN
 
 clean_console() { tr -d '\r' < "$D/console.log" | sed 's/\x1b\[[0-9;?]*[a-zA-Z]//g; s/\x1bc//g' | grep -av '^$' > "$D/console.txt"; }
 
-# boot NAME MODE SMP QUEUES DEVICE_EXTRA PLAN [FWD_EXTRA]: runs one guest to its end (or the timeout).
+cpu_pressure() { sed -n 's/^some avg10=\([0-9.]*\) avg60=\([0-9.]*\).*/\1% over 10 s, \2% over 60 s/p' /proc/pressure/cpu 2> /dev/null; }
+
+# boot NAME MODE SMP QUEUES DEVICE_EXTRA PLAN [FWD_EXTRA]: runs one guest to its end (or the timeout). When QEMU
+# timed out before the guest even reached its plan, the machine was too busy to say anything about HotPath: the
+# boot runs once more (said loudly; the first attempt's directory stays as NAME.slow).
 boot() {
+  RETRIED=""
+  boot_once "$@"
+  local rc; rc=$(cat "$D/qemu.rc")
+  if { [ "$rc" = 124 ] || [ "$rc" = 137 ]; } && ! grep -qa '^HPQ-BOOTED' "$D/console.txt"; then
+    RETRIED="second attempt: the first did not reach its plan within $BOOT_TIMEOUT s, CPU pressure $(cpu_pressure)"
+    echo "!!! $1: the guest did not reach its plan within $BOOT_TIMEOUT s (CPU pressure $(cpu_pressure)): booting it once more !!!"
+    rm -rf "$D.slow"; mv "$D" "$D.slow"
+    boot_once "$@"
+  fi
+}
+
+boot_once() {
   local name=$1 smp=$3 dev_extra=$5 plan=$6 chardev qpid qrc handled=0 t0=$SECONDS tok
   MODE=$2 QUEUES=$4 FWD_EXTRA=${7:-} FWD_N=0 FWD_PID=""
   D=$work/$name SOCK=$work/$name/vhost.sock
@@ -236,10 +253,10 @@ check_boot() { # EXPECTED_DEVICE_FIELDS...
   local qrc n dev f malformed="" bad_rc=""
   qrc=$(cat "$D/qemu.rc")
   if [ "$qrc" != 0 ] || ! grep -qa '^HPQ-DONE' "$D/console.txt"; then
-    local what="QEMU exited $qrc"; [ "$qrc" = 124 ] && what="timed out after $BOOT_TIMEOUT s"
+    local what="QEMU exited $qrc"; [ "$qrc" = 124 ] || [ "$qrc" = 137 ] && what="timed out after $BOOT_TIMEOUT s (CPU pressure $(cpu_pressure))${RETRIED:+, $RETRIED}"
     fail "$BOOT/boot" "$what; $(grep -qa '^HPQ-DONE' "$D/console.txt" && echo "plan finished" || echo "the guest did not finish its plan")"
   else
-    pass "$BOOT/boot" "guest booted, ran its plan, powered off in $(cat "$D/seconds") s (hp-fwd instances: $FWD_N, CPU s: $(cat "$D"/fwd.*.cpu 2> /dev/null | paste -sd+))"
+    pass "$BOOT/boot" "guest booted, ran its plan, powered off in $(cat "$D/seconds") s (hp-fwd instances: $FWD_N, CPU s: $(cat "$D"/fwd.*.cpu 2> /dev/null | paste -sd+))${RETRIED:+ ($RETRIED)}"
   fi
   for n in $(seq $FWD_N); do
     [ "$(cat "$D/fwd.$n.rc" 2> /dev/null)" = 0 ] || [ "$(cat "$D/fwd.$n.rc" 2> /dev/null)" = 137 ] || bad_rc="$bad_rc #$n:$(cat "$D/fwd.$n.rc" 2> /dev/null)"
@@ -275,7 +292,7 @@ run_boot() { # NAME: boots it with its plan and checks it
   if [ $((SECONDS - t_suite)) -ge "$BUDGET" ]; then fail "$BOOT/boot" "not started: the suite's $BUDGET s budget is spent"; return; fi
   echo "== boot $BOOT"
   "boot_$BOOT"
-  if [ $boot_failed = 1 ]; then diagnose; elif [ "${HPQ_KEEP:-0}" = 0 ]; then rm -rf "$D"; fi
+  if [ $boot_failed = 1 ]; then diagnose; elif [ "${HPQ_KEEP:-0}" = 0 ]; then rm -rf "$D" "$D.slow"; fi
 }
 
 # ---------------------------------------------------------------- the boots
@@ -320,7 +337,9 @@ boot_client() {
   for tok in restart-int restart-kill; do
     i=$((i + 1)); sig=SIG$(echo ${tok#restart-} | tr a-z A-Z)
     sync=$(guest_data sync-$tok)
-    if ! grep -qa "^new_device vid=" "$D/fwd.$i.log" 2> /dev/null; then
+    if [ -n "$(guest_result sync-$tok)" ]; then
+      fail "client/$tok" "$(guest_result sync-$tok | cut -d' ' -f4-)"
+    elif ! grep -qa "^new_device vid=" "$D/fwd.$i.log" 2> /dev/null; then
       fail "client/$tok" "hp-fwd instance $i (started after $sig) never got a device; guest: $(guest_verdict after-$tok)"
     elif detail=$(guest_verdict after-$tok); then
       pass "client/$tok" "hp-fwd stopped by $sig, started again (instance $i, --client reconnected); guest carrier while waiting: $(field "$sync" carrier) (0: link down while hp-fwd was away); after: $detail"
