@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every HotPath test: installs what the tests need (scripts/setup.sh), builds, then runs the xunit suites,
-# the C API tests and the QEMU guest tests.
+# the C API tests and the QEMU guest tests (a real Linux guest on hp-fwd).
 # Usage: ./test.sh
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -16,3 +16,4 @@ if [ "$status" -ne 0 ]; then
     exit "$status"
 fi
 ./tests/c/run.sh
+./tests/qemu/run.sh

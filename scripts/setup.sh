@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Installs what HotPath's build and tests need on a fresh Debian 12 machine of this kind, idempotently:
-#   - Debian packages: DPDK (dpdk-testpmd: the virtio-user frontend and the reference backend), QEMU and a guest
-#     kernel for the VM interop tests, valgrind, pkg-config;
+#   - Debian packages: DPDK (dpdk-testpmd: the virtio-user frontend and the reference backend), QEMU, a guest
+#     kernel, busybox-static, cpio, xz and a static libc for the VM tests (tests/qemu), valgrind, pkg-config;
 #   - 2 MiB hugepages mounted at /dev/hugepages.
 # Needs root for both; without root it says so loudly and the tests that need them skip with that message.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 shared=${HOTPATH_SHARED:-$here/../shared}
-pkgs=(gcc make libc6-dev dpdk dpdk-dev qemu-system-x86 linux-image-amd64 busybox-static kmod cpio pkg-config valgrind zstd xz-utils)
+pkgs=(gcc make libc6-dev binutils dpdk dpdk-dev qemu-system-x86 linux-image-amd64 busybox-static kmod cpio pkg-config valgrind zstd xz-utils)
 
 if [ "$(id -u)" != 0 ]; then
   echo "!!! setup.sh: not root: cannot install packages or reserve hugepages; interop tests will be skipped !!!" >&2

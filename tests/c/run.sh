@@ -4,6 +4,7 @@
 #   - hotpath.h compiles alone (C11 -pedantic, C++17, included twice);
 #   - every name of shared/reference/exports.txt is declared in hotpath.h and exported (dlsym), nm -D agrees;
 #   - test_api: driver/features/callbacks, error returns and hp_last_error() texts, mempool/mbuf, rings, VA lookup;
+#   - test_icmpecho: hp-fwd's ARP/ICMP echo responder on well-formed, malformed, truncated and random frames;
 #   - test_virtio_user: the API against DPDK virtio-user (real socket, real packets);
 #   - hp-fwd in txonly/rxonly/io/macswap against virtio-user, server and client mode, packet counts both ways;
 #   - hp-fwd --demo: hp-frontend (HotPath's frontend) drives hp-fwd in three directions, two sizes;
@@ -73,6 +74,9 @@ run_program exports_check "$bin/exports_check" "$art/lib/libhotpath.so.1"
 echo "== API"
 run_program test_api "$bin/test_api"
 
+echo "== hp-fwd icmpecho responder (frames built in the test, guard page, ASan/UBSan)"
+run_program test_icmpecho "$bin/test_icmpecho"
+
 echo "== hp-fwd command line"
 "$art/bin/hp-fwd" --mode io > /dev/null 2> "$work/usage.err"; rc=$?
 [ $rc = 2 ] && grep -q '^usage: hp-fwd --socket PATH' "$work/usage.err" && pass "hp-fwd without --socket: usage, exit 2" || fail "hp-fwd without --socket exited $rc"
@@ -80,6 +84,10 @@ echo "== hp-fwd command line"
 [ $rc = 2 ] && pass "hp-fwd --mode icmp: exit 2" || fail "hp-fwd with a bad mode exited $rc"
 "$art/bin/hp-fwd" --socket /tmp/x.sock --burst 0 > /dev/null 2>&1; rc=$?
 [ $rc = 2 ] && pass "hp-fwd --burst 0: exit 2" || fail "hp-fwd --burst 0 exited $rc"
+"$art/bin/hp-fwd" --socket /tmp/x.sock --idle-sleep 100001 > /dev/null 2>&1; rc=$?
+[ $rc = 2 ] && pass "hp-fwd --idle-sleep 100001: exit 2" || fail "hp-fwd --idle-sleep 100001 exited $rc"
+"$art/bin/hp-fwd" --socket /tmp/x.sock --mac 01:00:00:00:00:01 > /dev/null 2>&1; rc=$?
+[ $rc = 2 ] && pass "hp-fwd --mac with a multicast address: exit 2" || fail "hp-fwd --mac 01:... exited $rc"
 "$art/bin/hp-fwd" --socket /tmp/x.sock --packed-only --split-only > /dev/null 2>&1; rc=$?
 [ $rc = 2 ] && pass "hp-fwd --packed-only --split-only: exit 2" || fail "exclusive options exited $rc"
 

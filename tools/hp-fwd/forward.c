@@ -1,12 +1,15 @@
 #include "forward.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "icmpecho.h"
 #include "output.h"
 #include "packets.h"
 #include "stats.h"
@@ -22,7 +25,10 @@ struct worker {
 	unsigned qp; /* queue pair: guest RX vring 2*qp, guest TX vring 2*qp+1 */
 	pthread_t thread;
 	int started;
+	unsigned empty_polls; /* dequeue bursts in a row that found nothing */
 };
+
+#define IDLE_POLLS 1000 /* --idle-sleep: empty polls in a row before the worker starts sleeping between polls */
 
 struct device {
 	int vid;
@@ -88,52 +94,97 @@ static uint64_t bytes_of(struct hp_mbuf **pkts, unsigned n)
 	return b;
 }
 
+/* Between two polls of an empty queue: a pause instruction, or with --idle-sleep, once the queue has been empty for
+ * IDLE_POLLS polls, a sleep (the guest's next packet waits at most that long). */
+static void idle(struct worker *w)
+{
+	if (g_opt.idle_sleep_us != 0 && ++w->empty_polls > IDLE_POLLS) {
+		struct timespec ts = { .tv_sec = 0, .tv_nsec = (long)g_opt.idle_sleep_us * 1000 };
+		nanosleep(&ts, NULL);
+		return;
+	}
+	cpu_relax();
+}
+
+/* One dequeue burst from the guest TX queue of w's pair, counted as received; 0 (after a pause) when it is empty. */
+static uint16_t receive_burst(struct worker *w, struct hp_mbuf **pkts, uint64_t *received)
+{
+	struct queue_stats *s = &g_stats[w->qp];
+	uint16_t n = hp_vhost_dequeue_burst(w->dev->vid, (uint16_t)(2 * w->qp + 1), g_pool, pkts, (uint16_t)g_opt.burst);
+	if (n == 0) {
+		idle(w);
+		return 0;
+	}
+	w->empty_polls = 0;
+	*received += n;
+	stats_add(&s->rx_packets, n);
+	stats_add(&s->rx_bytes, bytes_of(pkts, n));
+	return n;
+}
+
+/* Enqueues n packets to the guest RX queue of w's pair (the enqueue copies them); counts what the ring took and
+ * what it had no room for. */
+static void send_burst(struct worker *w, struct hp_mbuf **pkts, uint16_t n)
+{
+	struct queue_stats *s = &g_stats[w->qp];
+	uint16_t sent = n ? hp_vhost_enqueue_burst(w->dev->vid, (uint16_t)(2 * w->qp), pkts, n) : 0;
+	stats_add(&s->tx_packets, sent);
+	stats_add(&s->tx_bytes, bytes_of(pkts, sent));
+	if (sent < n)
+		stats_add(&s->tx_dropped, (uint64_t)(n - sent));
+}
+
 /* rxonly: dequeue guest TX, count, free. */
 static void run_rxonly(struct worker *w, struct hp_mbuf **pkts)
 {
-	struct device *d = w->dev;
-	struct queue_stats *s = &g_stats[w->qp];
-	uint16_t txq = (uint16_t)(2 * w->qp + 1);
 	uint64_t received = 0;
-	while (running(d)) {
-		uint16_t n = hp_vhost_dequeue_burst(d->vid, txq, g_pool, pkts, (uint16_t)g_opt.burst);
-		if (n == 0) {
-			cpu_relax();
-			continue;
-		}
-		received += n;
-		stats_add(&s->rx_packets, n);
-		stats_add(&s->rx_bytes, bytes_of(pkts, n));
+	while (running(w->dev)) {
+		uint16_t n = receive_burst(w, pkts, &received);
 		hp_pktmbuf_free_bulk(pkts, n);
 	}
 	report_idle(w, received);
 }
 
-/* io and macswap: dequeue guest TX, enqueue the same packets to guest RX (the enqueue copies), free them all. */
+/* io and macswap: dequeue guest TX, enqueue the same packets to guest RX, free them all. */
 static void run_io(struct worker *w, struct hp_mbuf **pkts, int macswap)
 {
-	struct device *d = w->dev;
-	struct queue_stats *s = &g_stats[w->qp];
-	uint16_t rxq = (uint16_t)(2 * w->qp), txq = (uint16_t)(2 * w->qp + 1);
 	uint64_t received = 0;
-	while (running(d)) {
-		uint16_t n = hp_vhost_dequeue_burst(d->vid, txq, g_pool, pkts, (uint16_t)g_opt.burst), sent;
-		uint64_t bytes;
-		if (n == 0) {
-			cpu_relax();
+	while (running(w->dev)) {
+		uint16_t n = receive_burst(w, pkts, &received);
+		if (n == 0)
 			continue;
-		}
-		received += n;
-		bytes = bytes_of(pkts, n);
-		stats_add(&s->rx_packets, n);
-		stats_add(&s->rx_bytes, bytes);
 		if (macswap)
 			swap_macs(pkts, n);
-		sent = hp_vhost_enqueue_burst(d->vid, rxq, pkts, n);
-		stats_add(&s->tx_packets, sent);
-		stats_add(&s->tx_bytes, sent == n ? bytes : bytes_of(pkts, sent));
-		if (sent < n)
-			stats_add(&s->tx_dropped, (uint64_t)(n - sent));
+		send_burst(w, pkts, n);
+		hp_pktmbuf_free_bulk(pkts, n);
+	}
+	report_idle(w, received);
+}
+
+/*
+ * icmpecho: dequeue guest TX, rewrite ARP and ICMP echo requests into their replies in place (icmpecho.c), enqueue
+ * the replies to the guest RX queue of the same pair, count every frame by verdict, free them all.
+ */
+static void run_icmpecho(struct worker *w, struct hp_mbuf **pkts)
+{
+	struct queue_stats *s = &g_stats[w->qp];
+	struct hp_mbuf *replies[FWD_MAX_BURST];
+	uint64_t received = 0;
+	while (running(w->dev)) {
+		uint16_t n = receive_burst(w, pkts, &received), nr = 0;
+		uint64_t verdicts[ECHO_VERDICTS] = { 0 };
+		if (n == 0)
+			continue;
+		for (uint16_t i = 0; i < n; i++) {
+			enum echo_verdict v = icmpecho_reply(pkts[i], g_opt.mac);
+			verdicts[v]++;
+			if (v == ECHO_ICMP_REPLY || v == ECHO_ARP_REPLY)
+				replies[nr++] = pkts[i];
+		}
+		for (int v = 0; v < ECHO_VERDICTS; v++)
+			if (verdicts[v])
+				stats_add(&s->echo[v], verdicts[v]);
+		send_burst(w, replies, nr);
 		hp_pktmbuf_free_bulk(pkts, n);
 	}
 	report_idle(w, received);
@@ -180,6 +231,7 @@ static void *worker_main(void *arg)
 	case FWD_TXONLY: run_txonly(w, pkts); break;
 	case FWD_IO: run_io(w, pkts, 0); break;
 	case FWD_MACSWAP: run_io(w, pkts, 1); break;
+	case FWD_ICMPECHO: run_icmpecho(w, pkts); break;
 	}
 	return NULL;
 }
@@ -194,6 +246,25 @@ static void stop_device(struct device *d)
 		d->workers[q].started = 0;
 	}
 	atomic_store_explicit(&d->state, DEV_IDLE, memory_order_release);
+}
+
+/* What the frontend set up, for logs and scripts: one "device vid=N ..." line. */
+static void print_device(int vid, uint64_t features, unsigned vrings)
+{
+	char line[256], mtu_text[32];
+	uint16_t mtu = 0;
+	int rc = hp_vhost_get_mtu(vid, &mtu);
+	if (rc == 0)
+		snprintf(mtu_text, sizeof(mtu_text), "%u", mtu);
+	else
+		snprintf(mtu_text, sizeof(mtu_text), "%s", rc == -ENOTSUP ? "none" : "error");
+#define F(bit) ((features >> (bit)) & 1)
+	snprintf(line, sizeof(line),
+		 "device vid=%d vrings=%u features=0x%llx packed=%d mrg_rxbuf=%d event_idx=%d indirect=%d mtu=%s", vid,
+		 vrings, (unsigned long long)features, (int)F(HP_VIRTIO_F_RING_PACKED), (int)F(HP_VIRTIO_NET_F_MRG_RXBUF),
+		 (int)F(HP_VIRTIO_RING_F_EVENT_IDX), (int)F(HP_VIRTIO_RING_F_INDIRECT_DESC), mtu_text);
+#undef F
+	out_line(line);
 }
 
 static int on_new_device(int vid)
@@ -215,6 +286,7 @@ static int on_new_device(int vid)
 		return -1;
 	}
 	vrings = hp_vhost_get_vring_num(vid);
+	print_device(vid, features, vrings);
 	d = calloc(1, sizeof(*d));
 	if (d == NULL)
 		return -1;

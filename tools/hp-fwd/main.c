@@ -108,6 +108,8 @@ int main(int argc, char **argv)
 		if (next_stats && now >= next_stats) {
 			stats_print_interval(&o);
 			next_stats += o.stats_interval;
+			if (next_stats <= now) /* this thread did not run for whole intervals: one line covers them */
+				next_stats = now + o.stats_interval;
 			continue;
 		}
 		if (end && end - now < until)

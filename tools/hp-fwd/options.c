@@ -1,5 +1,6 @@
 #include "options.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,19 +8,25 @@
 
 static void usage(void)
 {
-	fputs("usage: hp-fwd --socket PATH [--client] [--mode io|rxonly|txonly|macswap] [--pkt-len N] [--burst N]\n"
-	      "              [--queues N] [--seconds N] [--stats-interval S] [--json FILE] [--packed-only|--split-only]\n"
+	fputs("usage: hp-fwd --socket PATH [--client] [--mode io|rxonly|txonly|macswap|icmpecho] [--pkt-len N]\n"
+	      "              [--burst N] [--queues N] [--seconds N] [--stats-interval S] [--json FILE] [--mac MAC]\n"
+	      "              [--idle-sleep US] [--packed-only|--split-only]\n"
 	      "       hp-fwd --demo [--seconds N]\n"
 	      "  --socket PATH         vhost-user socket (server: created here; --client: the frontend's)\n"
 	      "  --client              connect to the frontend's socket (it listens) instead of listening\n"
 	      "  --mode M              io (default): guest TX back to guest RX; rxonly: receive and free;\n"
-	      "                        txonly: send generated UDP/IPv4 frames; macswap: io with MACs swapped\n"
+	      "                        txonly: send generated UDP/IPv4 frames; macswap: io with MACs swapped;\n"
+	      "                        icmpecho: answer ARP and ICMP echo requests to any IPv4 address, count the rest\n"
 	      "  --pkt-len N           txonly frame length in bytes, 60..9000 (default 64)\n"
 	      "  --burst N             packets per burst, 1..512 (default 32)\n"
 	      "  --queues N            queue pairs, one forwarding thread each, 1..128 (default 1)\n"
 	      "  --seconds N           stop after N seconds (default: run until SIGINT/SIGTERM)\n"
 	      "  --stats-interval S    live per-queue rates every S seconds (default 1; 0 disables)\n"
 	      "  --json FILE           write totals and rates as JSON at exit\n"
+	      "  --mac MAC             icmpecho: the MAC address ARP replies give (default 02:00:00:00:00:02)\n"
+	      "  --idle-sleep US       after 1000 empty polls in a row, sleep US microseconds (1..100000) before each\n"
+	      "                        poll until packets come again, leaving the CPU to others (a VM's vCPUs on a small\n"
+	      "                        host); default 0: busy-poll always, as testpmd\n"
 	      "  --packed-only         refuse devices that do not negotiate VIRTIO_F_RING_PACKED\n"
 	      "  --split-only          do not offer VIRTIO_F_RING_PACKED\n"
 	      "  --demo                run HotPath's own frontend (hp-frontend) against hp-fwd and print a table\n",
@@ -65,7 +72,8 @@ static bool parse_seconds(const char *s, double *out)
 static bool parse_mode(const char *s, enum fwd_mode *m)
 {
 	static const struct { const char *name; enum fwd_mode mode; } modes[] = {
-		{ "io", FWD_IO }, { "rxonly", FWD_RXONLY }, { "txonly", FWD_TXONLY }, { "macswap", FWD_MACSWAP },
+		{ "io", FWD_IO },           { "rxonly", FWD_RXONLY },     { "txonly", FWD_TXONLY },
+		{ "macswap", FWD_MACSWAP }, { "icmpecho", FWD_ICMPECHO },
 	};
 	for (size_t i = 0; s != NULL && i < sizeof(modes) / sizeof(modes[0]); i++) {
 		if (strcmp(s, modes[i].name) == 0) {
@@ -76,6 +84,23 @@ static bool parse_mode(const char *s, enum fwd_mode *m)
 	return false;
 }
 
+/* Six hexadecimal bytes separated by ':', a unicast address. */
+static bool parse_mac(const char *s, uint8_t mac[6])
+{
+	for (int i = 0; i < 6; i++) {
+		char *end;
+		unsigned long v;
+		if (!isxdigit((unsigned char)s[0]) || !isxdigit((unsigned char)s[1]))
+			return false;
+		v = strtoul(s, &end, 16);
+		if (end != s + 2 || *end != (i < 5 ? ':' : '\0'))
+			return false;
+		mac[i] = (uint8_t)v;
+		s = end + (i < 5);
+	}
+	return (mac[0] & 1) == 0;
+}
+
 const char *mode_name(enum fwd_mode m)
 {
 	switch (m) {
@@ -83,6 +108,7 @@ const char *mode_name(enum fwd_mode m)
 	case FWD_RXONLY: return "rxonly";
 	case FWD_TXONLY: return "txonly";
 	case FWD_MACSWAP: return "macswap";
+	case FWD_ICMPECHO: return "icmpecho";
 	}
 	return "?";
 }
@@ -96,6 +122,7 @@ bool parse_options(int argc, char **argv, struct fwd_options *o)
 	o->burst = 32;
 	o->queues = 1;
 	o->stats_interval = 1.0;
+	memcpy(o->mac, (const uint8_t[6]){ 0x02, 0, 0, 0, 0, 0x02 }, 6);
 
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -139,7 +166,7 @@ bool parse_options(int argc, char **argv, struct fwd_options *o)
 			o->socket = v;
 		} else if (strcmp(a, "--mode") == 0) {
 			if (!parse_mode(v, &o->mode))
-				return bad("--mode wants io, rxonly, txonly or macswap", v);
+				return bad("--mode wants io, rxonly, txonly, macswap or icmpecho", v);
 		} else if (strcmp(a, "--pkt-len") == 0) {
 			if (!parse_uint(v, FWD_MIN_PKT_LEN, FWD_MAX_PKT_LEN, &o->pkt_len))
 				return bad("--pkt-len wants 60..9000", v);
@@ -152,6 +179,12 @@ bool parse_options(int argc, char **argv, struct fwd_options *o)
 		} else if (strcmp(a, "--stats-interval") == 0) {
 			if (!parse_seconds(v, &o->stats_interval))
 				return bad("--stats-interval wants seconds >= 0", v);
+		} else if (strcmp(a, "--idle-sleep") == 0) {
+			if (!parse_uint(v, 0, 100000, &o->idle_sleep_us))
+				return bad("--idle-sleep wants microseconds 0..100000", v);
+		} else if (strcmp(a, "--mac") == 0) {
+			if (!parse_mac(v, o->mac))
+				return bad("--mac wants a unicast address like 02:00:00:00:00:02", v);
 		} else if (strcmp(a, "--json") == 0) {
 			if (*v == '\0')
 				return bad("--json wants a file name", NULL);

@@ -5,12 +5,13 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* Forwarding modes. A later mode (icmpecho) slots in here and in forward.c's mode table. */
+/* Forwarding modes. */
 enum fwd_mode {
-	FWD_IO,      /* guest TX -> guest RX */
-	FWD_RXONLY,  /* guest TX -> freed */
-	FWD_TXONLY,  /* generated UDP/IPv4 frames -> guest RX */
-	FWD_MACSWAP, /* io, with source and destination MAC swapped */
+	FWD_IO,       /* guest TX -> guest RX */
+	FWD_RXONLY,   /* guest TX -> freed */
+	FWD_TXONLY,   /* generated UDP/IPv4 frames -> guest RX */
+	FWD_MACSWAP,  /* io, with source and destination MAC swapped */
+	FWD_ICMPECHO, /* ARP and ICMP echo requests answered to guest RX, everything else counted and freed */
 };
 
 #define FWD_MAX_QUEUES 128
@@ -27,7 +28,9 @@ struct fwd_options {
 	unsigned queues;
 	unsigned seconds;        /* 0: until SIGINT/SIGTERM */
 	double stats_interval;   /* 0: no live statistics */
+	unsigned idle_sleep_us;  /* 0: busy-poll always; else sleep this long per poll once a queue has been idle */
 	const char *json;        /* NULL: no JSON file */
+	uint8_t mac[6];          /* icmpecho: the address ARP replies give */
 	bool packed_only;
 	bool split_only;
 	bool demo;

@@ -2,21 +2,7 @@
 
 #include <string.h>
 
-static uint16_t ip_checksum(const uint8_t *h, size_t len)
-{
-	uint32_t sum = 0;
-	for (size_t i = 0; i + 1 < len; i += 2)
-		sum += (uint32_t)(h[i] << 8 | h[i + 1]);
-	while (sum >> 16)
-		sum = (sum & 0xFFFF) + (sum >> 16);
-	return (uint16_t)~sum;
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
+#include "inet.h"
 
 void build_udp_frame(uint8_t *buf, size_t len)
 {
@@ -27,19 +13,19 @@ void build_udp_frame(uint8_t *buf, size_t len)
 
 	memcpy(buf, dst, 6);
 	memcpy(buf + 6, src, 6);
-	put16(buf + 12, 0x0800);
+	wr16(buf + 12, 0x0800);
 	memset(ip, 0, 20);
 	ip[0] = 0x45;                    /* IPv4, 20-byte header */
-	put16(ip + 2, (uint16_t)ip_len);
+	wr16(ip + 2, (uint16_t)ip_len);
 	ip[8] = 64;                      /* TTL */
 	ip[9] = 17;                      /* UDP */
 	ip[12] = 198, ip[13] = 18, ip[14] = 0, ip[15] = 1;
 	ip[16] = 198, ip[17] = 18, ip[18] = 0, ip[19] = 2;
-	put16(ip + 10, ip_checksum(ip, 20));
-	put16(udp, 9);
-	put16(udp + 2, 9);
-	put16(udp + 4, (uint16_t)udp_len);
-	put16(udp + 6, 0);               /* no UDP checksum (allowed for IPv4) */
+	wr16(ip + 10, inet_checksum(ip, 20));
+	wr16(udp, 9);
+	wr16(udp + 2, 9);
+	wr16(udp + 4, (uint16_t)udp_len);
+	wr16(udp + 6, 0);               /* no UDP checksum (allowed for IPv4) */
 	for (size_t i = 42; i < len; i++)
 		buf[i] = (uint8_t)i;
 }

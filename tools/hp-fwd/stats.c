@@ -10,6 +10,7 @@ struct queue_stats g_stats[FWD_MAX_QUEUES];
 
 struct totals {
 	uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes, tx_dropped;
+	uint64_t echo[ECHO_VERDICTS];
 };
 
 static double g_start, g_last;
@@ -30,7 +31,19 @@ static struct totals read_queue(unsigned q)
 	t.tx_packets = atomic_load_explicit(&g_stats[q].tx_packets, memory_order_relaxed);
 	t.tx_bytes = atomic_load_explicit(&g_stats[q].tx_bytes, memory_order_relaxed);
 	t.tx_dropped = atomic_load_explicit(&g_stats[q].tx_dropped, memory_order_relaxed);
+	for (int v = 0; v < ECHO_VERDICTS; v++)
+		t.echo[v] = atomic_load_explicit(&g_stats[q].echo[v], memory_order_relaxed);
 	return t;
+}
+
+/* icmpecho: " name=N" per verdict, totals so far, into buf (empty in the other modes). */
+static void echo_text(const struct fwd_options *o, const struct totals *t, char *buf, size_t len)
+{
+	size_t used = 0;
+	buf[0] = '\0';
+	for (int v = 0; o->mode == FWD_ICMPECHO && v < ECHO_VERDICTS && used < len; v++)
+		used += (size_t)snprintf(buf + used, len - used, " %s=%llu", echo_verdict_name((enum echo_verdict)v),
+					 (unsigned long long)t->echo[v]);
 }
 
 void stats_start(const struct fwd_options *o)
@@ -47,14 +60,15 @@ static double gbps(uint64_t bytes, double dt) { return dt > 0 ? (double)bytes * 
 void stats_print_interval(const struct fwd_options *o)
 {
 	double now = now_seconds(), dt = now - g_last;
-	char line[256];
+	char line[384], echo[160];
 	for (unsigned q = 0; q < o->queues; q++) {
 		struct totals t = read_queue(q), p = g_prev[q];
+		echo_text(o, &t, echo, sizeof(echo));
 		snprintf(line, sizeof(line),
-			 "stats t=%.1fs q%u rx %.3f Mpps %.3f Gbit/s tx %.3f Mpps %.3f Gbit/s dropped %llu",
+			 "stats t=%.1fs q%u rx %.3f Mpps %.3f Gbit/s tx %.3f Mpps %.3f Gbit/s dropped %llu%s",
 			 now - g_start, q, mpps(t.rx_packets - p.rx_packets, dt), gbps(t.rx_bytes - p.rx_bytes, dt),
 			 mpps(t.tx_packets - p.tx_packets, dt), gbps(t.tx_bytes - p.tx_bytes, dt),
-			 (unsigned long long)(t.tx_dropped - p.tx_dropped));
+			 (unsigned long long)(t.tx_dropped - p.tx_dropped), echo);
 		out_line(line);
 		g_prev[q] = t;
 	}
@@ -80,13 +94,22 @@ static int write_json(const struct fwd_options *o, const struct totals *sum, con
 	fprintf(f, "  \"rx_mpps\": %.6f,\n  \"tx_mpps\": %.6f,\n  \"rx_gbps\": %.6f,\n  \"tx_gbps\": %.6f,\n",
 		mpps(sum->rx_packets, active), mpps(sum->tx_packets, active), gbps(sum->rx_bytes, active),
 		gbps(sum->tx_bytes, active));
+	if (o->mode == FWD_ICMPECHO)
+		for (int v = 0; v < ECHO_VERDICTS; v++)
+			fprintf(f, "  \"%s\": %llu,\n", echo_verdict_name((enum echo_verdict)v),
+				(unsigned long long)sum->echo[v]);
 	fputs("  \"per_queue\": [", f);
-	for (unsigned q = 0; q < o->queues; q++)
+	for (unsigned q = 0; q < o->queues; q++) {
 		fprintf(f, "%s\n    {\"queue\": %u, \"rx_packets\": %llu, \"rx_bytes\": %llu, \"tx_packets\": %llu, "
-			   "\"tx_bytes\": %llu, \"tx_dropped\": %llu}",
+			   "\"tx_bytes\": %llu, \"tx_dropped\": %llu",
 			q ? "," : "", q, (unsigned long long)per[q].rx_packets, (unsigned long long)per[q].rx_bytes,
 			(unsigned long long)per[q].tx_packets, (unsigned long long)per[q].tx_bytes,
 			(unsigned long long)per[q].tx_dropped);
+		for (int v = 0; o->mode == FWD_ICMPECHO && v < ECHO_VERDICTS; v++)
+			fprintf(f, ", \"%s\": %llu", echo_verdict_name((enum echo_verdict)v),
+				(unsigned long long)per[q].echo[v]);
+		fputs("}", f);
+	}
 	fputs("\n  ]\n}\n", f);
 	return fclose(f) == 0 ? 0 : -1;
 }
@@ -95,7 +118,7 @@ int stats_finish(const struct fwd_options *o, double active_seconds)
 {
 	double secs = now_seconds() - g_start, active = active_seconds > 0 ? active_seconds : secs;
 	struct totals per[FWD_MAX_QUEUES], sum;
-	char line[384];
+	char line[512], echo[160];
 	memset(&sum, 0, sizeof(sum));
 	for (unsigned q = 0; q < o->queues; q++) {
 		per[q] = read_queue(q);
@@ -104,18 +127,22 @@ int stats_finish(const struct fwd_options *o, double active_seconds)
 		sum.tx_packets += per[q].tx_packets;
 		sum.tx_bytes += per[q].tx_bytes;
 		sum.tx_dropped += per[q].tx_dropped;
-		snprintf(line, sizeof(line), "summary q%u rx_packets=%llu tx_packets=%llu tx_dropped=%llu", q,
+		for (int v = 0; v < ECHO_VERDICTS; v++)
+			sum.echo[v] += per[q].echo[v];
+		echo_text(o, &per[q], echo, sizeof(echo));
+		snprintf(line, sizeof(line), "summary q%u rx_packets=%llu tx_packets=%llu tx_dropped=%llu%s", q,
 			 (unsigned long long)per[q].rx_packets, (unsigned long long)per[q].tx_packets,
-			 (unsigned long long)per[q].tx_dropped);
+			 (unsigned long long)per[q].tx_dropped, echo);
 		out_line(line);
 	}
+	echo_text(o, &sum, echo, sizeof(echo));
 	snprintf(line, sizeof(line),
 		 "summary mode=%s seconds=%.2f active_seconds=%.2f rx_packets=%llu rx_bytes=%llu tx_packets=%llu "
-		 "tx_bytes=%llu tx_dropped=%llu rx_mpps=%.3f tx_mpps=%.3f rx_gbps=%.3f tx_gbps=%.3f",
+		 "tx_bytes=%llu tx_dropped=%llu rx_mpps=%.3f tx_mpps=%.3f rx_gbps=%.3f tx_gbps=%.3f%s",
 		 mode_name(o->mode), secs, active, (unsigned long long)sum.rx_packets, (unsigned long long)sum.rx_bytes,
 		 (unsigned long long)sum.tx_packets, (unsigned long long)sum.tx_bytes,
 		 (unsigned long long)sum.tx_dropped, mpps(sum.rx_packets, active), mpps(sum.tx_packets, active),
-		 gbps(sum.rx_bytes, active), gbps(sum.tx_bytes, active));
+		 gbps(sum.rx_bytes, active), gbps(sum.tx_bytes, active), echo);
 	out_line(line);
 	return o->json != NULL ? write_json(o, &sum, per, secs, active) : 0;
 }

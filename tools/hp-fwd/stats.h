@@ -5,6 +5,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "icmpecho.h"
 #include "options.h"
 
 /* One queue pair's counters, on their own cache line. Written once per burst by forwarding threads (relaxed
@@ -14,7 +15,8 @@ struct queue_stats {
 	atomic_uint_fast64_t rx_bytes;
 	atomic_uint_fast64_t tx_packets;
 	atomic_uint_fast64_t tx_bytes;
-	atomic_uint_fast64_t tx_dropped; /* received but not taken by the guest RX ring (io, macswap) */
+	atomic_uint_fast64_t tx_dropped; /* received but not taken by the guest RX ring (io, macswap, icmpecho) */
+	atomic_uint_fast64_t echo[ECHO_VERDICTS]; /* icmpecho: received frames per enum echo_verdict */
 };
 
 extern struct queue_stats g_stats[FWD_MAX_QUEUES];

@@ -89,6 +89,17 @@ public sealed unsafe class MappedRegion : IDisposable
         return (seals & LibC.F_SEAL_SEAL) == 0 && LibC.fcntl(fd, LibC.F_ADD_SEALS, LibC.F_SEAL_SHRINK) == 0;
     }
 
+    /// <summary>
+    /// True when <paramref name="fd"/> refers to the file this region maps (same device and inode), so a region
+    /// described again with that fd would map the very same memory.
+    /// </summary>
+    public bool IsSameFile(int fd)
+    {
+        Stat mine, theirs;
+        if (_fd < 0 || fd < 0 || LibC.fstat(_fd, &mine) != 0 || LibC.fstat(fd, &theirs) != 0) return false;
+        return mine.Dev == theirs.Dev && mine.Ino == theirs.Ino;
+    }
+
     /// <summary>True when [qva, qva+len) lies inside this region's frontend virtual range.</summary>
     public bool ContainsUser(ulong qva, ulong len) =>
         qva >= UserAddr && qva - UserAddr < Size && len <= Size - (qva - UserAddr);

@@ -31,6 +31,12 @@ public sealed unsafe partial class VhostSession
     /// <summary>Fd from SET_LOG_FD (log sync eventfd), or -1.</summary>
     internal int LogFd { get; set; } = -1;
 
+    /// <summary>
+    /// Regions REM_MEM_REG removed and no ADD_MEM_REG brought back (at most one slot's worth each): a repeated
+    /// REM_MEM_REG of one of them is a no-op (MemoryHandlers: QEMU before 8.0 sends one per queue pair).
+    /// </summary>
+    internal List<HotPath.Engine.Memory.RegionDescriptor> RemovedRegions { get; } = new();
+
     internal Span<byte> ConfigSpace => _config;
 
     internal void SetProtocolFeatures(ulong value) => ProtocolFeatures = value;

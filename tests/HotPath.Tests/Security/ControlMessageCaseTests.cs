@@ -120,8 +120,12 @@ public class ControlMessageCaseTests(HostileBackend backend, ITestOutputHelper o
             using HostileMessage m = HostileMemoryTables.LargerThanFd();   // carries an fd, promises 40 bytes
             Assert.Equal(0, h.SendThenClose(m, payloadBytes: 3));
         }
+        // The test closes each connection itself: the last one may not even be accepted yet, so "no connections"
+        // alone does not mean every close was handled. Wait for the count, then for the backend to be idle.
+        SpinWait.SpinUntil(() => ControlCounters.Refused(ControlError.Framing) - counted >= HostileBackend.ReconnectReps, TimeSpan.FromSeconds(10));
         backend.WaitIdle();
-        Assert.True(ControlCounters.Refused(ControlError.Framing) - counted >= HostileBackend.ReconnectReps);
+        long refused = ControlCounters.Refused(ControlError.Framing) - counted;
+        Assert.True(refused >= HostileBackend.ReconnectReps, $"{refused} of {HostileBackend.ReconnectReps} mid-message closes counted");
         before.AssertFlat(ResourceSnapshot.Take(), "closed mid-message");
         AssertBackendServes();
     }

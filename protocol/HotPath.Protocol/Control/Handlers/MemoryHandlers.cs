@@ -34,6 +34,7 @@ internal static unsafe class MemoryHandlers
         }
         // A frontend may resend the table it already sent (DPDK virtio-user does); keep the mappings then.
         if (SameAsCurrent(s, regions)) return HandlerResult.Ok;
+        s.RemovedRegions.Clear();
 
         var mapped = new List<MappedRegion>((int)n);
         for (int i = 0; i < n; i++)
@@ -77,13 +78,33 @@ internal static unsafe class MemoryHandlers
 
     public static HandlerResult GetMaxMemSlots(VhostSession s, MessageReader m) => s.ReplyU64(GuestMemory.MaxRegions);
 
+    /*
+     * QEMU before 8.0 sends ADD_MEM_REG and REM_MEM_REG once per queue pair: each queue pair is a vhost_dev of its
+     * own with its own copy of the region list, and only QEMU commit "vhost-user: Skip unnecessary duplicated
+     * VHOST_USER_ADD/REM_MEM_REG requests" made them one-time requests like SET_MEM_TABLE. With multiqueue, the
+     * second queue pair therefore adds every region the first one added, and removes every region it removed.
+     * An exact repeat is a no-op here: an ADD of a region that is already mapped from the same file at the same
+     * offset, and a REM of a region this connection removed and has not added again. Anything else that overlaps
+     * is still refused.
+     */
+
     public static HandlerResult AddMemReg(VhostSession s, MessageReader m)
     {
         RegionDescriptor d = Describe(m.PayloadAs<MemRegPayload>().Region);
         IReadOnlyList<MappedRegion> current = s.Device.Regions;
-        if (current.Count >= GuestMemory.MaxRegions)
-            return HandlerResult.Fail(ControlError.MemorySlotsExhausted, $"all {GuestMemory.MaxRegions} slots in use");
         int fd = m.TakeFd(0);
+        MappedRegion? same = current.FirstOrDefault(r => r.Descriptor == d);
+        if (same != null && same.IsSameFile(fd))
+        {
+            HotPath.Engine.Interop.LibC.close(fd);
+            s.Log(LogLevel.Debug, $"ADD_MEM_REG of the mapped region gpa 0x{d.GuestPhysAddr:x} size 0x{d.Size:x} again (one per queue pair, QEMU < 8.0): kept as it is");
+            return HandlerResult.Ok;
+        }
+        if (current.Count >= GuestMemory.MaxRegions)
+        {
+            HotPath.Engine.Interop.LibC.close(fd);
+            return HandlerResult.Fail(ControlError.MemorySlotsExhausted, $"all {GuestMemory.MaxRegions} slots in use");
+        }
         MemoryError e = MappedRegion.TryMap(fd, d, out MappedRegion? region);
         if (e != MemoryError.None)
         {
@@ -97,19 +118,29 @@ internal static unsafe class MemoryHandlers
             region!.Dispose();
             return HandlerResult.Fail(ControlError.BadMemoryRegion, swap.Describe());
         }
+        s.RemovedRegions.RemoveAll(r => SameIdentity(r, d));
         ReportBrokenRings(s);
         return HandlerResult.Ok;
     }
+
+    /// <summary>The spec identifies a region to remove by guest address, user address and size (not the offset).</summary>
+    private static bool SameIdentity(in RegionDescriptor a, in RegionDescriptor b) =>
+        a.GuestPhysAddr == b.GuestPhysAddr && a.UserAddr == b.UserAddr && a.Size == b.Size;
 
     public static HandlerResult RemMemReg(VhostSession s, MessageReader m)
     {
         RegionDescriptor d = Describe(m.PayloadAs<MemRegPayload>().Region);
         IReadOnlyList<MappedRegion> current = s.Device.Regions;
-        // The spec identifies the region by guest address, user address and size; mmap_offset is ignored.
-        MappedRegion? victim = current.FirstOrDefault(r =>
-            r.GuestPhysAddr == d.GuestPhysAddr && r.UserAddr == d.UserAddr && r.Size == d.Size);
+        MappedRegion? victim = current.FirstOrDefault(r => SameIdentity(r.Descriptor, d));
         if (victim == null)
+        {
+            if (s.RemovedRegions.Any(r => SameIdentity(r, d)))
+            {
+                s.Log(LogLevel.Debug, $"REM_MEM_REG of the removed region gpa 0x{d.GuestPhysAddr:x} size 0x{d.Size:x} again (one per queue pair, QEMU < 8.0)");
+                return HandlerResult.Ok;
+            }
             return HandlerResult.Fail(ControlError.RegionNotFound, $"gpa 0x{d.GuestPhysAddr:x} size 0x{d.Size:x}");
+        }
         var next = current.Where(r => r != victim).ToList();
         if (next.Count == 0) s.Device.ClearMemory();
         else
@@ -117,6 +148,8 @@ internal static unsafe class MemoryHandlers
             MemoryError swap = s.Device.ReplaceMemory(next);
             if (swap != MemoryError.None) return HandlerResult.Fail(ControlError.BadMemoryRegion, swap.Describe());
         }
+        if (s.RemovedRegions.Count == GuestMemory.MaxRegions) s.RemovedRegions.RemoveAt(0);
+        s.RemovedRegions.Add(d);
         ReportBrokenRings(s);
         return HandlerResult.Ok;
     }

@@ -1,0 +1,178 @@
+#!/bin/busybox sh
+# /init of the test guest of tests/qemu/run.sh (busybox initramfs, Debian kernel, virtio-net on a vhost-user
+# netdev served by hp-fwd --mode icmpecho). Runs the steps of hpq.plan= from the kernel command line, in order,
+# then powers off. It prints, on the console (ttyS0), the lines the host reads:
+#   HPQ-RESULT <name> PASS|FAIL <what was seen>    one per checked step
+#   HPQ-DATA <name> key=value...                   measurements
+#   HPQ-SYNC <token>                               then waits for "go <token>" on ttyS1 (the host's control pipe)
+#   HPQ-DONE                                       the plan ran to its end
+# Steps (comma-separated, fields separated by ':'):
+#   ping:NAME:COUNT:SIZE      COUNT pings of SIZE payload bytes to the peer; PASS when every one is answered
+#   mqping:NAME:COUNT         two such pings at once, pinned to CPU 0 and CPU 1 (so to TX queues 0 and 1 by XPS)
+#   arp:NAME                  the peer's address was learnt by ARP (through the backend) as hpq.mac
+#   mtu:NAME:MTU              eth0 came up with the MTU the device offers (host_mtu) and refuses one byte more
+#   unbind:NAME               unbind virtio_net from the device and bind it again (a device reset), then ping
+#   pcireset:NAME             remove the PCI function and rescan the bus (reset and re-probe), then ping
+#   sync:TOKEN                HPQ-SYNC TOKEN, wait up to 180 s for the host's "go TOKEN", then up to 30 s for the
+#                             link; the carrier changes seen meanwhile are reported
+#   flood:NAME:SECS:LEN       udpflood LEN-byte UDP frames for SECS seconds (AF_PACKET, qdisc bypass)
+#   counters                  eth0 counters as HPQ-DATA counters
+/bin/busybox --install -s /bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+
+arg() { sed -n "s/.*$1=\([^ ]*\).*/\1/p" /proc/cmdline; }
+PLAN=$(arg hpq.plan)
+PEER_MAC=$(arg hpq.mac)
+SELF=10.0.0.1
+PEER=10.0.0.2
+
+now() { cut -d' ' -f1 /proc/uptime; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+result() { echo "HPQ-RESULT $1 $2 $3"; }
+
+for m in $(cat /lib/modules/order); do insmod /lib/modules/$m || echo "HPQ-LOG insmod $m failed"; done
+
+# Waits for eth0 (up to 60 s: a loaded host slows TCG down a lot), then brings it up with the test address. 0 when
+# eth0 is there.
+net_up() {
+	for i in $(seq 600); do [ -e /sys/class/net/eth0 ] && break; sleep 0.1; done
+	[ -e /sys/class/net/eth0 ] || return 1
+	ip link set lo up
+	ip link set eth0 up
+	ip addr add $SELF/24 dev eth0 2>/dev/null
+	for i in $(seq 300); do [ "$(cat /sys/class/net/eth0/carrier 2>/dev/null)" = 1 ] && break; sleep 0.1; done
+	return 0
+}
+
+# ping_check NAME COUNT SIZE [CPU]: PASS when all COUNT echo requests got their reply.
+ping_check() {
+	local name=$1 count=$2 size=$3 cpu=$4 t0 out rx pin=""
+	t0=$(now)
+	[ -n "$cpu" ] && pin="taskset -c $cpu"
+	out=$($pin ping -c $count -i 0.02 -s $size -W 5 -w $((count / 5 + 40)) $PEER 2>&1)
+	rx=$(echo "$out" | sed -n 's/.* \([0-9]*\) packets received.*/\1/p')
+	if [ "${rx:-0}" = "$count" ]; then
+		result $name PASS "$rx/$count replies, $size-byte payload, $(since $t0) s"
+	else
+		result $name FAIL "${rx:-no}/$count replies, $size-byte payload, $(since $t0) s: $(echo "$out" | tail -2 | tr '\n' ' ')"
+	fi
+}
+
+step_mqping() { # NAME COUNT
+	local t0=$(now) q
+	echo "HPQ-DATA $1 queues=$(ls /sys/class/net/eth0/queues | tr '\n' ' ')xps0=$(cat /sys/class/net/eth0/queues/tx-0/xps_cpus 2>/dev/null) xps1=$(cat /sys/class/net/eth0/queues/tx-1/xps_cpus 2>/dev/null)"
+	for q in 0 1; do ping_check $1-cpu$q $2 56 $q > /tmp/mq$q & done
+	wait
+	cat /tmp/mq0 /tmp/mq1
+	if grep -q PASS /tmp/mq0 && grep -q PASS /tmp/mq1; then
+		result $1 PASS "both flows answered in full, $(since $t0) s"
+	else
+		result $1 FAIL "a flow lost replies"
+	fi
+}
+
+step_arp() {
+	local n
+	n=$(ip neigh show $PEER dev eth0)
+	case "$n" in
+		*"lladdr $PEER_MAC"*) result $1 PASS "$PEER resolved by ARP through the backend: $n" ;;
+		*) result $1 FAIL "neighbour entry: '${n:-none}', expected lladdr $PEER_MAC" ;;
+	esac
+}
+
+step_mtu() { # NAME MTU
+	local mtu over
+	mtu=$(cat /sys/class/net/eth0/mtu)
+	ip link set eth0 mtu $(($2 + 1)) 2>/dev/null && over=accepted || over=refused
+	ip link set eth0 mtu $mtu
+	if [ "$mtu" = "$2" ] && [ $over = refused ]; then
+		result $1 PASS "eth0 MTU $mtu from the device (VIRTIO_NET_F_MTU), MTU $(($2 + 1)) refused"
+	else
+		result $1 FAIL "eth0 MTU $mtu (expected $2), MTU $(($2 + 1)) $over"
+	fi
+}
+
+# After a reset: the interface again, then 20 pings.
+after_reset() { # NAME T0
+	if ! net_up; then result $1 FAIL "eth0 did not come back within 60 s"; return; fi
+	echo "HPQ-DATA $1 eth0_back_after=$(since $2)s"
+	ping_check $1 20 56
+}
+
+step_unbind() {
+	local dev t0=$(now)
+	dev=$(basename "$(readlink /sys/class/net/eth0/device)")
+	echo $dev > /sys/bus/virtio/drivers/virtio_net/unbind
+	[ -e /sys/class/net/eth0 ] && { result $1 FAIL "eth0 still there after unbinding $dev"; return; }
+	sleep 0.5
+	echo $dev > /sys/bus/virtio/drivers/virtio_net/bind
+	after_reset $1 $t0
+}
+
+step_pcireset() {
+	local pci t0=$(now)
+	pci=$(basename "$(readlink -f /sys/class/net/eth0/device/..)")
+	echo 1 > /sys/bus/pci/devices/$pci/remove
+	[ -e /sys/class/net/eth0 ] && { result $1 FAIL "eth0 still there after removing $pci"; return; }
+	sleep 0.5
+	echo 1 > /sys/bus/pci/rescan
+	after_reset $1 $t0
+}
+
+step_sync() { # TOKEN
+	local line="" t0=$(now) watcher
+	# Carrier as the guest sees it while the host works (QEMU reports a lost backend as link down).
+	( last=x; while :; do c=$(cat /sys/class/net/eth0/carrier 2>/dev/null); [ "$c" != "$last" ] && echo -n "$c"; last=$c; sleep 0.05; done ) > /tmp/carrier &
+	watcher=$!
+	echo "HPQ-SYNC $1"
+	read -t 180 line < /dev/ttyS1
+	# QEMU reports the backend back with a config interrupt: give the link 30 s to come up again.
+	for i in $(seq 300); do [ "$(cat /sys/class/net/eth0/carrier 2>/dev/null)" = 1 ] && break; sleep 0.1; done
+	sleep 0.1
+	kill $watcher
+	echo "HPQ-DATA sync-$1 waited=$(since $t0)s carrier=$(cat /tmp/carrier) host_said='$line'"
+	[ "$line" = "go $1" ] || result sync-$1 FAIL "no 'go $1' from the host within 180 s (got '$line')"
+}
+
+step_flood() { # NAME SECS LEN
+	local out
+	out=$(/bin/udpflood eth0 $PEER_MAC $SELF $PEER $2 $3 2>&1)
+	echo "HPQ-DATA $1 $out"
+	case "$out" in
+		"udpflood sent="*) result $1 PASS "$(echo "$out" | sed 's/^udpflood //')" ;;
+		*) result $1 FAIL "udpflood: $out" ;;
+	esac
+}
+
+step_counters() {
+	local s=/sys/class/net/eth0/statistics
+	echo "HPQ-DATA counters tx_packets=$(cat $s/tx_packets) rx_packets=$(cat $s/rx_packets) tx_bytes=$(cat $s/tx_bytes) rx_bytes=$(cat $s/rx_bytes) rx_dropped=$(cat $s/rx_dropped) tx_dropped=$(cat $s/tx_dropped)"
+}
+
+stty -F /dev/ttyS1 -echo 2>/dev/null
+if net_up; then
+	echo "HPQ-BOOTED uptime=$(now) mtu=$(cat /sys/class/net/eth0/mtu) queues=$(ls /sys/class/net/eth0/queues | tr '\n' ' ')"
+	for step in $(echo "$PLAN" | tr ',' ' '); do
+		set -- $(echo "$step" | tr ':' ' ')
+		kind=$1; shift
+		case $kind in
+			ping) ping_check "$@" ;;
+			mqping) step_mqping "$@" ;;
+			arp) step_arp "$@" ;;
+			mtu) step_mtu "$@" ;;
+			unbind) step_unbind "$@" ;;
+			pcireset) step_pcireset "$@" ;;
+			sync) step_sync "$@" ;;
+			flood) step_flood "$@" ;;
+			counters) step_counters ;;
+			*) echo "HPQ-LOG unknown step $kind" ;;
+		esac
+	done
+	echo "HPQ-DONE uptime=$(now)"
+else
+	echo "HPQ-LOG eth0 never appeared: virtio_net did not probe the device"
+	ls /sys/bus/virtio/devices /sys/bus/pci/devices
+fi
+poweroff -f

@@ -1,0 +1,401 @@
+#!/usr/bin/env bash
+# HotPath under a real Linux guest (./test.sh runs it). QEMU 7.2 (TCG) boots the Debian kernel with a busybox
+# initramfs (guest-init.sh as /init, udpflood.c built -static); the guest's own virtio_net driver runs a
+# virtio-net-pci NIC whose netdev is vhost-user, served by hp-fwd --mode icmpecho on libhotpath.so. Each boot runs a
+# plan of guest steps (guest-init.sh) and the host checks what hp-fwd saw; every scenario prints PASS or FAIL with
+# the reason:
+#   server    hp-fwd serves the socket: ping 100/100 (ARP through hp-fwd, no static entry), 1472-byte payloads
+#             (1500-byte IP packets), UDP floods of 64 and 1514-byte frames (the throughput figure), and exact
+#             accounting (every frame udpflood handed the driver reached hp-fwd; every reply reached the guest)
+#   client    QEMU serves (server=on), hp-fwd --client: ping 100/100; hp-fwd stopped (SIGINT) and started again
+#             while the guest runs, then killed (SIGKILL) and started again, pings after each; a device reset by
+#             unbinding/binding virtio_net and one by PCI remove/rescan, pings after each
+#   mrg-off, event-idx-off, packed
+#             the device with mrg_rxbuf=off / event_idx=off / packed=on: ping 100/100, 1472-byte payloads, a 2 s
+#             flood with the same exact accounting, and hp-fwd's device line shows the feature was (not) negotiated
+#   mq        -smp 2, queues=2, mq=on: two ping flows pinned to CPU 0 and 1 (XPS puts them on TX queues 0 and 1),
+#             each answered in full, and hp-fwd's per-queue counters show both queue pairs answered
+#   mtu9000   host_mtu=9000: NET_MTU negotiated (hp-fwd prints hp_vhost_get_mtu = 9000), the guest's eth0 comes up
+#             at MTU 9000, 8972-byte payloads (9014-byte frames) answered
+# A failed boot keeps its directory (guest console, hp-fwd logs, vhost-user message summary) and prints their tails.
+# vectors=0 on virtio-net-pci: QEMU 7.2 under TCG segfaults at DRIVER_OK with MSI-X and a vhost-user netdev.
+# Builds first (../../build.sh, seconds when nothing changed). Needs qemu-system-x86, linux-image-amd64,
+# busybox-static, kmod, cpio, xz-utils, binutils, gcc and libc6-dev (scripts/setup.sh installs them as root); runs
+# unprivileged too. Without root and without them it skips loudly. Last line: "qemu-tests: N passed, N failed, N skipped".
+# Environment: HPQ_BOOTS="server mq ..." runs only those boots; HPQ_BOOT_TIMEOUT (s, default 300) bounds one boot
+# (a boot whose guest did not even reach its plan by then runs once more: the machine was too busy);
+# HPQ_BUDGET (s, default 900) bounds the suite: boots not started by then fail with that reason; HPQ_KEEP=1 keeps
+# the work directory of passing boots too.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+art=$root/artifacts
+fwd=$art/bin/hp-fwd
+KVER=${KVER:-$(ls /lib/modules 2>/dev/null | sort -V | tail -1)}
+KERNEL=/boot/vmlinuz-$KVER
+BOOT_TIMEOUT=${HPQ_BOOT_TIMEOUT:-300}
+BUDGET=${HPQ_BUDGET:-900}
+BOOTS=${HPQ_BOOTS:-server client mrg-off event-idx-off packed mq mtu9000}
+PEER_MAC=02:00:00:00:00:02 # hp-fwd --mac: what ARP replies give for 10.0.0.2
+GUEST_MAC=52:54:00:12:34:56
+passed=0 failed=0 skipped=0 boot_failed=0
+t_suite=$SECONDS
+
+pass() { passed=$((passed + 1)); echo "PASS  $1: $2"; }
+fail() { failed=$((failed + 1)); boot_failed=1; echo "FAIL  $1: $2"; }
+skip() { skipped=$((skipped + 1)); echo "!!! SKIPPED: $* !!!"; }
+finish() { echo "qemu-tests: $passed passed, $failed failed, $skipped skipped ($((SECONDS - t_suite)) s)"; [ $failed = 0 ]; exit; }
+
+# ---------------------------------------------------------------- preflight
+if ! "$root/build.sh" > /tmp/hp-qemu-build.$$.log 2>&1; then   # seconds when nothing changed
+  tail -20 /tmp/hp-qemu-build.$$.log; rm -f /tmp/hp-qemu-build.$$.log; fail "build" "./build.sh failed"; finish
+fi
+rm -f /tmp/hp-qemu-build.$$.log
+why=""
+for b in qemu-system-x86_64 busybox modprobe cpio gcc xz readelf; do
+  command -v $b > /dev/null || why="$why $b"
+done
+[ -r "$KERNEL" ] || why="$why $KERNEL"
+[ -r /usr/lib/x86_64-linux-gnu/libc.a ] || why="$why libc.a (libc6-dev, for the static udpflood)"
+[ -x "$fwd" ] || why="$why $fwd"
+if [ -n "$why" ]; then
+  # As root scripts/setup.sh has installed them: missing is a failure. Without root nothing could be installed.
+  if [ "$(id -u)" = 0 ]; then fail "preflight" "missing:$why (scripts/setup.sh installs the packages)"
+  else skip "every QEMU guest test: not root, so scripts/setup.sh could not install:$why"; fi
+  finish
+fi
+work=$(mktemp -d /tmp/hp-qemu.XXXXXX)
+
+# ---------------------------------------------------------------- initramfs (built once)
+build_initramfs() {
+  local r=$work/rootfs ko base
+  mkdir -p $r/bin $r/dev $r/proc $r/sys $r/tmp $r/lib/modules
+  cp "$(command -v busybox)" $r/bin/busybox
+  gcc -static -O2 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -I"$root/tools/hp-fwd" -o $r/bin/udpflood "$here/udpflood.c" || return 1
+  : > $r/lib/modules/order
+  for mod in virtio_pci virtio_net; do modprobe -S "$KVER" --show-depends $mod; done |
+    awk '$1 == "insmod" { print $2 }' | awk '!seen[$0]++' | while read -r ko; do
+      base=$(basename "$ko"); base=${base%.xz}; base=${base%.zst}; base=${base%.gz}
+      case "$ko" in
+        *.xz) xz -dc "$ko" > $r/lib/modules/$base ;;
+        *.zst) zstd -dcq "$ko" > $r/lib/modules/$base ;;
+        *.gz) gzip -dc "$ko" > $r/lib/modules/$base ;;
+        *) cp "$ko" $r/lib/modules/$base ;;
+      esac
+      echo "$base" >> $r/lib/modules/order
+    done
+  install -m 755 "$here/guest-init.sh" $r/init
+  (cd $r && find . | cpio -o -H newc --quiet | gzip -1) > $work/initrd.gz
+}
+if ! build_initramfs > $work/initramfs.log 2>&1; then
+  fail "initramfs" "$(tail -5 $work/initramfs.log)"; finish
+fi
+
+# The kernel itself, uncompressed: QEMU boots an ELF vmlinux through its PVH entry point (CONFIG_PVH), which skips
+# decompressing the XZ bzImage inside the guest (8 to 10 s under TCG, longer on a loaded machine). Falls back to the
+# bzImage when the kernel is not XZ-compressed or has no PVH note.
+extract_vmlinux() {
+  local off
+  off=$(LC_ALL=C grep -obUaP '\xfd7zXZ\x00' "$KERNEL" | head -1 | cut -d: -f1)
+  [ -n "$off" ] || return 1
+  tail -c +$((off + 1)) "$KERNEL" | xz -dc --single-stream > $work/vmlinux 2> /dev/null
+  readelf -n $work/vmlinux 2> /dev/null | grep -q 'Xen .*(0x00000012)' # XEN_ELFNOTE_PHYS32_ENTRY: the PVH entry point
+}
+BOOT_KERNEL=$KERNEL
+if extract_vmlinux; then BOOT_KERNEL=$work/vmlinux; else rm -f $work/vmlinux; fi
+echo "qemu: initramfs $(du -k $work/initrd.gz | cut -f1) KiB ($(tr '\n' ' ' < $work/rootfs/lib/modules/order)), kernel $KVER ($([ "$BOOT_KERNEL" = "$KERNEL" ] && echo bzImage || echo "vmlinux, PVH entry")); work dir $work"
+
+# ---------------------------------------------------------------- one boot
+# Globals of the boot in progress.
+D="" SOCK="" MODE="" QUEUES=1 FWD_EXTRA="" FWD_N=0 FWD_PID="" RETRIED=""
+
+# Starts hp-fwd instance FWD_N+1 (log fwd.N.log with the library's per-message debug lines, JSON fwd.N.json).
+# --idle-sleep 200: an idle queue is polled every 200 us instead of spinning, so hp-fwd's threads leave the two
+# cores of this machine to QEMU's vCPUs between bursts (a ping waits at most 0.2 ms more).
+start_fwd() {
+  FWD_N=$((FWD_N + 1))
+  local side=""; [ "$MODE" = client ] && side=--client
+  HOTPATH_LOG=debug "$fwd" --socket "$SOCK" $side --mode icmpecho --mac $PEER_MAC --queues $QUEUES \
+    --stats-interval 1 --idle-sleep 200 --json "$D/fwd.$FWD_N.json" $FWD_EXTRA < /dev/null > "$D/fwd.$FWD_N.log" 2>&1 &
+  FWD_PID=$!
+  echo "$FWD_PID" > "$D/fwd.$FWD_N.pid"
+}
+
+# Stops the running hp-fwd with SIG (INT: it unregisters and prints its summary; KILL: it just dies), waits for it.
+stop_fwd() { # SIG
+  local i rc
+  [ -n "$FWD_PID" ] || return 0
+  # CPU seconds it used (utime + stime), for the boot's summary line.
+  awk -v hz="$(getconf CLK_TCK)" '{ printf "%.1f\n", ($14 + $15) / hz }' "/proc/$FWD_PID/stat" > "$D/fwd.$FWD_N.cpu" 2> /dev/null
+  kill -"$1" "$FWD_PID" 2> /dev/null
+  for i in $(seq 300); do kill -0 "$FWD_PID" 2> /dev/null || break; sleep 0.1; done
+  kill -0 "$FWD_PID" 2> /dev/null && { echo "hp-fwd $FWD_PID ignored SIG$1 for 30 s: killed" >> "$D/fwd.$FWD_N.log"; kill -KILL "$FWD_PID"; }
+  { wait "$FWD_PID"; } 2> /dev/null; rc=$? # (no "Killed" job notice from bash)
+  echo "$rc" > "$D/fwd.$FWD_N.rc"
+  FWD_PID=""
+}
+
+wait_for() { # SECONDS FILE REGEX
+  local i
+  for i in $(seq $(($1 * 10))); do grep -qaE "$3" "$2" 2> /dev/null && return 0; sleep 0.1; done
+  return 1
+}
+
+tell_guest() { timeout 5 sh -c "echo '$1' > '$D/ctl.in'"; }
+
+# The guest asked for TOKEN (HPQ-SYNC): do it, then tell it to go on.
+on_sync() { # TOKEN
+  case $1 in
+    restart-int | restart-kill)
+      local sig=INT; [ "$1" = restart-kill ] && sig=KILL
+      stop_fwd $sig
+      echo "hp-fwd #$FWD_N stopped by SIG$sig after $((SECONDS - t0)) s" >> "$D/host.log"
+      sleep 1 # QEMU notices the closed socket and stops the vhost device (the guest sees its link go down)
+      start_fwd
+      wait_for 90 "$D/fwd.$FWD_N.log" '^new_device vid=' ||
+        echo "hp-fwd instance $FWD_N saw no new_device within 90 s" >> "$D/host.log"
+      ;;
+  esac
+  tell_guest "go $1"
+}
+
+clean_console() { tr -d '\r' < "$D/console.log" | sed 's/\x1b\[[0-9;?]*[a-zA-Z]//g; s/\x1bc//g' | grep -av '^$' > "$D/console.txt"; }
+
+cpu_pressure() { sed -n 's/^some avg10=\([0-9.]*\) avg60=\([0-9.]*\).*/\1% over 10 s, \2% over 60 s/p' /proc/pressure/cpu 2> /dev/null; }
+
+# boot NAME MODE SMP QUEUES DEVICE_EXTRA PLAN [FWD_EXTRA]: runs one guest to its end (or the timeout). When QEMU
+# timed out before the guest even reached its plan, the machine was too busy to say anything about HotPath: the
+# boot runs once more (said loudly; the first attempt's directory stays as NAME.slow).
+boot() {
+  RETRIED=""
+  boot_once "$@"
+  local rc; rc=$(cat "$D/qemu.rc")
+  if { [ "$rc" = 124 ] || [ "$rc" = 137 ]; } && ! grep -qa '^HPQ-BOOTED' "$D/console.txt"; then
+    RETRIED="second attempt: the first did not reach its plan within $BOOT_TIMEOUT s, CPU pressure $(cpu_pressure)"
+    echo "!!! $1: the guest did not reach its plan within $BOOT_TIMEOUT s (CPU pressure $(cpu_pressure)): booting it once more !!!"
+    rm -rf "$D.slow"; mv "$D" "$D.slow"
+    boot_once "$@"
+  fi
+}
+
+boot_once() {
+  local name=$1 smp=$3 dev_extra=$5 plan=$6 chardev qpid qrc handled=0 t0=$SECONDS tok
+  MODE=$2 QUEUES=$4 FWD_EXTRA=${7:-} FWD_N=0 FWD_PID=""
+  D=$work/$name SOCK=$work/$name/vhost.sock
+  mkdir -p "$D"; mkfifo "$D/ctl.in" "$D/ctl.out"
+  chardev="socket,id=c0,path=$SOCK"; [ "$MODE" = client ] && chardev="$chardev,server=on,wait=off"
+  local qemu=(qemu-system-x86_64 -accel tcg -M pc -m 256M -smp "$smp" -display none -nodefaults -no-user-config
+    -no-reboot -kernel "$BOOT_KERNEL" -initrd "$work/initrd.gz"
+    -append "console=ttyS0 quiet panic=-1 ipv6.disable=1 hpq.plan=$plan hpq.mac=$PEER_MAC"
+    -object memory-backend-memfd,id=mem,size=256M,share=on -numa node,memdev=mem
+    -serial stdio -chardev "pipe,id=ctl,path=$D/ctl" -serial chardev:ctl
+    -chardev "$chardev" -netdev "vhost-user,id=n0,chardev=c0,queues=$QUEUES"
+    -device "virtio-net-pci,netdev=n0,mac=$GUEST_MAC,romfile=,vectors=0$dev_extra")
+  echo "${qemu[*]}" > "$D/qemu.cmd"
+  : > "$D/console.log"
+  if [ "$MODE" = server ]; then
+    start_fwd
+    wait_for 30 "$D/fwd.1.log" 'server listening' || echo "hp-fwd made no socket within 30 s" >> "$D/host.log"
+  fi
+  timeout -k 5 "$BOOT_TIMEOUT" "${qemu[@]}" < /dev/null > "$D/console.log" 2>&1 &
+  qpid=$!
+  if [ "$MODE" = client ]; then
+    for _ in $(seq 300); do [ -S "$SOCK" ] && break; sleep 0.1; done
+    start_fwd
+  fi
+  echo "QEMU started after $((SECONDS - t0)) s" >> "$D/host.log"
+  while kill -0 $qpid 2> /dev/null; do
+    tok=$(tr -d '\r' < "$D/console.log" | awk '/^HPQ-SYNC /{ print $2 }' | sed -n "$((handled + 1))p")
+    if [ -n "$tok" ]; then
+      handled=$((handled + 1))
+      on_sync "$tok"
+      continue
+    fi
+    sleep 0.2
+  done
+  wait $qpid; qrc=$?
+  echo "QEMU exited $qrc after $((SECONDS - t0)) s" >> "$D/host.log"
+  stop_fwd INT
+  echo "hp-fwd stopped after $((SECONDS - t0)) s" >> "$D/host.log"
+  clean_console
+  echo "$qrc" > "$D/qemu.rc"
+  echo $((SECONDS - t0)) > "$D/seconds"
+}
+
+# ---------------------------------------------------------------- what a boot left behind
+guest_result() { grep -a "^HPQ-RESULT $1 " "$D/console.txt" | tail -1; }
+guest_data() { grep -a "^HPQ-DATA $1 " "$D/console.txt" | tail -1; }
+field() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | head -1; }  # LINE KEY
+fwd_summary() { grep -a '^summary mode=' "$D/fwd.$1.log" | tail -1; }     # INSTANCE
+fwd_queue() { grep -a "^summary q$2 " "$D/fwd.$1.log" | tail -1; }         # INSTANCE QUEUE
+fwd_device() { grep -a '^device vid=' "$D/fwd.$1.log" | tail -1; }         # INSTANCE
+count_in() { grep -ac "$2" "$1" 2> /dev/null || true; }                    # FILE REGEX
+
+# The guest's verdict on STEP: prints what it saw; status 0 for PASS.
+guest_verdict() { # STEP
+  local line; line=$(guest_result "$1")
+  if [ -z "$line" ]; then echo "the guest never reported step $1 (see the console below)"; return 1; fi
+  echo "$line" | cut -d' ' -f4-
+  [ "$(echo "$line" | awk '{ print $3 }')" = PASS ]
+}
+
+# Reports the guest's verdict on STEP as scenario BOOT/STEP. A failure says what the last hp-fwd saw too.
+report_guest() { # STEP
+  local detail s
+  if detail=$(guest_verdict "$1"); then pass "$BOOT/$1" "$detail"; return; fi
+  s=$(fwd_summary $FWD_N)
+  fail "$BOOT/$1" "$detail | hp-fwd #$FWD_N: rx_packets=$(field "$s" rx_packets) echo_replies=$(field "$s" echo_replies) tx_dropped=$(field "$s" tx_dropped)$(grep -a 'no packet dequeued' "$D/fwd.$FWD_N.log" | head -1 | sed 's/^hp-fwd:/;/')"
+}
+
+# The boot as a whole: QEMU exited by the guest's poweroff after the whole plan, every hp-fwd stopped cleanly on
+# SIGINT, no frame hp-fwd judged malformed (a Linux guest sends none: one would be a datapath corruption).
+check_boot() { # EXPECTED_DEVICE_FIELDS...
+  local qrc n dev f malformed="" bad_rc=""
+  qrc=$(cat "$D/qemu.rc")
+  if [ "$qrc" != 0 ] || ! grep -qa '^HPQ-DONE' "$D/console.txt"; then
+    local what="QEMU exited $qrc"; [ "$qrc" = 124 ] || [ "$qrc" = 137 ] && what="timed out after $BOOT_TIMEOUT s (CPU pressure $(cpu_pressure))${RETRIED:+, $RETRIED}"
+    fail "$BOOT/boot" "$what; $(grep -qa '^HPQ-DONE' "$D/console.txt" && echo "plan finished" || echo "the guest did not finish its plan")"
+  else
+    pass "$BOOT/boot" "guest booted, ran its plan, powered off in $(cat "$D/seconds") s (hp-fwd instances: $FWD_N, CPU s: $(cat "$D"/fwd.*.cpu 2> /dev/null | paste -sd+))${RETRIED:+ ($RETRIED)}"
+  fi
+  for n in $(seq $FWD_N); do
+    [ "$(cat "$D/fwd.$n.rc" 2> /dev/null)" = 0 ] || [ "$(cat "$D/fwd.$n.rc" 2> /dev/null)" = 137 ] || bad_rc="$bad_rc #$n:$(cat "$D/fwd.$n.rc" 2> /dev/null)"
+    f=$(field "$(fwd_summary $n)" malformed); [ "${f:-0}" = 0 ] || malformed="$malformed #$n:$f"
+  done
+  dev=$(fwd_device 1)
+  local want miss=""
+  for want in "$@"; do echo " $dev " | grep -q " $want " || miss="$miss $want"; done
+  if [ -n "$bad_rc$malformed$miss" ] || [ -z "$dev" ]; then
+    fail "$BOOT/device" "hp-fwd exit codes:${bad_rc:- ok}; malformed frames:${malformed:- none}; device line '${dev:-none}' lacks:${miss:- -}"
+  else
+    pass "$BOOT/device" "${dev#device }; no malformed frame; hp-fwd exited 0"
+  fi
+}
+
+# Diagnostics of a failed boot: tails of the guest console and of each hp-fwd log, and the vhost-user messages.
+diagnose() {
+  local n
+  echo "---- $BOOT: guest console ($D/console.txt), last 30 lines"
+  tail -30 "$D/console.txt" | sed 's/^/    /'
+  [ -s "$D/host.log" ] && sed 's/^/    host: /' "$D/host.log"
+  for n in $(seq $FWD_N); do
+    echo "---- $BOOT: hp-fwd #$n ($D/fwd.$n.log, exit $(cat "$D/fwd.$n.rc" 2> /dev/null)), last 25 lines without per-message lines"
+    grep -av 'read message\|^stats ' "$D/fwd.$n.log" | tail -25 | sed 's/^/    /'
+    echo "---- $BOOT: hp-fwd #$n vhost-user messages received (in order, repeats counted)"
+    sed -n 's/.*read message \([A-Z_]*\).*/\1/p' "$D/fwd.$n.log" | uniq -c | awk '{ printf "%s%s x%s", sep, $2, $1; sep = ", " } END { print "" }' | fold -s -w 110 | sed 's/^/    /'
+  done
+  echo "---- QEMU command: $D/qemu.cmd"
+}
+
+run_boot() { # NAME: boots it with its plan and checks it
+  BOOT=$1 boot_failed=0
+  if [ $((SECONDS - t_suite)) -ge "$BUDGET" ]; then fail "$BOOT/boot" "not started: the suite's $BUDGET s budget is spent"; return; fi
+  echo "== boot $BOOT"
+  "boot_$BOOT"
+  if [ $boot_failed = 1 ]; then diagnose; elif [ "${HPQ_KEEP:-0}" = 0 ]; then rm -rf "$D" "$D.slow"; fi
+}
+
+# ---------------------------------------------------------------- the boots
+# Exact accounting of a boot whose plan ends with floods and "counters" (and no reset: the guest's counters must
+# cover the whole boot). udpflood's count is exactly what the guest driver queued and hp-fwd counts UDP frames as
+# "ignored": the two must be equal. Every reply hp-fwd enqueued must have reached the guest's driver.
+check_accounting() { # FLOOD_STEP...
+  local s c step f n sent=0 rates="" ign tx rx
+  s=$(fwd_summary 1); c=$(guest_data counters)
+  for step in "$@"; do
+    report_guest $step
+    f=$(guest_data $step); n=$(field "$f" sent); sent=$((sent + ${n:-0}))
+    rates="$rates, ${step#flood-} B: $(field "$f" pps) pps $(field "$f" mbps) Mbit/s"
+  done
+  ign=$(field "$s" ignored); tx=$(field "$s" tx_packets); rx=$(field "$c" rx_packets)
+  if [ "$sent" -gt 0 ] && [ "${ign:-x}" = "$sent" ]; then
+    pass "$BOOT/flood-accounting" "hp-fwd received all $sent UDP frames udpflood queued (guest clock${rates})"
+  else
+    fail "$BOOT/flood-accounting" "udpflood queued $sent frames, hp-fwd counted ${ign:-?} non-echo frames"
+  fi
+  if [ -n "$tx" ] && [ "$tx" = "$rx" ] && [ "$(field "$c" rx_dropped)" = 0 ]; then
+    pass "$BOOT/reply-accounting" "the guest received exactly the $tx replies hp-fwd enqueued (rx_dropped 0)"
+  else
+    fail "$BOOT/reply-accounting" "hp-fwd enqueued ${tx:-?} replies, the guest counted rx_packets=${rx:-?} rx_dropped=$(field "$c" rx_dropped)"
+  fi
+}
+
+boot_server() {
+  boot server server 1 1 "" "ping:ping-100:100:56,arp:arp,ping:ping-1472:20:1472,flood:flood-64:4:64,flood:flood-1514:4:1514,counters"
+  report_guest ping-100; report_guest arp; report_guest ping-1472
+  check_boot packed=0 mrg_rxbuf=1 event_idx=1
+  check_accounting flood-64 flood-1514
+  grep -a '^stats ' "$D/fwd.1.log" | awk '$5 + 0 > 0 { print $5 * 1000 }' | sort -n > "$D/rates"
+  echo "      hp-fwd per-second receive rates during the floods (kpps): $(tr '\n' ' ' < "$D/rates")"
+}
+
+boot_client() {
+  boot client client 1 1 "" "ping:ping-100:100:56,sync:restart-int,ping:after-restart-int:100:56,sync:restart-kill,ping:after-restart-kill:100:56,unbind:reset-unbind,pcireset:reset-pci"
+  report_guest ping-100
+  check_boot packed=0
+  local tok i=1 sync detail sig
+  for tok in restart-int restart-kill; do
+    i=$((i + 1)); sig=SIG$(echo ${tok#restart-} | tr a-z A-Z)
+    sync=$(guest_data sync-$tok)
+    if [ -n "$(guest_result sync-$tok)" ]; then
+      fail "client/$tok" "$(guest_result sync-$tok | cut -d' ' -f4-)"
+    elif ! grep -qa "^new_device vid=" "$D/fwd.$i.log" 2> /dev/null; then
+      fail "client/$tok" "hp-fwd instance $i (started after $sig) never got a device; guest: $(guest_verdict after-$tok)"
+    elif detail=$(guest_verdict after-$tok); then
+      pass "client/$tok" "hp-fwd stopped by $sig, started again (instance $i, --client reconnected); guest carrier while waiting: $(field "$sync" carrier) (0: link down while hp-fwd was away); after: $detail"
+    else
+      fail "client/$tok" "after the restart: $detail"
+    fi
+  done
+  # The resets ran against the last instance: each is a device stop (GET_VRING_BASE) and a new start.
+  local last=$FWD_N news gvb
+  news=$(count_in "$D/fwd.$last.log" '^new_device vid='); gvb=$(count_in "$D/fwd.$last.log" 'read message GET_VRING_BASE')
+  for tok in reset-unbind reset-pci; do report_guest $tok; done
+  if [ "$news" -ge 3 ] && [ "$gvb" -ge 4 ]; then
+    pass "client/reset-lifecycle" "hp-fwd instance $last: $news new_device, $(count_in "$D/fwd.$last.log" '^destroy_device vid=') destroy_device, $gvb GET_VRING_BASE (two resets)"
+  else
+    fail "client/reset-lifecycle" "hp-fwd instance $last: $news new_device (want >= 3), $gvb GET_VRING_BASE (want >= 4)"
+  fi
+}
+
+# A device option: ping, 1472-byte payloads, a short flood of full-size frames with exact accounting, and the
+# feature as negotiated.
+boot_variant() { # NAME DEVICE_EXTRA EXPECTED_FIELD...
+  local name=$1 extra=$2; shift 2
+  boot "$name" server 1 1 "$extra" "ping:ping-100:100:56,ping:ping-1472:20:1472,flood:flood-1514:2:1514,counters"
+  report_guest ping-100; report_guest ping-1472
+  check_boot "$@"
+  check_accounting flood-1514
+}
+boot_mrg-off() { boot_variant mrg-off ",mrg_rxbuf=off" mrg_rxbuf=0; }
+boot_event-idx-off() { boot_variant event-idx-off ",event_idx=off" event_idx=0; }
+boot_packed() { boot_variant packed ",packed=on" packed=1; }
+
+boot_mq() {
+  boot mq server 2 2 ",mq=on" "mqping:two-queues:100"
+  report_guest two-queues-cpu0; report_guest two-queues-cpu1
+  check_boot vrings=4
+  local q0 q1 e0 e1
+  q0=$(fwd_queue 1 0); q1=$(fwd_queue 1 1)
+  e0=$(field "$q0" echo_replies); e1=$(field "$q1" echo_replies)
+  # Each flow is pinned to a CPU, so to its TX queue; a packet sent from softirq context (the first one, queued
+  # until ARP answered) may leave by the other queue. Both queue pairs must carry most of their own flow.
+  if [ "${e0:-0}" -ge 50 ] && [ "${e1:-0}" -ge 50 ] && [ $((${e0:-0} + ${e1:-0})) -ge 200 ]; then
+    pass "mq/two-queues" "hp-fwd answered ${e0} echo requests on queue pair 0 and ${e1} on queue pair 1; guest: $(guest_data two-queues | cut -d' ' -f3-)"
+  else
+    fail "mq/two-queues" "per-queue echo replies: q0=${e0:-?} q1=${e1:-?} (want >= 50 each, 200 in all); guest: $(guest_data two-queues | cut -d' ' -f3-)"
+  fi
+}
+
+boot_mtu9000() {
+  boot mtu9000 server 1 1 ",host_mtu=9000" "mtu:mtu-9000:9000,ping:ping-8972:20:8972,ping:ping-1472:20:1472"
+  report_guest mtu-9000; report_guest ping-8972; report_guest ping-1472
+  check_boot mtu=9000
+}
+
+for b in $BOOTS; do
+  declare -F "boot_$b" > /dev/null || { fail "$b" "no such boot (known: server client mrg-off event-idx-off packed mq mtu9000)"; continue; }
+  run_boot "$b"
+done
+if [ $failed = 0 ] && [ "${HPQ_KEEP:-0}" = 0 ]; then rm -rf "$work"; else echo "qemu: kept $work"; fi
+finish
