@@ -118,10 +118,17 @@ static double run_one(const char *self, const char *frontend, const char *dir, c
 	}
 	close(pipefd[1]);
 	start = now_s();
+	/* A terminal gets a live countdown on one line; a log gets one line per run (below). */
+	if (!isatty(STDOUT_FILENO)) {
+		printf("  [%d/%d] %-8s %4u B  running %u s ...", step, steps, w->direction, len, secs);
+		fflush(stdout);
+	}
 	while (waitpid(fe, &status, WNOHANG) == 0) {
 		double t = now_s() - start;
-		printf("\r  [%d/%d] %-8s %4u B  %4.1f / %u s", step, steps, w->direction, len, t < secs ? t : secs, secs);
-		fflush(stdout);
+		if (isatty(STDOUT_FILENO)) {
+			printf("\r  [%d/%d] %-8s %4u B  %4.1f / %u s", step, steps, w->direction, len, t < secs ? t : secs, secs);
+			fflush(stdout);
+		}
 		usleep(200000);
 	}
 	n = read(pipefd[0], out, sizeof(out) - 1);
@@ -133,13 +140,19 @@ static double run_one(const char *self, const char *frontend, const char *dir, c
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && p != NULL)
 		mpps = strtod(p + strlen(key), NULL);
 	if (mpps < 0) {
-		printf("\r  [%d/%d] %-8s %4u B  failed                 \n", step, steps, w->direction, len);
+		if (isatty(STDOUT_FILENO))
+			printf("\r  [%d/%d] %-8s %4u B  failed                 \n", step, steps, w->direction, len);
+		else
+			printf(" failed\n");
 		fprintf(stderr, "  hp-frontend:\n");
 		print_file(ferr);
 		fprintf(stderr, "  hp-fwd --mode %s:\n", w->mode);
 		print_file(blog);
 	} else {
-		printf("\r  [%d/%d] %-8s %4u B  %.3f Mpps            \n", step, steps, w->direction, len, mpps);
+		if (isatty(STDOUT_FILENO))
+			printf("\r  [%d/%d] %-8s %4u B  %.3f Mpps            \n", step, steps, w->direction, len, mpps);
+		else
+			printf(" %.3f Mpps\n", mpps);
 	}
 	fflush(stdout);
 	return mpps;
