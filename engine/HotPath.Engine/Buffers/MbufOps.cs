@@ -122,6 +122,8 @@ public static unsafe class MbufOps
         {
             // Sole owner: no other thread holds a reference, a plain store marks it free.
             m->RefCnt = 0;
+            // An external buffer (EXTBUF dequeue) goes back to its owner first; the flag shares the line just read.
+            if ((m->OlFlags & MbufOffload.ExtAttachedMbuf) != 0) ExtBuf.Detach(m);
             return true;
         }
         if (rc == 0)
@@ -131,6 +133,7 @@ public static unsafe class MbufOps
         }
         if (AddRefCnt(m, -1) != 0) return false;
         // We dropped the last reference; other holders have all decremented already.
+        if ((m->OlFlags & MbufOffload.ExtAttachedMbuf) != 0) ExtBuf.Detach(m);
         return true;
     }
 

@@ -37,12 +37,17 @@ internal static unsafe class GuestToMbuf
                 if (bad != DropReason.None) return bad;
             }
         }
+        // LINEARBUF: one segment or nothing; with EXTBUF a larger packet gets an external buffer (DPDK's order).
         if (dev.LinearBuffers && pktLen > (uint)(m->BufLen - m->DataOff))
-            return dev.ExternalBuffers ? DropReason.ExtBufAllocFailed : DropReason.PacketTooLarge;
+        {
+            if (!dev.ExternalBuffers) return DropReason.PacketTooLarge;
+            if (!ExtBuf.AttachNew(m, pktLen)) return DropReason.ExtBufAllocFailed;
+        }
         DropReason r = Copy(vec, nVec, hdr, pktLen, m, pool);
         if (r != DropReason.None)
         {
             MbufOps.Free(m->Next);
+            if ((m->OlFlags & MbufOffload.ExtAttachedMbuf) != 0) ExtBuf.Detach(m);
             MbufOps.Reset(m);
             return r;
         }

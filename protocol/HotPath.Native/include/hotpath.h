@@ -193,6 +193,19 @@ HP_STATIC_ASSERT(offsetof(struct hp_mbuf, timesync) == 90, "hp_mbuf.timesync");
 HP_STATIC_ASSERT(offsetof(struct hp_mbuf, reserved) == 92, "hp_mbuf.reserved");
 HP_STATIC_ASSERT(offsetof(struct hp_mbuf, dynfield1) == 96, "hp_mbuf.dynfield1");
 
+/*
+ * rte_mbuf_ext_shared_info: what m->shinfo points at when HP_MBUF_F_EXTERNAL is set (a dequeue with
+ * HP_VHOST_USER_LINEARBUF_SUPPORT | HP_VHOST_USER_EXTBUF_SUPPORT put a packet larger than the pool's data room in an
+ * external buffer). hp_pktmbuf_free calls free_cb(buf_addr, fcb_opaque) when the last holder lets go, and gives the
+ * mbuf its own data room back.
+ */
+struct hp_mbuf_ext_shared_info {
+	void (*free_cb)(void *addr, void *opaque);
+	void *fcb_opaque;
+	uint16_t refcnt;
+};
+HP_STATIC_ASSERT(sizeof(struct hp_mbuf_ext_shared_info) == 24, "hp_mbuf_ext_shared_info");
+
 /* rte_pktmbuf_mtod: the first data byte of the segment. */
 static inline void *hp_pktmbuf_mtod(const struct hp_mbuf *m)
 {
