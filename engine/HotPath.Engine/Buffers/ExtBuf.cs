@@ -95,8 +95,7 @@ public static unsafe class ExtBuf
     private static ushort DecrementShared(ExtBufSharedInfo* sh)
     {
         ref ushort rc = ref sh->RefCnt;
-        // No 16-bit Interlocked.Add: compare-exchange on the containing aligned 32-bit word is not safe to assume,
-        // so loop on the 16-bit compare-exchange.
+        // There is no 16-bit Interlocked.Add: a compare-exchange loop (full fence on success).
         while (true)
         {
             ushort v = Volatile.Read(ref rc);
