@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every HotPath test: installs what the tests need (scripts/setup.sh), builds, then runs the xunit suites,
-# the C API tests and the QEMU guest tests.
+# the C API tests and the QEMU guest tests, then the benchmarks' allocation gate (perf/alloc-gate.sh).
 # Usage: ./test.sh
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -16,3 +16,5 @@ if [ "$status" -ne 0 ]; then
     exit "$status"
 fi
 ./tests/c/run.sh
+# Allocation gate: every BenchmarkDotNet suite once, in-process; fails when a benchmark allocates (about 20 s).
+./perf/alloc-gate.sh

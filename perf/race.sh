@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# The race against DPDK 22.11's vhost backend (testpmd net_vhost), driven by the same DPDK virtio-user frontend:
+#   (a) instructions per packet inside the burst function under callgrind (stable on a noisy machine);
+#   (b) packets per second, A/B alternating rounds through compare.sh (ratio per round, median, spread).
+# Results go to perf/results/race-<stamp>/ (ipp.txt, pps.txt); perf/write-benchmarks.sh turns them into BENCHMARKS.md.
+# Usage: perf/race.sh [--ipp-only|--pps-only] [--no-dpdk-ipp] [--no-write]
+#   env: HP_FWD (default artifacts/bin/hp-fwd), ROUNDS (pps rounds, default 5), PPS_SECS (default 8),
+#        IPP_SECS (default 20), IPP_CONFIGS / PPS_CONFIGS ("workload:len:packed ..."), OUT (results folder)
+# Needs root, hugepages (../shared/interop/hugepages.sh) and dpdk-testpmd (install-peers.sh).
+set -uo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+interop=${INTEROP:-/work/shared/interop}
+hp=${HP_FWD:-$root/artifacts/bin/hp-fwd}
+do_ipp=1; do_pps=1; dpdk_ipp=1; write=1
+for a in "$@"; do
+  case $a in
+    --ipp-only) do_pps=0;; --pps-only) do_ipp=0;; --no-dpdk-ipp) dpdk_ipp=0;; --no-write) write=0;;
+    *) echo "race.sh: unknown argument $a" >&2; exit 2;;
+  esac
+done
+[ -x "$hp" ] || { echo "race.sh: $hp missing (run ./build.sh)" >&2; exit 1; }
+out=${OUT:-$root/perf/results/race-$(date -u +%Y%m%d-%H%M%S)}
+mkdir -p "$out"
+ipp_configs=${IPP_CONFIGS:-"dequeue:64:0 enqueue:64:0 dequeue:64:1 enqueue:64:1 dequeue:1518:0 enqueue:1518:0 dequeue:1518:1 enqueue:1518:1"}
+pps_configs=${PPS_CONFIGS:-"dequeue:64:0 enqueue:64:0 loop:64:0 dequeue:64:1 enqueue:64:1 loop:64:1 dequeue:1518:0 enqueue:1518:0 dequeue:1518:1 enqueue:1518:1"}
+tmpl="$hp --socket {SOCK} --mode {MODE} --pkt-len {LEN} --seconds {SECS} --stats-interval 0"
+{ echo "hp_fwd=$hp"; echo "commit=$(git -C "$root" rev-parse --short HEAD)"; date -u; nproc; uname -r
+  grep -m1 'model name' /proc/cpuinfo; } > "$out/machine.txt"
+
+if [ $do_ipp = 1 ]; then
+  for c in $ipp_configs; do
+    IFS=: read -r wl len packed <<< "$c"
+    # The GC reserves 256 GiB of address space by default, more than valgrind can map: 1 GiB is plenty here.
+    DOTNET_GCRegionRange=40000000 SECS=${IPP_SECS:-20} "$interop/callgrind-ipp.sh" "$wl" "$len" "$packed" \
+      "hp_vhost_${wl}_burst" -- $tmpl | sed 's/^ipp /ipp backend=hotpath /' | tee -a "$out/ipp.txt"
+    if [ $dpdk_ipp = 1 ]; then
+      SECS=${IPP_SECS:-20} "$interop/callgrind-ipp.sh" "$wl" "$len" "$packed" |
+        sed 's/^ipp /ipp backend=dpdk /' | tee -a "$out/ipp.txt"
+    fi
+  done
+fi
+
+if [ $do_pps = 1 ]; then
+  for c in $pps_configs; do
+    IFS=: read -r wl len packed <<< "$c"
+    log="$out/pps-$wl-$len-$packed.log"
+    SECS=${PPS_SECS:-8} "$interop/compare.sh" "$wl" "$len" "$packed" "${ROUNDS:-5}" -- $tmpl >"$log" 2>&1
+    # Per round: the ratio of the test run to the DPDK run just before it (A B alternation).
+    awk -v c="$c" '
+      / dpdk: peer/ { for (i = 1; i <= NF; i++) if ($i ~ /^(rx|tx)_pps=/) { split($i, kv, "="); dv[kv[1]] = kv[2] } }
+      / test: peer/ { for (i = 1; i <= NF; i++) if ($i ~ /^(rx|tx)_pps=/) { split($i, kv, "="); tv[kv[1]] = kv[2] }
+                     n++; f = (c ~ /^dequeue/) ? "tx_pps" : "rx_pps"; r[n] = (dv[f] > 0) ? tv[f] / dv[f] : 0 }
+      /^workload=/ { line = $0 }
+      END { m = ""; for (i = 1; i <= n; i++) m = m sprintf("%.3f ", r[i]); printf "pps config=%s rounds=\"%s\" %s\n", c, m, line }
+    ' "$log" | tee -a "$out/pps.txt"
+  done
+fi
+echo "race.sh: results in $out"
+[ $write = 1 ] && [ -x "$root/perf/write-benchmarks.sh" ] && "$root/perf/write-benchmarks.sh" "$out"
+exit 0
