@@ -7,6 +7,7 @@
 # publish is skipped while the hash of its inputs (managed sources, project files, SDK version) is unchanged, and
 # make rebuilds only stale C programs.
 # Usage: ./build.sh [--force]     (--force: publish even when the inputs did not change)
+# HP_ILC_ISA=x86-x64-v2 ./build.sh: native code for an older CPU than libhotpath's default x86-x64-v3 (IlcInstructionSet).
 set -euo pipefail
 root=$(cd "$(dirname "$0")" && pwd)
 cd "$root"
@@ -28,6 +29,7 @@ inputs_hash() { # FOLDER...
       LC_ALL=C sort | xargs sha256sum
     sha256sum Directory.Build.props Directory.Packages.props global.json
     dotnet --version
+    echo "isa=${HP_ILC_ISA:-}"
   } | sha256sum | cut -c1-64
 }
 publish() { # NAME PROJECT INSTALLED_FILE FOLDER...   (prints whether it published)
@@ -38,7 +40,8 @@ publish() { # NAME PROJECT INSTALLED_FILE FOLDER...   (prints whether it publish
     step "$name (up to date)"
     return 1
   fi
-  dotnet publish "$project" -c Release -o "$pub" --nologo -v quiet -p:TreatWarningsAsErrors=true ||
+  dotnet publish "$project" -c Release -o "$pub" --nologo -v quiet -p:TreatWarningsAsErrors=true \
+    ${HP_ILC_ISA:+-p:IlcInstructionSet=$HP_ILC_ISA} ||
     { echo "build: publishing $name failed" >&2; exit 1; }
   mkdir -p "$(dirname "$stamp")"
   echo "$want" > "$stamp.pending"   # committed by the caller once the files are installed
