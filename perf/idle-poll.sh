@@ -22,7 +22,7 @@ else
   fn=hp_vhost_${wl}_burst
   cmd="${HP_FWD:-$root/artifacts/bin/hp-fwd} --socket $sock --mode $mode --pkt-len 64 --seconds $((secs + 60)) --stats-interval 0"
 fi
-DOTNET_GCRegionRange=40000000 valgrind --tool=callgrind --fair-sched=yes --callgrind-out-file="$out" --toggle-collect="$fn" \
+VALGRIND_OPTS="${VALGRIND_OPTS:-} --dump-instr=yes" DOTNET_GCRegionRange=40000000 valgrind --tool=callgrind --fair-sched=yes --callgrind-out-file="$out" --toggle-collect="$fn" \
   $cmd >"$log" 2>&1 &
 vp=$!
 for _ in $(seq 600); do [ -S "$sock" ] && break; sleep 0.2; done

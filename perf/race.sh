@@ -3,7 +3,7 @@
 #   (a) instructions per packet inside the burst function under callgrind (stable on a noisy machine);
 #   (b) packets per second, A/B alternating rounds through compare.sh (ratio per round, median, spread).
 # Results go to perf/results/race-<stamp>/ (ipp.txt, pps.txt); perf/write-benchmarks.py turns them into BENCHMARKS.md.
-# Usage: perf/race.sh [--ipp-only|--pps-only] [--no-dpdk-ipp] [--no-write]
+# Usage: perf/race.sh [--ipp-only|--pps-only] [--no-dpdk-ipp] [--no-write]   (IDLE=0: no idle-poll runs)
 #   env: HP_FWD (default artifacts/bin/hp-fwd), ROUNDS (pps rounds, default 5), PPS_SECS (default 8),
 #        IPP_SECS (default 20), IPP_CONFIGS / PPS_CONFIGS ("workload:len:packed ..."), OUT (results folder)
 # Needs root, hugepages (../shared/interop/hugepages.sh) and dpdk-testpmd (install-peers.sh).
@@ -42,7 +42,8 @@ is_descendant() {
 # and its callgrind output file is noted in $cg_file for burst_calls. Prints the ipp line.
 ipp_run() { # ARGS...
   local tmp; tmp=$(mktemp)
-  "$interop/callgrind-ipp.sh" "$@" >"$tmp" &
+  # --dump-instr=yes changes no count; it lets callgrind-calls.py count the function's entries exactly.
+  VALGRIND_OPTS="${VALGRIND_OPTS:-} --dump-instr=yes" "$interop/callgrind-ipp.sh" "$@" >"$tmp" &
   local job=$!
   (
     for _ in $(seq 600); do
@@ -83,6 +84,17 @@ if [ $do_ipp = 1 ]; then
       line=$(cat "$out/.line")
       echo "ipp backend=dpdk ${line#ipp } calls=$(burst_calls "rte_vhost_${wl}_burst")" | tee -a "$out/ipp.txt"
     fi
+  done
+fi
+
+# Instructions per idle burst call (perf/idle-poll.sh), once per workload and ring: the per-call part of the
+# figures above. DPDK's too, but its packed idle runs stop polling early (its vhost PMD stops calling the burst), so
+# only its split figures are comparable.
+if [ $do_ipp = 1 ] && [ "${IDLE:-1}" = 1 ]; then
+  for c in dequeue:0 enqueue:0 dequeue:1 enqueue:1; do
+    IFS=: read -r wl packed <<< "$c"
+    HP_FWD=$hp SECS=${IDLE_SECS:-6} "$root/perf/idle-poll.sh" "$wl" "$packed" hotpath | tee -a "$out/poll.txt"
+    [ $dpdk_ipp = 1 ] && SECS=${IDLE_SECS:-6} "$root/perf/idle-poll.sh" "$wl" "$packed" dpdk | tee -a "$out/poll.txt"
   done
 fi
 

@@ -65,6 +65,29 @@ if ipp:
         out.append(f"| {k[0]} | {RING[k[2]]} | {k[1]} | {hi if hi else '-'} | {di if di else '-'} | {ratio} | {cpp(h)} | {cpp(d)} | {ref} |")
     out.append("")
 
+polls = [kv(l) for l in read("poll.txt") if l.startswith("poll ")]
+if ipp and polls:
+    def idle(backend, wl, packed):
+        r = next((p for p in polls if p["backend"] == backend and p["workload"] == wl and p["packed"] == packed), None)
+        # DPDK's packed idle runs stop polling early (a few ten thousand calls): not a per-call figure.
+        return float(r["ipc"]) if r and int(r["calls"]) >= 200000 else None
+    out += ["## Per call and per packet", "",
+            "`perf/idle-poll.sh` counts instructions per burst call that finds nothing (the frontend never fills the",
+            "ring): the fixed cost of a call, independent of the machine's load. With it the figure above splits into",
+            "*per-packet work* = ipp - calls/pkt x idle call, and *ipp at full bursts* = per-packet work + idle call / 32,",
+            "the figure a backend that is always the bottleneck would show. The model charges every call the idle cost,",
+            "so it is an estimate (about +-5 instructions between runs of one build).", "",
+            "| workload | ring | len | backend | ipp | calls/pkt | idle call | per-packet work | ipp at full bursts |",
+            "|---|---|---:|---|---:|---:|---:|---:|---:|"]
+    for r in ipp:
+        c = idle(r["backend"], r["workload"], r["packed"])
+        if not c or not r.get("calls") or float(r["packets"]) <= 0:
+            continue
+        k = int(r["calls"]) / float(r["packets"])
+        w = float(r["ipp"]) - k * c
+        out.append(f'| {r["workload"]} | {RING[r["packed"]]} | {r["len"]} | {r["backend"]} | {r["ipp"]} | {k:.2f} | {c:.1f} | {w:.1f} | {w + c / 32:.1f} |')
+    out.append("")
+
 pps = [l for l in read("pps.txt") if l.startswith("pps ")]
 if pps:
     out += ["## Packets per second, HotPath/DPDK (A/B rounds through compare.sh)", "",
