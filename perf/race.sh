@@ -24,8 +24,9 @@ mkdir -p "$out"
 ipp_configs=${IPP_CONFIGS:-"dequeue:64:0 enqueue:64:0 dequeue:64:1 enqueue:64:1 dequeue:1518:0 enqueue:1518:0 dequeue:1518:1 enqueue:1518:1"}
 pps_configs=${PPS_CONFIGS:-"dequeue:64:0 enqueue:64:0 loop:64:0 dequeue:64:1 enqueue:64:1 loop:64:1 dequeue:1518:0 enqueue:1518:0 dequeue:1518:1 enqueue:1518:1"}
 tmpl="$hp --socket {SOCK} --mode {MODE} --pkt-len {LEN} --seconds {SECS} --stats-interval 0"
-{ echo "hp_fwd=$hp"; echo "commit=$(git -C "$root" rev-parse --short HEAD)"; date -u; nproc; uname -r
-  grep -m1 'model name' /proc/cpuinfo; } > "$out/machine.txt"
+{ echo "hp_fwd=$hp"; echo "commit=$(git -C "$root" rev-parse --short HEAD)"; echo "date=$(date -u '+%Y-%m-%d %H:%M UTC')"
+  echo "cpus=$(nproc)"; echo "kernel=$(uname -r)"; echo "cpu=$(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)"
+  echo "isa=$(grep -o -w 'avx2\|avx512f\|bmi2' /proc/cpuinfo | sort -u | tr '\n' ' ')"; } > "$out/machine.txt"
 
 # True when process $1 descends from process $2.
 is_descendant() {
@@ -102,7 +103,11 @@ if [ $do_pps = 1 ]; then
   for c in $pps_configs; do
     IFS=: read -r wl len packed <<< "$c"
     log="$out/pps-$wl-$len-$packed.log"
-    SECS=${PPS_SECS:-8} "$interop/compare.sh" "$wl" "$len" "$packed" "${ROUNDS:-5}" -- $tmpl >"$log" 2>&1
+    # hp-fwd pinned to CPU 1 (HP_CPU), where DPDK's backend runs its forwarding lcore (dpdk-vhost-backend.sh: lcores
+    # 0,1, main 0); the frontend forwards on CPU 0. Unpinned, hp-fwd's worker shared CPU 0 with the frontend at
+    # times and measured 0.05-0.25 of DPDK.
+    SECS=${PPS_SECS:-8} "$interop/compare.sh" "$wl" "$len" "$packed" "${ROUNDS:-5}" -- taskset -c "${HP_CPU:-1}" $tmpl \
+      >"$log" 2>&1
     # Per round: the ratio of the test run to the DPDK run just before it (A B alternation).
     awk -v c="$c" '
       / dpdk: peer/ { for (i = 1; i <= NF; i++) if ($i ~ /^(rx|tx)_pps=/) { split($i, kv, "="); dv[kv[1]] = kv[2] } }
