@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes BENCHMARKS.md at the repository root from a perf/race.sh results folder (ipp.txt, pps.txt, machine.txt),
-the newest BenchmarkDotNet quick run under perf/results/ (or --bdn DIR) and perf/ipp-history.md (the optimisation
-log, kept by hand).
+the newest BenchmarkDotNet quick run under perf/results/ (or --bdn DIR), perf/benchmarks-notes.md (the summary) and
+perf/ipp-history.md (the optimisation log), both kept by hand.
 Usage: write-benchmarks.py RACE_DIR [--bdn BDN_RESULTS_DIR]"""
 import glob, os, re, statistics, sys
 
@@ -40,6 +40,10 @@ out += [f'Run of {mi.get("date", "?")}, commit {mi.get("commit", "?")} (`{os.pat
         "Two cores shared with other engineers' builds and tests: packets per second swing up to 3x between runs, so",
         "they are given only as HotPath/DPDK ratios of back-to-back A/B rounds. Callgrind instruction counts are the",
         "stable figure.", ""]
+
+notes = os.path.join(root, "perf/benchmarks-notes.md")
+if os.path.exists(notes):
+    out += open(notes).read().rstrip().splitlines() + [""]
 
 ipp = [kv(l) for l in read("ipp.txt") if l.startswith("ipp ")]
 if ipp:
@@ -104,8 +108,10 @@ if pps:
     out += ["## Packets per second, HotPath/DPDK (A/B rounds through compare.sh)", "",
             "Each round runs DPDK's backend then HotPath's for the same seconds against a fresh frontend; the ratio is",
             "HotPath's rate over DPDK's in that round. Frontend metric: tx_pps for dequeue, rx_pps for enqueue and loop.", "",
-            "| workload | ring | len | ratio per round | median | min-max | HotPath Mpps (median) | DPDK Mpps (median) |",
-            "|---|---|---:|---|---:|---:|---:|---:|"]
+            "*median* is the median of the per-round ratios; *compare.sh* is that script's own figure, the ratio of",
+            "the two medians of the rates.", "",
+            "| workload | ring | len | ratio per round | median | min-max | compare.sh | HotPath Mpps (median) | DPDK Mpps (median) |",
+            "|---|---|---:|---|---:|---:|---:|---:|---:|"]
     for l in pps:
         r = kv(l)
         wl, ln, pk = r["config"].split(":")
@@ -113,7 +119,7 @@ if pps:
         med = statistics.median(rounds) if rounds else 0
         spread = f"{min(rounds):.2f}-{max(rounds):.2f}" if rounds else "-"
         tp, dp = int(r.get("test_pps", 0)) / 1e6, int(r.get("dpdk_pps", 0)) / 1e6
-        out.append(f"| {wl} | {RING[pk]} | {ln} | {' '.join(f'{x:.2f}' for x in rounds)} | {med:.2f} | {spread} | {tp:.2f} | {dp:.2f} |")
+        out.append(f"| {wl} | {RING[pk]} | {ln} | {' '.join(f'{x:.2f}' for x in rounds)} | {med:.2f} | {spread} | {float(r.get('ratio', 0)):.2f} | {tp:.2f} | {dp:.2f} |")
     out.append("")
 
 hist = os.path.join(root, "perf/ipp-history.md")
@@ -125,19 +131,25 @@ if bdn and os.path.isdir(bdn):
             "ShortRun job (3 warm-ups, 3 iterations): indicative timings on a noisy machine; Mean is per packet (per",
             "mbuf, object or translation), and each operation includes the HotPath frontend's own work (posting,",
             "publishing, reaping / receiving). **Allocated** is the point: `-` means 0 bytes per operation.",
+            "These run the managed engine under the JIT (.NET 10, in-process rigs), not libhotpath.so; the run shown",
+            "is of commit c8ab003 (before the optimisations in the log above, which are in the C-ABI entry path).",
             f"Reports: `{os.path.relpath(bdn, root)}` (not committed; rerun to regenerate).", ""]
     for md in sorted(glob.glob(os.path.join(bdn, "*-report-github.md"))):
         name = os.path.basename(md).split(".")[-2].replace("-report-github", "")
-        rows = [l for l in open(md).read().splitlines() if l.startswith("|")]
+        rows = [l.replace("**", "") for l in open(md).read().splitlines() if l.startswith("|")]
         out += [f"### {name}", ""] + rows + [""]
 
 out += ["## Commands", "", "```sh",
         "./build.sh                      # artifacts/bin/hp-fwd, artifacts/lib/libhotpath.so",
-        "perf/race.sh                    # callgrind ipp + A/B pps rounds, then this file (ROUNDS, PPS_SECS, IPP_SECS)",
-        "DOTNET_GCRegionRange=40000000 SECS=20 ../shared/interop/callgrind-ipp.sh dequeue 64 0 hp_vhost_dequeue_burst -- \\",
+        "ROUNDS=3 PPS_SECS=8 IPP_SECS=15 perf/race.sh   # this file's run: ipp, idle polls, pps rounds, BENCHMARKS.md",
+        "# what race.sh runs per configuration (it also renices the valgrind process to 19 and adds",
+        "# VALGRIND_OPTS=--dump-instr=yes to count calls; neither changes the definition of the figure):",
+        "DOTNET_GCRegionRange=40000000 SECS=15 ../shared/interop/callgrind-ipp.sh dequeue 64 0 hp_vhost_dequeue_burst -- \\",
         "  artifacts/bin/hp-fwd --socket {SOCK} --mode {MODE} --pkt-len {LEN} --seconds {SECS} --stats-interval 0",
-        "SECS=8 ../shared/interop/compare.sh dequeue 64 0 5 -- artifacts/bin/hp-fwd --socket {SOCK} --mode {MODE} \\",
-        "  --pkt-len {LEN} --seconds {SECS} --stats-interval 0",
+        "SECS=15 ../shared/interop/callgrind-ipp.sh dequeue 64 0                 # DPDK's backend",
+        "SECS=6 perf/idle-poll.sh dequeue 0 hotpath                               # and: ... dpdk",
+        "SECS=8 ../shared/interop/compare.sh dequeue 64 0 3 -- taskset -c 1 artifacts/bin/hp-fwd --socket {SOCK} \\",
+        "  --mode {MODE} --pkt-len {LEN} --seconds {SECS} --stats-interval 0",
         "perf/run.sh --quick             # BenchmarkDotNet suites, ShortRun",
         "perf/alloc-gate.sh              # allocation gate (also run by test.sh), ~20 s",
         "perf/profile.sh dequeue 64 0    # callgrind profile by function (symbol-only debug file)",
