@@ -7,6 +7,7 @@
 # publish is skipped while the hash of its inputs (managed sources, project files, SDK version) is unchanged, and
 # make rebuilds only stale C programs.
 # Usage: ./build.sh [--force]     (--force: publish even when the inputs did not change)
+# HP_ILC_ISA=x86-x64-v2 ./build.sh: native code for an older CPU than libhotpath's default x86-x64-v3 (IlcInstructionSet).
 set -euo pipefail
 root=$(cd "$(dirname "$0")" && pwd)
 cd "$root"
@@ -19,6 +20,15 @@ step() { awk -v s="$1" -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "build: 
 ./scripts/setup.sh
 command -v dotnet >/dev/null || { echo "build: dotnet is not installed (the .NET 10 SDK is needed)" >&2; exit 1; }
 step "setup"
+# libhotpath is compiled for x86-x64-v3 (its project's IlcInstructionSet); on a CPU without every v3 feature the
+# library would refuse to start, so build for x86-x64-v2 there unless told otherwise.
+if [ -z "${HP_ILC_ISA:-}" ] && [ -r /proc/cpuinfo ]; then
+  flags=$(grep -m1 '^flags' /proc/cpuinfo)
+  for f in avx2 bmi1 bmi2 fma movbe abm; do
+    case " $flags " in *" $f "*) ;; *) HP_ILC_ISA=x86-x64-v2; echo "build: this CPU lacks $f: native code for x86-x64-v2" ;; esac
+    [ -n "${HP_ILC_ISA:-}" ] && break
+  done
+fi
 
 # ---- NativeAOT publishes, each skipped while the hash of its inputs is unchanged ----
 # Inputs: the C# sources and project files under the given folders, the shared build files, the SDK version.
@@ -28,6 +38,7 @@ inputs_hash() { # FOLDER...
       LC_ALL=C sort | xargs sha256sum
     sha256sum Directory.Build.props Directory.Packages.props global.json
     dotnet --version
+    echo "isa=${HP_ILC_ISA:-}"
   } | sha256sum | cut -c1-64
 }
 publish() { # NAME PROJECT INSTALLED_FILE FOLDER...   (prints whether it published)
@@ -38,7 +49,8 @@ publish() { # NAME PROJECT INSTALLED_FILE FOLDER...   (prints whether it publish
     step "$name (up to date)"
     return 1
   fi
-  dotnet publish "$project" -c Release -o "$pub" --nologo -v quiet -p:TreatWarningsAsErrors=true ||
+  dotnet publish "$project" -c Release -o "$pub" --nologo -v quiet -p:TreatWarningsAsErrors=true \
+    ${HP_ILC_ISA:+-p:IlcInstructionSet=$HP_ILC_ISA} ||
     { echo "build: publishing $name failed" >&2; exit 1; }
   mkdir -p "$(dirname "$stamp")"
   echo "$want" > "$stamp.pending"   # committed by the caller once the files are installed

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every HotPath test: installs what the tests need (scripts/setup.sh), builds, then runs the xunit suites,
-# the C API tests and the QEMU guest tests (a real Linux guest on hp-fwd).
+# the C API tests, the QEMU guest tests (a real Linux guest on hp-fwd), then the benchmarks' allocation gate.
 # Usage: ./test.sh
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -17,3 +17,5 @@ if [ "$status" -ne 0 ]; then
 fi
 ./tests/c/run.sh
 ./tests/qemu/run.sh
+# Allocation gate: every BenchmarkDotNet suite once, in-process; fails when a benchmark allocates (about 20 s).
+./perf/alloc-gate.sh

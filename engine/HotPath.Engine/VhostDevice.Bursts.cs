@@ -30,7 +30,8 @@ public sealed unsafe partial class VhostDevice
         fixed (nint* p = pkts) return EnqueueBurst(queueId, (Mbuf**)p, ClampCount(pkts.Length));
     }
 
-    /// <summary>rte_vhost_enqueue_burst on raw pointers (the C ABI's entry).</summary>
+    /// <summary>rte_vhost_enqueue_burst on raw pointers (the C ABI's entry). Inlined into the export: one frame per call.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ushort EnqueueBurst(int queueId, Mbuf** pkts, ushort count)
     {
         if ((queueId & 1) != 0 || count == 0 || pkts == null) return 0;
@@ -38,7 +39,7 @@ public sealed unsafe partial class VhostDevice
         if (vq == null || !vq.AccessLock.TryEnter()) return 0;
         ushort n = 0;
         GuestMemory? mem = Memory;
-        if (mem != null && vq.IsReady)
+        if (mem != null && vq.IsReady && !IdlePoll.NothingToDo(vq, Features))
             n = vq.IsPacked ? PackedBursts.Enqueue(this, vq, mem, pkts, count) : SplitEnqueue.Run(this, vq, mem, pkts, count);
         vq.AccessLock.Exit();
         return n;
@@ -51,7 +52,8 @@ public sealed unsafe partial class VhostDevice
         fixed (nint* p = pkts) return DequeueBurst(queueId, pool.Header, (Mbuf**)p, ClampCount(pkts.Length));
     }
 
-    /// <summary>rte_vhost_dequeue_burst on raw pointers (the C ABI's entry).</summary>
+    /// <summary>rte_vhost_dequeue_burst on raw pointers (the C ABI's entry). Inlined into the export: one frame per call.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ushort DequeueBurst(int queueId, MempoolHeader* pool, Mbuf** pkts, ushort count)
     {
         if ((queueId & 1) == 0 || count == 0 || pkts == null || pool == null) return 0;
@@ -101,7 +103,7 @@ public sealed unsafe partial class VhostDevice
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private ushort DequeueRing(Vring vq, GuestMemory mem, MempoolHeader* pool, Mbuf** pkts, ushort count) =>
-        vq.IsPacked ? PackedBursts.Dequeue(this, vq, mem, pool, pkts, count) : SplitDequeue.Run(this, vq, mem, pool, pkts, count);
+        IdlePoll.NothingToDo(vq, Features) ? (ushort)0 : vq.IsPacked ? PackedBursts.Dequeue(this, vq, mem, pool, pkts, count) : SplitDequeue.Run(this, vq, mem, pool, pkts, count);
 
     /// <summary>
     /// rte_vhost_avail_entries: free entries the guest has posted on an RX (even) queue that the device has not

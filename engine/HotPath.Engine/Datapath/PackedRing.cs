@@ -59,11 +59,13 @@ internal static unsafe class PackedRing
     public static uint CountAvailable(byte* descs, uint size, PackedCursor at, uint max)
     {
         if (max > size) max = size;
-        if (max == 0) return 0;
+        // An empty ring (most polls of a device faster than its guest) is answered by one load.
+        if (max == 0 || !HeadAvailable(descs, at)) return 0;
         PackedCursor last = at;
         last.Advance(max - 1, size);
         if (HeadAvailable(descs, last)) return max;
-        uint n = 0;
+        uint n = 1;
+        at.Advance(1, size);
         while (n < max && HeadAvailable(descs, at))
         {
             n++;

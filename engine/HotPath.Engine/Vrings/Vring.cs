@@ -64,8 +64,12 @@ public sealed unsafe partial class Vring
     public bool IsTranslated => Desc != null && Avail != null && Used != null;
 
     /// <summary>DPDK's vq_is_ready: rings translated, kick and call fds received (or NOFD), enabled.</summary>
-    public bool IsReady =>
-        IsTranslated && KickFd != FdUninitialized && CallFd != FdUninitialized && Enabled && !IsBroken;
+    public bool IsReady
+    {
+        // Read on every burst call, most of them empty polls: inlined (a call cost 20 instructions under callgrind).
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => IsTranslated && KickFd != FdUninitialized && CallFd != FdUninitialized && Enabled && !IsBroken;
+    }
 
     /// <summary>Validates a SET_VRING_NUM value (SECURITY.md case 4).</summary>
     public static VringError ValidateSize(uint num, bool packed)

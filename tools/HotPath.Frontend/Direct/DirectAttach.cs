@@ -109,6 +109,21 @@ public sealed class DirectAttach : IDisposable
     /// <summary>Attaches a split driver's ring (see <see cref="AttachDriver"/>).</summary>
     public Vring AttachSplit(int index, SplitRingDriver driver, bool interrupts = true) => AttachDriver(index, driver, interrupts);
 
+    /// <summary>SET_LOG_BASE: maps a dup of <paramref name="log"/>'s fd as the device's dirty log. The device logs
+    /// while LOG_ALL is negotiated (pass it in the features given to <see cref="Create"/>).</summary>
+    public void SetLogBase(FrontendDirtyLog log)
+    {
+        int fd = LibC.dup(log.Fd);
+        if (fd < 0) throw new IOException($"dup failed: {LibC.StrError(LibC.Errno)}");
+        MemoryError e = HotPath.Engine.Logging.DirtyLog.TryMap(fd, log.Size, 0, out HotPath.Engine.Logging.DirtyLog? mapped);
+        if (e != MemoryError.None)
+        {
+            LibC.close(fd);
+            throw new InvalidOperationException($"dirty log refused: {e.Describe()}");
+        }
+        Device.SetLog(mapped);
+    }
+
     /// <summary>GET_VRING_BASE: stops the ring (disabled, pointers dropped) and returns its base.</summary>
     public uint StopRing(int index)
     {

@@ -1,17 +1,17 @@
 using HotPath.Engine;
 using HotPath.Engine.Virtio;
 using HotPath.Engine.Vrings;
-using HotPath.Frontend.Direct;
 using HotPath.Frontend.Memory;
 using HotPath.Frontend.Rings;
 
-namespace HotPath.Tests.Datapath;
+namespace HotPath.Frontend.Direct;
 
 /// <summary>
 /// One engine device attached in-process to real memfd guest memory with ring drivers of one type: queue pair p has
-/// its RX ring (device enqueues) at vring 2p and its TX ring (device dequeues) at vring 2p+1.
+/// its RX ring (device enqueues) at vring 2p and its TX ring (device dequeues) at vring 2p+1. Shared by the engine
+/// tests and the benchmarks (perf/HotPath.Perf).
 /// </summary>
-internal abstract class Loopback<TDriver> : IDisposable where TDriver : class, IRingDriver
+public abstract class Loopback<TDriver> : IDisposable where TDriver : class, IRingDriver
 {
     public const ulong BaseFeatures = 1UL << VirtioFeatures.Version1;
 
@@ -77,14 +77,14 @@ internal abstract class Loopback<TDriver> : IDisposable where TDriver : class, I
 }
 
 /// <summary>A <see cref="Loopback{TDriver}"/> of split rings.</summary>
-internal sealed class Loopback(ulong features = Loopback<SplitRingDriver>.BaseFeatures, uint ringSize = 256, uint bufferSize = 2048,
+public sealed class Loopback(ulong features = Loopback<SplitRingDriver>.BaseFeatures, uint ringSize = 256, uint bufferSize = 2048,
     int queuePairs = 1, bool interrupts = false, ulong[]? regionSizes = null, ulong regionGap = 0x20_0000, bool crossing = false,
     int maxIndirect = 32)
     : Loopback<SplitRingDriver>((m, o) => new SplitRingDriver(m, o), features, ringSize, bufferSize, queuePairs, interrupts,
         regionSizes, regionGap, crossing, maxIndirect);
 
 /// <summary>A <see cref="Loopback{TDriver}"/> of packed rings (VIRTIO_F_RING_PACKED negotiated on top of the given features).</summary>
-internal sealed class PackedLoopback(ulong features = Loopback<PackedRingDriver>.BaseFeatures, uint ringSize = 256, uint bufferSize = 2048,
+public sealed class PackedLoopback(ulong features = Loopback<PackedRingDriver>.BaseFeatures, uint ringSize = 256, uint bufferSize = 2048,
     int queuePairs = 1, bool interrupts = false, ulong[]? regionSizes = null, ulong regionGap = 0x20_0000, bool crossing = false,
     int maxIndirect = 32)
     : Loopback<PackedRingDriver>((m, o) => new PackedRingDriver(m, o), features | (1UL << VirtioFeatures.RingPacked), ringSize,
