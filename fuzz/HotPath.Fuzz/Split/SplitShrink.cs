@@ -1,0 +1,68 @@
+namespace HotPath.Fuzz.Split;
+
+/// <summary>
+/// Shrinking for split cases, most aggressive first: fewer steps, fewer chains, fewer packets, fewer descriptors,
+/// lies removed, shorter buffers, simpler rings. FsCheck keeps the first candidate that still fails and shrinks again.
+/// </summary>
+internal static class SplitShrink
+{
+    public static IEnumerable<SplitCase> Shrink(SplitCase c)
+    {
+        for (int i = c.Steps.Length - 1; i >= 0 && c.Steps.Length > 1; i--)
+            yield return c with { Steps = Without(c.Steps, i) };
+        for (int i = 0; i < c.Steps.Length; i++)
+            foreach (Step s in ShrinkStep(c.Steps[i]))
+                yield return c with { Steps = Replace(c.Steps, i, s) };
+        if (c.Regions > 1) yield return c with { Regions = c.Regions - 1 };
+        if (!c.Contiguous) yield return c with { Contiguous = true };
+        if (c.Features != SplitFeatures.None)
+            foreach (SplitFeatures f in Enum.GetValues<SplitFeatures>())
+                if (f != SplitFeatures.None && (c.Features & f) != 0) yield return c with { Features = c.Features & ~f };
+        if (c.StartIndex != 0) yield return c with { StartIndex = 0 };
+        if (c.RingSize > 1 && c.Steps.All(s => s.Chains.All(ch => ch.Descs.Length <= c.RingSize / 2)))
+            yield return c with { RingSize = c.RingSize / 2 };
+    }
+
+    private static IEnumerable<Step> ShrinkStep(Step s)
+    {
+        for (int i = s.Chains.Length - 1; i >= 0; i--) yield return s with { Chains = Without(s.Chains, i) };
+        for (int i = s.Packets.Length - 1; i >= 0; i--) yield return s with { Packets = Without(s.Packets, i) };
+        if (s.AvailExtra != 0) yield return s with { AvailExtra = 0 };
+        if (s.Tx && s.Burst > 1) yield return s with { Burst = Math.Max(1, s.Burst / 2) };
+        for (int i = 0; i < s.Chains.Length; i++)
+            foreach (ChainSpec c in ShrinkChain(s.Chains[i]))
+                yield return s with { Chains = Replace(s.Chains, i, c) };
+        for (int i = 0; i < s.Packets.Length; i++)
+        {
+            PacketSpec p = s.Packets[i];
+            if (p.Len > 1) yield return s with { Packets = Replace(s.Packets, i, p with { Len = p.Len / 2 }) };
+            if (p.SegmentData != 2048) yield return s with { Packets = Replace(s.Packets, i, p with { SegmentData = 2048 }) };
+        }
+    }
+
+    private static IEnumerable<ChainSpec> ShrinkChain(ChainSpec c)
+    {
+        for (int i = c.Descs.Length - 1; i >= 0 && c.Descs.Length > 1; i--) yield return c with { Descs = Without(c.Descs, i) };
+        if (c.Fault != ChainFault.None) yield return c with { Fault = ChainFault.None };
+        if (c.Form != ChainForm.Direct) yield return c with { Form = ChainForm.Direct };
+        if (c.Header != HeaderSpec.Plain) yield return c with { Header = HeaderSpec.Plain };
+        if (c.IndirectHeadWritable) yield return c with { IndirectHeadWritable = false };
+        for (int i = 0; i < c.Descs.Length; i++)
+        {
+            DescSpec d = c.Descs[i];
+            if (d.Fault != DescFault.None) yield return c with { Descs = Replace(c.Descs, i, d with { Fault = DescFault.None }) };
+            if (d.Buf.Kind != BufKind.Data) yield return c with { Descs = Replace(c.Descs, i, d with { Buf = d.Buf with { Kind = BufKind.Data } }) };
+            if (d.Buf.Misalign != 0) yield return c with { Descs = Replace(c.Descs, i, d with { Buf = d.Buf with { Misalign = 0 } }) };
+            if (d.Buf.Len > 1) yield return c with { Descs = Replace(c.Descs, i, d with { Buf = d.Buf with { Len = d.Buf.Len / 2 } }) };
+        }
+    }
+
+    private static T[] Without<T>(T[] a, int i) => a.Take(i).Concat(a.Skip(i + 1)).ToArray();
+
+    private static T[] Replace<T>(T[] a, int i, T v)
+    {
+        var b = (T[])a.Clone();
+        b[i] = v;
+        return b;
+    }
+}

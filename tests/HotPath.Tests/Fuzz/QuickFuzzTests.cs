@@ -1,0 +1,41 @@
+using System.Globalization;
+using HotPath.Fuzz.Core;
+using HotPath.Tests.Infrastructure;
+using Xunit.Abstractions;
+
+namespace HotPath.Tests.Fuzz;
+
+/// <summary>
+/// The quick fuzz run (part of ./test.sh): every property of fuzz/HotPath.Fuzz for a few hundred cases from a fixed
+/// seed, so a run is reproducible. A failure prints the seed, the replay command and the shrunk counterexample as a
+/// ready-to-paste regression test. HOTPATH_FUZZ_CASES and HOTPATH_FUZZ_SEED change the count and the seed; the long
+/// run is fuzz/run.sh --minutes N.
+/// </summary>
+[Collection(SerialCollection.Name)]
+public class QuickFuzzTests(ITestOutputHelper output)
+{
+    private static int Cases =>
+        int.TryParse(Environment.GetEnvironmentVariable("HOTPATH_FUZZ_CASES"), out int n) ? n : 300;
+
+    private static ulong SeedOr(ulong fixedSeed)
+    {
+        string? s = Environment.GetEnvironmentVariable("HOTPATH_FUZZ_SEED");
+        if (string.IsNullOrEmpty(s)) return fixedSeed;
+        return s.StartsWith("0x", StringComparison.OrdinalIgnoreCase)
+            ? ulong.Parse(s[2..], NumberStyles.HexNumber, CultureInfo.InvariantCulture)
+            : ulong.Parse(s, CultureInfo.InvariantCulture);
+    }
+
+    private void Quick(string property, ulong fixedSeed, int? cases = null)
+    {
+        CatalogEntry p = PropertyCatalog.Find(property);
+        Coverage.Reset();
+        RunResult r = p.Run(cases ?? Cases, SeedOr(fixedSeed));
+        output.WriteLine($"{property}: {r.Cases} cases from seed 0x{r.Seed:x} in {r.Elapsed.TotalSeconds:F1} s ({r.CasesPerSecond:F1} cases/s)");
+        output.WriteLine($"exercised: {Coverage.Describe(property + ".")}");
+        Assert.True(r.Passed, p.Report(r));
+    }
+
+    [Fact]
+    public void Split_rings_match_the_reference_model() => Quick("split", 0x5EED_0001);
+}
