@@ -73,21 +73,23 @@ public sealed unsafe partial class VhostDevice
 
     /// <summary>
     /// rte_vhost_avail_entries: free entries the guest has posted on an RX (even) queue that the device has not
-    /// used yet (avail.idx - last used index); 0 when the ring is busy, not ready or unknown.
+    /// used yet (split: avail.idx - last used index; packed: the available chains, as the device takes used and
+    /// avail in step); 0 when the ring is busy, not ready or unknown.
     /// </summary>
     public ushort AvailEntries(int queueId)
     {
         Vring? vq = GetVring(queueId);
         if (vq == null || !vq.AccessLock.TryEnter()) return 0;
         ushort n = 0;
-        if (Memory != null && vq.IsReady && !vq.IsPacked) n = (ushort)(vq.ReadAvailIdx() - vq.LastUsedIdx);
+        if (Memory != null && vq.IsReady)
+            n = vq.IsPacked ? (ushort)PackedBursts.AvailableChains(vq) : (ushort)(vq.ReadAvailIdx() - vq.LastUsedIdx);
         vq.AccessLock.Exit();
         return n;
     }
 
     /// <summary>
-    /// rte_vhost_rx_queue_count: packets waiting on a guest TX (odd) queue (avail.idx - last avail index, at most
-    /// the ring size); 0 for an even id, a busy or not-ready ring.
+    /// rte_vhost_rx_queue_count: packets waiting on a guest TX (odd) queue (split: avail.idx - last avail index;
+    /// packed: the available chains; at most the ring size); 0 for an even id, a busy or not-ready ring.
     /// </summary>
     public uint RxQueueCount(int queueId)
     {
@@ -95,10 +97,14 @@ public sealed unsafe partial class VhostDevice
         Vring? vq = GetVring(queueId);
         if (vq == null || !vq.AccessLock.TryEnter()) return 0;
         uint n = 0;
-        if (Memory != null && vq.IsReady && !vq.IsPacked)
+        if (Memory != null && vq.IsReady)
         {
-            n = (ushort)(vq.ReadAvailIdx() - vq.LastAvailIdx);
-            if (n > vq.Size) n = 0;   // a jump the next burst will mark as broken
+            if (vq.IsPacked) n = PackedBursts.AvailableChains(vq);
+            else
+            {
+                n = (ushort)(vq.ReadAvailIdx() - vq.LastAvailIdx);
+                if (n > vq.Size) n = 0;   // a jump the next burst will mark as broken
+            }
         }
         vq.AccessLock.Exit();
         return n;

@@ -9,9 +9,9 @@ public sealed unsafe partial class VhostDevice
 {
     /// <summary>
     /// Notifies the guest about the used entries published so far on vring <paramref name="queueId"/>, honouring
-    /// EVENT_IDX / NO_INTERRUPT like a burst does (a suppressed notification still succeeds). Waits for a burst running
-    /// on the ring. False when the ring does not exist, is not set up, or is packed (packed notification arrives
-    /// with the packed datapath).
+    /// the ring's suppression like a burst does (split: EVENT_IDX / NO_INTERRUPT; packed: the driver event area with
+    /// or without EVENT_IDX); a suppressed notification still succeeds. Waits for a burst running on the ring. False
+    /// when the ring does not exist or is not set up.
     /// </summary>
     public bool VringCall(int queueId)
     {
@@ -20,7 +20,12 @@ public sealed unsafe partial class VhostDevice
         vq.AccessLock.Enter();
         try
         {
-            if (!vq.IsTranslated || vq.IsPacked) return false;
+            if (!vq.IsTranslated) return false;
+            if (vq.IsPacked)
+            {
+                PackedBursts.Call(this, vq);
+                return true;
+            }
             // The used index as the guest sees it: the application may have published entries without a burst.
             // SAFETY: Used was translated with the ring's full used-area length; idx is its second word.
             ushort used = Volatile.Read(ref *(ushort*)(vq.Used + SplitRingLayout.UsedIdxOffset));

@@ -42,7 +42,7 @@ internal sealed class TrafficDevice : IDisposable
         try
         {
             mem = FrontendMemory.Create(32UL << 20);
-            var options = new SplitDriverOptions { Size = RingSize, BufferSize = BufferSize, Features = DriverFeatures, MaxIndirect = 0 };
+            var options = new RingDriverOptions { Size = RingSize, BufferSize = BufferSize, Features = DriverFeatures, MaxIndirect = 0 };
             rx = new SplitRingDriver(mem, options);
             tx = new SplitRingDriver(mem, options);
             fe = VhostUserFrontend.Connect(socket, connectTimeout);

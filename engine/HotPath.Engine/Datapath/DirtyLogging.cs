@@ -58,6 +58,27 @@ internal static unsafe class DirtyLogging
         if (used != ulong.MaxValue) log.MarkRange(used + SplitRingLayout.UsedFlagsOffset, 2);
     }
 
+    /// <summary>
+    /// Packed rings: marks the descriptors a burst wrote back as used (<paramref name="n"/> shadow entries of
+    /// <see cref="PackedUsedRing"/>). A packed ring's used entries live in the descriptor ring itself, so it is that
+    /// ring's pages that change (the frontend's log address names the device area, which is marked on its own).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public static void PackedUsed(DirtyLog log, GuestMemory mem, Vring vq, uint* shadow, uint n)
+    {
+        ulong desc = mem.QvaToGpa(vq.DescUserAddr);
+        if (desc == ulong.MaxValue) return;
+        for (uint i = 0; i < n; i++) log.MarkRange(desc + 16UL * (shadow[i] & 0xFFFF), 16);
+    }
+
+    /// <summary>Marks <paramref name="len"/> bytes written at <paramref name="host"/> (a pointer into guest memory).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public static void HostRange(DirtyLog log, GuestMemory mem, byte* host, ulong len)
+    {
+        ulong gpa = HostToGpa(mem, host);
+        if (gpa != ulong.MaxValue) log.MarkRange(gpa, len);
+    }
+
     private static ulong UsedGpa(Vring vq) => (vq.AddrFlags & Vring.AddrFlagLog) != 0 ? vq.LogGuestAddr : vq.UsedGuestPhysAddr;
 
     /// <summary>Guest physical address of a host pointer into guest memory (ulong.MaxValue when outside).</summary>

@@ -1,5 +1,6 @@
 using HotPath.Engine.Buffers;
 using HotPath.Engine.Stats;
+using HotPath.Engine.Virtio;
 
 namespace HotPath.Engine.Datapath;
 
@@ -10,6 +11,45 @@ namespace HotPath.Engine.Datapath;
 /// </summary>
 internal static unsafe class GuestToMbuf
 {
+    /// <summary>
+    /// A walked TX chain (its pieces <paramref name="vec"/>[0..<paramref name="nVec"/>), <paramref name="total"/>
+    /// bytes) into <paramref name="m"/>: length checks, the virtio-net header read once and validated (offloads only
+    /// when <paramref name="offload"/>), the linear-buffer rule, the copy (segments from <paramref name="pool"/> as
+    /// needed), then the header's offload requests on the mbuf. Shared by the split and packed slow paths. On failure
+    /// the mbuf is handed back reset, for the next chain.
+    /// </summary>
+    public static DropReason Packet(VhostDevice dev, BufPiece* vec, int nVec, ulong total, Mbuf* m, MempoolHeader* pool,
+        uint hdr, bool offload)
+    {
+        if (total <= hdr) return DropReason.ChainTooShort;
+        if (total - hdr > DatapathLimits.MaxPacketBytes) return DropReason.PacketTooLarge;
+        uint pktLen = (uint)(total - hdr);
+        VirtioNetHeader h = default;
+        bool plain = true;
+        if (offload)
+        {
+            // Read once into a local; everything below uses the local (SECURITY.md 15, 16).
+            NetHeaderCodec.Read(vec, nVec, (int)hdr, out h);
+            plain = NetHeaderCodec.IsPlain(h);
+            if (!plain)
+            {
+                DropReason bad = NetHeaderCodec.Validate(h, pktLen);
+                if (bad != DropReason.None) return bad;
+            }
+        }
+        if (dev.LinearBuffers && pktLen > (uint)(m->BufLen - m->DataOff))
+            return dev.ExternalBuffers ? DropReason.ExtBufAllocFailed : DropReason.PacketTooLarge;
+        DropReason r = Copy(vec, nVec, hdr, pktLen, m, pool);
+        if (r != DropReason.None)
+        {
+            MbufOps.Free(m->Next);
+            MbufOps.Reset(m);
+            return r;
+        }
+        if (!plain) NetHeaderCodec.ApplyToMbuf(h, m);
+        return DropReason.None;
+    }
+
     /// <summary>
     /// Copies <paramref name="pktLen"/> bytes from byte <paramref name="skip"/> of the pieces into
     /// <paramref name="m"/> (reset, one segment). On failure (pool empty) the caller frees the segments chained so

@@ -91,6 +91,23 @@ public static unsafe class NetHeaderCodec
         }
     }
 
+    /// <summary>Mbuf TX offload requests that make an enqueued packet's header more than zeros (see <see cref="FromMbuf"/>).</summary>
+    public const ulong MbufOffloadRequests =
+        MbufOffload.TxL4Mask | MbufOffload.TxTcpSeg | MbufOffload.TxUdpSeg | MbufOffload.TxIpCksum;
+
+    /// <summary>
+    /// Enqueue fast paths: the header of a packet without offload requests in one buffer, written straight into
+    /// guest memory: all zero, but num_buffers = 1 in a 12-byte (mergeable / VERSION_1) header.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void WritePlain(byte* dst, uint hdrSize)
+    {
+        // SAFETY: the caller checked dst is writable guest memory of at least hdrSize bytes.
+        *(ulong*)dst = 0;
+        if (hdrSize == VirtioNetHeader.MrgSize) *(uint*)(dst + 8) = 1u << 16;
+        else *(ushort*)(dst + 8) = 0;
+    }
+
     /// <summary>True when the header asks for nothing (the common case: no checksum, no GSO).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool IsPlain(in VirtioNetHeader hdr) => (hdr.Flags | hdr.GsoType) == 0;
@@ -222,8 +239,7 @@ public static unsafe class NetHeaderCodec
     {
         hdr = default;
         hdr.NumBuffers = numBuffers;
-        const ulong offloads = MbufOffload.TxL4Mask | MbufOffload.TxTcpSeg | MbufOffload.TxUdpSeg | MbufOffload.TxIpCksum;
-        if ((m->OlFlags & offloads) != 0) FromOffloads(m, ref hdr);
+        if ((m->OlFlags & MbufOffloadRequests) != 0) FromOffloads(m, ref hdr);
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]

@@ -138,32 +138,6 @@ internal static unsafe class SplitDequeue
         // The head descriptor as the inline path read it (not read again); a non-plain header is read here once.
         WalkResult w = SplitChainWalker.Walk(mem, vq.Desc, vq.Size, addr, meta, 0, vec, s.VecCapacity, 0);
         if (w.Reason != DropReason.None) return w.Reason;
-        if (w.Total <= hdr) return DropReason.ChainTooShort;
-        if (w.Total - hdr > DatapathLimits.MaxPacketBytes) return DropReason.PacketTooLarge;
-        uint pktLen = (uint)(w.Total - hdr);
-        VirtioNetHeader h = default;
-        bool plain = true;
-        if (offload)
-        {
-            // Read once into a local; everything below uses the local (SECURITY.md 15, 16).
-            NetHeaderCodec.Read(vec, w.Count, (int)hdr, out h);
-            plain = NetHeaderCodec.IsPlain(h);
-            if (!plain)
-            {
-                DropReason bad = NetHeaderCodec.Validate(h, pktLen);
-                if (bad != DropReason.None) return bad;
-            }
-        }
-        if (dev.LinearBuffers && pktLen > (uint)(m->BufLen - m->DataOff))
-            return dev.ExternalBuffers ? DropReason.ExtBufAllocFailed : DropReason.PacketTooLarge;
-        DropReason r = GuestToMbuf.Copy(vec, w.Count, hdr, pktLen, m, pool);
-        if (r != DropReason.None)
-        {
-            MbufOps.Free(m->Next);
-            MbufOps.Reset(m);
-            return r;
-        }
-        if (!plain) NetHeaderCodec.ApplyToMbuf(h, m);
-        return DropReason.None;
+        return GuestToMbuf.Packet(dev, vec, w.Count, w.Total, m, pool, hdr, offload);
     }
 }

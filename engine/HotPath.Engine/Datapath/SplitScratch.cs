@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using HotPath.Engine.Stats;
 using HotPath.Engine.Virtio;
 
@@ -10,7 +9,7 @@ namespace HotPath.Engine.Datapath;
 /// reasons of chains inside a mergeable reservation that is not committed yet. One 64-byte aligned block, each
 /// array on its own cache lines. Only the burst holding the vring's access lock touches it.
 /// </summary>
-internal sealed unsafe class SplitScratch : IDisposable
+internal sealed unsafe class SplitScratch : NativeScratch
 {
     /// <summary>Pieces a chain may add beyond one per descriptor (buffers crossing memory regions).</summary>
     public const int ExtraPieces = 64;
@@ -22,7 +21,6 @@ internal sealed unsafe class SplitScratch : IDisposable
     public readonly BufPiece* Vec;
     public readonly int VecCapacity;         // RingSize + ExtraPieces
     public readonly uint* Pending;           // RingSize entries: head | reason << 16
-    private byte* _block;
 
     public SplitScratch(uint ringSize)
     {
@@ -33,28 +31,10 @@ internal sealed unsafe class SplitScratch : IDisposable
         nuint batchBytes = Align((nuint)BatchCapacity * (nuint)sizeof(CopyElem));
         nuint vecBytes = Align((nuint)VecCapacity * (nuint)sizeof(BufPiece));
         nuint pendingBytes = Align((nuint)ringSize * sizeof(uint));
-        _block = (byte*)NativeMemory.AlignedAlloc(shadowBytes + batchBytes + vecBytes + pendingBytes, 64);
-        NativeMemory.Clear(_block, shadowBytes + batchBytes + vecBytes + pendingBytes);
-        Shadow = (VringUsedElem*)_block;
-        Batch = (CopyElem*)(_block + shadowBytes);
-        Vec = (BufPiece*)(_block + shadowBytes + batchBytes);
-        Pending = (uint*)(_block + shadowBytes + batchBytes + vecBytes);
-    }
-
-    private static nuint Align(nuint n) => (n + 63) & ~(nuint)63;
-
-    ~SplitScratch() => Free();
-
-    private void Free()
-    {
-        if (_block == null) return;
-        NativeMemory.AlignedFree(_block);
-        _block = null;
-    }
-
-    public void Dispose()
-    {
-        Free();
-        GC.SuppressFinalize(this);
+        byte* block = Allocate(shadowBytes + batchBytes + vecBytes + pendingBytes);
+        Shadow = (VringUsedElem*)block;
+        Batch = (CopyElem*)(block + shadowBytes);
+        Vec = (BufPiece*)(block + shadowBytes + batchBytes);
+        Pending = (uint*)(block + shadowBytes + batchBytes + vecBytes);
     }
 }

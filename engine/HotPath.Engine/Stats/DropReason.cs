@@ -41,4 +41,7 @@ public enum DropReason : byte
     ExtBufAllocFailed,
     /// <summary>The guest broke the ring (avail index jump); the ring is unusable until it is set up again.</summary>
     RingBroken,
+    /// <summary>A packed-ring chain goes on (NEXT) into a descriptor the driver has not made available: the chain is
+    /// returned up to there (SECURITY.md 17).</summary>
+    ChainNotAvailable,
 }

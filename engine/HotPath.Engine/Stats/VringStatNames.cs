@@ -29,6 +29,7 @@ public static class VringStatNames
         names[VringStats.GuestNotificationsError] = "guest_notifications_error";
         names[VringStats.GuestNotificationsSuppressed] = "guest_notifications_suppressed";
         names[VringStats.MbufAllocFailed] = "mbuf_alloc_failed";
+        names[VringStats.PackedBatchDescriptors] = "packed_batch_descriptors";
         foreach (DropReason r in Enum.GetValues<DropReason>())
             if (r != DropReason.None) names[VringStats.FirstDrop + (int)r - 1] = "drop_" + SnakeCase(r);
         return names;

@@ -21,8 +21,10 @@ public sealed unsafe class VringStats : IDisposable
     public const int SizeBins = 4, SizeBinCount = 8;
     public const int GuestNotifications = 12, GuestNotificationsOffloaded = 13, GuestNotificationsError = 14,
         GuestNotificationsSuppressed = 15, MbufAllocFailed = 16;
+    /// <summary>Packed rings: descriptors moved by the batch-of-4 path (the rest went one chain at a time).</summary>
+    public const int PackedBatchDescriptors = 17;
     /// <summary>Drop counter of reason r is at <c>FirstDrop + (r - 1)</c>.</summary>
-    public const int FirstDrop = 17;
+    public const int FirstDrop = 18;
     public static readonly int DropReasonCount = Enum.GetValues<DropReason>().Length - 1;
     public static readonly int Count = FirstDrop + DropReasonCount;
 

@@ -13,7 +13,8 @@ public sealed unsafe partial class Vring
     /// <summary>Per-vring counters (hp_vhost_vring_stats_*).</summary>
     public VringStats Stats { get; } = new VringStats();
 
-    /// <summary>Used index at the last guest notification (EVENT_IDX); valid once <see cref="SignalledUsedValid"/>.</summary>
+    /// <summary>Used index at the last guest notification check (EVENT_IDX; packed: index | wrap &lt;&lt; 15); valid once
+    /// <see cref="SignalledUsedValid"/>.</summary>
     internal ushort SignalledUsed;
     internal bool SignalledUsedValid;
 
@@ -41,7 +42,9 @@ public sealed unsafe partial class Vring
         // A notification the application's hook still holds is for the ring as it was; do not let it mute the new one.
         Volatile.Write(ref IrqPending, 0);
         KickSuppressionFeatures = ulong.MaxValue;
-        if (IsTranslated && !IsPacked) PrepareSplit();
+        if (!IsTranslated) return;
+        if (IsPacked) PreparePacked();
+        else PrepareSplit();
     }
 
     /// <summary>Frees the native datapath memory (the device is going away). Call with the access lock held.</summary>
@@ -49,5 +52,7 @@ public sealed unsafe partial class Vring
     {
         _splitScratch?.Dispose();
         _splitScratch = null;
+        _packedScratch?.Dispose();
+        _packedScratch = null;
     }
 }

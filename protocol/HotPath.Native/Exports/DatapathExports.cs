@@ -110,8 +110,7 @@ internal static unsafe class DatapathExports
             if (dev.VringCall(vringIdx)) return 0;
             return dev.GetVring(vringIdx) == null
                 ? LastError.Set(fn, $"vring {vringIdx} does not exist on vid {vid}")
-                : LastError.Set(fn, $"vring {vringIdx} of vid {vid} is not set up, or is a packed ring (packed notification is not in the engine yet)",
-                    HotPath.Engine.Interop.LibC.EAGAIN);
+                : LastError.Set(fn, $"vring {vringIdx} of vid {vid} is not set up", HotPath.Engine.Interop.LibC.EAGAIN);
         }
         catch (Exception e)
         {

@@ -24,18 +24,30 @@ public unsafe class MempoolThreadTests
         var errors = new string?[2];
         var allocated = new long[2];
         int finished = 0;
+        int stop = 0;
+        var threads = new Thread[2];
         try
         {
-            var threads = new Thread[2];
             for (int t = 0; t < 2; t++)
             {
                 int me = t;
                 RingHeader* outbox = me == 0 ? aToB : bToA;
                 RingHeader* inbox = me == 0 ? bToA : aToB;
-                threads[t] = new Thread(() => errors[me] = Hammer(pool.Header, me, allocsPerThread, outbox, inbox, ref allocated[me], ref finished));
+                threads[t] = new Thread(() =>
+                {
+                    errors[me] = Hammer(pool.Header, me, allocsPerThread, outbox, inbox, ref allocated[me], ref finished, ref stop);
+                    // One thread failing stops the other, so the error is reported rather than waited on.
+                    if (errors[me] != null) Volatile.Write(ref stop, 1);
+                });
             }
             foreach (var th in threads) th.Start();
-            foreach (var th in threads) Assert.True(th.Join(TimeSpan.FromSeconds(60)), "a pool thread hung");
+            foreach (var th in threads)
+                if (!th.Join(TimeSpan.FromSeconds(60)))
+                {
+                    Volatile.Write(ref stop, 1);
+                    foreach (var t2 in threads) t2.Join(TimeSpan.FromSeconds(10));
+                    Assert.Fail($"a pool thread hung: {errors[0]} / {errors[1]}");
+                }
             Assert.Null(errors[0]);
             Assert.Null(errors[1]);
             Assert.True(allocated[0] >= allocsPerThread && allocated[1] >= allocsPerThread);
@@ -51,19 +63,24 @@ public unsafe class MempoolThreadTests
         }
         finally
         {
+            // The rings live until both threads are gone: a thread still running on a freed ring would crash the host.
+            Volatile.Write(ref stop, 1);
+            foreach (var th in threads)
+                if (th != null && th.ThreadState != ThreadState.Unstarted && !th.Join(TimeSpan.FromSeconds(30)))
+                    throw new InvalidOperationException("a pool thread ignored the stop flag; rings leaked on purpose");
             RingOps.Free(aToB);
             RingOps.Free(bToA);
         }
     }
 
     /// <summary>One thread's loop; returns an error text or null.</summary>
-    private static string? Hammer(MempoolHeader* mp, int me, int allocsPerThread, RingHeader* outbox, RingHeader* inbox, ref long allocated, ref int finished)
+    private static string? Hammer(MempoolHeader* mp, int me, int allocsPerThread, RingHeader* outbox, RingHeader* inbox, ref long allocated, ref int finished, ref int stop)
     {
         ulong myTag = (ulong)(me + 1);
         ulong theirTag = (ulong)(2 - me);
         Mbuf** batch = stackalloc Mbuf*[32];
         long round = 0;
-        bool done = false;
+        bool done = false, counted = false;
         while (true)
         {
             // Allocate: alternately one by one and in bulk; tag every object as ours.
@@ -88,11 +105,7 @@ public unsafe class MempoolThreadTests
                 }
                 allocated += n;
                 round++;
-                if (allocated >= allocsPerThread)
-                {
-                    done = true;
-                    Interlocked.Increment(ref finished);
-                }
+                done = allocated >= allocsPerThread;
             }
             // Hand most of them to the other thread; free what does not fit (one in eight stays local anyway).
             uint keep = n / 8;
@@ -102,6 +115,13 @@ public unsafe class MempoolThreadTests
                 if (i >= keep && i < keep + sent) continue;
                 batch[i]->Dynfield[0] = 0;
                 MbufOps.Free(batch[i]);
+            }
+            // Counted as finished only after the last batch is in the outbox: the other thread stops once it sees both
+            // finished and an empty inbox, so counting before the send let it leave with our last batch unread.
+            if (done && !counted)
+            {
+                counted = true;
+                Interlocked.Increment(ref finished);
             }
             // Free what the other thread sent us; it must carry the other thread's tag.
             uint got;
@@ -117,6 +137,7 @@ public unsafe class MempoolThreadTests
             }
             // Both done and the other side has nothing more in flight to us: stop.
             if (done && Volatile.Read(ref finished) == 2 && RingOps.Count(inbox) == 0 && RingOps.Count(outbox) == 0) return null;
+            if (Volatile.Read(ref stop) != 0) return $"thread {me}: stopped after {allocated} allocations (done {done}, finished {Volatile.Read(ref finished)}, inbox {RingOps.Count(inbox)}, outbox {RingOps.Count(outbox)}, last burst {n}, pool in use {MbufOps.InUse(mp)})";
             if (n == 0) Thread.Yield();
         }
     }

@@ -1,134 +1,37 @@
-using HotPath.Engine.Buffers;
-using HotPath.Engine.Stats;
 using HotPath.Engine.Virtio;
-using HotPath.Engine.Vrings;
 using HotPath.Frontend.Rings;
 
 namespace HotPath.Tests.Datapath;
 
-/// <summary>
-/// A loopback plus a pool for hostile-guest tests: write bad chains with the driver's raw API next to good ones,
-/// run one burst, then check the outcome: which packets came through, which drops were counted, and which used
-/// entries came back.
-/// </summary>
-internal sealed unsafe class Hostile : IDisposable
+/// <summary>The hostile-guest rig (<see cref="HostileRig{TDriver}"/>) on split rings.</summary>
+internal sealed class Hostile(ulong features = 0, uint ringSize = 16, ulong[]? regionSizes = null, ulong regionGap = 0x20_0000, bool crossing = false)
+    : HostileRig<SplitRingDriver>(new Loopback(features == 0 ? Loopback.With(VirtioFeatures.RingIndirectDesc) : features,
+        ringSize: ringSize, regionSizes: regionSizes, regionGap: regionGap, crossing: crossing))
 {
-    public Loopback Lb { get; }
-    public Mempool Pool { get; }
-    public SplitRingDriver Tx => Lb.Tx[0];
-    public SplitRingDriver Rx => Lb.Rx[0];
-    public Vring TxRing => Lb.TxVring();
-    public Vring RxRing => Lb.RxVring();
-    public int Hdr => Tx.HeaderSize;
+    protected override int UsedMark(SplitRingDriver d) => d.UsedIdx;
 
-    public Hostile(ulong features = 0, uint ringSize = 16, ulong[]? regionSizes = null, ulong regionGap = 0x20_0000, bool crossing = false)
+    /// <summary>The used entries the device published since free-running index <paramref name="mark"/>.</summary>
+    public override List<(uint Id, uint Len)> UsedSince(SplitRingDriver d, int mark)
     {
-        Lb = new Loopback(features == 0 ? Loopback.With(VirtioFeatures.RingIndirectDesc) : features, ringSize: ringSize,
-            regionSizes: regionSizes, regionGap: regionGap, crossing: crossing);
-        Pool = TestPools.Create(count: 512);
-    }
-
-    /// <summary>Gpa of a driver-owned buffer for descriptor id <paramref name="id"/> (for raw descriptors).</summary>
-    public ulong Buf(SplitRingDriver d, ushort id) => d.Buffers.Gpa(id);
-
-    /// <summary>Posts a well-formed TX packet of <paramref name="size"/> bytes carrying <paramref name="seq"/>.</summary>
-    public void PostGoodTx(ulong seq, int size = 100) => Assert.True(Tx.PostTx(new byte[Hdr], Payload.Make(size, seq)));
-
-    /// <summary>One dequeue burst; returns each packet's bytes and frees the mbufs.</summary>
-    public List<byte[]> Dequeue(int max = 32)
-    {
-        var mbufs = new nint[max];
-        ushort n = Lb.Device.DequeueBurst(1, Pool, mbufs);
-        var list = new List<byte[]>();
-        for (int i = 0; i < n; i++)
+        var l = new List<(uint, uint)>();
+        for (ushort i = (ushort)mark; i != d.UsedIdx; i++)
         {
-            var m = (Mbuf*)mbufs[i];
-            var b = new byte[m->PktLen];
-            int at = 0;
-            for (Mbuf* s = m; s != null; s = s->Next)
-            {
-                new ReadOnlySpan<byte>(s->Data, s->DataLen).CopyTo(b.AsSpan(at));
-                at += s->DataLen;
-            }
-            Assert.Equal(b.Length, at);
-            list.Add(b);
-            MbufOps.Free(m);
+            VringUsedElem e = d.RawUsed(i);
+            l.Add((e.Id, e.Len));
         }
-        return list;
-    }
-
-    /// <summary>Enqueues one packet of <paramref name="size"/> bytes carrying <paramref name="seq"/>; returns the count.</summary>
-    public int Enqueue(ulong seq, int size = 100)
-    {
-        Mbuf* m = HandMbufs.Make(Payload.Make(size, seq));
-        try { return Lb.Device.EnqueueBurst(0, &m, 1); }
-        finally { HandMbufs.Free(m); }
-    }
-
-    /// <summary>The used entries the device published since <paramref name="from"/> (free-running index).</summary>
-    public List<VringUsedElem> UsedSince(SplitRingDriver d, ushort from)
-    {
-        var l = new List<VringUsedElem>();
-        for (ushort i = from; i != d.UsedIdx; i++) l.Add(d.RawUsed(i));
         return l;
     }
+}
 
-    /// <summary>
-    /// The bad TX chain <paramref name="bad"/> is already in the avail ring (raw or posted). Adds a good packet, runs
-    /// one dequeue burst and checks: the good packet arrived, exactly one drop for <paramref name="reason"/>, the bad
-    /// head came back used with length 0, no byte outside the buffers changed; then the ring still works.
-    /// </summary>
-    public void ExpectTxDrop(DropReason reason, ushort bad)
-    {
-        ushort usedFrom = Tx.UsedIdx;
-        PostGoodTx(seq: 7);
-        Tx.Publish();
-        List<byte[]> got = Dequeue();
-        Assert.True(Payload.Matches(Assert.Single(got), 7));
-        AssertOneDrop(TxRing, Tx, usedFrom, reason, bad);
-        Assert.Equal(2, Tx.ReapTx());
-        PostGoodTx(seq: 8);
-        Tx.Publish();
-        Assert.True(Payload.Matches(Assert.Single(Dequeue()), 8));
-    }
+/// <summary>The hostile-guest rig (<see cref="HostileRig{TDriver}"/>) on packed rings.</summary>
+internal sealed class PackedHostile(ulong features = 0, uint ringSize = 16, ulong[]? regionSizes = null, ulong regionGap = 0x20_0000, bool crossing = false)
+    : HostileRig<PackedRingDriver>(new PackedLoopback(features == 0 ? Loopback.With(VirtioFeatures.RingIndirectDesc) : features,
+        ringSize: ringSize, regionSizes: regionSizes, regionGap: regionGap, crossing: crossing))
+{
+    /// <summary>Packed used descriptors are read from the driver's next used slot on: nothing to remember.</summary>
+    protected override int UsedMark(PackedRingDriver d) => 0;
 
-    /// <summary>
-    /// The bad RX chain <paramref name="bad"/> is already in the avail ring. Adds a good buffer, enqueues one packet
-    /// and checks it landed in the good buffer, with one drop for <paramref name="reason"/> and the bad head used
-    /// with length 0.
-    /// </summary>
-    public void ExpectRxDrop(DropReason reason, ushort bad)
-    {
-        ushort usedFrom = Rx.UsedIdx;
-        Assert.True(Rx.PostRx(2048));
-        Rx.Publish();
-        Assert.Equal(1, Enqueue(seq: 9));
-        AssertOneDrop(RxRing, Rx, usedFrom, reason, bad);
-        var buf = new byte[4096];
-        bool sawPacket = false;
-        while (Rx.TryReceive(buf, out var info))
-            if (info.UsedLen != 0) sawPacket = Payload.Matches(buf.AsSpan(0, info.Length), 9);
-        Assert.True(sawPacket, "the good RX buffer did not receive the packet");
-    }
-
-    /// <summary>
-    /// Asserts the burst dropped exactly one chain for <paramref name="reason"/> (and nothing else), returned
-    /// <paramref name="badHead"/> as used with length 0, and that the ring was not marked broken.
-    /// </summary>
-    public void AssertOneDrop(Vring ring, SplitRingDriver d, ushort usedFrom, DropReason reason, ushort badHead)
-    {
-        Assert.Equal(1UL, ring.Stats.Drops(reason));
-        Assert.Equal(1UL, ring.Stats.TotalDrops);
-        Assert.False(ring.IsBroken);
-        List<VringUsedElem> used = UsedSince(d, usedFrom);
-        Assert.Contains(used, e => e.Id == badHead && e.Len == 0);
-        Assert.True(Lb.GuardsIntact(), "a byte outside the driver's buffers changed");
-        Assert.Equal(0u, Pool.InUse);
-    }
-
-    public void Dispose()
-    {
-        Pool.Dispose();
-        Lb.Dispose();
-    }
+    /// <summary>The used descriptors published and not reaped yet, in ring order.</summary>
+    public override List<(uint Id, uint Len)> UsedSince(PackedRingDriver d, int mark) =>
+        d.PeekUsed().Select(u => ((uint)u.Desc.Id, u.Desc.Len)).ToList();
 }

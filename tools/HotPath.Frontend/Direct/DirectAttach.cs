@@ -99,9 +99,12 @@ public sealed class DirectAttach : IDisposable
         return vq;
     }
 
-    /// <summary>Attaches a split driver's ring with its kick and (unless polling) call eventfds.</summary>
-    public Vring AttachSplit(int index, SplitRingDriver driver, bool interrupts = true) =>
+    /// <summary>Attaches a ring driver's ring (split or packed) with its kick and (unless polling) call eventfds.</summary>
+    public Vring AttachDriver(int index, IRingDriver driver, bool interrupts = true) =>
         AttachRing(index, driver.Areas, driver.KickFd, interrupts ? driver.CallFd : Vring.FdNone);
+
+    /// <summary>Attaches a split driver's ring (see <see cref="AttachDriver"/>).</summary>
+    public Vring AttachSplit(int index, SplitRingDriver driver, bool interrupts = true) => AttachDriver(index, driver, interrupts);
 
     /// <summary>GET_VRING_BASE: stops the ring (disabled, pointers dropped) and returns its base.</summary>
     public uint StopRing(int index)

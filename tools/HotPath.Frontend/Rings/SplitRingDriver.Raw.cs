@@ -8,49 +8,21 @@ namespace HotPath.Frontend.Rings;
 /// </summary>
 public sealed unsafe partial class SplitRingDriver
 {
-    /// <summary>
-    /// Posts one chain of a single descriptor whose buffer crosses a region boundary: a TX packet (header + data)
-    /// when <paramref name="rxLen"/> is 0, otherwise a writable RX buffer of that many bytes.
-    /// </summary>
-    private bool PostCrossing(ReadOnlySpan<byte> header, ReadOnlySpan<byte> data, uint rxLen)
-    {
-        if (Buffers.CrossingGpa == 0) throw new InvalidOperationException("driver built without CrossingBuffer");
-        if (_crossingHead >= 0 || _nFree < 1) return false;
-        uint len = rxLen != 0 ? rxLen : (uint)(header.Length + data.Length);
-        if (len > Buffers.BufferSize) throw new ArgumentException("larger than the crossing buffer");
-        ushort head = Pop();
-        if (rxLen == 0)
-        {
-            Buffers.Write(Buffers.CrossingGpa, header);
-            Buffers.Write(Buffers.CrossingGpa + (ulong)header.Length, data);
-        }
-        _descGpa[head] = Buffers.CrossingGpa;
-        _descLen[head] = len;
-        SetDesc(head, Buffers.CrossingGpa, len, rxLen != 0 ? VringDesc.FlagWrite : (ushort)0, 0);
-        _crossingHead = head;
-        _lastHead = head;
-        Track(head, 1);
-        return true;
-    }
-
-    /// <summary>Head descriptor id of the chain posted last by PostTx/PostRx.</summary>
-    public ushort LastPostedHead => _lastHead;
-
     /// <summary>The descriptor table in guest memory.</summary>
     public VringDesc* RawDescriptors => _desc;
 
     /// <summary>Writes descriptor <paramref name="index"/> (any value, any index below the ring size).</summary>
     public void RawWriteDesc(ushort index, ulong addr, uint len, ushort flags, ushort next)
     {
-        if (index >= _size) throw new ArgumentOutOfRangeException(nameof(index));
+        if (index >= RingSize) throw new ArgumentOutOfRangeException(nameof(index));
         SetDesc(index, addr, len, flags, next);
     }
 
     /// <summary>Writes one entry of an indirect table area owned by head <paramref name="head"/>; returns the table's gpa.</summary>
     public ulong RawWriteIndirect(ushort head, int entry, ulong addr, uint len, ushort flags, ushort next)
     {
-        if (entry < 0 || entry >= _maxIndirect) throw new ArgumentOutOfRangeException(nameof(entry));
-        var table = (VringDesc*)_mem.Host(IndirectGpa(head));
+        if (entry < 0 || entry >= MaxIndirect) throw new ArgumentOutOfRangeException(nameof(entry));
+        var table = (VringDesc*)Mem.Host(IndirectGpa(head));
         table[entry] = new VringDesc { Addr = addr, Len = len, Flags = flags, Next = next };
         return IndirectGpa(head);
     }
@@ -61,12 +33,12 @@ public sealed unsafe partial class SplitRingDriver
     /// </summary>
     public ushort RawTakeDescriptor()
     {
-        if (_nFree == 0) throw new InvalidOperationException("no free descriptors");
-        return Pop();
+        if (Chains.Free == 0) throw new InvalidOperationException("no free descriptors");
+        return Chains.Pop();
     }
 
     /// <summary>Gives a descriptor id taken with <see cref="RawTakeDescriptor"/> back to the free list.</summary>
-    public void RawRelease(ushort id) => Push(id);
+    public void RawRelease(ushort id) => Chains.Push(id);
 
     /// <summary>
     /// Writes <paramref name="head"/> (any value) into the next avail slot, not yet published. The used entry the
@@ -74,14 +46,13 @@ public sealed unsafe partial class SplitRingDriver
     /// </summary>
     public void RawPushAvail(ushort head)
     {
-        if (head < _size)
+        if (head < RingSize)
         {
-            _inFlight[head] = true;
-            _raw[head] = true;
+            InFlightIds[head] = true;
+            RawIds[head] = true;
         }
         else _rawOutOfRange++;
-        *(ushort*)(_avail + SplitRingLayout.AvailRingOffset + 2 * (_availShadow & _mask)) = head;
-        _availShadow++;
+        PushAvail(head);
     }
 
     /// <summary>Stores <paramref name="value"/> into avail.idx as is (e.g. a jump larger than the ring).</summary>
@@ -101,5 +72,5 @@ public sealed unsafe partial class SplitRingDriver
     public ushort UsedFlags => Volatile.Read(ref *(ushort*)(_used + SplitRingLayout.UsedFlagsOffset));
 
     /// <summary>used.avail_event (EVENT_IDX).</summary>
-    public ushort AvailEvent => Volatile.Read(ref *(ushort*)(_used + SplitRingLayout.AvailEventOffset(_size)));
+    public ushort AvailEvent => Volatile.Read(ref *(ushort*)(_used + SplitRingLayout.AvailEventOffset(RingSize)));
 }

@@ -2,12 +2,15 @@ using HotPath.Engine.Virtio;
 
 namespace HotPath.Frontend.Rings;
 
-/// <summary>How a <see cref="SplitRingDriver"/> is built: ring size, buffers, and the negotiated features it honours.</summary>
-public sealed record SplitDriverOptions
+/// <summary>
+/// How a ring driver (<see cref="SplitRingDriver"/>, <see cref="PackedRingDriver"/>) is built: ring size, buffers, and
+/// the negotiated features it honours.
+/// </summary>
+public sealed record RingDriverOptions
 {
-    /// <summary>Ring size (power of two).</summary>
+    /// <summary>Ring size (split: a power of two; packed: 1..32768).</summary>
     public uint Size { get; init; } = 256;
-    /// <summary>Bytes of the buffer each descriptor id owns.</summary>
+    /// <summary>Bytes of the guest buffer each descriptor (split) or buffer index (packed) owns.</summary>
     public uint BufferSize { get; init; } = 2048;
     /// <summary>Negotiated virtio features (header size, MRG_RXBUF joining, EVENT_IDX suppression).</summary>
     public ulong Features { get; init; } = VirtioFeatures.Bit(VirtioFeatures.Version1);

@@ -1,0 +1,126 @@
+using System.Runtime.CompilerServices;
+using HotPath.Engine.Buffers;
+using HotPath.Engine.Memory;
+using HotPath.Engine.Stats;
+using HotPath.Engine.Virtio;
+using HotPath.Engine.Vrings;
+
+namespace HotPath.Engine.Datapath;
+
+/// <summary>
+/// Packed enqueue of one packet the inline paths did not take: any chain shape (walked with every guard),
+/// multi-segment mbufs, offload headers, mergeable buffers. Bad chains met on the way are dropped, counted and
+/// returned used with length 0. Copies run at once.
+/// </summary>
+internal static unsafe class PackedEnqueueSlow
+{
+    private const ushort Write = VringPackedDesc.FlagWrite;
+
+    /// <summary>
+    /// Places <paramref name="m"/> starting with the chain at <paramref name="avail"/>, whose head the burst already
+    /// read (<paramref name="meta"/>) and found available. The burst has room for at least one more chain.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public static PackedEnqueueStep Packet(VhostDevice dev, Vring vq, GuestMemory mem, Mbuf* m, ulong meta,
+        PackedCursor avail, PackedCursor used, uint nShadow)
+    {
+        ulong features = dev.Features;
+        var c = new PackedBurst(dev, vq, mem, features, avail, used, nShadow);
+        bool delivered = VirtioFeatures.Has(features, VirtioFeatures.NetMrgRxbuf) ? Mergeable(ref c, m, meta) : Single(ref c, m, meta);
+        return new PackedEnqueueStep(c.Avail, c.Used, c.NShadow, delivered);
+    }
+
+    /// <summary>One chain per packet: bad chains are dropped until one that fits; a valid one too small stops.</summary>
+    private static bool Single(ref PackedBurst c, Mbuf* m, ulong meta)
+    {
+        uint hdr = c.HeaderSize;
+        ulong need = (ulong)m->PktLen + hdr;
+        for (bool first = true; ; first = false)
+        {
+            // Out of guest buffers, or a lap of chains taken in this burst: not an error.
+            if (c.Room == 0 || (!first && !c.TryHead(out meta))) return false;
+            PackedWalk w = c.Walk(meta, Write, 0);
+            DropReason r = w.Reason;
+            if (r == DropReason.None)
+            {
+                if (w.Total >= need)
+                {
+                    NetHeaderCodec.FromMbuf(m, 1, out VirtioNetHeader h);
+                    NetHeaderCodec.Write(c.Vec, (int)hdr, h);
+                    uint copied = MbufToGuest.Copy(m, m->PktLen, c.Vec, w.Count, hdr);
+                    c.Use(w.Id, hdr + copied, w.Descs);
+                    c.LogWritten(w.Count, hdr + copied);
+                    c.Avail.Advance(w.Descs, c.Size);
+                    return true;
+                }
+                if (w.Total >= hdr) return false;   // a valid buffer too small for this packet: leave it
+                r = DropReason.ChainTooShort;
+            }
+            c.Drop(r, w.Id, w.Descs);
+            c.Avail.Advance(w.Descs, c.Size);
+        }
+    }
+
+    /// <summary>As many chains as the packet needs (MRG_RXBUF); nothing is consumed unless the whole packet fits.</summary>
+    private static bool Mergeable(ref PackedBurst c, Mbuf* m, ulong meta)
+    {
+        uint hdr = c.HeaderSize;
+        ulong remaining = (ulong)m->PktLen + hdr;
+        PackedCursor mark = c.Avail;
+        int nVec = 0;
+        uint nGood = 0, nBad = 0;
+        for (bool first = true; remaining != 0; first = false)
+        {
+            if (nGood + nBad >= c.Room || (!first && !c.TryHead(out meta)))
+            {
+                // Not enough buffers for the whole packet: give back everything this packet reserved (bad chains
+                // after its first buffer too: they are met and counted when the guest has posted more buffers).
+                c.Avail = mark;
+                return false;
+            }
+            int chainStart = nVec;
+            PackedWalk w = c.Walk(meta, Write, nVec);
+            DropReason r = w.Reason;
+            // Every mergeable buffer must hold at least a header (virtio 5.1.6.3.1).
+            if (r == DropReason.None && w.Total < hdr) r = DropReason.ChainTooShort;
+            c.Avail.Advance(w.Descs, c.Size);
+            if (r != DropReason.None)
+            {
+                nVec = chainStart;
+                if (nGood == 0)
+                {
+                    // In front of the packet: dropped for good right away, the reservation starts after it.
+                    c.Drop(r, w.Id, w.Descs);
+                    mark = c.Avail;
+                    continue;
+                }
+                // Between the packet's buffers: counted only if the packet commits (else met again later).
+                // SAFETY: nGood + nBad < Room <= Size; PendingBad holds Size entries.
+                c.PendingBad[nBad++] = PackedBurst.Pending(w.Id, w.Descs, (uint)r);
+                continue;
+            }
+            nVec = w.Count;
+            uint len = (uint)Math.Min(w.Total, remaining);
+            // SAFETY: as above; PendingUsed holds Size entries.
+            c.PendingUsed[nGood++] = PackedBurst.Pending(w.Id, w.Descs, len);
+            remaining -= len;
+        }
+        // Committed. The packet's buffers first, then the bad chains, so that these never sit between the used
+        // entries the driver joins by num_buffers.
+        for (uint i = 0; i < nGood; i++)
+        {
+            ulong e = c.PendingUsed[i];
+            c.Use((ushort)e, (uint)(e >> 32), (ushort)(e >> 16));
+        }
+        for (uint i = 0; i < nBad; i++)
+        {
+            ulong e = c.PendingBad[i];
+            c.Drop((DropReason)(e >> 32), (ushort)e, (ushort)(e >> 16));
+        }
+        NetHeaderCodec.FromMbuf(m, (ushort)nGood, out VirtioNetHeader h);
+        NetHeaderCodec.Write(c.Vec, (int)hdr, h);
+        uint written = hdr + MbufToGuest.Copy(m, m->PktLen, c.Vec, nVec, hdr);
+        c.LogWritten(nVec, written);
+        return true;
+    }
+}

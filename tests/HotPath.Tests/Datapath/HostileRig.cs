@@ -1,0 +1,129 @@
+using HotPath.Engine.Buffers;
+using HotPath.Engine.Stats;
+using HotPath.Engine.Vrings;
+using HotPath.Frontend.Rings;
+
+namespace HotPath.Tests.Datapath;
+
+/// <summary>
+/// A loopback plus a pool for hostile-guest tests, whatever the ring type: write bad chains with the driver's raw
+/// API next to good ones, run one burst, then check the outcome: which packets came through, which drops were
+/// counted, and which used entries came back. A ring type says how to see the used entries a burst produced.
+/// </summary>
+internal abstract unsafe class HostileRig<TDriver> : IDisposable where TDriver : class, IRingDriver
+{
+    public Loopback<TDriver> Lb { get; }
+    public Mempool Pool { get; }
+    public TDriver Tx => Lb.Tx[0];
+    public TDriver Rx => Lb.Rx[0];
+    public Vring TxRing => Lb.TxVring();
+    public Vring RxRing => Lb.RxVring();
+    public int Hdr => Tx.HeaderSize;
+
+    protected HostileRig(Loopback<TDriver> lb)
+    {
+        Lb = lb;
+        Pool = TestPools.Create(count: 512);
+    }
+
+    /// <summary>Where the used entries of the next burst will start (for <see cref="UsedSince"/>).</summary>
+    protected abstract int UsedMark(TDriver d);
+
+    /// <summary>The used entries (id, length) the device published from <paramref name="mark"/> on.</summary>
+    public abstract List<(uint Id, uint Len)> UsedSince(TDriver d, int mark);
+
+    /// <summary>Gpa of a driver-owned buffer for id <paramref name="id"/> (for raw descriptors).</summary>
+    public ulong Buf(TDriver d, ushort id) => d.Buffers.Gpa(id);
+
+    /// <summary>Posts a well-formed TX packet of <paramref name="size"/> bytes carrying <paramref name="seq"/>.</summary>
+    public void PostGoodTx(ulong seq, int size = 100) => Assert.True(Tx.PostTx(new byte[Hdr], Payload.Make(size, seq)));
+
+    /// <summary>One dequeue burst; returns each packet's bytes and frees the mbufs.</summary>
+    public List<byte[]> Dequeue(int max = 32)
+    {
+        var mbufs = new nint[max];
+        ushort n = Lb.Device.DequeueBurst(1, Pool, mbufs);
+        var list = new List<byte[]>();
+        for (int i = 0; i < n; i++)
+        {
+            var m = (Mbuf*)mbufs[i];
+            var b = new byte[m->PktLen];
+            int at = 0;
+            for (Mbuf* s = m; s != null; s = s->Next)
+            {
+                new ReadOnlySpan<byte>(s->Data, s->DataLen).CopyTo(b.AsSpan(at));
+                at += s->DataLen;
+            }
+            Assert.Equal(b.Length, at);
+            list.Add(b);
+            MbufOps.Free(m);
+        }
+        return list;
+    }
+
+    /// <summary>Enqueues one packet of <paramref name="size"/> bytes carrying <paramref name="seq"/>; returns the count.</summary>
+    public int Enqueue(ulong seq, int size = 100)
+    {
+        Mbuf* m = HandMbufs.Make(Payload.Make(size, seq));
+        try { return Lb.Device.EnqueueBurst(0, &m, 1); }
+        finally { HandMbufs.Free(m); }
+    }
+
+    /// <summary>
+    /// The bad TX chain <paramref name="bad"/> is already in the ring (raw or posted). Adds a good packet, runs one
+    /// dequeue burst and checks: the good packet arrived, exactly one drop for <paramref name="reason"/>, the bad chain
+    /// came back used with length 0, no byte outside the buffers changed; then the ring still works.
+    /// </summary>
+    public void ExpectTxDrop(DropReason reason, ushort bad)
+    {
+        int mark = UsedMark(Tx);
+        PostGoodTx(seq: 7);
+        Tx.Publish();
+        List<byte[]> got = Dequeue();
+        Assert.True(Payload.Matches(Assert.Single(got), 7));
+        AssertOneDrop(TxRing, Tx, mark, reason, bad);
+        Assert.Equal(2, Tx.ReapTx());
+        PostGoodTx(seq: 8);
+        Tx.Publish();
+        Assert.True(Payload.Matches(Assert.Single(Dequeue()), 8));
+    }
+
+    /// <summary>
+    /// The bad RX chain <paramref name="bad"/> is already in the ring. Adds a good buffer, enqueues one packet and
+    /// checks it landed in the good buffer, with one drop for <paramref name="reason"/> and the bad chain used with
+    /// length 0.
+    /// </summary>
+    public void ExpectRxDrop(DropReason reason, ushort bad)
+    {
+        int mark = UsedMark(Rx);
+        Assert.True(Rx.PostRx(2048));
+        Rx.Publish();
+        Assert.Equal(1, Enqueue(seq: 9));
+        AssertOneDrop(RxRing, Rx, mark, reason, bad);
+        var buf = new byte[4096];
+        bool sawPacket = false;
+        while (Rx.TryReceive(buf, out var info))
+            if (info.UsedLen != 0) sawPacket = Payload.Matches(buf.AsSpan(0, info.Length), 9);
+        Assert.True(sawPacket, "the good RX buffer did not receive the packet");
+    }
+
+    /// <summary>
+    /// Asserts the burst dropped exactly one chain for <paramref name="reason"/> (and nothing else), returned
+    /// <paramref name="badId"/> as used with length 0, and that the ring was not marked broken.
+    /// </summary>
+    public void AssertOneDrop(Vring ring, TDriver d, int mark, DropReason reason, ushort badId)
+    {
+        Assert.Equal(1UL, ring.Stats.Drops(reason));
+        Assert.Equal(1UL, ring.Stats.TotalDrops);
+        Assert.False(ring.IsBroken);
+        Assert.Contains(UsedSince(d, mark), e => e.Id == badId && e.Len == 0);
+        Assert.True(Lb.GuardsIntact(), "a byte outside the driver's buffers changed");
+        Assert.Equal(0u, Pool.InUse);
+    }
+
+    public void Dispose()
+    {
+        Pool.Dispose();
+        Lb.Dispose();
+    }
+}

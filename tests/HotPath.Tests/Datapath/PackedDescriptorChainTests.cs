@@ -1,0 +1,389 @@
+using HotPath.Engine.Stats;
+using HotPath.Engine.Virtio;
+using HotPath.Frontend.Rings;
+
+namespace HotPath.Tests.Datapath;
+
+/// <summary>
+/// SECURITY.md cases 11 (chain length), 12 (indirect tables), 13 (buffer addresses), 14 (direction) and 15 (net
+/// header) on packed rings. Each bad chain sits in front of a good one: the bad one is dropped, counted by reason
+/// and returned used with length 0; the good one still arrives in the same burst and the ring keeps working.
+/// </summary>
+public unsafe class PackedDescriptorChainTests
+{
+    private const ushort Next = VringPackedDesc.FlagNext, Write = VringPackedDesc.FlagWrite, Indirect = VringPackedDesc.FlagIndirect;
+
+    /// <summary>Posts a raw TX chain as a fresh buffer id (whose buffer the descriptors may use) and checks it is dropped.</summary>
+    private static void TxBadThenGood(PackedHostile h, DropReason reason, Func<PackedHostile, ushort, RawDesc[]> chain)
+    {
+        ushort id = h.Tx.RawTakeBuffer();
+        h.Tx.RawPost(id, chain(h, id));
+        h.ExpectTxDrop(reason, id);
+    }
+
+    private static void RxBadThenGood(PackedHostile h, DropReason reason, Func<PackedHostile, ushort, RawDesc[]> chain)
+    {
+        ushort id = h.Rx.RawTakeBuffer();
+        h.Rx.RawPost(id, chain(h, id));
+        h.ExpectRxDrop(reason, id);
+    }
+
+    // ---------------------------------------------------------------- case 11
+
+    [Fact]
+    public void Case11_chain_as_long_as_the_ring_is_accepted()
+    {
+        using var h = new PackedHostile(ringSize: 16);
+        var payload = Payload.Make(15 * 50, 3);
+        Assert.True(h.Tx.PostTx(new byte[h.Hdr], payload, new(SeparateHeader: true, DataDescriptors: 15)));
+        h.Tx.Publish();
+        Assert.True(Payload.Matches(Assert.Single(h.Dequeue()), 3));
+        Assert.Equal(0UL, h.TxRing.Stats.TotalDrops);
+        Assert.Equal(1, h.Tx.ReapTx());
+        Assert.Equal(16, h.Tx.FreeDescriptors);
+    }
+
+    [Fact]
+    public void Case11_chain_running_into_descriptors_not_made_available_ends_there_and_is_dropped()
+    {
+        using var h = new PackedHostile(ringSize: 16);
+        ushort id = h.Tx.RawTakeBuffer();
+        // Three descriptors, the last still saying NEXT: slot 3 was never made available.
+        h.Tx.RawPost(id, new RawDesc(h.Buf(h.Tx, id), 40, Next), new RawDesc(h.Buf(h.Tx, id), 40, Next), new RawDesc(h.Buf(h.Tx, id), 40, Next));
+        h.Tx.Publish();
+        Assert.Empty(h.Dequeue());
+        Assert.Equal(1UL, h.TxRing.Stats.Drops(DropReason.ChainNotAvailable));
+        Assert.Equal(1UL, h.TxRing.Stats.TotalDrops);
+        var used = Assert.Single(h.UsedSince(h.Tx, 0));
+        Assert.Equal((id, 0u), used);
+        Assert.Equal(3u, h.TxRing.LastAvailIdx);   // the three descriptors, not more
+        Assert.Equal(1, h.Tx.ReapTx());
+        h.PostGoodTx(5);
+        h.Tx.Publish();
+        Assert.True(Payload.Matches(Assert.Single(h.Dequeue()), 5));
+        Assert.False(h.TxRing.IsBroken);
+    }
+
+    [Fact]
+    public void Case11_chain_longer_than_the_ring_is_dropped_after_one_lap()
+    {
+        using var h = new PackedHostile(ringSize: 8);
+        ushort id = h.Tx.RawTakeBuffer();
+        // Every slot of the ring in one chain, the last still saying NEXT: more descriptors than the ring holds.
+        h.Tx.RawPost(id, Enumerable.Range(0, 8).Select(_ => new RawDesc(h.Buf(h.Tx, id), 16, Next)).ToArray());
+        h.Tx.Publish();
+        Assert.Empty(h.Dequeue());
+        Assert.Equal(1UL, h.TxRing.Stats.Drops(DropReason.ChainTooLong));
+        Assert.Equal(1UL, h.TxRing.Stats.TotalDrops);
+        Assert.Equal(((ushort)0, false), (h.TxRing.LastAvailIdx, h.TxRing.AvailWrapCounter));   // exactly one lap
+        Assert.Equal(1, h.Tx.ReapTx());
+        h.PostGoodTx(6);
+        h.Tx.Publish();
+        Assert.True(Payload.Matches(Assert.Single(h.Dequeue()), 6));
+    }
+
+    [Fact]
+    public void Case11_rx_chain_running_into_unavailable_descriptors_is_never_written()
+    {
+        using var h = new PackedHostile(ringSize: 16);
+        ushort id = h.Rx.RawTakeBuffer();
+        new Span<byte>(h.Rx.Buffers.Host(id), 2048).Fill(0x5C);
+        h.Rx.RawPost(id, new RawDesc(h.Buf(h.Rx, id), 2048, (ushort)(Write | Next)));
+        h.Rx.Publish();
+        Assert.Equal(0, h.Enqueue(1));
+        Assert.Equal(1UL, h.RxRing.Stats.Drops(DropReason.ChainNotAvailable));
+        Assert.True(new ReadOnlySpan<byte>(h.Rx.Buffers.Host(id), 2048).IndexOfAnyExcept((byte)0x5C) < 0, "the dropped buffer was written");
+        var buf = new byte[2048];
+        Assert.True(h.Rx.TryReceive(buf, out RxInfo info));
+        Assert.Equal(0u, info.UsedLen);
+        Assert.True(h.Rx.PostRx(2048));
+        h.Rx.Publish();
+        Assert.Equal(1, h.Enqueue(2));
+        Assert.True(h.Rx.TryReceive(buf, out info));
+        Assert.True(Payload.Matches(buf.AsSpan(0, info.Length), 2));
+    }
+
+    // ---------------------------------------------------------------- case 12
+
+    private static RawDesc[] IndirectHead(PackedHostile h, ushort id, uint tableLen, ushort flags = Indirect, Action<PackedHostile, ushort>? fill = null)
+    {
+        ulong table = h.Tx.RawWriteIndirect(id, 0, h.Buf(h.Tx, id), 64, 0);
+        fill?.Invoke(h, id);
+        return [new RawDesc(table, tableLen, flags)];
+    }
+
+    [Fact]
+    public void Case12_indirect_table_of_length_zero_is_dropped()
+    {
+        using var h = new PackedHostile();
+        TxBadThenGood(h, DropReason.IndirectBadLength, (h, id) => IndirectHead(h, id, 0));
+    }
+
+    [Fact]
+    public void Case12_indirect_table_length_not_a_multiple_of_16_is_dropped()
+    {
+        using var h = new PackedHostile();
+        TxBadThenGood(h, DropReason.IndirectBadLength, (h, id) => IndirectHead(h, id, 24));
+    }
+
+    [Fact]
+    public void Case12_indirect_table_with_more_entries_than_the_ring_is_dropped()
+    {
+        using var h = new PackedHostile(ringSize: 16);
+        TxBadThenGood(h, DropReason.IndirectTooLarge, (h, id) => IndirectHead(h, id, 17 * 16));
+    }
+
+    [Fact]
+    public void Case12_indirect_inside_an_indirect_table_is_dropped()
+    {
+        using var h = new PackedHostile();
+        TxBadThenGood(h, DropReason.IndirectNested, (h, id) => IndirectHead(h, id, 32, fill: (h, id) =>
+        {
+            ulong t = h.Tx.RawWriteIndirect(id, 0, h.Buf(h.Tx, id), 12, 0);
+            h.Tx.RawWriteIndirect(id, 1, t, 32, Indirect);   // points back at its own table
+        }));
+    }
+
+    [Fact]
+    public void Case12_indirect_together_with_next_is_dropped_with_its_whole_chain()
+    {
+        using var h = new PackedHostile();
+        // INDIRECT | NEXT on the head; the chain still ends where the driver ended it (the second descriptor).
+        TxBadThenGood(h, DropReason.IndirectWithNext, (h, id) =>
+            [IndirectHead(h, id, 16, (ushort)(Indirect | Next))[0], new RawDesc(h.Buf(h.Tx, id), 64)]);
+        Assert.Equal(1, h.Tx.ReapTx());
+        Assert.Equal(16, h.Tx.FreeDescriptors);   // the device and the driver agree on where each chain ended
+    }
+
+    [Fact]
+    public void Case12_indirect_descriptor_inside_a_chain_is_dropped()
+    {
+        using var h = new PackedHostile();
+        TxBadThenGood(h, DropReason.IndirectNested, (h, id) =>
+            [new RawDesc(h.Buf(h.Tx, id), 12, Next), IndirectHead(h, id, 16)[0]]);
+    }
+
+    [Fact]
+    public void Case12_indirect_table_outside_memory_is_dropped()
+    {
+        using var h = new PackedHostile();
+        TxBadThenGood(h, DropReason.IndirectOutsideMemory, (_, _) => [new RawDesc(0x10, 64, Indirect)]);
+    }
+
+    [Fact]
+    public void Case12_indirect_table_entries_are_the_buffer_in_order_whatever_their_next_bits_say()
+    {
+        using var h = new PackedHostile();
+        ushort id = h.Tx.RawTakeBuffer(), b = h.Tx.RawTakeBuffer();
+        byte[] pkt = Payload.Make(90, 12);
+        h.Tx.Buffers.Write(h.Buf(h.Tx, id), new byte[h.Hdr]);
+        h.Tx.Buffers.Write(h.Buf(h.Tx, b), pkt);
+        h.Tx.RawWriteIndirect(id, 0, h.Buf(h.Tx, id), (uint)h.Hdr, Next);   // NEXT carries nothing in a packed table
+        ulong table = h.Tx.RawWriteIndirect(id, 1, h.Buf(h.Tx, b), 90, 0);
+        h.Tx.RawPost(id, new RawDesc(table, 32, Indirect));
+        h.Tx.Publish();
+        Assert.True(Payload.Matches(Assert.Single(h.Dequeue()), 12));
+        Assert.Equal(0UL, h.TxRing.Stats.TotalDrops);
+    }
+
+    [Fact]
+    public void Case12_indirect_table_crossing_contiguous_regions_is_read_entry_by_entry()
+    {
+        using var h = new PackedHostile(regionSizes: new ulong[] { 8 << 20, 8 << 20 }, regionGap: 0, crossing: true);
+        var d = h.Rx.Buffers;
+        ulong table = d.CrossingGpa + d.CrossingSplit - 32;   // entries 0-1 in region 0, 2-3 in region 1
+        ushort id = h.Tx.RawTakeBuffer();
+        ushort[] bufs = { h.Tx.RawTakeBuffer(), h.Tx.RawTakeBuffer(), h.Tx.RawTakeBuffer(), h.Tx.RawTakeBuffer() };
+        byte[] pkt = Payload.Make(300, 41);
+        byte[] wire = new byte[h.Hdr].Concat(pkt).ToArray();
+        int part = wire.Length / 4;
+        var entries = new byte[64];
+        for (int i = 0; i < 4; i++)
+        {
+            int len = i < 3 ? part : wire.Length - 3 * part;
+            h.Tx.Buffers.Write(h.Buf(h.Tx, bufs[i]), wire.AsSpan(i * part, len));
+            var e = new VringPackedDesc { Addr = h.Buf(h.Tx, bufs[i]), Len = (uint)len };
+            System.Runtime.InteropServices.MemoryMarshal.Write(entries.AsSpan(i * 16), in e);
+        }
+        d.Write(table, entries);
+        h.Tx.RawPost(id, new RawDesc(table, 64, Indirect));
+        h.Tx.Publish();
+        Assert.True(Payload.Matches(Assert.Single(h.Dequeue()), 41));
+        Assert.Equal(0UL, h.TxRing.Stats.TotalDrops);
+    }
+
+    // ---------------------------------------------------------------- case 13
+
+    [Fact]
+    public void Case13_tx_buffer_outside_every_region_is_dropped()
+    {
+        using var h = new PackedHostile();
+        var r0 = h.Lb.Memory.Regions[0];
+        TxBadThenGood(h, DropReason.BufferOutsideMemory, (_, _) => [new RawDesc(r0.GuestPhysAddr + r0.Size + 0x1000, 100)]);
+    }
+
+    [Fact]
+    public void Case13_tx_buffer_running_past_the_end_of_a_region_into_a_gap_is_dropped()
+    {
+        using var h = new PackedHostile();
+        var r0 = h.Lb.Memory.Regions[0];
+        TxBadThenGood(h, DropReason.BufferOutsideMemory, (_, _) => [new RawDesc(r0.GuestPhysAddr + r0.Size - 50, 100)]);
+    }
+
+    [Fact]
+    public void Case13_tx_buffer_whose_range_wraps_around_u64_is_dropped()
+    {
+        using var h = new PackedHostile();
+        TxBadThenGood(h, DropReason.BufferOutsideMemory, (_, _) => [new RawDesc(ulong.MaxValue - 20, 100)]);
+    }
+
+    [Fact]
+    public void Case13_bad_buffer_in_the_middle_of_a_chain_drops_the_whole_chain_and_no_more()
+    {
+        using var h = new PackedHostile();
+        TxBadThenGood(h, DropReason.BufferOutsideMemory, (h, id) =>
+            [new RawDesc(h.Buf(h.Tx, id), 12, Next), new RawDesc(0x10, 64, Next), new RawDesc(h.Buf(h.Tx, id), 64)]);
+        Assert.Equal(1, h.Tx.ReapTx());
+        Assert.Equal(16, h.Tx.FreeDescriptors);   // the device and the driver agree on where each chain ended
+    }
+
+    [Fact]
+    public void Case13_rx_buffer_outside_memory_is_dropped()
+    {
+        using var h = new PackedHostile();
+        RxBadThenGood(h, DropReason.BufferOutsideMemory, (_, _) => [new RawDesc(0x1000, 2048, Write)]);
+    }
+
+    [Fact]
+    public void Case13_rx_buffer_crossing_contiguous_regions_is_written_in_two_pieces()
+    {
+        using var h = new PackedHostile(regionSizes: new ulong[] { 8 << 20, 8 << 20 }, regionGap: 0, crossing: true);
+        Assert.Equal(2, h.Lb.Device.Memory!.Count);
+        Assert.True(h.Rx.PostRx(1600, crossRegion: true));
+        h.Rx.Publish();
+        Assert.Equal(1, h.Enqueue(seq: 22, size: 1500));
+        var buf = new byte[2048];
+        Assert.True(h.Rx.TryReceive(buf, out var info));
+        Assert.Equal(1500, info.Length);
+        Assert.True(Payload.Matches(buf.AsSpan(0, 1500), 22));
+        Assert.True(h.Lb.GuardsIntact());
+        Assert.Equal(0UL, h.RxRing.Stats.TotalDrops);
+    }
+
+    [Fact]
+    public void Case13_tx_buffer_crossing_contiguous_regions_is_dequeued_exactly()
+    {
+        using var lb = new PackedLoopback(regionSizes: new ulong[] { 8 << 20, 8 << 20 }, regionGap: 0, crossing: true);
+        using var pool = TestPools.Create(count: 64);
+        var d = lb.Rx[0].Buffers;
+        byte[] pkt = Payload.Make(1800, 23);
+        var hdr = new byte[lb.Tx[0].HeaderSize];
+        d.Write(d.CrossingGpa, hdr);
+        d.Write(d.CrossingGpa + (ulong)hdr.Length, pkt);
+        ushort id = lb.Tx[0].RawTakeBuffer();
+        lb.Tx[0].RawPost(id, new RawDesc(d.CrossingGpa, (uint)(hdr.Length + pkt.Length)));
+        lb.Tx[0].Publish();
+        var mbufs = new nint[4];
+        Assert.Equal(1, lb.Device.DequeueBurst(1, pool, mbufs));
+        var m = (HotPath.Engine.Buffers.Mbuf*)mbufs[0];
+        Assert.Equal(1800u, m->PktLen);
+        Assert.True(Payload.Matches(new ReadOnlySpan<byte>(m->Data, m->DataLen), 23));
+        HotPath.Engine.Buffers.MbufOps.Free(m);
+        Assert.Equal(0u, pool.InUse);
+    }
+
+    [Fact]
+    public void Case13_zero_length_descriptors_inside_a_chain_are_tolerated()
+    {
+        using var h = new PackedHostile();
+        byte[] pkt = Payload.Make(90, 31);
+        ushort a = h.Tx.RawTakeBuffer(), b = h.Tx.RawTakeBuffer();
+        h.Tx.Buffers.Write(h.Buf(h.Tx, a), new byte[h.Hdr]);
+        h.Tx.Buffers.Write(h.Buf(h.Tx, b), pkt);
+        // The zero-length descriptor's address is never looked at.
+        h.Tx.RawPost(a, new RawDesc(h.Buf(h.Tx, a), (uint)h.Hdr, Next), new RawDesc(0xDEAD_0000_0000, 0, Next), new RawDesc(h.Buf(h.Tx, b), 90));
+        h.Tx.Publish();
+        Assert.True(Payload.Matches(Assert.Single(h.Dequeue()), 31));
+        Assert.Equal(0UL, h.TxRing.Stats.TotalDrops);
+    }
+
+    // ---------------------------------------------------------------- case 14
+
+    [Fact]
+    public void Case14_writable_descriptor_on_a_tx_chain_is_dropped()
+    {
+        using var h = new PackedHostile();
+        TxBadThenGood(h, DropReason.WrongDirection, (h, id) => [new RawDesc(h.Buf(h.Tx, id), 64, Next), new RawDesc(h.Buf(h.Tx, id), 64, Write)]);
+    }
+
+    [Fact]
+    public void Case14_readable_descriptor_on_an_rx_chain_is_never_written()
+    {
+        using var h = new PackedHostile();
+        ushort ro = h.Rx.RawTakeBuffer();
+        new Span<byte>(h.Rx.Buffers.Host(ro), 2048).Fill(0x5C);
+        RxBadThenGood(h, DropReason.WrongDirection, (h, id) =>
+            [new RawDesc(h.Buf(h.Rx, id), 2048, (ushort)(Write | Next)), new RawDesc(h.Buf(h.Rx, ro), 2048)]);
+        Assert.True(new ReadOnlySpan<byte>(h.Rx.Buffers.Host(ro), 2048).IndexOfAnyExcept((byte)0x5C) < 0, "the readable buffer was written");
+    }
+
+    [Fact]
+    public void Case14_rx_chain_made_only_of_readable_descriptors_is_dropped()
+    {
+        using var h = new PackedHostile();
+        RxBadThenGood(h, DropReason.WrongDirection, (h, id) => [new RawDesc(h.Buf(h.Rx, id), 2048)]);
+    }
+
+    // ---------------------------------------------------------------- case 15
+
+    [Fact]
+    public void Case15_tx_chain_shorter_than_the_net_header_is_dropped()
+    {
+        using var h = new PackedHostile();
+        TxBadThenGood(h, DropReason.ChainTooShort, (h, id) => [new RawDesc(h.Buf(h.Tx, id), (uint)h.Hdr - 2)]);
+    }
+
+    [Fact]
+    public void Case15_rx_chain_shorter_than_the_net_header_is_dropped()
+    {
+        using var h = new PackedHostile(Loopback.With(VirtioFeatures.NetMrgRxbuf));
+        RxBadThenGood(h, DropReason.ChainTooShort, (h, id) => [new RawDesc(h.Buf(h.Rx, id), 4, Write)]);
+    }
+
+    [Fact]
+    public void Case15_header_split_across_descriptors_is_read_whole()
+    {
+        using var h = new PackedHostile(Loopback.With(VirtioFeatures.NetCsum));
+        byte[] frame = Frames.Ipv4(17, 200);
+        var hdr = new VirtioNetHeader { Flags = VirtioNetHeader.FlagNeedsCsum, CsumStart = 34, CsumOffset = 6 };
+        byte[] raw = new byte[h.Hdr];
+        System.Runtime.InteropServices.MemoryMarshal.Write(raw, in hdr);
+        ushort a = h.Tx.RawTakeBuffer(), b = h.Tx.RawTakeBuffer(), c = h.Tx.RawTakeBuffer();
+        h.Tx.Buffers.Write(h.Buf(h.Tx, a), raw.AsSpan(0, 3));
+        h.Tx.Buffers.Write(h.Buf(h.Tx, b), raw.AsSpan(3));
+        h.Tx.Buffers.Write(h.Buf(h.Tx, c), frame);
+        h.Tx.RawPost(a, new RawDesc(h.Buf(h.Tx, a), 3, Next), new RawDesc(h.Buf(h.Tx, b), (uint)h.Hdr - 3, Next),
+            new RawDesc(h.Buf(h.Tx, c), (uint)frame.Length));
+        h.Tx.Publish();
+        var mbufs = new nint[2];
+        Assert.Equal(1, h.Lb.Device.DequeueBurst(1, h.Pool, mbufs));
+        var m = (HotPath.Engine.Buffers.Mbuf*)mbufs[0];
+        Assert.Equal(HotPath.Engine.Buffers.MbufOffload.TxUdpCksum,
+            m->OlFlags & HotPath.Engine.Buffers.MbufOffload.TxL4Mask);
+        HotPath.Engine.Buffers.MbufOps.Free(m);
+    }
+
+    [Theory]
+    [InlineData(VirtioNetHeader.FlagNeedsCsum, 0, 0, 150, 6)]    // checksum field beyond the packet
+    [InlineData(0, VirtioNetHeader.GsoTcpV4, 0, 0, 0)]           // GSO with gso_size 0
+    [InlineData(0, 9, 100, 0, 0)]                                 // unknown GSO type
+    public void Case15_invalid_offload_requests_are_dropped(byte flags, byte gsoType, ushort gsoSize, ushort csumStart, ushort csumOffset)
+    {
+        using var h = new PackedHostile(Loopback.With(VirtioFeatures.NetCsum, VirtioFeatures.NetHostTso4));
+        var hdr = new VirtioNetHeader { Flags = flags, GsoType = gsoType, GsoSize = gsoSize, CsumStart = csumStart, CsumOffset = csumOffset };
+        byte[] raw = new byte[h.Hdr];
+        System.Runtime.InteropServices.MemoryMarshal.Write(raw, in hdr);
+        Assert.True(h.Tx.PostTx(raw, Payload.Make(100, 1)));
+        h.ExpectTxDrop(DropReason.BadNetHeader, h.Tx.LastPostedHead);
+    }
+}
