@@ -37,6 +37,7 @@ public static class PropertyCatalog
     public static IReadOnlyList<CatalogEntry> All { get; } = new[]
     {
         CatalogEntry.For(new SplitRingProperty()),
+        CatalogEntry.For(new Packed.PackedRingProperty()),
     };
 
     public static CatalogEntry Find(string name) =>

@@ -86,7 +86,7 @@ internal static class ChainWalkModel
     }
 
     /// <summary>The pieces of [gpa, gpa+len): one per region it touches; every byte must be mapped.</summary>
-    private static DropReason AddPieces(GuestImage mem, ulong gpa, uint len, List<Piece> pieces, ref int vec, int vecCap)
+    internal static DropReason AddPieces(GuestImage mem, ulong gpa, uint len, List<Piece> pieces, ref int vec, int vecCap)
     {
         if (len == 0) return DropReason.None;
         if (gpa > ulong.MaxValue - (len - 1)) return DropReason.BufferOutsideMemory;

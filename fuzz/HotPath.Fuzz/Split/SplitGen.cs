@@ -54,15 +54,15 @@ public static class SplitGen
         from fault in Gen.Frequency((60, Gen.Constant(DescFault.None)), (1, Gen.Elements(Enum.GetValues<DescFault>())))
         select new DescSpec(new BufSpec(kind, (uint)len, (byte)misalign), fault);
 
-    private static readonly Gen<int> TxLen = Gen.Frequency(
+    internal static readonly Gen<int> TxLen = Gen.Frequency(
         (2, Gen.Constant(0)), (6, Gen.Choose(1, 16)), (12, Gen.Choose(17, 1600)), (4, Gen.Choose(1601, 16384)),
         (2, Gen.Choose(16385, 65536)), (1, Gen.Choose(200_000, 300_000)));
 
-    private static readonly Gen<int> RxLen = Gen.Frequency(
+    internal static readonly Gen<int> RxLen = Gen.Frequency(
         (1, Gen.Constant(0)), (2, Gen.Choose(1, 16)), (3, Gen.Choose(17, 1600)), (6, Gen.Constant(2048)),
         (1, Gen.Choose(2049, 65536)));
 
-    private static readonly Gen<HeaderSpec> Header = Gen.Frequency(
+    internal static readonly Gen<HeaderSpec> Header = Gen.Frequency(
         (12, Gen.Constant(HeaderSpec.Plain)),
         (2, from start in Gen.Choose(0, 1600) from off in Gen.Elements(6, 8, 16, 0, 1500, 65000)
             select new HeaderSpec(1, 0, 0, (ushort)start, (ushort)off)),
@@ -71,7 +71,7 @@ public static class SplitGen
             select new HeaderSpec((byte)(csum ? 1 : 0), (byte)type, (ushort)gso, 34, 16)),
         (1, Gen.Choose(2, 255).Select(f => new HeaderSpec((byte)f))));
 
-    private static readonly Gen<PacketSpec> Packet =
+    internal static readonly Gen<PacketSpec> Packet =
         from len in Gen.Frequency((1, Gen.Constant(0)), (4, Gen.Choose(1, 128)), (6, Gen.Choose(129, 1514)),
             (2, Gen.Choose(1515, 9000)), (1, Gen.Choose(9001, 65535)))
         from seg in Gen.Frequency((6, Gen.Constant(2048)), (1, Gen.Elements(1, 7, 60, 100, 1000)))

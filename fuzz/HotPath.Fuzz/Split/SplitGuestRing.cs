@@ -15,8 +15,8 @@ internal sealed class SplitGuestRing
     private const ushort Next = VringDesc.FlagNext, Write = VringDesc.FlagWrite, Indirect = VringDesc.FlagIndirect;
 
     private readonly FrontendMemory _mem;
-    private readonly SplitLayout _layout;
     private readonly Arena _buffers, _tables;
+    private readonly GuestBufferPlacer _placer;
     private readonly RingAreas _ring;
     private readonly bool _tx;
     private readonly int _hdr;
@@ -29,9 +29,9 @@ internal sealed class SplitGuestRing
     public SplitGuestRing(FrontendMemory mem, SplitLayout layout, Arena buffers, Arena tables, RingAreas ring, bool tx, int hdr, ushort start)
     {
         _mem = mem;
-        _layout = layout;
         _buffers = buffers;
         _tables = tables;
+        _placer = new GuestBufferPlacer(mem, layout, buffers, tables, hdr);
         _ring = ring;
         _tx = tx;
         _hdr = hdr;
@@ -150,76 +150,12 @@ internal sealed class SplitGuestRing
         _ => (flags, next),
     };
 
-    /// <summary>Addresses of the chain's buffers, by kind.</summary>
-    private ulong[] Place(ChainSpec c, int owner)
-    {
-        var addrs = new ulong[c.Descs.Length];
-        for (int i = 0; i < addrs.Length; i++)
-        {
-            BufSpec b = c.Descs[i].Buf;
-            addrs[i] = b.Kind switch
-            {
-                BufKind.Crossing => PlaceCrossing(b, owner) ?? PlaceData(b, owner),
-                BufKind.PastEnd => _layout.MemoryEnd - b.Len / 2,
-                BufKind.Gap => (_layout.Contiguous ? _layout.MemoryEnd : _layout.RegionEnd(0)) + 0x1000 + b.Misalign,
-                BufKind.Below => 0x10UL + b.Misalign,
-                BufKind.WrapAround => ulong.MaxValue - b.Len / 2,
-                BufKind.Null => 0,
-                _ => PlaceData(b, owner),
-            };
-        }
-        return addrs;
-    }
+    private ulong[] Place(ChainSpec c, int owner) => _placer.Place(c.Descs.Select(d => d.Buf).ToArray(), owner);
 
-    private ulong PlaceData(BufSpec b, int owner) =>
-        _buffers.Alloc(b.Len, b.Misalign, owner) ?? _layout.MemoryEnd + 0x10_0000;   // arena full: an unmapped buffer
+    private ulong PlaceTable(ChainForm form, ulong bytes, int owner) => _placer.PlaceTable(form, bytes, owner);
 
-    /// <summary>Straddles the first buffer edge whose zone is free: half the buffer on each side.</summary>
-    private ulong? PlaceCrossing(BufSpec b, int owner)
-    {
-        ulong before = Math.Max(b.Len / 2, 1) + (b.Misalign & 15u);
-        foreach (ulong edge in _layout.BufferEdges)
-        {
-            ulong gpa = edge - Math.Min(before, SplitLayout.Zone);
-            if (_buffers.TryReserve(gpa, b.Len, owner)) return gpa;
-        }
-        return null;
-    }
-
-    private ulong PlaceTable(ChainForm form, ulong bytes, int owner)
-    {
-        if (form == ChainForm.IndirectCrossing && _layout.TableBoundary is ulong edge)
-        {
-            ulong gpa = edge - 16UL * ((bytes / 16) / 2);   // entries 16-aligned: none straddles the edge
-            if (_tables.TryReserve(gpa, bytes, owner)) return gpa;
-        }
-        return _tables.Alloc(bytes, 0, owner) ?? _layout.MemoryEnd + 0x20_0000;
-    }
-
-    /// <summary>TX: the header spec, then a pattern, across the chain's buffers in order. RX buffers are left as they are.</summary>
     private void FillBuffers(ChainSpec c, ulong[] addrs, int seed)
     {
-        if (!_tx) return;
-        long total = c.Descs.Sum(d => (long)d.Buf.Len);
-        var bytes = new byte[total];
-        var rnd = new Random(seed);
-        rnd.NextBytes(bytes);
-        if (total >= _hdr)
-        {
-            bytes.AsSpan(0, _hdr).Clear();
-            bytes[0] = c.Header.Flags;
-            bytes[1] = c.Header.GsoType;
-            BitConverter.TryWriteBytes(bytes.AsSpan(4), c.Header.GsoSize);
-            BitConverter.TryWriteBytes(bytes.AsSpan(6), c.Header.CsumStart);
-            BitConverter.TryWriteBytes(bytes.AsSpan(8), c.Header.CsumOffset);
-        }
-        long at = 0;
-        for (int i = 0; i < addrs.Length; i++)
-        {
-            uint len = c.Descs[i].Buf.Len;
-            // Only buffers the arena placed are filled: an address outside it may be the ring or a table.
-            if (c.Descs[i].Buf.Kind is BufKind.Data or BufKind.Crossing) GuestWrites.Write(_mem, addrs[i], bytes.AsSpan((int)at, (int)len));
-            at += len;
-        }
+        if (_tx) _placer.FillTx(c.Descs.Select(d => d.Buf).ToArray(), c.Header, addrs, seed);
     }
 }

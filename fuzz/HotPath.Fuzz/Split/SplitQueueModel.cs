@@ -107,15 +107,7 @@ internal sealed class SplitQueueModel
         e.Writes.Add((_used + 2, 2));
     }
 
-    private void CountPacket(ReadOnlySpan<byte> firstSegment, ulong len)
-    {
-        Coverage.Hit("split.packets");
-        Counters[VringStats.GoodPackets]++;
-        Counters[VringStats.GoodBytes] += len;
-        Counters[VringStats.SizeBins + VringStats.SizeBin((uint)len)]++;
-        if (firstSegment.Length >= 6 && (firstSegment[0] & 1) != 0)
-            Counters[firstSegment[..6].IndexOfAnyExcept((byte)0xFF) < 0 ? VringStats.Broadcast : VringStats.Multicast]++;
-    }
+    private void CountPacket(ReadOnlySpan<byte> firstSegment, ulong len) => PacketRules.CountPacket(Counters, "split", firstSegment, len);
 
     // ------------------------------------------------------------------ dequeue (guest TX)
 
@@ -153,13 +145,7 @@ internal sealed class SplitQueueModel
     {
         ChainWalk w = ChainWalkModel.Walk(m, _desc, _size, head, writable: false, 0, VecCap);
         if (!w.Ok) return (w.Reason, null);
-        if (w.Total <= (ulong)_hdr) return (DropReason.ChainTooShort, null);
-        ulong pktLen = w.Total - (ulong)_hdr;
-        if (pktLen > DatapathLimits.MaxPacketBytes) return (DropReason.PacketTooLarge, null);
-        byte[] hdr = ChainWalkModel.Gather(m, w.Pieces, 0, (ulong)_hdr);
-        DropReason bad = NetHeaderModel.CheckTx(hdr, pktLen, _offloads);
-        if (bad != DropReason.None) return (bad, null);
-        return (DropReason.None, ChainWalkModel.Gather(m, w.Pieces, (ulong)_hdr, pktLen));
+        return PacketRules.TxPacket(m, w.Pieces, w.Total, _hdr, _offloads);
     }
 
     // ------------------------------------------------------------------ enqueue (guest RX)
@@ -292,7 +278,7 @@ internal sealed class SplitQueueModel
     }
 
     /// <summary>Records where writes of this burst overlap (their final bytes depend on the device's write order).</summary>
-    private static void MarkContested(BurstExpectation e, List<(ulong Gpa, ulong Len)> writes)
+    internal static void MarkContested(BurstExpectation e, List<(ulong Gpa, ulong Len)> writes)
     {
         e.Writes.AddRange(writes);
         var sorted = writes.Where(w => w.Len > 0).OrderBy(w => w.Gpa).ToList();

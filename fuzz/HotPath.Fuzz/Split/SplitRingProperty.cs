@@ -66,24 +66,8 @@ internal sealed unsafe class SplitRun
         _txGuest.Post(s.Chains, s.AvailExtra, index);
         _image.Refresh();
         BurstExpectation e = _txModel.Dequeue(_image, s.Burst, FuzzPools.MbufRoom);
-        var pkts = new nint[s.Burst];
-        ushort n = _rig.Device.DequeueBurst(1, _pool, pkts);
         string where = $"step {index} (TX burst of {s.Burst})";
-        try
-        {
-            Expect.Equal(e.Returned, (int)n, $"{where}: packets dequeued [{Trace(e)}]");
-            for (int k = 0; k < n; k++)
-            {
-                byte[] got = PoolPackets.Bytes((Mbuf*)pkts[k], out string? malformed);
-                Expect.True(malformed == null, $"{where}: packet {k}: {malformed}");
-                Expect.True(got.AsSpan().SequenceEqual(e.Packets[k]),
-                    $"{where}: packet {k} ({got.Length} bytes) differs from the chain's bytes ({e.Packets[k].Length}) [{Trace(e)}]");
-            }
-        }
-        finally
-        {
-            for (int k = 0; k < n; k++) MbufOps.Free((Mbuf*)pkts[k]);
-        }
+        BurstIo.Dequeue(_rig.Device, _pool, s.Burst, e, where, () => Trace(e));
         AfterBurst(e, _rig.Tx, _txModel, where);
         _txConsumed += (ushort)(_txModel.LastAvail - (ushort)(_case.StartIndex + _txConsumed));
         _txWritten = Written(_rig.TxRing.DriverAreaGpa);
@@ -94,32 +78,11 @@ internal sealed unsafe class SplitRun
     private BurstExpectation RxStep(Step s, int index)
     {
         _rxGuest.Post(s.Chains, s.AvailExtra, index);
-        var packets = new List<byte[]>();
-        var firstSeg = new List<int>();
-        var mbufs = new nint[s.Packets.Length];
-        BurstExpectation e;
-        ushort n;
-        try
+        (BurstExpectation e, ushort n) = BurstIo.Enqueue(_rig.Device, _pool, s.Packets, index, (packets, firstSeg) =>
         {
-            for (int k = 0; k < s.Packets.Length; k++)
-            {
-                PacketSpec p = s.Packets[k];
-                var bytes = new byte[p.Len];
-                new Random(index * 7919 + k).NextBytes(bytes);
-                int seg = SegmentData(p);
-                packets.Add(bytes);
-                firstSeg.Add(Math.Min(bytes.Length, seg));
-                mbufs[k] = (nint)PoolPackets.Make(_pool, bytes, seg);
-            }
             _image.Refresh();
-            e = _rxModel.Enqueue(_image, packets, firstSeg);
-            n = _rig.Device.EnqueueBurst(0, mbufs);
-        }
-        finally
-        {
-            // The caller keeps its mbufs after an enqueue: all of them go back now.
-            foreach (nint m in mbufs) if (m != 0) MbufOps.Free((Mbuf*)m);
-        }
+            return _rxModel.Enqueue(_image, packets, firstSeg);
+        });
         string where = $"step {index} (RX burst of {s.Packets.Length} packets)";
         Expect.Equal(e.Returned, (int)n, $"{where}: packets enqueued [{Trace(e)}]");
         AfterBurst(e, _rig.Rx, _rxModel, where);
@@ -128,10 +91,6 @@ internal sealed unsafe class SplitRun
         _rxGuest.Reap(_rxConsumed);
         return e;
     }
-
-    /// <summary>Segment size for a packet: as asked, but at least 1 byte and at most 64 segments.</summary>
-    private static int SegmentData(PacketSpec p) =>
-        Math.Clamp(Math.Max(p.SegmentData, (int)((p.Len + 63) / 64)), 1, FuzzPools.MbufRoom);
 
     /// <summary>Free-running count of avail entries the guest published (avail.idx minus the start index).</summary>
     private long Written(ulong availGpa) => (ushort)(GuestWrites.ReadU16(_rig.Memory, availGpa + 2) - _case.StartIndex);

@@ -33,11 +33,7 @@ internal static class SplitShrink
             foreach (ChainSpec c in ShrinkChain(s.Chains[i]))
                 yield return s with { Chains = Replace(s.Chains, i, c) };
         for (int i = 0; i < s.Packets.Length; i++)
-        {
-            PacketSpec p = s.Packets[i];
-            if (p.Len > 1) yield return s with { Packets = Replace(s.Packets, i, p with { Len = p.Len / 2 }) };
-            if (p.SegmentData != 2048) yield return s with { Packets = Replace(s.Packets, i, p with { SegmentData = 2048 }) };
-        }
+            foreach (PacketSpec p in ShrinkPacket(s.Packets[i])) yield return s with { Packets = Replace(s.Packets, i, p) };
     }
 
     private static IEnumerable<ChainSpec> ShrinkChain(ChainSpec c)
@@ -51,15 +47,28 @@ internal static class SplitShrink
         {
             DescSpec d = c.Descs[i];
             if (d.Fault != DescFault.None) yield return c with { Descs = Replace(c.Descs, i, d with { Fault = DescFault.None }) };
-            if (d.Buf.Kind != BufKind.Data) yield return c with { Descs = Replace(c.Descs, i, d with { Buf = d.Buf with { Kind = BufKind.Data } }) };
-            if (d.Buf.Misalign != 0) yield return c with { Descs = Replace(c.Descs, i, d with { Buf = d.Buf with { Misalign = 0 } }) };
-            if (d.Buf.Len > 1) yield return c with { Descs = Replace(c.Descs, i, d with { Buf = d.Buf with { Len = d.Buf.Len / 2 } }) };
+            foreach (BufSpec b in ShrinkBuf(d.Buf)) yield return c with { Descs = Replace(c.Descs, i, d with { Buf = b }) };
         }
     }
 
-    private static T[] Without<T>(T[] a, int i) => a.Take(i).Concat(a.Skip(i + 1)).ToArray();
+    /// <summary>Simpler versions of a buffer: in the data area, aligned, half as long.</summary>
+    internal static IEnumerable<BufSpec> ShrinkBuf(BufSpec b)
+    {
+        if (b.Kind != BufKind.Data) yield return b with { Kind = BufKind.Data };
+        if (b.Misalign != 0) yield return b with { Misalign = 0 };
+        if (b.Len > 1) yield return b with { Len = b.Len / 2 };
+    }
 
-    private static T[] Replace<T>(T[] a, int i, T v)
+    /// <summary>Simpler versions of a packet: half as long, one segment.</summary>
+    internal static IEnumerable<PacketSpec> ShrinkPacket(PacketSpec p)
+    {
+        if (p.Len > 1) yield return p with { Len = p.Len / 2 };
+        if (p.SegmentData != 2048) yield return p with { SegmentData = 2048 };
+    }
+
+    internal static T[] Without<T>(T[] a, int i) => a.Take(i).Concat(a.Skip(i + 1)).ToArray();
+
+    internal static T[] Replace<T>(T[] a, int i, T v)
     {
         var b = (T[])a.Clone();
         b[i] = v;

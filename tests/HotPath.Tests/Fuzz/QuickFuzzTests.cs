@@ -38,4 +38,7 @@ public class QuickFuzzTests(ITestOutputHelper output)
 
     [Fact]
     public void Split_rings_match_the_reference_model() => Quick("split", 0x5EED_0001);
+
+    [Fact]
+    public void Packed_rings_match_the_reference_model() => Quick("packed", 0x5EED_0002);
 }
