@@ -43,6 +43,8 @@ public static class FuzzMain
                 return 2;
             }
         }
+        // The control property's backends log every refusal; a long run wants only errors unless told otherwise.
+        if (Environment.GetEnvironmentVariable("HOTPATH_LOG") == null) HotPath.Protocol.Control.ControlLog.Level = HotPath.Protocol.Control.LogLevel.Error;
         IReadOnlyList<CatalogEntry> props = names.Count == 0 ? PropertyCatalog.All : names.Select(PropertyCatalog.Find).ToList();
         return seed is ulong s ? Replay(props, s, cases) : Long(props, TimeSpan.FromMinutes(minutes), batch);
     }

@@ -38,6 +38,7 @@ public static class PropertyCatalog
     {
         CatalogEntry.For(new SplitRingProperty()),
         CatalogEntry.For(new Packed.PackedRingProperty()),
+        CatalogEntry.For(new Control.ControlProperty()),
     };
 
     public static CatalogEntry Find(string name) =>

@@ -41,4 +41,7 @@ public class QuickFuzzTests(ITestOutputHelper output)
 
     [Fact]
     public void Packed_rings_match_the_reference_model() => Quick("packed", 0x5EED_0002);
+
+    [Fact]
+    public void Message_sequences_match_the_control_model() => Quick("control", 0x5EED_0003, cases: Math.Min(Cases, 200));
 }
