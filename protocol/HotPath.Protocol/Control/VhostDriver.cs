@@ -41,6 +41,16 @@ public sealed partial class VhostDriver
 
     public bool IsStarted { get; private set; }
 
+    /// <summary>
+    /// Whether guest memory whose fd cannot be sealed against shrinking is mapped anyway. Off by default: such a
+    /// region (a hugetlbfs or tmpfs file, a memfd made without MFD_ALLOW_SEALING) could be truncated by the frontend
+    /// under the mapping, and the next access would kill the process with SIGBUS, so SET_MEM_TABLE and ADD_MEM_REG
+    /// refuse it (MemoryError.FdNotSealable). Turn it on only for trusted frontends whose memory is such a file
+    /// (DPDK virtio-user on hugepages, QEMU memory-backend-file); each such region is logged. The environment
+    /// variable HOTPATH_ACCEPT_UNSEALED_MEMORY=1 sets it for every driver (the C API has no setter yet).
+    /// </summary>
+    public bool AcceptUnsealedMemory { get; set; } = Environment.GetEnvironmentVariable("HOTPATH_ACCEPT_UNSEALED_MEMORY") == "1";
+
     private VhostDriver(string path, VhostDriverFlags flags)
     {
         Path = path;

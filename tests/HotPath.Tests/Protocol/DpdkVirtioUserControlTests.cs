@@ -15,6 +15,7 @@ public class DpdkVirtioUserControlTests
         string path = SocketPath("vu-server");
         var events = new DeviceEventLog();
         var driver = VhostDriver.Register(path, VhostDriverFlags.None);
+        driver.AcceptUnsealedMemory = true;   // virtio-user's guest memory is a hugetlbfs file: it cannot be sealed
         try
         {
             driver.RegisterCallbacks(events);
@@ -40,6 +41,7 @@ public class DpdkVirtioUserControlTests
         string path = SocketPath("vu-client");
         var events = new DeviceEventLog();
         var driver = VhostDriver.Register(path, VhostDriverFlags.Client);
+        driver.AcceptUnsealedMemory = true;   // virtio-user's guest memory is a hugetlbfs file: it cannot be sealed
         try
         {
             driver.RegisterCallbacks(events);
