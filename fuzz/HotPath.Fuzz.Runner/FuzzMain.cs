@@ -59,6 +59,7 @@ public static class FuzzMain
         {
             RunResult r = p.Run(cases, seed);
             Console.WriteLine(r.Passed ? $"{p.Name}: {r.Cases} cases from seed 0x{seed:x} passed ({r.CasesPerSecond:F1} cases/s)" : p.Report(r));
+            if (!r.Passed) Save(p, r);
             Console.WriteLine($"  exercised: {Coverage.Describe(p.Name + ".")}");
             ok &= r.Passed;
         }
@@ -93,9 +94,10 @@ public static class FuzzMain
                 {
                     t.Failures++;
                     Console.WriteLine(p.Report(r));
+                    Save(p, r);
                 }
             }
-            if (clock.Elapsed - lastReport >= TimeSpan.FromMinutes(1))
+            if (clock.Elapsed - lastReport >= ReportEvery)
             {
                 lastReport = clock.Elapsed;
                 loads.Add(LoadAverageValue());
@@ -112,6 +114,22 @@ public static class FuzzMain
                               $"{t.Failures} failing batch(es)");
         foreach (CatalogEntry p in props) Console.WriteLine($"  {p.Name} exercised: {Coverage.Describe(p.Name + ".")}");
         return tallies.Values.All(t => t.Failures == 0) ? 0 : 1;
+    }
+
+    /// <summary>How often the long run prints its progress line.</summary>
+    private static readonly TimeSpan ReportEvery = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Writes a failure's shrunk counterexample as a ready-to-paste xunit test into $HOTPATH_FUZZ_OUT (default
+    /// artifacts/fuzz under the current directory), one file per failing run, and says where.
+    /// </summary>
+    private static void Save(CatalogEntry p, RunResult r)
+    {
+        string dir = Environment.GetEnvironmentVariable("HOTPATH_FUZZ_OUT") is { Length: > 0 } d ? d : Path.Combine("artifacts", "fuzz");
+        Directory.CreateDirectory(dir);
+        string file = Path.Combine(dir, $"{p.Name}-0x{r.Seed:x}.cs");
+        File.WriteAllText(file, p.RegressionTest(r) + Environment.NewLine);
+        Console.WriteLine($"counterexample written to {Path.GetFullPath(file)}");
     }
 
     private static string LoadAverage() => File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "?";

@@ -67,6 +67,9 @@ public sealed class ControlProperty : FuzzProperty<ControlCase>
     {
         if (s_warm) return;
         s_warm = true;
+        // The console's terminal/signal pipe opens on the first write to it, which would otherwise be the backend's
+        // first logged error in the middle of a measured case (found by the first long run).
+        Console.Error.WriteLine("hotpath-fuzz: control property warm-up");
         var ops = new[]
         {
             new ControlOp(ControlOpKind.Random, 41, 64, false, 2, 4, 2),

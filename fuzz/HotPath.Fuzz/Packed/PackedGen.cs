@@ -84,11 +84,7 @@ internal static class PackedShrink
 {
     public static IEnumerable<PackedCase> Shrink(PackedCase c)
     {
-        if (c.Steps.Length > 3)
-        {
-            yield return c with { Steps = c.Steps[..(c.Steps.Length / 2)] };
-            yield return c with { Steps = c.Steps[(c.Steps.Length / 2)..] };
-        }
+        foreach (PackedStep[] half in Halves(c.Steps)) yield return c with { Steps = half };
         for (int i = c.Steps.Length - 1; i >= 0 && c.Steps.Length > 1; i--)
             yield return c with { Steps = Without(c.Steps, i) };
         for (int i = 0; i < c.Steps.Length; i++)
@@ -104,11 +100,7 @@ internal static class PackedShrink
 
     private static IEnumerable<PackedStep> ShrinkStep(PackedStep s)
     {
-        if (s.Chains.Length > 3)
-        {
-            yield return s with { Chains = s.Chains[..(s.Chains.Length / 2)] };
-            yield return s with { Chains = s.Chains[(s.Chains.Length / 2)..] };
-        }
+        foreach (PackedChainSpec[] half in Halves(s.Chains)) yield return s with { Chains = half };
         for (int i = s.Chains.Length - 1; i >= 0; i--) yield return s with { Chains = Without(s.Chains, i) };
         for (int i = s.Packets.Length - 1; i >= 0; i--) yield return s with { Packets = Without(s.Packets, i) };
         if (s.Tx && s.Burst > 1) yield return s with { Burst = Math.Max(1, s.Burst / 2) };
@@ -121,11 +113,7 @@ internal static class PackedShrink
 
     private static IEnumerable<PackedChainSpec> ShrinkChain(PackedChainSpec c)
     {
-        if (c.Descs.Length > 3)
-        {
-            yield return c with { Descs = c.Descs[..(c.Descs.Length / 2)] };
-            yield return c with { Descs = c.Descs[(c.Descs.Length / 2)..] };
-        }
+        foreach (PackedDescSpec[] half in Halves(c.Descs)) yield return c with { Descs = half };
         for (int i = c.Descs.Length - 1; i >= 0 && c.Descs.Length > 1; i--) yield return c with { Descs = Without(c.Descs, i) };
         if (c.Fault != PackedChainFault.None) yield return c with { Fault = PackedChainFault.None };
         if (c.Form != ChainForm.Direct) yield return c with { Form = ChainForm.Direct };

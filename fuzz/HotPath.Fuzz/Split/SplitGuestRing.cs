@@ -43,6 +43,9 @@ internal sealed class SplitGuestRing
 
     private uint Size => _ring.Size;
 
+    /// <summary>Data buffers that found no room in guest memory (posted with an unmapped address instead).</summary>
+    public int Misplaced => _placer.Misplaced;
+
     /// <summary>Posts <paramref name="chains"/> and publishes avail.idx, <paramref name="extra"/> entries beyond them.</summary>
     public void Post(IReadOnlyList<ChainSpec> chains, ushort extra, int seed)
     {

@@ -126,8 +126,10 @@ internal sealed unsafe class SplitRun
         if (!_txModel.Broken)
         {
             Step(new Step(true, Array.Empty<ChainSpec>(), (int)_case.RingSize, Array.Empty<PacketSpec>()), index);
+            int misplaced = _txGuest.Misplaced;
             BurstExpectation e = Step(new Step(true, new[] { valid }, 1, Array.Empty<PacketSpec>()), index + 1);
-            if (!_txModel.Broken) Expect.True(e.Returned == 1, $"TX probe: a valid chain after the case was not delivered [{Trace(e)}]");
+            // Buffers the RX ring still holds may fill the arena: then the probe's buffer could not be placed.
+            if (!_txModel.Broken && _txGuest.Misplaced == misplaced) Expect.True(e.Returned == 1, $"TX probe: a valid chain after the case was not delivered [{Trace(e)}]");
         }
         if (!_rxModel.Broken)
         {
@@ -135,8 +137,9 @@ internal sealed unsafe class SplitRun
             Step(new Step(false, Array.Empty<ChainSpec>(), 0, drain), index + 2);
             bool drained = (ushort)_rxWritten == (ushort)_rxConsumed;
             var big = new ChainSpec(new[] { new DescSpec(new BufSpec(BufKind.Data, 4096)) });
+            int misplaced = _rxGuest.Misplaced;
             BurstExpectation e = Step(new Step(false, new[] { big }, 0, new[] { new PacketSpec(64) }), index + 3);
-            if (drained && !_rxModel.Broken)
+            if (drained && !_rxModel.Broken && _rxGuest.Misplaced == misplaced)
                 Expect.True(e.Returned == 1, $"RX probe: a valid buffer after the case did not get the packet [{Trace(e)}]");
         }
     }

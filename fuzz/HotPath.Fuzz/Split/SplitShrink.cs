@@ -8,6 +8,7 @@ internal static class SplitShrink
 {
     public static IEnumerable<SplitCase> Shrink(SplitCase c)
     {
+        foreach (Step[] half in Halves(c.Steps)) yield return c with { Steps = half };
         for (int i = c.Steps.Length - 1; i >= 0 && c.Steps.Length > 1; i--)
             yield return c with { Steps = Without(c.Steps, i) };
         for (int i = 0; i < c.Steps.Length; i++)
@@ -25,6 +26,7 @@ internal static class SplitShrink
 
     private static IEnumerable<Step> ShrinkStep(Step s)
     {
+        foreach (ChainSpec[] half in Halves(s.Chains)) yield return s with { Chains = half };
         for (int i = s.Chains.Length - 1; i >= 0; i--) yield return s with { Chains = Without(s.Chains, i) };
         for (int i = s.Packets.Length - 1; i >= 0; i--) yield return s with { Packets = Without(s.Packets, i) };
         if (s.AvailExtra != 0) yield return s with { AvailExtra = 0 };
@@ -38,6 +40,7 @@ internal static class SplitShrink
 
     private static IEnumerable<ChainSpec> ShrinkChain(ChainSpec c)
     {
+        foreach (DescSpec[] half in Halves(c.Descs)) yield return c with { Descs = half };
         for (int i = c.Descs.Length - 1; i >= 0 && c.Descs.Length > 1; i--) yield return c with { Descs = Without(c.Descs, i) };
         if (c.Fault != ChainFault.None) yield return c with { Fault = ChainFault.None };
         if (c.Form != ChainForm.Direct) yield return c with { Form = ChainForm.Direct };
@@ -64,6 +67,14 @@ internal static class SplitShrink
     {
         if (p.Len > 1) yield return p with { Len = p.Len / 2 };
         if (p.SegmentData != 2048) yield return p with { SegmentData = 2048 };
+    }
+
+    /// <summary>The first and the second half of a longer array (big cuts first: shrinking a long case one element at a time is slow).</summary>
+    internal static IEnumerable<T[]> Halves<T>(T[] a)
+    {
+        if (a.Length <= 3) yield break;
+        yield return a[..(a.Length / 2)];
+        yield return a[(a.Length / 2)..];
     }
 
     internal static T[] Without<T>(T[] a, int i) => a.Take(i).Concat(a.Skip(i + 1)).ToArray();

@@ -44,4 +44,19 @@ public class QuickFuzzTests(ITestOutputHelper output)
 
     [Fact]
     public void Message_sequences_match_the_control_model() => Quick("control", 0x5EED_0003, cases: Math.Min(Cases, 200));
+
+    /// <summary>Replays one recorded run exactly (a long-run finding), whatever HOTPATH_FUZZ_SEED says.</summary>
+    private void Replay(string property, ulong seed, int cases)
+    {
+        CatalogEntry p = PropertyCatalog.Find(property);
+        RunResult r = p.Run(cases, seed);
+        output.WriteLine($"{property}: {r.Cases} cases from seed 0x{seed:x} in {r.Elapsed.TotalSeconds:F1} s");
+        Assert.True(r.Passed, p.Report(r));
+    }
+
+    // Found by the first long run (fuzz/README.md, bug 1): the split probe's valid TX chain found no room in an arena
+    // that the RX ring's outstanding buffers filled, was posted at an unmapped address and dropped; the probe now
+    // only insists on delivery when its buffer was placed.
+    [Fact]
+    public void Split_probe_with_an_arena_full_of_rx_buffers_regression() => Replay("split", 0x4317fe12664f43c7, 39);
 }
