@@ -3,7 +3,21 @@ namespace HotPath.Tests.Infrastructure;
 /// <summary>Process-wide resource readings for leak checks: open fds and resident memory.</summary>
 public static class ProcessResources
 {
-    public static int OpenFds => Directory.GetFiles("/proc/self/fd").Length;
+    /// <summary>
+    /// Open fds, without the assemblies and native libraries the runtime opens as a test first reaches code that needs
+    /// them (they made the leak checks flaky: a test that happened to load Microsoft.Win32.Registry.dll "leaked" 2 fds).
+    /// </summary>
+    public static int OpenFds => Directory.GetFiles("/proc/self/fd").Count(f => !IsLoadedCode(f));
+
+    private static bool IsLoadedCode(string fdPath)
+    {
+        try
+        {
+            string t = new FileInfo(fdPath).LinkTarget ?? "";
+            return t.EndsWith(".dll", StringComparison.Ordinal) || t.Contains(".so", StringComparison.Ordinal);
+        }
+        catch (IOException) { return false; }
+    }
 
     /// <summary>What each open fd refers to (for leak reports).</summary>
     public static IEnumerable<string> FdTargets() =>
