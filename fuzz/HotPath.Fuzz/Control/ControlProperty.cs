@@ -228,6 +228,8 @@ public sealed class ControlProperty : FuzzProperty<ControlCase>
         }).ToList();
         List<byte[]> got = dev.Loop(s.Device, frames, rounds: mustDeliver ? 64 : 4);
         Coverage.Hit("control.burst-packets", got.Count);
+        Expect.True(!mustDeliver || dev.Desynchronized == null, $"{where}: the frontend's rings went out of step with an unchanged device: {dev.Desynchronized}");
+        if (dev.Desynchronized != null) Coverage.Hit("control.frontend-rings-desynchronized");
         if (!mustDeliver) return;
         Coverage.Hit("control.burst-delivery-checked");
         Expect.Equal(frames.Count, got.Count, $"{where}: packets looped back on an unchanged running device");

@@ -66,12 +66,32 @@ internal sealed unsafe class LoopDevice : IDisposable
     /// </summary>
     public List<byte[]> Loop(VhostDevice? dev, IReadOnlyList<byte[]> frames, int rounds)
     {
+        var got = new List<byte[]>();
+        if (Desynchronized != null) return got;
+        try
+        {
+            LoopOnce(dev, frames, rounds, got);
+        }
+        catch (InvalidDataException e)
+        {
+            // Only the frontend's ring drivers throw this: the device returned used entries they cannot account for,
+            // which it does, rightly, after the frontend itself changed a running ring (e.g. SET_VRING_NUM 1 under a
+            // ring of 256). These rings are unusable from now on; the backend's side is checked by the caller.
+            Desynchronized = e.Message;
+        }
+        return got;
+    }
+
+    /// <summary>Why this device's rings stopped being usable from the frontend side (null while they are).</summary>
+    public string? Desynchronized { get; private set; }
+
+    private void LoopOnce(VhostDevice? dev, IReadOnlyList<byte[]> frames, int rounds, List<byte[]> got)
+    {
         Rx.FillRx(Buffer);
         Rx.Publish();
         var header = new byte[Tx.HeaderSize];
         foreach (byte[] f in frames) Tx.PostTx(header, f);
         Tx.Publish();
-        var got = new List<byte[]>();
         var dst = new byte[Buffer * 4];
         Mempool pool = FuzzPools.Shared;
         var pkts = new nint[32];
@@ -93,7 +113,6 @@ internal sealed unsafe class LoopDevice : IDisposable
                 if (info.UsedLen != 0) got.Add(dst[..info.Length].ToArray());
             Tx.ReapTx();
         }
-        return got;
     }
 
     public void Dispose()

@@ -59,4 +59,31 @@ public class QuickFuzzTests(ITestOutputHelper output)
     // only insists on delivery when its buffer was placed.
     [Fact]
     public void Split_probe_with_an_arena_full_of_rx_buffers_regression() => Replay("split", 0x4317fe12664f43c7, 39);
+
+    // Found by the 30-minute run (fuzz/README.md, finding 4): after the frontend shrinks a running TX ring with
+    // SET_VRING_NUM 1, the device (rightly) returns used entries the frontend's ring driver cannot account for, and
+    // the driver's InvalidDataException escaped the property. Shrunk counterexamples, as the runner printed them.
+    [Fact]
+    public void control_regression_effa43d42143744f()
+    {
+        var c = new HotPath.Fuzz.Control.ControlCase(true, new HotPath.Fuzz.Control.ControlOp[]
+        {
+            new(HotPath.Fuzz.Control.ControlOpKind.SetVringNum, 65536u, 0x40UL, true, 0, 8, 943217),
+            new(HotPath.Fuzz.Control.ControlOpKind.SetVringNum, 1u, 0x1UL, false, 0, 1, 316916),
+        });
+        var verdict = new HotPath.Fuzz.Control.ControlProperty().Check(c);
+        Assert.True(verdict.Holds, verdict.Failure);
+    }
+
+    [Fact]
+    public void control_regression_f99fea4fb7117f85()
+    {
+        var c = new HotPath.Fuzz.Control.ControlCase(true, new HotPath.Fuzz.Control.ControlOp[]
+        {
+            new(HotPath.Fuzz.Control.ControlOpKind.SetFeatures, 0u, 0x140008000UL, false, 0, 7, 975599),
+            new(HotPath.Fuzz.Control.ControlOpKind.SetVringNum, 1u, 0x1UL, false, 0, 1, 839780),
+        });
+        var verdict = new HotPath.Fuzz.Control.ControlProperty().Check(c);
+        Assert.True(verdict.Holds, verdict.Failure);
+    }
 }
