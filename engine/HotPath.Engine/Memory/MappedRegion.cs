@@ -46,8 +46,14 @@ public sealed unsafe class MappedRegion : IDisposable
     /// <summary>
     /// Validates <paramref name="d"/> against the fd and maps it. On success the region owns <paramref name="fd"/>;
     /// on failure the caller still owns it.
+    /// <para>SIGBUS (SECURITY.md, a memfd the frontend shrinks after it was mapped): the fd is sealed against
+    /// shrinking first (F_SEAL_SHRINK, added here when the frontend has not), then its size is checked against the
+    /// region, then it is mapped; a sealed file can never again be smaller than the region, so no access to the
+    /// mapping can fault. An fd that cannot be sealed is refused (<see cref="MemoryError.FdNotSealable"/>) unless
+    /// <paramref name="requireShrinkSeal"/> is false: the application's choice for trusted frontends whose memory is
+    /// a hugetlbfs or tmpfs file (DPDK virtio-user, QEMU memory-backend-file), which a truncation would still kill.</para>
     /// </summary>
-    public static MemoryError TryMap(int fd, in RegionDescriptor d, out MappedRegion? region)
+    public static MemoryError TryMap(int fd, in RegionDescriptor d, out MappedRegion? region, bool requireShrinkSeal = true)
     {
         region = null;
         MemoryError e = d.Validate();
@@ -55,6 +61,10 @@ public sealed unsafe class MappedRegion : IDisposable
 
         Stat st;
         if (fd < 0 || LibC.fstat(fd, &st) != 0) return MemoryError.BadFd;
+        // Seal before the size check: checked first, the file could shrink between the check and the seal.
+        bool sealedShrink = TrySealShrink(fd);
+        if (!sealedShrink && requireShrinkSeal) return MemoryError.FdNotSealable;
+        if (LibC.fstat(fd, &st) != 0) return MemoryError.BadFd;
         // The whole region must be backed by the file: touching a page past EOF raises SIGBUS.
         if (st.Size < 0 || (ulong)st.Size < d.MmapOffset || (ulong)st.Size - d.MmapOffset < d.Size)
             return MemoryError.FdTooSmall;
@@ -71,15 +81,14 @@ public sealed unsafe class MappedRegion : IDisposable
         nint p = LibC.mmap(0, (nuint)length, LibC.PROT_READ | LibC.PROT_WRITE, LibC.MAP_SHARED, fd, (long)mapOffset);
         if (p == LibC.MAP_FAILED) return MemoryError.MapFailed;
 
-        bool sealedShrink = TrySealShrink(fd);
         region = new MappedRegion(d, fd, p, (nuint)length, (byte*)p + lead, sealedShrink);
         return MemoryError.None;
     }
 
     /// <summary>
     /// Adds F_SEAL_SHRINK when the file allows sealing, so the frontend cannot truncate guest memory under us
-    /// (the SIGBUS class of SECURITY.md). Files that do not support seals (hugetlbfs, memfds made without
-    /// MFD_ALLOW_SEALING) are left as they are.
+    /// (the SIGBUS class of SECURITY.md). Files that do not support seals (hugetlbfs and tmpfs files, memfds made
+    /// without MFD_ALLOW_SEALING: all report F_SEAL_SEAL) return false.
     /// </summary>
     private static bool TrySealShrink(int fd)
     {

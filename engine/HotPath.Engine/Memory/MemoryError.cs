@@ -15,6 +15,10 @@ public enum MemoryError
     FdTooSmall,
     MapFailed,
     NotFound,
+    /// <summary>The fd cannot be sealed against shrinking (hugetlbfs or tmpfs file, memfd made without
+    /// MFD_ALLOW_SEALING, or F_SEAL_SEAL set without F_SEAL_SHRINK): the frontend could truncate it under the
+    /// mapping and kill the process with SIGBUS.</summary>
+    FdNotSealable,
 }
 
 public static class MemoryErrorText
@@ -33,6 +37,7 @@ public static class MemoryErrorText
         MemoryError.FdTooSmall => "region extends past the end of its fd",
         MemoryError.MapFailed => "mmap of the region failed",
         MemoryError.NotFound => "no such region",
+        MemoryError.FdNotSealable => "region fd cannot be sealed against shrinking (F_SEAL_SHRINK): a truncation would raise SIGBUS",
         _ => e.ToString(),
     };
 }

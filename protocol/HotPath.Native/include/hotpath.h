@@ -45,6 +45,9 @@ extern "C" {
 #define HP_VHOST_USER_ASYNC_COPY             (1ULL << 7) /* (later) refused with ENOTSUP today */
 #define HP_VHOST_USER_NET_COMPLIANT_OL_FLAGS (1ULL << 8) /* offload flags follow the mbuf API (always true here) */
 #define HP_VHOST_USER_NET_STATS_ENABLE       (1ULL << 9) /* collect per-vring statistics */
+#define HP_VHOST_USER_REQUIRE_SEALED_MEMORY  (1ULL << 32) /* HotPath: refuse guest memory whose fd cannot be sealed
+                                                            * against shrinking (hugetlbfs files); default: map it,
+                                                            * warn and count (a truncation would raise SIGBUS) */
 
 /* Pool and ring creation flags. */
 #define HP_MEMPOOL_F_NO_HUGE 1u /* objects on normal pages even when hugepages are available */

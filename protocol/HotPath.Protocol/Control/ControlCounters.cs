@@ -7,11 +7,13 @@ namespace HotPath.Protocol.Control;
 public static class ControlCounters
 {
     private static readonly long[] s_refused = new long[Enum.GetValues<ControlError>().Length];
-    private static long s_messages, s_connections, s_errorCloses;
+    private static long s_messages, s_connections, s_errorCloses, s_unsealedRegions;
 
     public static long Messages => Interlocked.Read(ref s_messages);
     public static long Connections => Interlocked.Read(ref s_connections);
     public static long ConnectionsClosedOnError => Interlocked.Read(ref s_errorCloses);
+    /// <summary>Guest memory regions mapped although their fd could not be sealed against shrinking.</summary>
+    public static long UnsealedRegions => Interlocked.Read(ref s_unsealedRegions);
 
     public static long Refused(ControlError e) => Interlocked.Read(ref s_refused[(int)e]);
 
@@ -29,4 +31,5 @@ public static class ControlCounters
     internal static void CountConnection() => Interlocked.Increment(ref s_connections);
     internal static void CountRefused(ControlError e) => Interlocked.Increment(ref s_refused[(int)e]);
     internal static void CountErrorClose() => Interlocked.Increment(ref s_errorCloses);
+    internal static void CountUnsealedRegion() => Interlocked.Increment(ref s_unsealedRegions);
 }

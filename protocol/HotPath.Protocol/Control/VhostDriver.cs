@@ -41,8 +41,23 @@ public sealed partial class VhostDriver
 
     public bool IsStarted { get; private set; }
 
+    /// <summary>
+    /// Whether guest memory whose fd cannot be sealed against shrinking is refused. Every region fd that can be
+    /// sealed (a memfd: QEMU's memory-backend-memfd, HotPath's frontend) is sealed with F_SEAL_SHRINK before it is
+    /// checked and mapped, so its frontend can never truncate it under the mapping. A hugetlbfs or tmpfs file, or a
+    /// memfd made without MFD_ALLOW_SEALING, cannot be sealed: QEMU's memory-backend-file on hugepages and DPDK's
+    /// virtio-user use exactly that memory, so by default it is mapped (as DPDK's backend does), logged as a warning and
+    /// counted (<see cref="ControlCounters.UnsealedRegions"/>); a frontend that truncates such a file would kill the
+    /// process with SIGBUS. A deployment whose frontends may be hostile turns this on
+    /// (HP_VHOST_USER_REQUIRE_SEALED_MEMORY in the C API, or HOTPATH_REQUIRE_SEALED_MEMORY=1 for every driver):
+    /// SET_MEM_TABLE and ADD_MEM_REG then refuse such fds (MemoryError.FdNotSealable).
+    /// </summary>
+    public bool RequireSealedMemory { get; set; }
+
     private VhostDriver(string path, VhostDriverFlags flags)
     {
+        RequireSealedMemory = (flags & VhostDriverFlags.RequireSealedMemory) != 0 ||
+            Environment.GetEnvironmentVariable("HOTPATH_REQUIRE_SEALED_MEMORY") == "1";
         Path = path;
         Flags = flags;
         ulong f = VirtioFeatures.NetSupported;

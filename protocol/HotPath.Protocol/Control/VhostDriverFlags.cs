@@ -23,7 +23,10 @@ public enum VhostDriverFlags : ulong
     NetCompliantOlFlags = 1UL << 8,
     /// <summary>Collect per-vring statistics (packets, bytes, size buckets, notifications).</summary>
     NetStatsEnable = 1UL << 9,
+    /// <summary>HotPath's own: refuse guest memory whose fd cannot be sealed against shrinking (see
+    /// <see cref="VhostDriver.RequireSealedMemory"/>).</summary>
+    RequireSealedMemory = 1UL << 32,
 
     Known = Client | NoReconnect | IommuSupport | PostcopySupport | ExtbufSupport | LinearbufSupport | AsyncCopy |
-        NetCompliantOlFlags | NetStatsEnable,
+        NetCompliantOlFlags | NetStatsEnable | RequireSealedMemory,
 }

@@ -5,10 +5,14 @@ namespace HotPath.Frontend.VhostUser;
 /// <summary>Real fds for hostile messages: sparse memfds of a chosen size (nothing is mapped or touched) and eventfds.</summary>
 public static class HostileFds
 {
-    /// <summary>A memfd of <paramref name="size"/> bytes (ftruncate only, so even large sizes cost no memory).</summary>
-    public static int Memfd(ulong size, string name = "hotpath-hostile")
+    /// <summary>
+    /// A memfd of <paramref name="size"/> bytes (ftruncate only, so even large sizes cost no memory). Sealable
+    /// (MFD_ALLOW_SEALING) as QEMU's memfd backend makes them, unless <paramref name="sealable"/> is false: a backend
+    /// refuses guest memory it cannot seal against shrinking.
+    /// </summary>
+    public static int Memfd(ulong size, string name = "hotpath-hostile", bool sealable = true)
     {
-        int fd = LibC.MemfdCreate(name, checked((long)size), LibC.MFD_CLOEXEC);
+        int fd = LibC.MemfdCreate(name, checked((long)size), LibC.MFD_CLOEXEC | (sealable ? LibC.MFD_ALLOW_SEALING : 0));
         if (fd < 0) throw new IOException($"memfd_create of {size} bytes failed: {LibC.StrError(-fd)}");
         return fd;
     }

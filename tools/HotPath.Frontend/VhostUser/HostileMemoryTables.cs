@@ -39,6 +39,11 @@ public static class HostileMemoryTables
         HostileMessage.Honest(name, securityCase, FrontendRequest.SetMemTable,
             FrontendPayloads.MemTable(regions, declaredRegions), HostileFds.Memfds(fdCount ?? regions.Length, fdSize));
 
+    /// <summary>SIGBUS class: one valid region whose memfd was made without MFD_ALLOW_SEALING (it can never be sealed).</summary>
+    public static HostileMessage UnsealableMemfd() =>
+        HostileMessage.Honest("SET_MEM_TABLE with a memfd that cannot be sealed", TableCase, FrontendRequest.SetMemTable,
+            FrontendPayloads.MemTable([Region(0)], null), [HostileFds.Memfd(RegionSize, sealable: false)]);
+
     public static HostileMessage NoRegions() => Table("SET_MEM_TABLE with 0 regions", Array.Empty<MemoryRegionPayload>());
 
     /// <summary><paramref name="count"/> valid-looking regions, each with its fd: more than the backend's maximum.</summary>

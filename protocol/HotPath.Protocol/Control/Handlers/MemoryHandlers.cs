@@ -40,13 +40,14 @@ internal static unsafe class MemoryHandlers
         for (int i = 0; i < n; i++)
         {
             int fd = m.TakeFd(i);
-            MemoryError e = MappedRegion.TryMap(fd, regions[i], out MappedRegion? r);
+            MemoryError e = MappedRegion.TryMap(fd, regions[i], out MappedRegion? r, s.Driver.RequireSealedMemory);
             if (e != MemoryError.None)
             {
                 if (fd >= 0) HotPath.Engine.Interop.LibC.close(fd);
                 mapped.ForEach(x => x.Dispose());
                 return HandlerResult.Fail(ControlError.BadMemoryTable, $"region {i}: {e.Describe()}");
             }
+            WarnIfUnsealed(s, r!);
             mapped.Add(r!);
         }
         MemoryError swap = s.Device.ReplaceMemory(mapped);
@@ -74,6 +75,15 @@ internal static unsafe class MemoryHandlers
     {
         foreach (var v in s.Device.Vrings)
             if (v.IsBroken) s.Log(LogLevel.Warning, $"vring {v.Index}: {v.BrokenReason.Describe()} after the memory table change");
+    }
+
+    /// <summary>A region mapped without F_SEAL_SHRINK (its fd cannot be sealed): the frontend could still truncate it.</summary>
+    private static void WarnIfUnsealed(VhostSession s, MappedRegion r)
+    {
+        if (r.ShrinkSealed) return;
+        ControlCounters.CountUnsealedRegion();
+        s.Log(LogLevel.Warning, $"region gpa 0x{r.GuestPhysAddr:x} mapped without F_SEAL_SHRINK (a hugetlbfs/tmpfs file or unsealable memfd): " +
+            "a truncation by the frontend would raise SIGBUS; HP_VHOST_USER_REQUIRE_SEALED_MEMORY refuses such memory");
     }
 
     public static HandlerResult GetMaxMemSlots(VhostSession s, MessageReader m) => s.ReplyU64(GuestMemory.MaxRegions);
@@ -105,12 +115,13 @@ internal static unsafe class MemoryHandlers
             HotPath.Engine.Interop.LibC.close(fd);
             return HandlerResult.Fail(ControlError.MemorySlotsExhausted, $"all {GuestMemory.MaxRegions} slots in use");
         }
-        MemoryError e = MappedRegion.TryMap(fd, d, out MappedRegion? region);
+        MemoryError e = MappedRegion.TryMap(fd, d, out MappedRegion? region, s.Driver.RequireSealedMemory);
         if (e != MemoryError.None)
         {
             HotPath.Engine.Interop.LibC.close(fd);
             return HandlerResult.Fail(ControlError.BadMemoryRegion, e.Describe());
         }
+        WarnIfUnsealed(s, region!);
         var next = new List<MappedRegion>(current) { region! };
         MemoryError swap = s.Device.ReplaceMemory(next);
         if (swap != MemoryError.None)

@@ -1,0 +1,3 @@
+using HotPath.Fuzz.Runner;
+
+return FuzzMain.Run(args);
