@@ -40,6 +40,10 @@ internal static unsafe class PackedEnqueue
         var batch = new BatchCopy(s.Batch, s.BatchCapacity);
         RegionCache region = default;
         DirtyLog? log = DirtyLogging.For(dev, features);
+        // Pages the one-piece paths write are collected here and set in the log after the deferred copies ran (a bit
+        // set before its write could be synced and cleared while the page still held the old bytes).
+        LogCacheEntry* logStore = stackalloc LogCacheEntry[LogCache.Capacity];
+        var logCache = new LogCache(log!, logStore);
         uint nShadow = 0, done = 0, batched = 0;
         // At most one lap of chains per burst: the shadow and the deferred copies hold one entry per chain.
         while (done < count && nShadow < size)
@@ -65,10 +69,10 @@ internal static unsafe class PackedEnqueue
                     {
                         // SAFETY (all four): [t, t+len) is writable guest memory in one region and len >= pktLen + hdr;
                         // used.Index + 4 <= size and nShadow + 4 <= size (CanBatch).
-                        Put(ref batch, log, mem, b0, t0, hdr, descs, shadow, nShadow, used.Index, used.Pattern, PackedDescriptor.Id(m0));
-                        Put(ref batch, log, mem, b1, t1, hdr, descs, shadow, nShadow + 1, used.Index + 1, used.Pattern, PackedDescriptor.Id(m1));
-                        Put(ref batch, log, mem, b2, t2, hdr, descs, shadow, nShadow + 2, used.Index + 2, used.Pattern, PackedDescriptor.Id(m2));
-                        Put(ref batch, log, mem, b3, t3, hdr, descs, shadow, nShadow + 3, used.Index + 3, used.Pattern, PackedDescriptor.Id(m3));
+                        Put(ref batch, ref logCache, log != null, mem, b0, t0, hdr, descs, shadow, nShadow, used.Index, used.Pattern, PackedDescriptor.Id(m0));
+                        Put(ref batch, ref logCache, log != null, mem, b1, t1, hdr, descs, shadow, nShadow + 1, used.Index + 1, used.Pattern, PackedDescriptor.Id(m1));
+                        Put(ref batch, ref logCache, log != null, mem, b2, t2, hdr, descs, shadow, nShadow + 2, used.Index + 2, used.Pattern, PackedDescriptor.Id(m2));
+                        Put(ref batch, ref logCache, log != null, mem, b3, t3, hdr, descs, shadow, nShadow + 3, used.Index + 3, used.Pattern, PackedDescriptor.Id(m3));
                         nShadow += PackedRing.BatchSize;
                         done += PackedRing.BatchSize;
                         batched += PackedRing.BatchSize;
@@ -92,7 +96,7 @@ internal static unsafe class PackedEnqueue
                 if (dst != null)
                 {
                     // SAFETY: [dst, dst+len) is writable guest memory in one region; hdr + pktLen <= len; nShadow < size.
-                    Put(ref batch, log, mem, m, dst, hdr, descs, shadow, nShadow++, used.Index, used.Pattern, PackedDescriptor.Id(meta));
+                    Put(ref batch, ref logCache, log != null, mem, m, dst, hdr, descs, shadow, nShadow++, used.Index, used.Pattern, PackedDescriptor.Id(meta));
                     avail.Advance(1, size);
                     used.Advance(1, size);
                     done++;
@@ -109,6 +113,7 @@ internal static unsafe class PackedEnqueue
 
         // Every packet byte lands in guest memory before the used flags that hand the buffers over.
         batch.Flush();
+        if (log != null) logCache.Flush();
         PackedRing.Complete(dev, vq, mem, shadow, nShadow, avail, used, features);
         if (dev.StatsEnabled) PackedRing.CountStats(vq, pkts, done, batched);
         return (ushort)done;
@@ -124,14 +129,14 @@ internal static unsafe class PackedEnqueue
     /// (header + data bytes) at <paramref name="usedIndex"/>, the written bytes marked under LOG_ALL.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Put(ref BatchCopy batch, DirtyLog? log, GuestMemory mem, Mbuf* m, byte* dst, uint hdr, byte* descs,
-        uint* shadow, uint n, uint usedIndex, uint usedPattern, ushort id)
+    private static void Put(ref BatchCopy batch, ref LogCache logCache, bool logging, GuestMemory mem, Mbuf* m, byte* dst,
+        uint hdr, byte* descs, uint* shadow, uint n, uint usedIndex, uint usedPattern, ushort id)
     {
         uint pktLen = m->PktLen;
         NetHeaderCodec.WritePlain(dst, hdr);
         batch.AddOnePerChain(dst + hdr, m->Data, pktLen);
         PackedUsedRing.Add(descs, shadow, n, usedIndex, usedPattern, id, pktLen + hdr);
-        if (log != null) DirtyLogging.HostRange(log, mem, dst, pktLen + hdr);
+        if (logging) DirtyLogging.HostRange(ref logCache, mem, dst, pktLen + hdr);
     }
 
 }

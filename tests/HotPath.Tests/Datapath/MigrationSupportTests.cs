@@ -46,6 +46,41 @@ public unsafe class MigrationSupportTests
         Assert.Equal(0L, log.OutOfRangeWrites);
     }
 
+    [Theory]
+    [InlineData(1, 1000)]    // the single-chain path
+    [InlineData(4, 1000)]    // a batch of 4
+    [InlineData(1, 6000)]    // two segments: the slow path
+    public void Packed_enqueue_marks_the_written_buffers_and_the_descriptor_ring_dirty(int packets, int len)
+    {
+        using var lb = new PackedLoopback(PackedLoopback.With(VirtioFeatures.LogAll, VirtioFeatures.NetMrgRxbuf), bufferSize: 8192);
+        DirtyLog log = MapLog(lb.Device.Memory!.GuestPhysEnd);
+        lb.Device.SetLog(log);
+        PackedRingDriver rx = lb.Rx[0];
+        var heads = new ushort[packets];
+        for (int i = 0; i < packets; i++)
+        {
+            Assert.True(rx.PostRx(8192));
+            heads[i] = rx.LastPostedHead;
+        }
+        Assert.True(rx.PostRx(8192));
+        ushort untouched = rx.LastPostedHead;
+        rx.Publish();
+        Assert.False(Dirty(log, rx.Areas.DescGpa));
+        Mbuf** ms = stackalloc Mbuf*[packets];
+        for (int i = 0; i < packets; i++) ms[i] = HandMbufs.Make(Payload.Make(len, (ulong)i), segData: 4000);
+        try { Assert.Equal(packets, lb.Device.EnqueueBurst(0, ms, (ushort)packets)); }
+        finally { for (int i = 0; i < packets; i++) HandMbufs.Free(ms[i]); }
+
+        foreach (ushort h in heads)
+        {
+            Assert.True(Dirty(log, rx.Buffers.Gpa(h)), $"buffer {h}'s first page");
+            if (len > 4096) Assert.True(Dirty(log, rx.Buffers.Gpa(h) + 4096), $"buffer {h}'s second page");
+        }
+        Assert.False(Dirty(log, rx.Buffers.Gpa(untouched)));
+        Assert.True(Dirty(log, rx.Areas.DescGpa));   // used descriptors are written back into the descriptor ring
+        Assert.Equal(0L, log.OutOfRangeWrites);
+    }
+
     [Fact]
     public void Dequeue_marks_only_the_used_ring_dirty()
     {
