@@ -54,14 +54,6 @@ internal static unsafe class DirtyLogging
         for (uint i = 0; i < n; i++) log.MarkRange(desc + 16UL * (shadow[i] & 0xFFFF), 16);
     }
 
-    /// <summary>Caches <paramref name="len"/> bytes at <paramref name="host"/> (a pointer into guest memory) in a burst's log cache.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    public static void HostRange(ref LogCache cache, GuestMemory mem, byte* host, ulong len)
-    {
-        ulong gpa = HostToGpa(mem, host);
-        if (gpa != ulong.MaxValue) cache.MarkRange(gpa, len);
-    }
-
     private static ulong UsedGpa(Vring vq) => (vq.AddrFlags & Vring.AddrFlagLog) != 0 ? vq.LogGuestAddr : vq.UsedGuestPhysAddr;
 
     /// <summary>Guest physical address of a host pointer into guest memory (ulong.MaxValue when outside).</summary>

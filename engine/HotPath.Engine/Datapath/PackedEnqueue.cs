@@ -61,18 +61,22 @@ internal static unsafe class PackedEnqueue
                         b0->PktLen + hdr, b1->PktLen + hdr, b2->PktLen + hdr, b3->PktLen + hdr))
                 {
                     // Addresses after the flags (the acquires above), each read once; whole buffers translated.
-                    byte* t0 = PackedRing.Translate(ref region, mem, PackedDescriptor.ReadAddr(d), PackedDescriptor.Len(m0));
-                    byte* t1 = PackedRing.Translate(ref region, mem, PackedDescriptor.ReadAddr(d + 16), PackedDescriptor.Len(m1));
-                    byte* t2 = PackedRing.Translate(ref region, mem, PackedDescriptor.ReadAddr(d + 32), PackedDescriptor.Len(m2));
-                    byte* t3 = PackedRing.Translate(ref region, mem, PackedDescriptor.ReadAddr(d + 48), PackedDescriptor.Len(m3));
+                    ulong a0 = PackedDescriptor.ReadAddr(d);
+                    byte* t0 = PackedRing.Translate(ref region, mem, a0, PackedDescriptor.Len(m0));
+                    ulong a1 = PackedDescriptor.ReadAddr(d + 16);
+                    byte* t1 = PackedRing.Translate(ref region, mem, a1, PackedDescriptor.Len(m1));
+                    ulong a2 = PackedDescriptor.ReadAddr(d + 32);
+                    byte* t2 = PackedRing.Translate(ref region, mem, a2, PackedDescriptor.Len(m2));
+                    ulong a3 = PackedDescriptor.ReadAddr(d + 48);
+                    byte* t3 = PackedRing.Translate(ref region, mem, a3, PackedDescriptor.Len(m3));
                     if (t0 != null && t1 != null && t2 != null && t3 != null)
                     {
                         // SAFETY (all four): [t, t+len) is writable guest memory in one region and len >= pktLen + hdr;
                         // used.Index + 4 <= size and nShadow + 4 <= size (CanBatch).
-                        Put(ref batch, ref logCache, log != null, mem, b0, t0, hdr, descs, shadow, nShadow, used.Index, used.Pattern, PackedDescriptor.Id(m0));
-                        Put(ref batch, ref logCache, log != null, mem, b1, t1, hdr, descs, shadow, nShadow + 1, used.Index + 1, used.Pattern, PackedDescriptor.Id(m1));
-                        Put(ref batch, ref logCache, log != null, mem, b2, t2, hdr, descs, shadow, nShadow + 2, used.Index + 2, used.Pattern, PackedDescriptor.Id(m2));
-                        Put(ref batch, ref logCache, log != null, mem, b3, t3, hdr, descs, shadow, nShadow + 3, used.Index + 3, used.Pattern, PackedDescriptor.Id(m3));
+                        Put(ref batch, ref logCache, log != null, a0, b0, t0, hdr, descs, shadow, nShadow, used.Index, used.Pattern, PackedDescriptor.Id(m0));
+                        Put(ref batch, ref logCache, log != null, a1, b1, t1, hdr, descs, shadow, nShadow + 1, used.Index + 1, used.Pattern, PackedDescriptor.Id(m1));
+                        Put(ref batch, ref logCache, log != null, a2, b2, t2, hdr, descs, shadow, nShadow + 2, used.Index + 2, used.Pattern, PackedDescriptor.Id(m2));
+                        Put(ref batch, ref logCache, log != null, a3, b3, t3, hdr, descs, shadow, nShadow + 3, used.Index + 3, used.Pattern, PackedDescriptor.Id(m3));
                         nShadow += PackedRing.BatchSize;
                         done += PackedRing.BatchSize;
                         batched += PackedRing.BatchSize;
@@ -92,11 +96,12 @@ internal static unsafe class PackedEnqueue
             if ((PackedDescriptor.Flags(meta) & ShapeFlags) == VringPackedDesc.FlagWrite && OneSegmentPlain(m) &&
                 len >= m->PktLen + hdr)
             {
-                byte* dst = PackedRing.Translate(ref region, mem, PackedDescriptor.ReadAddr(d), len);
+                ulong addr = PackedDescriptor.ReadAddr(d);
+                byte* dst = PackedRing.Translate(ref region, mem, addr, len);
                 if (dst != null)
                 {
                     // SAFETY: [dst, dst+len) is writable guest memory in one region; hdr + pktLen <= len; nShadow < size.
-                    Put(ref batch, ref logCache, log != null, mem, m, dst, hdr, descs, shadow, nShadow++, used.Index, used.Pattern, PackedDescriptor.Id(meta));
+                    Put(ref batch, ref logCache, log != null, addr, m, dst, hdr, descs, shadow, nShadow++, used.Index, used.Pattern, PackedDescriptor.Id(meta));
                     avail.Advance(1, size);
                     used.Advance(1, size);
                     done++;
@@ -129,14 +134,15 @@ internal static unsafe class PackedEnqueue
     /// (header + data bytes) at <paramref name="usedIndex"/>, the written bytes marked under LOG_ALL.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Put(ref BatchCopy batch, ref LogCache logCache, bool logging, GuestMemory mem, Mbuf* m, byte* dst,
+    private static void Put(ref BatchCopy batch, ref LogCache logCache, bool logging, ulong gpa, Mbuf* m, byte* dst,
         uint hdr, byte* descs, uint* shadow, uint n, uint usedIndex, uint usedPattern, ushort id)
     {
         uint pktLen = m->PktLen;
         NetHeaderCodec.WritePlain(dst, hdr);
         batch.AddOnePerChain(dst + hdr, m->Data, pktLen);
         PackedUsedRing.Add(descs, shadow, n, usedIndex, usedPattern, id, pktLen + hdr);
-        if (logging) DirtyLogging.HostRange(ref logCache, mem, dst, pktLen + hdr);
+        // The guest address the buffer was translated from (read once): no reverse translation per packet.
+        if (logging) logCache.MarkRange(gpa, pktLen + hdr);
     }
 
 }
