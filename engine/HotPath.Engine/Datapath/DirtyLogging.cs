@@ -46,12 +46,24 @@ internal static unsafe class DirtyLogging
     /// <see cref="PackedUsedRing"/>). A packed ring's used entries live in the descriptor ring itself, so it is that
     /// ring's pages that change (the frontend's log address names the device area, which is marked on its own).
     /// </summary>
+    /// <para>The burst wrote used descriptors between the first shadow entry's slot and the new used index (chains
+    /// of several descriptors leave gaps, which are marked too: a superset is safe), so at most two ranges are marked
+    /// rather than one atomic OR per descriptor. The ring's GPA was translated when the ring was set up.</para>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    public static void PackedUsed(DirtyLog log, GuestMemory mem, Vring vq, uint* shadow, uint n)
+    public static void PackedUsed(DirtyLog log, Vring vq, uint* shadow, uint newUsedIndex)
     {
-        ulong desc = mem.QvaToGpa(vq.DescUserAddr);
-        if (desc == ulong.MaxValue) return;
-        for (uint i = 0; i < n; i++) log.MarkRange(desc + 16UL * (shadow[i] & 0xFFFF), 16);
+        ulong desc = vq.DescGuestPhysAddr;
+        if (desc == 0 || desc == ulong.MaxValue) return;
+        uint size = vq.Size;
+        uint start = shadow[0] & 0xFFFF;
+        uint end = newUsedIndex;
+        if (end > start) log.MarkRange(desc + 16UL * start, 16UL * (end - start));
+        else
+        {
+            // Wrapped (or a whole lap): [start, size) and [0, end).
+            log.MarkRange(desc + 16UL * start, 16UL * (size - start));
+            if (end != 0) log.MarkRange(desc, 16UL * end);
+        }
     }
 
     private static ulong UsedGpa(Vring vq) => (vq.AddrFlags & Vring.AddrFlagLog) != 0 ? vq.LogGuestAddr : vq.UsedGuestPhysAddr;

@@ -106,7 +106,7 @@ internal static unsafe class PackedRing
         PackedUsedRing.Publish(vq.Desc, shadow, n);
         vq.LastUsedIdx = (ushort)used.Index;
         vq.UsedWrapCounter = used.Wrap;
-        if (DirtyLogging.For(dev, features) is { } log) DirtyLogging.PackedUsed(log, mem, vq, shadow, n);
+        if (DirtyLogging.For(dev, features) is { } log) DirtyLogging.PackedUsed(log, vq, shadow, used.Index);
         PackedUsedRing.NotifyIfWanted(dev, vq, used.Position, VirtioFeatures.Has(features, VirtioFeatures.RingEventIdx));
     }
 

@@ -82,6 +82,30 @@ public unsafe class MigrationSupportTests
     }
 
     [Fact]
+    public void Packed_used_descriptor_logging_stays_inside_the_ring_across_many_wraps()
+    {
+        // Ring of 8, bursts of 3: the used range of a burst wraps every few bursts; a wrong range would reach pages
+        // past the ring (or past the log) and be counted as out of range, or miss the ring.
+        using var lb = new PackedLoopback(PackedLoopback.With(VirtioFeatures.LogAll), ringSize: 8, bufferSize: 2048);
+        DirtyLog log = MapLog(lb.Device.Memory!.GuestPhysEnd);
+        lb.Device.SetLog(log);
+        PackedRingDriver rx = lb.Rx[0];
+        Mbuf** ms = stackalloc Mbuf*[3];
+        var buf = new byte[2048];
+        for (int round = 0; round < 100; round++)
+        {
+            for (int i = 0; i < 3; i++) Assert.True(rx.PostRx(2048));
+            rx.Publish();
+            for (int i = 0; i < 3; i++) ms[i] = HandMbufs.Make(Payload.Make(100, (ulong)(round * 3 + i)));
+            try { Assert.Equal(3, lb.Device.EnqueueBurst(0, ms, 3)); }
+            finally { for (int i = 0; i < 3; i++) HandMbufs.Free(ms[i]); }
+            for (int i = 0; i < 3; i++) Assert.True(rx.TryReceive(buf, out _));
+        }
+        Assert.True(Dirty(log, rx.Areas.DescGpa));
+        Assert.Equal(0L, log.OutOfRangeWrites);
+    }
+
+    [Fact]
     public void Dequeue_marks_only_the_used_ring_dirty()
     {
         using var lb = new Loopback(Loopback.With(VirtioFeatures.LogAll));
