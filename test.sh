@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Runs every HotPath test: installs what the tests need (scripts/setup.sh), builds, then runs the xunit suites,
+# Runs every HotPath test: installs what the tests need (scripts/setup.sh), builds (./build.sh), then runs the xunit suites,
 # the C API tests, the QEMU guest tests (a real Linux guest on hp-fwd), then the benchmarks' allocation gate.
 # Usage: ./test.sh
 set -euo pipefail
 cd "$(dirname "$0")"
 ./scripts/setup.sh
+./build.sh          # libhotpath.so and the C programs the xunit tests run (hp-blk for the vhost-user-blk tests)
 mkdir -p artifacts/test-logs
 log=artifacts/test-logs/dotnet-test.log
 status=0

@@ -40,12 +40,12 @@ public sealed class VhostUserBlkTests(ITestOutputHelper output) : IDisposable
         return b;
     }
 
-    [ArtifactFact(Program)]
+    [Fact]
     public void Reads_and_writes_are_byte_exact_against_a_model_and_reach_the_file()
     {
         byte[] model = MakeDisk(1 << 20, 1);
         string sock = DpdkBackend.NewSocketPath("blk");
-        using var blk = ChildBackend.Start(Artifacts.Path(Program), "--socket", sock, "--file", _file);
+        using var blk = ChildBackend.Start(Artifacts.Program(Program), "--socket", sock, "--file", _file);
         Assert.True(blk.WaitForLine("serving", Wait), string.Join(" | ", blk.Output));
         using FrontendMemory mem = FrontendMemory.Create(16 << 20);
         using SplitRingDriver ring = Ring(mem);
@@ -128,12 +128,12 @@ public sealed class VhostUserBlkTests(ITestOutputHelper output) : IDisposable
     private static bool OverlapsWrite(ulong sector, int len, List<(ulong Sector, byte[] Data)> writes) =>
         writes.Any(w => sector * 512 < w.Sector * 512 + (ulong)w.Data.Length && w.Sector * 512 < sector * 512 + (ulong)len);
 
-    [ArtifactFact(Program)]
+    [Fact]
     public void Config_changes_reach_the_frontend_with_and_without_need_reply_and_survive_a_silent_or_gone_frontend()
     {
         MakeDisk(256 * 1024, 4);
         string sock = DpdkBackend.NewSocketPath("blk-cfg");
-        using var blk = ChildBackend.Start(Artifacts.Path(Program), "--socket", sock, "--file", _file);
+        using var blk = ChildBackend.Start(Artifacts.Program(Program), "--socket", sock, "--file", _file);
         Assert.True(blk.WaitForLine("serving", Wait), string.Join(" | ", blk.Output));
         using FrontendMemory mem = FrontendMemory.Create(8 << 20);
         using SplitRingDriver ring = Ring(mem);
@@ -186,7 +186,7 @@ public sealed class VhostUserBlkTests(ITestOutputHelper output) : IDisposable
         finally { output.WriteLine(string.Join("\n", blk.Output)); }
     }
 
-    [ArtifactFact(Program)]
+    [Fact]
     public void Requests_a_killed_blk_backend_had_taken_are_resubmitted_by_the_next_one_and_completed_once()
     {
         byte[] model = MakeDisk(256 * 1024, 5);
@@ -199,7 +199,7 @@ public sealed class VhostUserBlkTests(ITestOutputHelper output) : IDisposable
         try
         {
             // Life 1: every request takes 400 ms; hp-blk is killed while it serves the first of them.
-            using (var blk = ChildBackend.Start(Artifacts.Path(Program), "--socket", sock, "--file", _file, "--client", "--io-delay-ms", "400"))
+            using (var blk = ChildBackend.Start(Artifacts.Program(Program), "--socket", sock, "--file", _file, "--client", "--io-delay-ms", "400"))
             using (var fe = listener.Accept(Wait))
             {
                 ulong features = BlkFrontend.Negotiate(fe, backendChannel: false);
@@ -221,7 +221,7 @@ public sealed class VhostUserBlkTests(ITestOutputHelper output) : IDisposable
             VhostUserFrontend.RestoreBasesAfterBackendLoss(mem, new[] { ring.Areas });
 
             // Life 2: the same area comes back; the taken request is resubmitted, the rest follow; each completes once.
-            using (var blk = ChildBackend.Start(Artifacts.Path(Program), "--socket", sock, "--file", _file, "--client"))
+            using (var blk = ChildBackend.Start(Artifacts.Program(Program), "--socket", sock, "--file", _file, "--client"))
             using (var fe = listener.Accept(Wait))
             {
                 fe.Inflight = area;

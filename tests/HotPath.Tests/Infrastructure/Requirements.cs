@@ -82,21 +82,16 @@ public sealed class HugepageFactAttribute : FactAttribute
     }
 }
 
-/// <summary>
-/// A fact that runs a program ./build.sh puts in artifacts/ (a C example on libhotpath.so); skipped loudly when it
-/// was not built. ./test.sh builds before it tests.
-/// </summary>
-public sealed class ArtifactFactAttribute : FactAttribute
-{
-    public ArtifactFactAttribute(string relativePath)
-    {
-        if (!File.Exists(Artifacts.Path(relativePath)))
-            Skip = $"!!! SKIPPED: {Artifacts.Path(relativePath)} is not built (run ./build.sh) !!!";
-    }
-}
-
 /// <summary>Where ./build.sh puts its output.</summary>
 public static class Artifacts
 {
     public static string Path(string relative) => System.IO.Path.Combine(Requirements.RepoRoot, "artifacts", relative);
+
+    /// <summary>The path of a program ./build.sh builds; a test that needs it fails (not skips) when it is missing.</summary>
+    public static string Program(string relative)
+    {
+        string path = Path(relative);
+        Assert.True(File.Exists(path), $"{path} is not built: run ./build.sh (./test.sh builds before it tests)");
+        return path;
+    }
 }
