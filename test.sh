@@ -14,6 +14,12 @@ if [ "$status" -ne 0 ]; then
     # The log is long: repeat the failures (with their messages) where a reader of the tail sees them.
     echo "=== dotnet test failed (exit $status); the failing tests:"
     grep -E -A25 '^\s*Failed [A-Za-z]|Test host process crashed|Fatal error' "$log" | head -300 || true
+    # HotPath's own log lines went to a file, one section per test: show the failing tests' sections.
+    liblog=artifacts/test-logs/hotpath-library.log
+    for t in $(grep -oE '^\s*Failed [A-Za-z0-9_.]+' "$log" | awk '{print $2}' | sort -u); do
+        echo "=== HotPath log lines during $t (last 80; all in $liblog):"
+        awk -v t="$t" '$0 == "=== begin " t { on = 1; next } $0 == "=== end " t { on = 0 } on' "$liblog" | tail -80
+    done
     exit "$status"
 fi
 ./tests/c/run.sh

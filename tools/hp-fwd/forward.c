@@ -236,16 +236,36 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-/* Joins every forwarding thread of d; they see DEV_STOPPING within one burst. */
-static void stop_device(struct device *d)
+#define JOIN_TIMEOUT_S 5
+
+/*
+ * Joins every forwarding thread of d; they see DEV_STOPPING within one burst (no library call blocks on a frontend's
+ * fd). The join is bounded all the same: this runs on the library's control thread, which serves every other device,
+ * so a worker that does not stop within JOIN_TIMEOUT_S is reported and left behind (with its device) instead of
+ * freezing the control plane. Returns 0, or -1 when a worker was left behind (d must then not be freed).
+ */
+static int stop_device(struct device *d)
 {
+	int stuck = 0;
 	atomic_store_explicit(&d->state, DEV_STOPPING, memory_order_release);
 	for (unsigned q = 0; q < d->nr_qp; q++) {
-		if (d->workers[q].started)
-			pthread_join(d->workers[q].thread, NULL);
+		if (!d->workers[q].started)
+			continue;
+		struct timespec deadline;
+		clock_gettime(CLOCK_REALTIME, &deadline);
+		deadline.tv_sec += JOIN_TIMEOUT_S;
+		if (pthread_timedjoin_np(d->workers[q].thread, NULL, &deadline) != 0) {
+			fprintf(stderr, "hp-fwd: vid %d q%u: the forwarding thread did not stop within %d s; left running\n",
+				d->vid, q, JOIN_TIMEOUT_S);
+			pthread_detach(d->workers[q].thread);
+			stuck = 1;
+		}
 		d->workers[q].started = 0;
 	}
+	if (stuck)
+		return -1;
 	atomic_store_explicit(&d->state, DEV_IDLE, memory_order_release);
+	return 0;
 }
 
 /* What the frontend set up, for logs and scripts: one "device vid=N ..." line. */
@@ -300,8 +320,8 @@ static int on_new_device(int vid)
 		d->workers[q].qp = q;
 		if (pthread_create(&d->workers[q].thread, NULL, worker_main, &d->workers[q]) != 0) {
 			fprintf(stderr, "hp-fwd: vid %d: cannot start the thread of queue pair %u\n", vid, q);
-			stop_device(d);
-			free(d);
+			if (stop_device(d) == 0)
+				free(d);
 			return -1;
 		}
 		d->workers[q].started = 1;
@@ -326,10 +346,12 @@ static void on_destroy_device(int vid)
 		count_running(-1);
 	pthread_mutex_unlock(&g_devices_lock);
 	if (d != NULL) {
-		stop_device(d); /* the threads are gone before the library touches the rings again */
-		free(d);
+		if (stop_device(d) == 0) /* the threads are gone before the library touches the rings again */
+			free(d);
 	}
-	snprintf(line, sizeof(line), "destroy_device vid=%d", vid);
+	/* Every mbuf of a stopped device is back: the pool's in-use count is what other devices hold. */
+	snprintf(line, sizeof(line), "destroy_device vid=%d pool_in_use=%u pool_avail=%u", vid,
+		 hp_mempool_in_use_count(g_pool), hp_mempool_avail_count(g_pool));
 	out_line(line);
 }
 
@@ -379,10 +401,8 @@ void forward_fini(void)
 		if (d != NULL)
 			count_running(-1);
 		pthread_mutex_unlock(&g_devices_lock);
-		if (d != NULL) {
-			stop_device(d);
+		if (d != NULL && stop_device(d) == 0)
 			free(d);
-		}
 	}
 	hp_mempool_free(g_pool);
 	g_pool = NULL;

@@ -1,4 +1,6 @@
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
+using HotPath.Engine.Interop;
 
 namespace HotPath.Engine.Buffers;
 
@@ -6,9 +8,11 @@ namespace HotPath.Engine.Buffers;
 /// Which per-thread cache a thread uses: DPDK's lcore id. A thread takes a slot index on its first pool operation
 /// and keeps it for its lifetime; the same index selects its cache in every pool. Past <see cref="MaxSlots"/> live
 /// threads, a thread gets no slot and goes straight to the pools' rings (as a non-EAL thread does in DPDK).
-/// <para>When a thread dies its slot is handed back (a finalizable lease in a [ThreadStatic] becomes unreachable and
-/// its finalizer runs): the objects left in that slot's cache of every live pool go back to the pool's ring first,
-/// so they are not stranded until another thread happens to take the slot.</para>
+/// <para>A slot remembers its owner's kernel thread id. Slots whose owner has exited are reclaimed without waiting
+/// for a garbage collection (an application that allocates nothing after start-up may never collect): whenever a
+/// thread takes a slot, and when a pool runs dry (<see cref="ReclaimAfterShortage"/>). Reclaiming empties that
+/// slot's cache in every live pool into the pool's ring, so a thread's cached mbufs are never stranded, however
+/// many polling threads come and go.</para>
 /// </summary>
 public static class MempoolCacheSlots
 {
@@ -16,8 +20,6 @@ public static class MempoolCacheSlots
 
     /// <summary>Slot + 1; 0 = not asked yet; -1 = no slot (all taken when this thread asked).</summary>
     [ThreadStatic] private static int t_slot;
-    [ThreadStatic] private static SlotLease? t_lease;
-
 
     /// <summary>This thread's slot, or -1 when it has none. One thread-static read after the first call.</summary>
     public static int Current
@@ -30,56 +32,95 @@ public static class MempoolCacheSlots
         }
     }
 
-    /// <summary>Slots not held by a live thread.</summary>
+    /// <summary>Slots not held by a live thread (reclaims the slots of exited threads first).</summary>
     public static int FreeSlots
     {
         get
         {
-            lock (FreeList.Lock) return FreeList.Slots.Count;
+            lock (Table.Lock)
+            {
+                ReclaimLocked();
+                return Table.Free.Count;
+            }
         }
+    }
+
+    /// <summary>Slots reclaimed from exited threads since the process started.</summary>
+    public static long Reclaimed => Interlocked.Read(ref Table.ReclaimedCount);
+
+    /// <summary>Reclaims the slots of exited threads now (their cached objects go back to every pool's ring).
+    /// Returns how many were reclaimed.</summary>
+    public static int ReclaimExited()
+    {
+        lock (Table.Lock) return ReclaimLocked();
+    }
+
+    /// <summary>
+    /// A pool could not satisfy a get: reclaim exited threads' caches so a retry can succeed. Rate-limited (at most
+    /// one scan per 100 us, process-wide) because a legitimately empty pool under load calls this on every failed get.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    internal static bool ReclaimAfterShortage()
+    {
+        long now = Stopwatch.GetTimestamp();
+        long last = Volatile.Read(ref Table.LastShortageScan);
+        if (now - last < Stopwatch.Frequency / 10_000 ||
+            Interlocked.CompareExchange(ref Table.LastShortageScan, now, last) != last) return false;
+        return ReclaimExited() > 0;
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static int Acquire()
     {
         int slot;
-        lock (FreeList.Lock) slot = FreeList.Slots.Count > 0 ? FreeList.Slots.Pop() : -1;
-        if (slot < 0)
+        lock (Table.Lock)
         {
-            t_slot = -1;
-            return -1;
+            ReclaimLocked();
+            slot = Table.Free.Count > 0 ? Table.Free.Pop() : -1;
+            if (slot >= 0) Table.OwnerTid[slot] = LibC.gettid();
         }
-        t_lease = new SlotLease(slot);
-        t_slot = slot + 1;
+        t_slot = slot < 0 ? -1 : slot + 1;
         return slot;
     }
 
-    private static void Release(int slot)
+    /// <summary>Frees every owned slot whose thread no longer exists. Call with <see cref="Table.Lock"/> held.</summary>
+    private static int ReclaimLocked()
     {
-        // Nobody owns the slot now (its thread is dead and it is not yet on the free list): its caches can be
-        // emptied from this thread. The dead thread's last cache writes reached us through the GC's suspension.
-        Mempool.DrainSlotCaches(slot);
-        // The lock orders the drain before the next owner's first use of the slot.
-        lock (FreeList.Lock) FreeList.Slots.Push(slot);
+        int pid = 0, n = 0;
+        for (int s = 0; s < MaxSlots; s++)
+        {
+            int tid = Table.OwnerTid[s];
+            if (tid == 0) continue;
+            if (pid == 0) pid = LibC.getpid();
+            // tgkill with signal 0 sends nothing: ESRCH means the thread has exited (after its TLS destructors, so it
+            // can never touch its cache again). A recycled tid only delays the reclaim; it never frees a live slot.
+            if (LibC.tgkill(pid, tid, 0) == 0 || LibC.Errno != LibC.ESRCH) continue;
+            // The kernel's exit path orders the dead thread's last cache writes before our observation of ESRCH.
+            Mempool.DrainSlotCaches(s);
+            Table.OwnerTid[s] = 0;
+            Table.Free.Push(s);
+            n++;
+        }
+        if (n > 0) Interlocked.Add(ref Table.ReclaimedCount, n);
+        return n;
     }
 
-    /// <summary>The free slots. A class of its own so that the outer class has no static constructor: the hot
+    /// <summary>The slot table. A class of its own so that the outer class has no static constructor: the hot
     /// thread-static read in <see cref="Current"/> then needs no class-initialisation check.</summary>
-    private static class FreeList
+    private static class Table
     {
         public static readonly Lock Lock = new();
-        public static readonly Stack<int> Slots = Create();
+        public static readonly Stack<int> Free = CreateFree();
+        /// <summary>Kernel thread id of each slot's owner; 0 = free.</summary>
+        public static readonly int[] OwnerTid = new int[MaxSlots];
+        public static long ReclaimedCount;
+        public static long LastShortageScan = long.MinValue / 2;
 
-        private static Stack<int> Create()
+        private static Stack<int> CreateFree()
         {
             var s = new Stack<int>(MaxSlots);
             for (int i = MaxSlots - 1; i >= 0; i--) s.Push(i);   // slot 0 on top: the first threads get low slots
             return s;
         }
-    }
-
-    private sealed class SlotLease(int slot)
-    {
-        ~SlotLease() => Release(slot);
     }
 }

@@ -24,10 +24,13 @@ public static unsafe class MempoolOps
 
     /// <summary>
     /// Takes exactly <paramref name="n"/> objects into <paramref name="objs"/>, or none: returns false only when the
-    /// calling thread's cache and the ring together hold fewer than n (objects in other threads' caches are not
-    /// reachable, as in DPDK).
+    /// calling thread's cache and the ring together hold fewer than n (objects in live threads' caches are not
+    /// reachable, as in DPDK). Before failing, the caches of exited threads are reclaimed and the get retried once.
     /// </summary>
-    public static bool Get(MempoolHeader* mp, void** objs, uint n)
+    public static bool Get(MempoolHeader* mp, void** objs, uint n) =>
+        TryGet(mp, objs, n) || (MempoolCacheSlots.ReclaimAfterShortage() && TryGet(mp, objs, n));
+
+    private static bool TryGet(MempoolHeader* mp, void** objs, uint n)
     {
         Debug.Assert(mp != null && mp->Magic == MempoolHeader.MagicValue);
         MempoolCache* c = CacheOf(mp);

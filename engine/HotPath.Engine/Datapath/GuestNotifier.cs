@@ -46,12 +46,13 @@ internal static class GuestNotifier
         Signal(dev, vq, hook);
     }
 
-    /// <summary>Writes the call eventfd and reports it (counted as a notification or a notification error).</summary>
+    /// <summary>Writes the call eventfd without blocking and reports it (counted as a notification or a notification
+    /// error).</summary>
     public static void Signal(VhostDevice dev, Vring vq, IGuestNotifyHook? hook)
     {
         int fd = vq.CallFd;
         if (fd < 0) return;   // NOFD / not set: the guest polls the used ring
-        if (!LibC.EventFdSignal(fd))
+        if (!PeerFds.TrySignal(fd))   // never blocks: a saturated counter means a notification is pending
         {
             if (dev.StatsEnabled) vq.Stats.Add(VringStats.GuestNotificationsError, 1);
             return;

@@ -24,8 +24,8 @@ public static unsafe partial class LibC
     public const int EPERM = 1, ENOENT = 2, EINTR = 4, EIO = 5, EBADF = 9, EAGAIN = 11, ENOMEM = 12,
         EFAULT = 14, EBUSY = 16, EEXIST = 17, ENODEV = 19, EINVAL = 22, ENOSPC = 28, ERANGE = 34,
         ENOSYS = 38, ENOTSUP = 95, EADDRINUSE = 98, ECONNREFUSED = 111, EINPROGRESS = 115, EALREADY = 114, EPROTO = 71,
-        EPIPE = 32, ENOTCONN = 107, ECONNRESET = 104, ETIMEDOUT = 110;
-    public const uint S_IFMT = 0xF000, S_IFSOCK = 0xC000, S_IFREG = 0x8000;
+        EPIPE = 32, ENOTCONN = 107, ECONNRESET = 104, ETIMEDOUT = 110, ESRCH = 3;
+    public const uint S_IFMT = 0xF000, S_IFSOCK = 0xC000, S_IFREG = 0x8000, S_IFIFO = 0x1000, S_IFCHR = 0x2000, S_IFDIR = 0x4000;
 
     /// <summary>errno of the last failed call on this thread.</summary>
     public static int Errno => Marshal.GetLastPInvokeError();
@@ -70,6 +70,22 @@ public static unsafe partial class LibC
     [LibraryImport(Lib, SetLastError = true)]
     public static partial int ftruncate(int fd, long length);
 
+    [LibraryImport(Lib, EntryPoint = "readlink", SetLastError = true)]
+    private static partial nint readlink_native(byte* path, byte* buf, nuint size);
+
+    /// <summary>The target of symbolic link <paramref name="path"/>, or null (errno in <see cref="Errno"/>).</summary>
+    public static string? ReadLink(string path)
+    {
+        int n = System.Text.Encoding.UTF8.GetByteCount(path);
+        Span<byte> utf8 = stackalloc byte[n + 1];
+        System.Text.Encoding.UTF8.GetBytes(path, utf8);
+        utf8[n] = 0;
+        byte* buf = stackalloc byte[512];
+        nint len;
+        fixed (byte* p = utf8) len = readlink_native(p, buf, 512);
+        return len < 0 ? null : System.Text.Encoding.UTF8.GetString(buf, (int)len);
+    }
+
     [LibraryImport(Lib, SetLastError = true)]
     public static partial int memfd_create(byte* name, uint flags);
 
@@ -90,6 +106,15 @@ public static unsafe partial class LibC
 
     [LibraryImport(Lib)]
     public static partial uint getuid();
+
+    /// <summary>The calling thread's kernel thread id.</summary>
+    [LibraryImport(Lib)]
+    public static partial int gettid();
+
+    /// <summary>tgkill(2); with <paramref name="sig"/> 0 it only checks that thread <paramref name="tid"/> of
+    /// <paramref name="tgid"/> exists (-1 with ESRCH when it does not).</summary>
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial int tgkill(int tgid, int tid, int sig);
 
     [LibraryImport(Lib)]
     public static partial nint strerror(int errnum);

@@ -128,6 +128,12 @@ public sealed unsafe partial class Vring
         DescGuestPhysAddr = memory.QvaToGpa(DescUserAddr);
         IsPacked = packed;
         ResetDatapath();
+        // A packed ring's positions are slot indexes: after a size change (SET_VRING_NUM on a ring that ran) they may
+        // lie past the new end, where the descriptor table was not translated. Split indexes are free-running and
+        // masked by the size, so they never can. Such a ring stays unusable until SET_VRING_BASE puts its positions
+        // back inside (SECURITY.md 22).
+        if (packed && (LastAvailIdx >= Size || LastUsedIdx >= Size)) BrokenReason = VringError.PositionOutsideRing;
+        else if (BrokenReason == VringError.PositionOutsideRing) BrokenReason = VringError.None;
         return VringError.None;
     }
 
@@ -159,6 +165,7 @@ public sealed unsafe partial class Vring
             AvailWrapCounter = (num & 0x8000) != 0;
             LastUsedIdx = LastAvailIdx;
             UsedWrapCounter = AvailWrapCounter;
+            if (BrokenReason == VringError.PositionOutsideRing) BrokenReason = VringError.None;
         }
         else
         {

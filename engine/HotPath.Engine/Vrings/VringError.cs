@@ -16,6 +16,7 @@ public enum VringError
     LogAddrInvalid,
     AvailIndexJump,
     BadBaseIndex,
+    PositionOutsideRing,
 }
 
 public static class VringErrorText
@@ -35,6 +36,7 @@ public static class VringErrorText
         VringError.LogAddrInvalid => "used ring log address wraps around the address space",
         VringError.AvailIndexJump => "avail index moved by more than the ring size",
         VringError.BadBaseIndex => "ring base index out of range",
+        VringError.PositionOutsideRing => "packed ring position past the end of the ring after a size change (until SET_VRING_BASE)",
         _ => e.ToString(),
     };
 }

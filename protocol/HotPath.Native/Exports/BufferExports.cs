@@ -124,6 +124,41 @@ internal static unsafe class BufferExports
         }
     }
 
+    /// <summary>Objects free in the pool: its ring plus every thread's cache (rte_mempool_avail_count). Caches of
+    /// threads that have exited are reclaimed first, so the figure is exact once no get or put is in flight.</summary>
+    [UnmanagedCallersOnly(EntryPoint = "hp_mempool_avail_count")]
+    public static uint AvailCount(MempoolHeader* mp)
+    {
+        const string fn = "hp_mempool_avail_count";
+        try
+        {
+            if (!IsPool(fn, mp)) return 0;
+            MempoolCacheSlots.ReclaimExited();
+            return mp->Count - MempoolOps.InUse(mp);
+        }
+        catch (Exception e)
+        {
+            LastError.Set(fn, e);
+            return 0;
+        }
+    }
+
+    /// <summary>Objects handed out and not freed (rte_mempool_in_use_count); 0 for a bad handle (with the reason).</summary>
+    [UnmanagedCallersOnly(EntryPoint = "hp_mempool_in_use_count")]
+    public static uint InUseCount(MempoolHeader* mp)
+    {
+        const string fn = "hp_mempool_in_use_count";
+        try
+        {
+            return IsPool(fn, mp) ? MempoolOps.InUse(mp) : 0;
+        }
+        catch (Exception e)
+        {
+            LastError.Set(fn, e);
+            return 0;
+        }
+    }
+
     private static bool IsPool(string function, MempoolHeader* mp)
     {
         if (mp == null)

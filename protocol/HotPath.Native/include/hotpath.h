@@ -307,6 +307,14 @@ struct hp_mempool *hp_mempool_create(const char *name, uint32_t n, uint32_t cach
 				     uint32_t flags);
 /* Destroys the pool (NULL: no-op). Mbufs still out become dangling: free them first. */
 void hp_mempool_free(struct hp_mempool *mp);
+/*
+ * Free objects (ring plus every thread's cache) and objects handed out, as rte_mempool_avail_count and
+ * rte_mempool_in_use_count; exact when no alloc or free is in flight. A thread's cache goes back to the pool when the
+ * thread has exited (checked when a thread first uses a pool, when a pool runs short, and by hp_mempool_avail_count):
+ * polling threads may come and go without stranding mbufs. 0 for a bad handle (hp_last_error says why).
+ */
+uint32_t hp_mempool_avail_count(const struct hp_mempool *mp);
+uint32_t hp_mempool_in_use_count(const struct hp_mempool *mp);
 /* One reset mbuf (refcnt 1, data_off HP_PKTMBUF_HEADROOM, no data), or NULL when the pool is empty. */
 struct hp_mbuf *hp_pktmbuf_alloc(struct hp_mempool *mp);
 /* All count mbufs or none: 0, -ENOMEM (pool short), -EINVAL (bad arguments). */

@@ -31,6 +31,8 @@ public enum ControlError
     HookFailed,
     CallbackRefused,
     SendFailed,
+    NotAnEventFd,
+    BadChannelFd,
 }
 
 public static class ControlErrorText
@@ -65,6 +67,8 @@ public static class ControlErrorText
         ControlError.HookFailed => "message hook reported an error",
         ControlError.CallbackRefused => "application callback refused",
         ControlError.SendFailed => "could not send the reply",
+        ControlError.NotAnEventFd => "kick, call or err fd is not an eventfd",
+        ControlError.BadChannelFd => "backend channel fd is not a socket",
         _ => e.ToString(),
     };
 }

@@ -57,7 +57,9 @@ public sealed unsafe partial class VhostSession : IFdHandler, IDisposable
     /// <summary>Virtio device status from SET_STATUS.</summary>
     public byte Status { get; private set; }
 
-    /// <summary>True after new_device returned 0 and until destroy_device.</summary>
+    /// <summary>True once new_device has returned 0 and until destroy_device. As DPDK's VIRTIO_DEV_RUNNING, it is set on
+    /// the control thread just after the callback returns: code that runs inside new_device (or reacts to it on
+    /// another thread) sees false until then.</summary>
     public bool IsRunning { get; private set; }
 
     public bool IsClosed => _fd < 0;

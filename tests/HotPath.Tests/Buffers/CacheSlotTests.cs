@@ -1,4 +1,5 @@
 using HotPath.Engine.Buffers;
+using HotPath.Engine.Interop;
 using HotPath.Engine.Rings;
 using HotPath.Tests.Infrastructure;
 
@@ -11,19 +12,9 @@ namespace HotPath.Tests.Buffers;
 [Collection(SerialCollection.Name)]
 public unsafe class CacheSlotTests
 {
-    private static void SettleFinalizers()
-    {
-        for (int i = 0; i < 3; i++)
-        {
-            GC.Collect();
-            GC.WaitForPendingFinalizers();
-        }
-    }
-
     [Fact]
     public void Threads_past_the_slot_maximum_go_straight_to_the_ring()
     {
-        SettleFinalizers();
         int free = MempoolCacheSlots.FreeSlots;
         int threads = free + 8;
         using var pool = Mempool.Create(PoolFixtures.Name("slots"), 8192, 16, 256, MempoolFlags.NoHuge);
@@ -50,28 +41,98 @@ public unsafe class CacheSlotTests
         Assert.Equal(0u, pool.InUse);
     }
 
-    [Fact]
-    public void A_dead_threads_slot_is_reused_and_its_cached_objects_go_back_to_the_ring()
+    /// <summary>Runs <paramref name="body"/> on a new thread and waits until the kernel thread has exited (Join
+    /// returns when the managed part is done, a little before the OS thread is gone).</summary>
+    internal static void OnThreadThatExits(Action body)
     {
-        SettleFinalizers();
-        int free = MempoolCacheSlots.FreeSlots;
-        using var pool = Mempool.Create(PoolFixtures.Name("reclaim"), 1024, 64, 256, MempoolFlags.NoHuge);
+        int tid = 0;
         var t = new Thread(() =>
+        {
+            tid = LibC.gettid();
+            body();
+        }, maxStackSize: 256 << 10);
+        t.Start();
+        Assert.True(t.Join(TimeSpan.FromSeconds(30)));
+        int pid = LibC.getpid();
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (LibC.tgkill(pid, tid, 0) == 0)
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"thread {tid} did not exit");
+            Thread.Yield();
+        }
+    }
+
+    [Fact]
+    public void A_dead_threads_slot_is_reused_and_its_cached_objects_go_back_to_the_ring_without_a_GC()
+    {
+        using var pool = Mempool.Create(PoolFixtures.Name("reclaim"), 1024, 64, 256, MempoolFlags.NoHuge);
+        OnThreadThatExits(() =>
         {
             var m = new nint[10];
             Assert.Equal(0, pool.AllocBulk(m));
             fixed (nint* p = m) MbufOps.FreeBulk((Mbuf**)p, 10);
         });
-        t.Start();
-        t.Join();
         Assert.Equal(0u, pool.InUse);
         Assert.True(RingOps.Count(pool.Header->Ring) < 1024, "the thread's cache holds some objects");
 
-        SettleFinalizers();
-        Assert.Equal(free, MempoolCacheSlots.FreeSlots);
+        // No GC, no finalizer: the next slot request (or FreeSlots) sees the thread is gone.
+        long before = MempoolCacheSlots.Reclaimed;
+        Assert.True(MempoolCacheSlots.ReclaimExited() >= 1);
+        Assert.True(MempoolCacheSlots.Reclaimed > before);
         Assert.Equal(1024u, RingOps.Count(pool.Header->Ring));      // drained from the dead thread's cache
         var all = new nint[1024];
         Assert.Equal(0, pool.AllocBulk(all));                        // so one thread can have them all
         fixed (nint* p = all) MbufOps.FreeBulk((Mbuf**)p, 1024);
+    }
+
+    [Fact]
+    public void Thousands_of_polling_threads_created_and_ended_strand_no_object()
+    {
+        // Issue 11: hp-fwd's pool (cache 256) ran dry after ~35 device threads had come and gone, because each dead
+        // thread's cache was only given back by a finalizer that never ran in an allocation-free process.
+        const uint Count = 2048, Cache = 256;
+        using var pool = Mempool.Create(PoolFixtures.Name("threads"), Count, Cache, 256, MempoolFlags.NoHuge);
+        for (int round = 0; round < 2000; round++)
+        {
+            bool ok = false;
+            OnThreadThatExits(() =>
+            {
+                // A polling thread's life: a few bursts, each allocating and freeing, leaving a full cache behind.
+                var burst = new nint[32];
+                ok = true;
+                for (int b = 0; b < 20 && ok; b++)
+                {
+                    ok = pool.AllocBulk(burst) == 0;
+                    if (ok) fixed (nint* p = burst) MbufOps.FreeBulk((Mbuf**)p, 32);
+                }
+            });
+            Assert.True(ok, $"round {round}: the pool ran dry ({pool.InUse} in use, {RingOps.Count(pool.Header->Ring)} in the ring)");
+            Assert.Equal(0u, pool.InUse);
+        }
+        // A thread that lives on can still take the whole pool: every dead cache was reclaimed.
+        var all = new nint[Count];
+        Assert.Equal(0, pool.AllocBulk(all));
+        fixed (nint* p = all) MbufOps.FreeBulk((Mbuf**)p, Count);
+        Assert.Equal(0u, pool.InUse);
+    }
+
+    [Fact]
+    public void A_live_thread_that_finds_the_pool_empty_reclaims_the_caches_of_exited_threads()
+    {
+        using var pool = Mempool.Create(PoolFixtures.Name("shortage"), 512, 128, 256, MempoolFlags.NoHuge);
+        var mine = new nint[1];
+        Assert.Equal(0, pool.AllocBulk(mine));       // this thread holds a slot from here on
+        fixed (nint* p = mine) MbufOps.FreeBulk((Mbuf**)p, 1);
+        OnThreadThatExits(() =>
+        {
+            var m = new nint[128];
+            Assert.Equal(0, pool.AllocBulk(m));
+            fixed (nint* p = m) MbufOps.FreeBulk((Mbuf**)p, 128);   // stays in that thread's cache
+        });
+        // No new thread takes a slot, so only the shortage path can find the dead cache.
+        Thread.Sleep(1);   // the shortage scan is rate-limited to one per 100 us
+        var all = new nint[512];
+        Assert.Equal(0, pool.AllocBulk(all));
+        fixed (nint* p = all) MbufOps.FreeBulk((Mbuf**)p, 512);
     }
 }

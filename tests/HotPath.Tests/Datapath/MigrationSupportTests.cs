@@ -46,6 +46,49 @@ public unsafe class MigrationSupportTests
         Assert.Equal(0L, log.OutOfRangeWrites);
     }
 
+    /// <summary>Issue 11: SET_LOG_BASE's mmap_offset need not be 0, nor page- or word-aligned. Bits land at the
+    /// window's offset in the fd, and no byte of the fd outside the window changes.</summary>
+    [Theory]
+    [InlineData(4096UL)]
+    [InlineData(4099UL)]   // the window starts inside a 64-bit word: the word that straddles it is ORed, not written
+    [InlineData(13UL)]
+    public void A_log_at_an_offset_of_its_fd_marks_inside_its_window_only(ulong offset)
+    {
+        using var lb = new Loopback(Loopback.With(VirtioFeatures.LogAll, VirtioFeatures.NetMrgRxbuf), bufferSize: 4096);
+        ulong bytes = ((lb.Device.Memory!.GuestPhysEnd >> DirtyLog.PageShift) + 8) / 8;
+        ulong fdSize = offset + bytes + 64;
+        int fd = LibC.MemfdCreate("hp-dirty-log-window", (long)fdSize);
+        Assert.True(fd >= 0);
+        // The frontend's view of the whole fd, to check what the backend changed.
+        nint view = LibC.mmap(0, (nuint)fdSize, LibC.PROT_READ, LibC.MAP_SHARED, fd, 0);
+        Assert.NotEqual(LibC.MAP_FAILED, view);
+        try
+        {
+            Assert.Equal(MemoryError.None, DirtyLog.TryMap(LibC.dup(fd), bytes, offset, out DirtyLog? log));
+            lb.Device.SetLog(log);
+            SplitRingDriver rx = lb.Rx[0];
+            Assert.True(rx.PostRx(4096));
+            ushort head = rx.LastPostedHead;
+            rx.Publish();
+            Mbuf* m = HandMbufs.Make(Payload.Make(1000, 1));
+            try { Assert.Equal(1, lb.Device.EnqueueBurst(0, &m, 1)); }
+            finally { HandMbufs.Free(m); }
+
+            var all = new ReadOnlySpan<byte>((byte*)view, (int)fdSize);
+            ulong page = rx.Buffers.Gpa(head) >> DirtyLog.PageShift;
+            Assert.True((all[(int)(offset + page / 8)] & (1 << (int)(page % 8))) != 0, "the buffer's page is not marked at the window's offset");
+            Assert.True(all[..(int)offset].IndexOfAnyExcept((byte)0) < 0, "a byte before the window changed");
+            Assert.True(all[(int)(offset + bytes)..].IndexOfAnyExcept((byte)0) < 0, "a byte after the window changed");
+            Assert.Equal(0L, log!.OutOfRangeWrites);
+        }
+        finally
+        {
+            lb.Device.SetLog(null);
+            LibC.munmap(view, (nuint)fdSize);
+            LibC.close(fd);
+        }
+    }
+
     [Theory]
     [InlineData(1, 1000)]    // the single-chain path
     [InlineData(4, 1000)]    // a batch of 4

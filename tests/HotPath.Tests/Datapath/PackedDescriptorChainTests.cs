@@ -1,5 +1,6 @@
 using HotPath.Engine.Stats;
 using HotPath.Engine.Virtio;
+using HotPath.Engine.Vrings;
 using HotPath.Frontend.Rings;
 
 namespace HotPath.Tests.Datapath;
@@ -26,6 +27,72 @@ public unsafe class PackedDescriptorChainTests
         ushort id = h.Rx.RawTakeBuffer();
         h.Rx.RawPost(id, chain(h, id));
         h.ExpectRxDrop(reason, id);
+    }
+
+    // ---------------------------------------------------------------- buffer ids (issue 11)
+
+    /// <summary>A packed buffer id is the driver's: the device only echoes it in the used descriptor and never
+    /// indexes anything with it (DPDK's packed inflight and async paths were indexed by it).</summary>
+    [Theory]
+    [InlineData((ushort)16)]
+    [InlineData((ushort)0x7FFF)]
+    [InlineData((ushort)0xFFFF)]
+    public void Buffer_ids_beyond_the_ring_are_only_echoed_back(ushort hostileId)
+    {
+        using var h = new PackedHostile(ringSize: 16);
+        ushort id = h.Tx.RawTakeBuffer();
+        ulong gpa = h.Buf(h.Tx, id);
+        byte* p = (byte*)h.Lb.Memory.Host(gpa);
+        new Span<byte>(p, h.Hdr).Clear();
+        Payload.Make(100, 5).CopyTo(new Span<byte>(p + h.Hdr, 100));
+        h.Tx.RawPost(id, new RawDesc(gpa, (uint)(h.Hdr + 100), 0, Id: hostileId));
+        h.Tx.Publish();
+        Assert.True(Payload.Matches(Assert.Single(h.Dequeue()), 5));
+        Assert.Equal(((uint)hostileId, 0u), Assert.Single(h.UsedSince(h.Tx, 0)));
+        Assert.Equal(0UL, h.TxRing.Stats.TotalDrops);
+
+        ushort rid = h.Rx.RawTakeBuffer();
+        h.Rx.RawPost(rid, new RawDesc(h.Buf(h.Rx, rid), 2048, Write, Id: hostileId));
+        h.Rx.Publish();
+        Assert.Equal(1, h.Enqueue(seq: 6));
+        Assert.Equal(((uint)hostileId, (uint)(h.Hdr + 100)), Assert.Single(h.UsedSince(h.Rx, 0)));
+        Assert.Equal(0UL, h.RxRing.Stats.TotalDrops);
+        Assert.True(h.Lb.GuardsIntact());
+    }
+
+    /// <summary>SECURITY.md 22: SET_VRING_NUM shrinking a packed ring that ran leaves its positions past the new end,
+    /// where no descriptor table was translated. The ring takes nothing from there; SET_VRING_BASE repairs it.</summary>
+    [Fact]
+    public void Case22_a_packed_ring_shrunk_below_its_position_is_not_read_until_a_new_base()
+    {
+        using var h = new PackedHostile(ringSize: 64);
+        for (int i = 0; i < 40; i++)
+        {
+            h.PostGoodTx((ulong)i);
+            h.Tx.Publish();
+            Assert.Single(h.Dequeue());
+            Assert.Equal(1, h.Tx.ReapTx());
+        }
+        Vring v = h.TxRing;
+        Assert.Equal(40, v.LastAvailIdx);
+        h.PostGoodTx(99);          // a valid packet at slot 40: inside the 64-slot table, past a 16-slot one
+        h.Tx.Publish();
+        v.AccessLock.Enter();      // SET_VRING_NUM 16, as its handler applies it
+        try
+        {
+            v.Size = 16;
+            Assert.Equal(VringError.None, h.Lb.Device.TranslateLocked(v));
+        }
+        finally { v.AccessLock.Exit(); }
+        Assert.Equal(VringError.PositionOutsideRing, v.BrokenReason);
+        Assert.Empty(h.Dequeue());
+        Assert.Equal(40, v.LastAvailIdx);
+
+        v.AccessLock.Enter();      // SET_VRING_BASE 0, wrap counter 1
+        try { Assert.Equal(VringError.None, v.SetBase(0x8000, packed: true)); }
+        finally { v.AccessLock.Exit(); }
+        Assert.Equal(VringError.None, v.BrokenReason);
+        Assert.True(v.IsReady);
     }
 
     // ---------------------------------------------------------------- case 11

@@ -85,16 +85,12 @@ public unsafe class PackedToctouTests
         var indirect = (VringPackedDesc*)h.Lb.Memory.Host(table);
         ulong[] addrs = HostileAddresses(h, tx, a, b, table);
 
-        // At least 20,000 rounds, and on until the flipper (a thread the scheduler may keep off a loaded machine's
-        // cores for a while) has caused both outcomes, within 60 s.
-        const int minRounds = 20000;
-        int rounds = 0;
         long packets = 0;
+        int rounds;
         var mbufs = new nint[8];
-        var clock = System.Diagnostics.Stopwatch.StartNew();
         using (var flip = FieldFlipper(tx, indirect, addrs))
         {
-            for (int i = 0; i < minRounds || ((packets == 0 || h.TxRing.Stats.TotalDrops == 0) && clock.Elapsed < TimeSpan.FromSeconds(60)); i++, rounds++)
+            rounds = RaceRounds.Run(20000, () => packets > 0 && h.TxRing.Stats.TotalDrops > 0, i =>
             {
                 if (i % 2 == 0) tx.RawPost(a, new RawDesc(h.Buf(tx, a), 100, Next), new RawDesc(h.Buf(tx, b), 100));
                 else
@@ -113,12 +109,12 @@ public unsafe class PackedToctouTests
                 }
                 packets += n;
                 Assert.Equal(1, tx.ReapTx());   // exactly one chain, of the size the driver posted
-            }
+            });
             Assert.True(flip.Writes > 0);
         }
         ulong drops = h.TxRing.Stats.TotalDrops;
         Assert.Equal(rounds, packets + (long)drops);
-        Assert.True(drops > 0, $"the flipper never produced a bad chain ({packets} packets in {clock.Elapsed})");
+        Assert.True(drops > 0, $"the flipper never produced a bad chain ({packets} packets in {rounds} rounds)");
         Assert.True(packets > 0, $"no chain was ever valid ({drops} drops)");
         Assert.Equal(0u, h.Pool.InUse);
         h.PostGoodTx(99);
@@ -136,11 +132,10 @@ public unsafe class PackedToctouTests
         var indirect = (VringPackedDesc*)h.Lb.Memory.Host(table);
         ulong[] addrs = HostileAddresses(h, rx, a, b, table);
 
-        const int rounds = 20000;
         long delivered = 0, consumed = 0;
         using (var flip = FieldFlipper(rx, indirect, addrs))
         {
-            for (int i = 0; i < rounds; i++)
+            RaceRounds.Run(20000, () => delivered > 0 && h.RxRing.Stats.TotalDrops > 0, i =>
             {
                 // A chain the device left in place (too small for the packet) stays posted; post again once used.
                 if (rx.InFlight == 0)
@@ -156,7 +151,7 @@ public unsafe class PackedToctouTests
                 }
                 delivered += h.Enqueue((ulong)i, size: 150);
                 consumed += rx.ReapTx();
-            }
+            });
             Assert.True(flip.Writes > 0);
         }
         // Every used entry is either the packet (length > 0) or a dropped chain: count matches the drop counter.

@@ -89,12 +89,12 @@ public unsafe class ToctouTests
         var indirect = (VringDesc*)h.Lb.Memory.Host(table);
         VringDesc[] valid = { h.Tx.RawDescriptors[a], h.Tx.RawDescriptors[b], indirect[0], indirect[1] };
 
-        const int rounds = 20000;
         long packets = 0;
+        int rounds;
         var mbufs = new nint[8];
         using (var flip = new Flipper(h.Tx.RawDescriptors, new[] { a, b }, indirect, addrs, 16, valid))
         {
-            for (int i = 0; i < rounds; i++)
+            rounds = RaceRounds.Run(20000, () => packets > 0 && h.TxRing.Stats.TotalDrops > 0, i =>
             {
                 h.Tx.RawPushAvail(a);
                 h.Tx.Publish();
@@ -107,7 +107,7 @@ public unsafe class ToctouTests
                 }
                 packets += n;
                 Assert.Equal(1, h.Tx.ReapTx());
-            }
+            });
             Assert.True(flip.Writes > 0);
         }
         ulong drops = h.TxRing.Stats.TotalDrops;
@@ -135,11 +135,10 @@ public unsafe class ToctouTests
         var indirect = (VringDesc*)h.Lb.Memory.Host(table);
         VringDesc[] valid = { h.Rx.RawDescriptors[a], h.Rx.RawDescriptors[b], indirect[0], indirect[1] };
 
-        const int rounds = 20000;
         long delivered = 0, consumed = 0;
         using (var flip = new Flipper(h.Rx.RawDescriptors, new[] { a, b }, indirect, addrs, 16, valid))
         {
-            for (int i = 0; i < rounds; i++)
+            RaceRounds.Run(20000, () => delivered > 0 && h.RxRing.Stats.TotalDrops > 0, i =>
             {
                 // A chain the device left in place (too small for the packet) stays posted; post again once used.
                 if (h.Rx.InFlight == 0)
@@ -149,7 +148,7 @@ public unsafe class ToctouTests
                 }
                 delivered += h.Enqueue((ulong)i, size: 150);
                 consumed += h.Rx.ReapTx();
-            }
+            });
             Assert.True(flip.Writes > 0);
         }
         // Every used entry is either the packet (length > 0) or a dropped chain: count matches the drop counter.

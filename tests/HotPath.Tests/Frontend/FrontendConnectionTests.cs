@@ -41,7 +41,7 @@ public class FrontendConnectionTests(ITestOutputHelper output)
         string path = FrontendRig.SocketPath("fe-absent");
         var clock = Stopwatch.StartNew();
         var e = Assert.Throws<TimeoutException>(() => VhostUserFrontend.Connect(path, TimeSpan.FromMilliseconds(300)));
-        Assert.InRange(clock.Elapsed, TimeSpan.FromMilliseconds(250), TimeSpan.FromSeconds(2));   // deadlines tick in ms
+        Assert.InRange(clock.Elapsed, TimeSpan.FromMilliseconds(250), TimeSpan.FromSeconds(10));   // deadlines tick in ms; a loaded CI machine is slow
         Assert.Contains(path, e.Message);
         Assert.Throws<ArgumentException>(() => VhostUserFrontend.Connect("/tmp/" + new string('x', 120), TimeSpan.FromSeconds(1)));
     }

@@ -52,7 +52,7 @@ public class HotPathBackendTests(ITestOutputHelper output)
                 fe.Start(mem, rings);
                 int vid = Vid(events.WaitFor("new_device", Wait));
                 VhostSession session = DeviceRegistry.Get(vid)!;
-                Assert.True(session.IsRunning);
+                DeviceWaits.Running(session);
                 Assert.Equal(fe.AckedFeatures, session.Device.Features);
                 Assert.Equal(fe.AckedProtocolFeatures, session.ProtocolFeatures);
                 Assert.Equal(0x0F, session.Status);

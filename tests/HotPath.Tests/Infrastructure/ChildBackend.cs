@@ -36,6 +36,24 @@ public sealed class ChildBackend : IDisposable
         return child;
     }
 
+    /// <summary>artifacts/bin/hp-fwd in server mode on a new socket (<paramref name="socket"/>), forwarding in
+    /// <paramref name="mode"/> with its live rates off; returns once the socket exists.</summary>
+    public static ChildBackend StartFwd(string tag, string mode, out string socket)
+    {
+        string fwd = Artifacts.Program("bin/hp-fwd");
+        socket = Path.Combine(Path.GetTempPath(), $"hp-{tag}-{Environment.ProcessId}.sock");
+        File.Delete(socket);
+        ChildBackend child = Start(fwd, "--socket", socket, "--mode", mode, "--stats-interval", "0");
+        string path = socket;
+        if (!SpinWait.SpinUntil(() => File.Exists(path) || child.HasExited, TimeSpan.FromSeconds(30)) || child.HasExited)
+        {
+            string output = string.Join('\n', child.Output);
+            child.Dispose();
+            Assert.Fail($"hp-fwd did not create {path}:\n{output}");
+        }
+        return child;
+    }
+
     public int Pid => _process.Id;
 
     public bool HasExited => _process.HasExited;

@@ -64,7 +64,8 @@ public sealed class DirtyLogTests(ITestOutputHelper output)
         object modelLock = new();
         lb.Guest.OnRxUsed = (id, len) => { lock (modelLock) model.RxUsed(id, len); };
         int phase = 0;               // 1: logging confirmed on, rounds are modelled; 2: stop modelling; 3: off
-        int modelledRoundsRunning = 0;
+        int modelledRoundsRunning = 0, modelledRounds = 0;
+        var enough = TimeSpan.FromSeconds(30);
         Exception? failed = null;
         using var stop = new CancellationTokenSource();
         var traffic = new Thread(() =>
@@ -86,6 +87,7 @@ public sealed class DirtyLogTests(ITestOutputHelper output)
                     {
                         lock (modelLock) model.UsedRings(lb.Guest.Memory);
                         Interlocked.Decrement(ref modelledRoundsRunning);
+                        Interlocked.Increment(ref modelledRounds);
                     }
                 }
             }
@@ -101,8 +103,11 @@ public sealed class DirtyLogTests(ITestOutputHelper output)
                 lb.Frontend.EnableLogging(log, lb.Guest.Memory, lb.Guest.Rings);   // every request acked: logging is on now
                 Assert.True(lb.Device.Logging);
                 lock (modelLock) model.Restart(lb.Guest.Memory);
+                int roundsFrom = Volatile.Read(ref modelledRounds);
                 Volatile.Write(ref phase, 1);
-                Thread.Sleep(300);
+                // 20 whole modelled rounds while logging is on (a fixed sleep was at the scheduler's mercy).
+                Assert.True(SpinWait.SpinUntil(() => Volatile.Read(ref modelledRounds) - roundsFrom >= 20 || failed != null, enough),
+                    $"cycle {cycle}: the traffic thread modelled {modelledRounds - roundsFrom} rounds in {enough.TotalSeconds} s");
                 Volatile.Write(ref phase, 2);
                 SpinWait.SpinUntil(() => Volatile.Read(ref modelledRoundsRunning) == 0, TimeSpan.FromSeconds(10));
                 dirty.Clear();
@@ -121,8 +126,8 @@ public sealed class DirtyLogTests(ITestOutputHelper output)
                 Volatile.Write(ref phase, 3);
                 log.Clear();
                 long offFrom = Interlocked.Read(ref lb.Guest.Received);
-                Thread.Sleep(300);
-                Assert.True(Interlocked.Read(ref lb.Guest.Received) > offFrom, $"cycle {cycle}: traffic stopped after LOG_ALL was switched off");
+                Assert.True(SpinWait.SpinUntil(() => Interlocked.Read(ref lb.Guest.Received) >= offFrom + 20 * 64 || failed != null, enough),
+                    $"cycle {cycle}: traffic stopped after LOG_ALL was switched off");
                 Assert.Equal(0, log.CountDirty());
                 Assert.True(Interlocked.Read(ref lb.Guest.Received) > before);
                 output.WriteLine($"cycle {cycle}: {modelled} pages written while logging, all marked; none after switching off");

@@ -23,7 +23,7 @@ public class DpdkVirtioUserControlTests
             string ready = events.WaitFor("new_device", TimeSpan.FromSeconds(30));
             int vid = int.Parse(ready.Split(' ')[1]);
             VhostSession session = DeviceRegistry.Get(vid)!;
-            Assert.True(session.IsRunning);
+            DeviceWaits.Running(session);
             Assert.True(session.Device.Memory!.Count >= 1);
             Assert.True(HotPath.Engine.Virtio.VirtioFeatures.Has(session.Device.Features, HotPath.Engine.Virtio.VirtioFeatures.Version1));
             peer.Stop();
@@ -47,12 +47,13 @@ public class DpdkVirtioUserControlTests
             driver.Start();
             for (int round = 1; round <= 2; round++)
             {
+                EventMark mark = events.Mark();   // this round's events only
                 using var peer = new VirtioUserPeer(path, "rxonly", server: true);
-                string ready = events.WaitFor("new_device", TimeSpan.FromSeconds(30));
+                string ready = events.WaitFor("new_device", TimeSpan.FromSeconds(30), mark);
                 int vid = int.Parse(ready.Split(' ')[1]);
-                Assert.True(DeviceRegistry.Get(vid)!.IsRunning);
+                DeviceWaits.Running(vid);
                 peer.Stop();
-                events.WaitFor($"destroy_connection {vid}", TimeSpan.FromSeconds(15));
+                events.WaitFor($"destroy_connection {vid}", TimeSpan.FromSeconds(15), mark);
             }
             Assert.Equal(2, events.Count("new_device"));
             Assert.Equal(2, events.Count("destroy_device"));

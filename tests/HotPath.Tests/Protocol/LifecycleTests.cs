@@ -43,7 +43,7 @@ public unsafe class LifecycleTests
                     mem.ResetAllocations();
                     fe.Start(mem, NetVrings.Allocate(mem, 1, 256, packed: restart % 2 == 1));
                     int vid = Vid(events.WaitFor("new_device", Wait));
-                    Assert.True(DeviceRegistry.Get(vid)!.IsRunning);
+                    DeviceWaits.Running(vid);
                 }
                 // The frontend process "died": socket and listener gone. The backend must notice and tear down.
                 events.WaitFor("destroy_connection", Wait);
@@ -121,7 +121,7 @@ public unsafe class LifecycleTests
             Assert.Equal((ulong)HotPath.Engine.VhostDevice.MaxQueuePairs, fe.GetQueueNum());
             fe.SetVringEnable(6, false);
             events.WaitFor($"vring_state_changed {vid} 6 0", Wait);
-            Assert.True(DeviceRegistry.Get(vid)!.IsRunning);   // pairs beyond the first may come and go
+            DeviceWaits.Running(vid);   // pairs beyond the first may come and go
         }
         finally { driver.Unregister(); }
     }
@@ -147,8 +147,8 @@ public unsafe class LifecycleTests
             using (HostileOutcome o = hostile.SendAndObserve(m, Wait))
                 Assert.Equal(HostileResult.Closed, o.Result);
 
-            Assert.True(DeviceRegistry.Get(vid1)!.IsRunning);
-            Assert.True(DeviceRegistry.Get(vid2)!.IsRunning);
+            DeviceWaits.Running(vid1);
+            DeviceWaits.Running(vid2);
             Assert.Equal(0x0F, fe1.GetStatus());
             Assert.Equal(0x0F, fe2.GetStatus());
         }
@@ -208,7 +208,7 @@ public unsafe class LifecycleTests
                 Assert.Equal(0x5A, s.Device.Memory!.GpaToHost(r.GuestPhysAddr + 100, ref len)[0]);
             }
             Assert.Equal(17, s.Device.Memory!.Count);
-            Assert.True(s.IsRunning);
+            DeviceWaits.Running(s);
             foreach (var r in extra.Regions.Take(15)) fe.RemMemReg(r);
             Assert.Equal(2, s.Device.Memory!.Count);
             Assert.True(s.Device.GetVring(0)!.IsReady);   // the rings live in the region that stayed
@@ -257,7 +257,7 @@ public unsafe class LifecycleTests
                 fe.RemMemReg(r);
             }
             Assert.Equal(1, s.Device.Memory!.Count);
-            Assert.True(s.IsRunning);
+            DeviceWaits.Running(s);
             Assert.True(s.Device.GetVring(3)!.IsReady);
 
             // Added back, a region is removed for real by the next REM_MEM_REG (it is no longer "already removed").

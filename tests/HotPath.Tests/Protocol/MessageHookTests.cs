@@ -77,7 +77,7 @@ public unsafe class MessageHookTests
             var veto = Assert.Throws<VhostUserException>(() => fe.SetVringEnable(1, false));
             Assert.Contains("SET_VRING_ENABLE", veto.Message);
             Assert.True(DeviceRegistry.Get(vid)!.Device.GetVring(1)!.Enabled);    // the veto kept the built-in handler out
-            Assert.True(DeviceRegistry.Get(vid)!.IsRunning);
+            DeviceWaits.Running(vid);
 
             // A hook that throws is a refused message, not a broken backend.
             hook.Throw = true;

@@ -1,3 +1,4 @@
+using HotPath.Engine.Interop;
 using HotPath.Frontend.Memory;
 using HotPath.Frontend.Rings;
 using HotPath.Frontend.VhostUser;
@@ -130,6 +131,32 @@ public class ControlMessageCaseTests(HostileBackend backend, ITestOutputHelper o
         AssertBackendServes();
     }
 
+    /// <summary>Issue 11: a frontend that sends part of a message and then stalls, or connects and says nothing, holds
+    /// only its own connection: an honest frontend is served meanwhile, and the stalled ones are counted when they go.</summary>
+    [Fact]
+    public void Case01_stalled_senders_do_not_hold_up_other_frontends()
+    {
+        long counted = ControlCounters.Refused(ControlError.Framing);
+        var silent = new List<HostileConnection>();
+        try
+        {
+            // A hundred connections that never say anything (SECURITY.md 20: many idle connections at once).
+            for (int i = 0; i < 100; i++) silent.Add(HostileConnection.Connect(backend.Path, TimeSpan.FromSeconds(5)));
+            using var stalled = HostileConnection.Connect(backend.Path, TimeSpan.FromSeconds(5));
+            using HostileMessage m = HostileFraming.SizeAboveBytesSent(40, 8);
+            Assert.Equal(0, stalled.Send(m));        // 12 + 8 of the 12 + 40 bytes promised, and then nothing
+            for (int i = 0; i < 3; i++) AssertBackendServes();
+        }
+        finally
+        {
+            foreach (var c in silent) c.Dispose();
+        }
+        Assert.True(SpinWait.SpinUntil(() => ControlCounters.Refused(ControlError.Framing) > counted, TimeSpan.FromSeconds(10)),
+            "closing in the middle of a message was not counted");
+        backend.WaitIdle();
+        AssertBackendServes();
+    }
+
     // ---- case 2: fds ----
 
     [Fact] public void Case02_fds_on_a_message_that_takes_none_close() =>
@@ -164,6 +191,31 @@ public class ControlMessageCaseTests(HostileBackend backend, ITestOutputHelper o
     [InlineData(FrontendRequest.SetVringErr)]
     public void Case03_fd_messages_with_bits_above_the_index_are_refused(FrontendRequest request) =>
         AssertNackedThenClosed($"{request} index 0x10000", _ => HostileVrings.FdIndex(request, 0x10000 | 0x100), ControlError.ReservedBitsSet);
+
+    public static IEnumerable<object[]> NotEventFdCases =>
+        from r in new[] { FrontendRequest.SetVringKick, FrontendRequest.SetVringCall, FrontendRequest.SetVringErr }
+        from k in Enum.GetValues<HostileFds.NotEventFd>()
+        select new object[] { r, k };
+
+    /// <summary>Issue 11: a pipe as call fd blocked hp-fwd's forwarding thread in write() once its buffer was full.
+    /// Only eventfds are taken as kick, call or err fds.</summary>
+    [Theory]
+    [MemberData(nameof(NotEventFdCases))]
+    public void Case03_kick_call_and_err_fds_that_are_not_eventfds_are_refused(FrontendRequest request, HostileFds.NotEventFd kind) =>
+        AssertNackedThenClosed($"{request} with a {kind}", _ =>
+        {
+            HostileMessage m = HostileVrings.NotAnEventFd(request, 0, kind, out int readEnd);
+            if (readEnd >= 0) LibC.close(readEnd);   // refused before anything is written: the reader is not needed
+            return m;
+        }, ControlError.NotAnEventFd);
+
+    /// <summary>SECURITY.md 19: the backend channel is read and written as a socket; any other fd is refused.</summary>
+    [Theory]
+    [InlineData("pipe")]
+    [InlineData("eventfd")]
+    [InlineData("memfd")]
+    public void Case19_a_backend_channel_fd_that_is_not_a_socket_is_refused(string kind) =>
+        AssertNackedThenClosed($"SET_BACKEND_REQ_FD with a {kind}", _ => HostileVrings.BackendChannelNotASocket(kind), ControlError.BadChannelFd);
 
     // ---- case 4: ring size ----
 
@@ -204,6 +256,13 @@ public class ControlMessageCaseTests(HostileBackend backend, ITestOutputHelper o
     [MemberData(nameof(BadTables))]
     public void Case05_bad_memory_tables_are_refused_and_map_nothing(string name, ControlError reason) =>
         AssertNackedThenClosed($"SET_MEM_TABLE {name}", _ => Table(name), reason);
+
+    [Theory]
+    [InlineData("pipe")]
+    [InlineData("socket")]
+    [InlineData("eventfd")]
+    public void Case05_region_fds_that_cannot_be_mapped_are_refused(string kind) =>
+        AssertNackedThenClosed($"region fd {kind}", _ => HostileMemoryTables.UnmappableFd(kind), ControlError.BadMemoryTable);
 
     [Fact] public void Case05_more_regions_than_the_maximum_close() =>
         AssertClosesEveryTime("too many regions", () => HostileMemoryTables.TooManyRegions(), ControlError.Framing);   // 65 fds: MSG_CTRUNC

@@ -24,6 +24,38 @@ public static class HostileFds
         return fd;
     }
 
+    /// <summary>The kinds of fd that are not eventfds, for kick/call/err fds a backend must refuse.</summary>
+    public enum NotEventFd { Pipe, Socket, RegularFile, Memfd }
+
+    /// <summary>An open fd of <paramref name="kind"/> (the write end of a pipe, one end of a socketpair, an unlinked
+    /// temporary file, a memfd); the other ends are closed, except a pipe's read end, which the caller gets too so
+    /// that the pipe stays open (close it).</summary>
+    public static unsafe int Make(NotEventFd kind, out int pipeReadEnd)
+    {
+        pipeReadEnd = -1;
+        switch (kind)
+        {
+            case NotEventFd.Pipe:
+                int* p = stackalloc int[2];
+                if (LibC.pipe2(p, LibC.O_CLOEXEC) != 0) throw new IOException($"pipe2: {LibC.StrError(LibC.Errno)}");
+                pipeReadEnd = p[0];
+                return p[1];
+            case NotEventFd.Socket:
+                (int a, int b) = UnixSockets.Pair();
+                LibC.close(b);
+                return a;
+            case NotEventFd.RegularFile:
+                string path = Path.Combine(Path.GetTempPath(), $"hp-notify-{Environment.ProcessId}-{Guid.NewGuid():N}");
+                int fd;
+                using (var h = File.OpenHandle(path, FileMode.CreateNew, FileAccess.ReadWrite)) fd = LibC.dup((int)h.DangerousGetHandle());
+                File.Delete(path);
+                if (fd < 0) throw new IOException($"dup: {LibC.StrError(LibC.Errno)}");
+                return fd;
+            default:
+                return Memfd(4096);
+        }
+    }
+
     /// <summary><paramref name="count"/> eventfds; all closed again if one cannot be made.</summary>
     public static int[] EventFds(int count) => Many(count, EventFd);
 

@@ -1,3 +1,4 @@
+using HotPath.Engine.Interop;
 using HotPath.Protocol.Wire;
 
 namespace HotPath.Frontend.VhostUser;
@@ -38,6 +39,23 @@ public static class HostileMemoryTables
         uint? declaredRegions = null, int securityCase = TableCase) =>
         HostileMessage.Honest(name, securityCase, FrontendRequest.SetMemTable,
             FrontendPayloads.MemTable(regions, declaredRegions), HostileFds.Memfds(fdCount ?? regions.Length, fdSize));
+
+    /// <summary>One region whose fd cannot be mapped as guest memory (issue 11): <paramref name="kind"/> is "pipe",
+    /// "socket" or "eventfd".</summary>
+    public static HostileMessage UnmappableFd(string kind)
+    {
+        int fd, readEnd = -1;
+        switch (kind)
+        {
+            case "pipe": fd = HostileFds.Make(HostileFds.NotEventFd.Pipe, out readEnd); break;
+            case "socket": fd = HostileFds.Make(HostileFds.NotEventFd.Socket, out _); break;
+            case "eventfd": fd = HostileFds.EventFd(); break;
+            default: throw new ArgumentException(kind, nameof(kind));
+        }
+        if (readEnd >= 0) LibC.close(readEnd);   // refused before anything is read or written
+        return HostileMessage.Honest($"SET_MEM_TABLE with a {kind} as region fd", TableCase, FrontendRequest.SetMemTable,
+            FrontendPayloads.MemTable([Region(0)], null), [fd]);
+    }
 
     /// <summary>SIGBUS class: one valid region whose memfd was made without MFD_ALLOW_SEALING (it can never be sealed).</summary>
     public static HostileMessage UnsealableMemfd() =>

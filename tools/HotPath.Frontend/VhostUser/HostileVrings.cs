@@ -1,3 +1,4 @@
+using HotPath.Engine.Interop;
 using HotPath.Frontend.Memory;
 using HotPath.Frontend.Rings;
 using HotPath.Protocol.Wire;
@@ -42,6 +43,33 @@ public static class HostileVrings
     /// 0-7), or reserved bits set (0x10000, 0xFFFFFFFF) that a backend truncating to 8 bits would not notice.
     /// Carries an eventfd unless NOFD (bit 8) is set in the value.
     /// </summary>
+    /// <summary>SET_VRING_KICK/CALL/ERR for vring <paramref name="index"/> carrying an fd of <paramref name="kind"/>
+    /// instead of an eventfd (issue 11: a pipe whose buffer fills blocks whoever writes it). A pipe's read end is
+    /// returned in <paramref name="pipeReadEnd"/> (the caller closes it) so the pipe stays open.</summary>
+    public static HostileMessage NotAnEventFd(FrontendRequest request, uint index, HostileFds.NotEventFd kind, out int pipeReadEnd)
+    {
+        if (request is not (FrontendRequest.SetVringKick or FrontendRequest.SetVringCall or FrontendRequest.SetVringErr))
+            throw new ArgumentOutOfRangeException(nameof(request), "SET_VRING_KICK, SET_VRING_CALL or SET_VRING_ERR");
+        int fd = HostileFds.Make(kind, out pipeReadEnd);
+        return HostileMessage.Honest($"{RequestRules.NameOf(request)} with {kind}", IndexCase, request,
+            FrontendPayloads.U64(index), new[] { fd });
+    }
+
+    /// <summary>SET_BACKEND_REQ_FD carrying <paramref name="kind"/> ("pipe", "eventfd", "memfd") instead of a socket.</summary>
+    public static HostileMessage BackendChannelNotASocket(string kind)
+    {
+        int fd, readEnd = -1;
+        switch (kind)
+        {
+            case "pipe": fd = HostileFds.Make(HostileFds.NotEventFd.Pipe, out readEnd); break;
+            case "eventfd": fd = HostileFds.EventFd(); break;
+            case "memfd": fd = HostileFds.Make(HostileFds.NotEventFd.Memfd, out _); break;
+            default: throw new ArgumentException(kind, nameof(kind));
+        }
+        if (readEnd >= 0) LibC.close(readEnd);
+        return HostileMessage.Honest($"SET_BACKEND_REQ_FD with a {kind}", 2, FrontendRequest.SetBackendReqFd, Array.Empty<byte>(), new[] { fd });
+    }
+
     public static HostileMessage FdIndex(FrontendRequest request, ulong value)
     {
         if (request is not (FrontendRequest.SetVringKick or FrontendRequest.SetVringCall or FrontendRequest.SetVringErr))

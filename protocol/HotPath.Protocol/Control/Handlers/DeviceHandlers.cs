@@ -1,3 +1,4 @@
+using HotPath.Engine.Interop;
 using HotPath.Engine.Virtio;
 using HotPath.Protocol.Transport;
 using HotPath.Protocol.Wire;
@@ -39,7 +40,14 @@ internal static unsafe class DeviceHandlers
 
     public static HandlerResult SetBackendReqFd(VhostSession s, MessageReader m)
     {
-        s.SetBackendChannel(m.TakeFd(0));
+        int fd = m.TakeFd(0);
+        // The channel is read and written as a socket (sendmsg/recvmsg with bounded waits); anything else is refused.
+        if (PeerFds.CheckSocket(fd) is { } what)
+        {
+            LibC.close(fd);
+            return HandlerResult.Fail(ControlError.BadChannelFd, $"SET_BACKEND_REQ_FD: fd {what}");
+        }
+        s.SetBackendChannel(fd);
         return HandlerResult.Ok;
     }
 

@@ -1,4 +1,5 @@
 using HotPath.Engine;
+using HotPath.Engine.Interop;
 using HotPath.Engine.Virtio;
 using HotPath.Engine.Vrings;
 using HotPath.Protocol.Transport;
@@ -75,7 +76,7 @@ internal static class VringHandlers
                 v.AddrSet = false;
                 v.Invalidate();
             }
-            else if (v.BrokenReason is not VringError.None and not VringError.AvailIndexJump)
+            else if (v.BrokenReason is not VringError.None and not VringError.AvailIndexJump and not VringError.PositionOutsideRing)
             {
                 v.BrokenReason = VringError.None;   // new addresses repair a ring the last table change broke
             }
@@ -135,6 +136,14 @@ internal static class VringHandlers
         uint index = (uint)(value & VringFdPayload.IndexMask);
         if (!TryGetVring(s, index, name, out Vring v, out HandlerResult fail)) return fail;
         int fd = (value & VringFdPayload.NoFdFlag) != 0 ? Vring.FdNone : m.TakeFd(0);
+        // Only an eventfd: the datapath writes call and err fds and must never block on one (issue 11). The call
+        // fd is made non-blocking; the kick fd keeps the frontend's flags (HotPath only drains it, with poll first).
+        string? notEventFd = fd >= 0 ? PeerFds.CheckEventFd(fd, nonBlocking: which != VringFd.Kick) : null;
+        if (notEventFd != null)
+        {
+            LibC.close(fd);
+            return HandlerResult.Fail(ControlError.NotAnEventFd, $"{name} vring {index}: fd {notEventFd}");
+        }
         InflightStart inflight = default;
         v.AccessLock.Enter();
         try
