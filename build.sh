@@ -7,17 +7,40 @@
 # publish is skipped while the hash of its inputs (managed sources, project files, SDK version) is unchanged, and
 # make rebuilds only stale C programs.
 # Usage: ./build.sh [--force]     (--force: publish even when the inputs did not change)
+#        ./build.sh install --prefix DIR     builds, then installs the library, header, pkg-config file, tools and
+#                                            examples under DIR (lib/, include/, bin/, share/hotpath/)
+#        ./build.sh uninstall --prefix DIR   removes exactly what install put there (its manifest)
 # HP_ILC_ISA=x86-x64-v2 ./build.sh: native code for an older CPU than libhotpath's default x86-x64-v3 (IlcInstructionSet).
 set -euo pipefail
 root=$(cd "$(dirname "$0")" && pwd)
 cd "$root"
 art=$root/artifacts
-force=0
-[ "${1:-}" = --force ] && force=1
+force=0 action=build prefix=
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --force) force=1 ;;
+    install|uninstall) action=$1 ;;
+    --prefix) prefix=${2:?--prefix wants a directory}; shift ;;
+    --prefix=*) prefix=${1#--prefix=} ;;
+    *) echo "build: unknown argument $1 (usage: ./build.sh [--force] | install --prefix DIR | uninstall --prefix DIR)" >&2; exit 2 ;;
+  esac
+  shift
+done
+if [ "$action" != build ] && [ -z "$prefix" ]; then echo "build: $action needs --prefix DIR" >&2; exit 2; fi
+manifest() { echo "$1/share/hotpath/install-manifest.txt"; }
+if [ "$action" = uninstall ]; then
+  m=$(manifest "$prefix")
+  [ -f "$m" ] || { echo "build: nothing installed under $prefix (no $m)" >&2; exit 1; }
+  while IFS= read -r f; do rm -f "$prefix/$f"; done < "$m"
+  rm -f "$m"
+  find "$prefix" -depth -type d -empty -delete 2>/dev/null || true
+  echo "build: uninstalled from $prefix"
+  exit 0
+fi
 t0=$EPOCHREALTIME
 step() { awk -v s="$1" -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "build: %-28s %6.1fs\n", s, b - a }'; }
 
-./scripts/setup.sh
+./scripts/setup.sh build
 command -v dotnet >/dev/null || { echo "build: dotnet is not installed (the .NET 10 SDK is needed)" >&2; exit 1; }
 step "setup"
 # libhotpath is compiled for x86-x64-v3 (its project's IlcInstructionSet); on a CPU without every v3 feature the
@@ -34,7 +57,7 @@ fi
 # Inputs: the C# sources and project files under the given folders, the shared build files, the SDK version.
 inputs_hash() { # FOLDER...
   { find "$@" -type d \( -name bin -o -name obj \) -prune -o -type f \
-      \( -name '*.cs' -o -name '*.csproj' -o -name '*.props' -o -name '*.targets' \) -print |
+      \( -name '*.cs' -o -name '*.c' -o -name '*.csproj' -o -name '*.props' -o -name '*.targets' \) -print |
       LC_ALL=C sort | xargs sha256sum
     sha256sum Directory.Build.props Directory.Packages.props global.json
     dotnet --version
@@ -81,8 +104,9 @@ install_if_changed protocol/HotPath.Native/include/hotpath.h "$art/include/hotpa
 pc=$(mktemp)
 cat > "$pc" <<PC
 # HotPath: vhost-user backend library with a DPDK rte_vhost-style C API.
-# Libs carries an rpath because artifacts/ is used in place, not installed.
-prefix=$art
+# Relocatable: the prefix is found from this file's own directory (lib/pkgconfig), wherever the tree was copied or
+# installed. Libs carries an rpath so programs run without LD_LIBRARY_PATH.
+prefix=\${pcfiledir}/../..
 libdir=\${prefix}/lib
 includedir=\${prefix}/include
 
@@ -101,3 +125,15 @@ step "header, pkg-config"
 make -s -C tools ART="$art"
 step "hp-fwd, examples"
 echo "build: done: $art"
+
+if [ "$action" = install ]; then
+  mkdir -p "$prefix"
+  prefix=$(cd "$prefix" && pwd)
+  files=(lib/libhotpath.so.1 lib/pkgconfig/hotpath.pc include/hotpath.h bin/hp-fwd bin/hp-frontend bin/hp-echo bin/hp-blk)
+  for f in "${files[@]}"; do install -D -m "$([ "${f%%/*}" = bin ] || [ "${f##*.}" = 1 ] && echo 755 || echo 644)" "$art/$f" "$prefix/$f"; done
+  ln -sfn libhotpath.so.1 "$prefix/lib/libhotpath.so"
+  files+=(lib/libhotpath.so)
+  for f in tools/examples/*.c; do install -D -m 644 "$f" "$prefix/share/hotpath/examples/$(basename "$f")"; files+=("share/hotpath/examples/$(basename "$f")"); done
+  printf '%s\n' "${files[@]}" > "$(manifest "$prefix")"
+  echo "build: installed under $prefix (pkg-config: PKG_CONFIG_PATH=$prefix/lib/pkgconfig; ./build.sh uninstall --prefix $prefix)"
+fi

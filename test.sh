@@ -4,7 +4,7 @@
 # Usage: ./test.sh
 set -euo pipefail
 cd "$(dirname "$0")"
-./scripts/setup.sh
+./scripts/setup.sh test
 ./build.sh          # libhotpath.so and the C programs the xunit tests run (hp-blk for the vhost-user-blk tests)
 mkdir -p artifacts/test-logs
 log=artifacts/test-logs/dotnet-test.log

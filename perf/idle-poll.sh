@@ -7,7 +7,7 @@
 # Prints: "poll backend=.. workload=.. packed=.. instructions=N calls=M ipc=N/M"
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-interop=${INTEROP:-/work/shared/interop}
+interop=${INTEROP:-$(cd "$(dirname "$0")/.." && pwd)/scripts/interop}
 wl=$1; packed=$2; backend=${3:-hotpath}
 secs=${SECS:-8}
 case $wl in

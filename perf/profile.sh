@@ -16,7 +16,7 @@ if [ ! -f "$prof/lib/libhotpath.so.1" ] || [ "${REPUBLISH:-0}" = 1 ]; then
   objcopy --remove-section .gnu_debuglink "$prof/obj/HotPath.Native.so" "$prof/lib/libhotpath.so.1"
   (cd "$prof/lib" && objcopy --add-gnu-debuglink=HotPath.Native.so.sym libhotpath.so.1)
 fi
-line=$(LD_LIBRARY_PATH=$prof/lib DOTNET_GCRegionRange=40000000 SECS=${SECS:-15} /work/shared/interop/callgrind-ipp.sh \
+line=$(LD_LIBRARY_PATH=$prof/lib DOTNET_GCRegionRange=40000000 SECS=${SECS:-15} "$(cd "$(dirname "$0")/.." && pwd)/scripts/interop/callgrind-ipp.sh" \
   "$wl" "$len" "$packed" "hp_vhost_${wl}_burst" -- "$root/artifacts/bin/hp-fwd" --socket {SOCK} --mode {MODE} \
   --pkt-len {LEN} --seconds {SECS} --stats-interval 0)
 echo "$line"

@@ -6,10 +6,10 @@
 # Usage: perf/race.sh [--ipp-only|--pps-only] [--no-dpdk-ipp] [--no-write]   (IDLE=0: no idle-poll runs)
 #   env: HP_FWD (default artifacts/bin/hp-fwd), ROUNDS (pps rounds, default 5), PPS_SECS (default 8),
 #        IPP_SECS (default 20), IPP_CONFIGS / PPS_CONFIGS ("workload:len:packed ..."), OUT (results folder)
-# Needs root, hugepages (../shared/interop/hugepages.sh) and dpdk-testpmd (install-peers.sh).
+# Needs root, hugepages (scripts/interop/hugepages.sh) and dpdk-testpmd (install-peers.sh).
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-interop=${INTEROP:-/work/shared/interop}
+interop=${INTEROP:-$(cd "$(dirname "$0")/.." && pwd)/scripts/interop}
 hp=${HP_FWD:-$root/artifacts/bin/hp-fwd}
 do_ipp=1; do_pps=1; dpdk_ipp=1; write=1
 for a in "$@"; do

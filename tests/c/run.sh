@@ -2,7 +2,7 @@
 # The C API tests (./test.sh runs them): builds the artifacts (../../build.sh, seconds when nothing changed) and the
 # test programs, then checks
 #   - hotpath.h compiles alone (C11 -pedantic, C++17, included twice);
-#   - every name of shared/reference/exports.txt is declared in hotpath.h and exported (dlsym), nm -D agrees;
+#   - every name of the seed's exports.txt (protocol/HotPath.Native/exports-seed.txt) is declared in hotpath.h and exported (dlsym), nm -D agrees;
 #   - test_api: driver/features/callbacks, error returns and hp_last_error() texts, mempool/mbuf, rings, VA lookup;
 #   - test_icmpecho: hp-fwd's ARP/ICMP echo responder on well-formed, malformed, truncated and random frames;
 #   - test_virtio_user: the API against DPDK virtio-user (real socket, real packets);
@@ -16,10 +16,9 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 art=$root/artifacts
-shared=${HOTPATH_SHARED:-$root/../shared}
-exports=$shared/reference/exports.txt
+exports=$root/protocol/HotPath.Native/exports-seed.txt     # the seed's export list (copied from shared/reference)
 added=$root/protocol/HotPath.Native/exports-added.txt   # HotPath's exports beyond the seed's list
-peer_sh=$shared/interop/virtio-user-peer.sh
+peer_sh=$root/scripts/interop/virtio-user-peer.sh
 work=$(mktemp -d /tmp/hp-ctests.XXXXXX)
 passed=0 failed=0 skipped=0
 
@@ -51,7 +50,7 @@ if ! "$root/build.sh" > "$work/build.log" 2>&1; then
 fi
 tail -4 "$work/build.log"
 if [ ! -f "$exports" ]; then
-  fail "exports list $exports not found (shared/ must sit beside the repository, or set HOTPATH_SHARED)"
+  fail "exports list $exports not found"
   echo "c-tests: $passed passed, $failed failed, $skipped skipped"; exit 1
 fi
 if make -s -C "$here" ART="$art" EXPORTS="$exports" > "$work/make.log" 2>&1; then
@@ -76,6 +75,9 @@ run_program exports_check "$bin/exports_check" "$art/lib/libhotpath.so.1"
 
 echo "== API"
 run_program test_api "$bin/test_api"
+
+echo "== the host process: signals and stdout/stderr left alone"
+run_program test_host_process "$bin/test_host_process"
 
 echo "== hp-fwd icmpecho responder (frames built in the test, guard page, ASan/UBSan)"
 run_program test_icmpecho "$bin/test_icmpecho"
@@ -173,6 +175,38 @@ if wait_socket "$sock"; then
     fail "hp-echo exited $rc, testpmd: $peer"
 else
   kill -INT $epid 2>/dev/null; wait $epid; fail "hp-echo made no socket: $(cat "$work/echo.out")"
+fi
+
+echo "== installed copy: ./build.sh install --prefix, a pkg-config build with the build tree moved away, uninstall"
+inst=$work/prefix
+if "$root/build.sh" install --prefix "$inst" > "$work/install.log" 2>&1; then
+  pass "./build.sh install --prefix $inst"
+  mv "$art" "$art.away"          # from here until the move back, nothing may use the build tree
+  restore() { [ -d "$art.away" ] && mv "$art.away" "$art"; }
+  trap restore EXIT
+  sock=$work/inst.sock
+  if cc $(PKG_CONFIG_PATH=$inst/lib/pkgconfig pkg-config --cflags hotpath) -o "$work/echo-inst" \
+       "$inst/share/hotpath/examples/hp-echo.c" $(PKG_CONFIG_PATH=$inst/lib/pkgconfig pkg-config --libs hotpath) 2> "$work/inst-cc.log"; then
+    (unset LD_LIBRARY_PATH; exec "$work/echo-inst" "$sock") > "$work/inst.out" 2>&1 &
+    ipid=$!
+    if wait_socket "$sock"; then
+      peer=$("$peer_sh" "$sock" io 4 64)
+      kill -INT $ipid; wait $ipid; rc=$?
+      lib=$(readlink -f "$(ldd "$work/echo-inst" | awk '/libhotpath/ {print $3}')")
+      [ $rc = 0 ] && [ "$(peer_num "$peer" rx_total)" -gt 0 ] && [ "$lib" = "$(readlink -f "$inst/lib/libhotpath.so.1")" ] &&
+        pass "hp-echo built by pkg-config from the installed copy echoes virtio-user's frames (library: $lib)" ||
+        fail "installed hp-echo exited $rc, library $lib, testpmd: $peer"
+    else
+      kill -INT $ipid 2>/dev/null; wait $ipid; fail "installed hp-echo made no socket: $(cat "$work/inst.out")"
+    fi
+  else
+    fail "building hp-echo against the installed copy: $(cat "$work/inst-cc.log")"
+  fi
+  restore; trap - EXIT
+  "$root/build.sh" uninstall --prefix "$inst" >> "$work/install.log" 2>&1 && [ ! -e "$inst" ] &&
+    pass "./build.sh uninstall --prefix removes everything it installed" || fail "uninstall left: $(find "$inst" 2>/dev/null | head)"
+else
+  fail "./build.sh install: $(tail -5 "$work/install.log")"
 fi
 
 echo "== ref_dequeue (written from the API reference only)"

@@ -446,6 +446,7 @@ int main(int argc, char **argv)
 	uint64_t flags = 0;
 	struct sigaction sa;
 
+	hp_log_set_stream(stderr); /* the library writes no log line unless asked */
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--socket") == 0 && i + 1 < argc)
 			g_path = argv[++i];

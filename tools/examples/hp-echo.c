@@ -40,6 +40,7 @@ int main(int argc, char **argv)
 	struct hp_mempool *pool = hp_mempool_create("echo", 8192, 256, 2048 + HP_PKTMBUF_HEADROOM, 0);
 	struct hp_mbuf *pkts[32];
 
+	hp_log_set_stream(stderr); /* the library writes no log line unless asked */
 	if (pool == NULL || hp_vhost_driver_register(path, 0) != 0 ||
 	    hp_vhost_driver_callback_register(path, &ops) != 0 || hp_vhost_driver_start(path) != 0) {
 		fprintf(stderr, "hp-echo: %s\n", hp_last_error());

@@ -82,6 +82,7 @@ int main(int argc, char **argv)
 	if (o.demo)
 		return run_demo(argv[0], o.seconds);
 
+	hp_log_set_stream(stderr); /* HotPath writes nothing unless asked: hp-fwd wants its lines on stderr */
 	if (install_signal_handlers() != 0) {
 		perror("hp-fwd: signal handlers");
 		return 1;

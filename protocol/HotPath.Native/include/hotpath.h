@@ -22,6 +22,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -586,6 +587,25 @@ struct hp_vhost_stat {
 
 /* The calling thread's reason for its last failed call ("no error" before any). Never NULL. */
 const char *hp_last_error(void);
+
+/*
+ * Logging. HotPath writes no line anywhere (no stdout, no stderr) until the application asks: with a stream
+ * (hp_log_set_stream(stderr), rte_openlog_stream's shape) and/or a callback. The environment variable HOTPATH_LOG
+ * (debug, info, warning, error) sets the level and, when the application set neither, sends lines to stderr. Lines
+ * have no newline when given to the callback; calls are serialised and come from HotPath's control thread or from the
+ * thread of the API call that logs. A warning that repeats per connection is logged once and counted after that.
+ * Levels are DPDK's RTE_LOG_* numbers. 0 on success, -1 with hp_last_error() for a level outside 1..8.
+ */
+#define HP_LOG_ERR 4
+#define HP_LOG_WARNING 5
+#define HP_LOG_NOTICE 6
+#define HP_LOG_INFO 7 /* the default */
+#define HP_LOG_DEBUG 8
+typedef void (*hp_log_cb_t)(int level, const char *line, void *arg);
+int hp_log_set_level(int level);
+int hp_log_get_level(void);
+int hp_log_set_callback(hp_log_cb_t cb, void *arg); /* NULL removes it */
+int hp_log_set_stream(FILE *stream);                /* NULL: no stream */
 
 /* Driver (per socket path). 0 on success, -1 on failure. */
 int hp_vhost_driver_register(const char *path, uint64_t flags);

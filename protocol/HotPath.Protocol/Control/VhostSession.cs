@@ -72,7 +72,7 @@ public sealed unsafe partial class VhostSession : IFdHandler, IDisposable
 
     internal int SocketFd => _fd;
 
-    private string Context => $"{Driver.Path} vid={Vid}";
+    internal string Context => $"{Driver.Path} vid={Vid}";
 
     internal void Log(LogLevel level, string message) => ControlLog.Write(level, Context, message);
 

@@ -27,19 +27,6 @@ public static class Requirements
         }
     }
 
-    /// <summary>The shared interop scripts (../shared/interop next to the repository).</summary>
-    public static string SharedInterop
-    {
-        get
-        {
-            string? dir = AppContext.BaseDirectory;
-            while (dir != null && !File.Exists(Path.Combine(dir, "HotPath.sln"))) dir = Path.GetDirectoryName(dir);
-            string repo = dir ?? throw new InvalidOperationException("HotPath.sln not found above the test binaries");
-            return Environment.GetEnvironmentVariable("HOTPATH_SHARED_INTEROP")
-                ?? Path.GetFullPath(Path.Combine(repo, "..", "shared", "interop"));
-        }
-    }
-
     public static string RepoRoot
     {
         get

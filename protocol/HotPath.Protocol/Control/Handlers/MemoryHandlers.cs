@@ -82,8 +82,9 @@ internal static unsafe class MemoryHandlers
     {
         if (r.ShrinkSealed) return;
         ControlCounters.CountUnsealedRegion();
-        s.Log(LogLevel.Warning, $"region gpa 0x{r.GuestPhysAddr:x} mapped without F_SEAL_SHRINK (a hugetlbfs/tmpfs file or unsealable memfd): " +
-            "a truncation by the frontend would raise SIGBUS; HP_VHOST_USER_REQUIRE_SEALED_MEMORY refuses such memory");
+        ControlLog.WriteOnce("unsealed-region", LogLevel.Warning, s.Context, $"region gpa 0x{r.GuestPhysAddr:x} mapped without " +
+            "F_SEAL_SHRINK (a hugetlbfs/tmpfs file or unsealable memfd): a truncation by the frontend would raise SIGBUS; " +
+            "HP_VHOST_USER_REQUIRE_SEALED_MEMORY refuses such memory");
     }
 
     public static HandlerResult GetMaxMemSlots(VhostSession s, MessageReader m) => s.ReplyU64(GuestMemory.MaxRegions);
