@@ -168,21 +168,6 @@ public sealed unsafe partial class VhostDevice
         }
     }
 
-    /// <summary>Puts the RARP announcement for <see cref="RarpMac"/> in <paramref name="pkts"/>[0]; returns 1, or 0 when no mbuf.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private ushort InjectRarp(Vring vq, MempoolHeader* pool, Mbuf** pkts)
-    {
-        Mbuf* m = RarpPacket.Make(pool, RarpMac);
-        if (m == null)
-        {
-            vq.Stats.Add(Stats.VringStats.MbufAllocFailed, 1);
-            return 0;
-        }
-        pkts[0] = m;
-        if (StatsEnabled) vq.Stats.CountPackets(pkts, 1);
-        return 1;
-    }
-
     /// <summary>Frees every vring's native datapath memory (device teardown).</summary>
     private void ReleaseDatapath()
     {

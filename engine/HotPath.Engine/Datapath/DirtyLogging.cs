@@ -42,13 +42,14 @@ internal static unsafe class DirtyLogging
     }
 
     /// <summary>
-    /// Packed rings: marks the descriptors a burst wrote back as used (<paramref name="n"/> shadow entries of
-    /// <see cref="PackedUsedRing"/>). A packed ring's used entries live in the descriptor ring itself, so it is that
-    /// ring's pages that change (the frontend's log address names the device area, which is marked on its own).
-    /// </summary>
+    /// Packed rings: marks the descriptors a burst wrote back as used (from the first <paramref name="shadow"/> entry
+    /// of <see cref="PackedUsedRing"/> to <paramref name="newUsedIndex"/>). A packed ring's used entries live in the
+    /// descriptor ring itself, so it is that ring's pages that change (the frontend's log address names the device
+    /// area, which is marked on its own).
     /// <para>The burst wrote used descriptors between the first shadow entry's slot and the new used index (chains
     /// of several descriptors leave gaps, which are marked too: a superset is safe), so at most two ranges are marked
     /// rather than one atomic OR per descriptor. The ring's GPA was translated when the ring was set up.</para>
+    /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     public static void PackedUsed(DirtyLog log, Vring vq, uint* shadow, uint newUsedIndex)
     {

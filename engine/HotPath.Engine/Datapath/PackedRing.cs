@@ -1,6 +1,5 @@
 using System.Runtime.CompilerServices;
 using HotPath.Engine.Buffers;
-using HotPath.Engine.Logging;
 using HotPath.Engine.Memory;
 using HotPath.Engine.Stats;
 using HotPath.Engine.Virtio;

@@ -20,9 +20,9 @@ internal sealed unsafe class PackedScratch : NativeScratch
     public readonly int BatchCapacity;       // RingSize: at most one deferred copy per chain, RingSize chains per burst
     public readonly BufPiece* Vec;
     public readonly int VecCapacity;         // RingSize + ExtraPieces
-    /// <summary>RingSize entries: the buffers of the mergeable packet being placed (<see cref="PackedChain"/> words).</summary>
+    /// <summary>RingSize entries: the buffers of the mergeable packet being placed (<see cref="PackedBurst.Pending"/> words).</summary>
     public readonly ulong* PendingUsed;
-    /// <summary>RingSize entries: bad chains met between that packet's buffers (<see cref="PackedChain"/> words with a reason).</summary>
+    /// <summary>RingSize entries: bad chains met between that packet's buffers (<see cref="PackedBurst.Pending"/> words with a reason).</summary>
     public readonly ulong* PendingBad;
 
     public PackedScratch(uint ringSize)

@@ -1,4 +1,3 @@
-using HotPath.Engine.Stats;
 using HotPath.Engine.Virtio;
 
 namespace HotPath.Engine.Datapath;

@@ -30,6 +30,7 @@ public unsafe ref struct LogCache
     private int _last;
     private ulong _lastPage;
 
+    /// <param name="log">The log the cached bits are flushed into.</param>
     /// <param name="storage"><see cref="Capacity"/> entries, e.g. <c>stackalloc LogCacheEntry[LogCache.Capacity]</c>.</param>
     public LogCache(DirtyLog log, LogCacheEntry* storage)
     {

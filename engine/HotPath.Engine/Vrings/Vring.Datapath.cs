@@ -1,6 +1,4 @@
-using HotPath.Engine.Datapath;
 using HotPath.Engine.Stats;
-using HotPath.Engine.Virtio;
 
 namespace HotPath.Engine.Vrings;
 

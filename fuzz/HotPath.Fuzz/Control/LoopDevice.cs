@@ -4,7 +4,6 @@ using HotPath.Frontend.Memory;
 using HotPath.Frontend.Rings;
 using HotPath.Frontend.VhostUser;
 using HotPath.Fuzz.Core;
-using HotPath.Protocol.Control;
 
 namespace HotPath.Fuzz.Control;
 

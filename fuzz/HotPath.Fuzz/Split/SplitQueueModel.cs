@@ -1,4 +1,3 @@
-using HotPath.Engine.Datapath;
 using HotPath.Engine.Stats;
 using HotPath.Fuzz.Core;
 using HotPath.Fuzz.Memory;

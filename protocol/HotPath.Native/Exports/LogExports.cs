@@ -71,11 +71,11 @@ internal static unsafe partial class LogExports
     /// <summary>Lines are written to <paramref name="stream"/> (a FILE *, e.g. stderr), flushed each; NULL: nowhere
     /// (unless a callback is set). rte_openlog_stream's shape.</summary>
     [UnmanagedCallersOnly(EntryPoint = "hp_log_set_stream")]
-    public static int SetStream(nint stream)
+    public static int SetStream(void* stream)
     {
         try
         {
-            s_stream = stream;
+            s_stream = (nint)stream;
             Route();
             return 0;
         }

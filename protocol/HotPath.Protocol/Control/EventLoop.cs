@@ -89,13 +89,6 @@ internal sealed unsafe class EventLoop
         return true;
     }
 
-    /// <summary>Changes the events watched on <paramref name="fd"/>. Loop thread only.</summary>
-    public void Modify(int fd, uint events)
-    {
-        EpollEvent ev = new() { Events = events, Data = (ulong)fd };
-        SocketCalls.epoll_ctl(_epfd, SocketCalls.EPOLL_CTL_MOD, fd, &ev);
-    }
-
     /// <summary>Stops watching <paramref name="fd"/> (call before closing it). Loop thread only.</summary>
     public void Remove(int fd)
     {

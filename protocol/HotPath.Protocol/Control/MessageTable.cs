@@ -1,5 +1,4 @@
 using HotPath.Protocol.Control.Handlers;
-using HotPath.Protocol.Wire;
 using PF = HotPath.Protocol.Wire.ProtocolFeatures;
 using R = HotPath.Protocol.Wire.FrontendRequest;
 

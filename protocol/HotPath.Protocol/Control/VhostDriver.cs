@@ -1,6 +1,5 @@
 using HotPath.Engine;
 using HotPath.Engine.Virtio;
-using HotPath.Protocol.Wire;
 
 namespace HotPath.Protocol.Control;
 

@@ -27,7 +27,6 @@ public static unsafe partial class SocketCalls
     [LibraryImport(Lib, SetLastError = true)] public static partial nint recvmsg(int fd, MsgHdr* msg, int flags);
     [LibraryImport(Lib, SetLastError = true)] public static partial nint sendmsg(int fd, MsgHdr* msg, int flags);
     [LibraryImport(Lib, SetLastError = true)] public static partial int shutdown(int fd, int how);
-    [LibraryImport(Lib, SetLastError = true)] public static partial int getsockopt(int fd, int level, int name, void* val, int* len);
     [LibraryImport(Lib, SetLastError = true)] public static partial int setsockopt(int fd, int level, int name, void* val, int len);
     [LibraryImport(Lib, SetLastError = true)] public static partial int unlink(byte* path);
     [LibraryImport(Lib, SetLastError = true)] public static partial int epoll_create1(int flags);
@@ -57,13 +56,6 @@ public static unsafe partial class SocketCalls
         buf[n] = 0;
         fixed (byte* p = buf)
             return unlink(p) == 0 ? 0 : -Engine.Interop.LibC.Errno;
-    }
-
-    /// <summary>Pending error of a non-blocking connect (SO_ERROR).</summary>
-    public static int PendingError(int fd)
-    {
-        int err = 0, len = sizeof(int);
-        return getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 ? err : Engine.Interop.LibC.Errno;
     }
 }
 

@@ -1,6 +1,5 @@
 using System.Buffers.Binary;
 using HotPath.Engine.Virtio;
-using HotPath.Frontend.Memory;
 using HotPath.Frontend.Rings;
 
 namespace HotPath.Tests.Blk;

@@ -1,4 +1,3 @@
-using HotPath.Engine.Buffers;
 using HotPath.Engine.Stats;
 using HotPath.Engine.Virtio;
 using HotPath.Frontend.Rings;

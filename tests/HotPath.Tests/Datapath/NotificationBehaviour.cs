@@ -1,7 +1,6 @@
 using HotPath.Engine;
 using HotPath.Engine.Buffers;
 using HotPath.Engine.Stats;
-using HotPath.Engine.Virtio;
 using HotPath.Frontend.Rings;
 
 namespace HotPath.Tests.Datapath;

@@ -1,6 +1,4 @@
-using HotPath.Engine;
 using HotPath.Engine.Buffers;
-using HotPath.Engine.Stats;
 using HotPath.Engine.Virtio;
 using HotPath.Frontend.Rings;
 

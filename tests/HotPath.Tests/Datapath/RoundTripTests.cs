@@ -1,5 +1,4 @@
 using HotPath.Engine.Buffers;
-using HotPath.Engine.Virtio;
 using HotPath.Frontend.Rings;
 
 namespace HotPath.Tests.Datapath;

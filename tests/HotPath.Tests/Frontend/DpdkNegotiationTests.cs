@@ -1,7 +1,6 @@
 using System.Globalization;
 using HotPath.Engine.Virtio;
 using HotPath.Frontend.Memory;
-using HotPath.Frontend.Rings;
 using HotPath.Frontend.VhostUser;
 using HotPath.Protocol.Wire;
 using HotPath.Tests.Infrastructure;

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using HotPath.Frontend.VhostUser;
-using HotPath.Protocol.Transport;
 using HotPath.Tests.Infrastructure;
 using Xunit.Abstractions;
 

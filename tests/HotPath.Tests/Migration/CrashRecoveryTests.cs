@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using HotPath.Engine.Inflight;
 using HotPath.Engine.Interop;
-using HotPath.Engine.Virtio;
 using HotPath.Frontend.VhostUser;
 using HotPath.Tests.Infrastructure;
 using Xunit.Abstractions;

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using HotPath.Frontend.Memory;
 using HotPath.Tests.Infrastructure;
 using Xunit.Abstractions;

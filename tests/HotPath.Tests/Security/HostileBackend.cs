@@ -1,5 +1,4 @@
 using HotPath.Frontend.Memory;
-using HotPath.Frontend.Rings;
 using HotPath.Frontend.VhostUser;
 using HotPath.Protocol.Control;
 using HotPath.Tests.Infrastructure;

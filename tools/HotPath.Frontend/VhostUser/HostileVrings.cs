@@ -38,11 +38,6 @@ public static class HostileVrings
         return HostileMessage.Honest($"{RequestRules.NameOf(request)} for vring 0x{index:x}", IndexCase, request, payload);
     }
 
-    /// <summary>
-    /// Case 3: SET_VRING_KICK/CALL/ERR with a raw u64 <paramref name="value"/>: an index the backend lacks (bits
-    /// 0-7), or reserved bits set (0x10000, 0xFFFFFFFF) that a backend truncating to 8 bits would not notice.
-    /// Carries an eventfd unless NOFD (bit 8) is set in the value.
-    /// </summary>
     /// <summary>SET_VRING_KICK/CALL/ERR for vring <paramref name="index"/> carrying an fd of <paramref name="kind"/>
     /// instead of an eventfd (issue 11: a pipe whose buffer fills blocks whoever writes it). A pipe's read end is
     /// returned in <paramref name="pipeReadEnd"/> (the caller closes it) so the pipe stays open.</summary>
@@ -70,6 +65,11 @@ public static class HostileVrings
         return HostileMessage.Honest($"SET_BACKEND_REQ_FD with a {kind}", 2, FrontendRequest.SetBackendReqFd, Array.Empty<byte>(), new[] { fd });
     }
 
+    /// <summary>
+    /// Case 3: SET_VRING_KICK/CALL/ERR with a raw u64 <paramref name="value"/>: an index the backend lacks (bits
+    /// 0-7), or reserved bits set (0x10000, 0xFFFFFFFF) that a backend truncating to 8 bits would not notice.
+    /// Carries an eventfd unless NOFD (bit 8) is set in the value.
+    /// </summary>
     public static HostileMessage FdIndex(FrontendRequest request, ulong value)
     {
         if (request is not (FrontendRequest.SetVringKick or FrontendRequest.SetVringCall or FrontendRequest.SetVringErr))

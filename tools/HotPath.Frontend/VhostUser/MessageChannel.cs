@@ -17,6 +17,7 @@ public sealed class MessageChannel : IDisposable
     /// <param name="fd">A connected stream socket; the channel takes ownership.</param>
     /// <param name="readsReplies">True on the frontend's main socket (every incoming message must carry REPLY);
     /// false on the backend-request channel, where the backend sends requests.</param>
+    /// <param name="ioTimeout">How long a send or a reply may take before the channel counts as broken.</param>
     public MessageChannel(int fd, bool readsReplies, TimeSpan ioTimeout)
     {
         if (fd < 0) throw new ArgumentOutOfRangeException(nameof(fd));
