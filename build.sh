@@ -118,7 +118,14 @@ Libs.private: -lpthread
 Cflags: -I\${includedir}
 PC
 install_if_changed "$pc" "$art/lib/pkgconfig/hotpath.pc"
-rm -f "$pc"
+# hotpath-rte: DPDK 22.11's rte_vhost.h / rte_mbuf.h / rte_mempool.h / rte_ring.h on HotPath, so that a DPDK vhost
+# program builds by include path.
+for h in protocol/HotPath.Native/include/rte/*.h; do install_if_changed "$h" "$art/include/hotpath-rte/$(basename "$h")"; done
+sed -e 's/^Name: hotpath$/Name: hotpath-rte/' \
+    -e 's/^Description: .*/Description: DPDK rte_vhost API (source compatibility) on libhotpath.so/' \
+    -e 's|^Cflags: .*|Cflags: -I${includedir}/hotpath-rte -I${includedir}|' "$pc" > "$pc.rte"
+install_if_changed "$pc.rte" "$art/lib/pkgconfig/hotpath-rte.pc"
+rm -f "$pc" "$pc.rte"
 step "header, pkg-config"
 
 # ---- C programs ----
@@ -129,7 +136,8 @@ echo "build: done: $art"
 if [ "$action" = install ]; then
   mkdir -p "$prefix"
   prefix=$(cd "$prefix" && pwd)
-  files=(lib/libhotpath.so.1 lib/pkgconfig/hotpath.pc include/hotpath.h bin/hp-fwd bin/hp-frontend bin/hp-echo bin/hp-blk)
+  files=(lib/libhotpath.so.1 lib/pkgconfig/hotpath.pc lib/pkgconfig/hotpath-rte.pc include/hotpath.h bin/hp-fwd bin/hp-frontend bin/hp-echo bin/hp-blk)
+  for h in "$art"/include/hotpath-rte/*.h; do files+=("include/hotpath-rte/$(basename "$h")"); done
   for f in "${files[@]}"; do install -D -m "$([ "${f%%/*}" = bin ] || [ "${f##*.}" = 1 ] && echo 755 || echo 644)" "$art/$f" "$prefix/$f"; done
   ln -sfn libhotpath.so.1 "$prefix/lib/libhotpath.so"
   files+=(lib/libhotpath.so)

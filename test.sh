@@ -48,6 +48,7 @@ if [ $stress = 1 ]; then
   exit 0
 fi
 ./tests/c/run.sh
+./scripts/pack.sh   # the managed API as NuGet packages, and a sample program built from them against virtio-user
 ./tests/qemu/run.sh
 # Allocation gate: every BenchmarkDotNet suite once, in-process; fails when a benchmark allocates (about 20 s).
 ./perf/alloc-gate.sh

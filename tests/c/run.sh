@@ -79,6 +79,14 @@ run_program test_api "$bin/test_api"
 echo "== the host process: signals and stdout/stderr left alone"
 run_program test_host_process "$bin/test_host_process"
 
+echo "== hotpath-rte: DPDK 22.11's vhost API by include path"
+run_program rte_compat_extras "$bin/rte_compat_extras"
+if [ -f "$bin/dpdk_style_app.dpdk-c.ok" ] && [ -f "$bin/dpdk_style_app.dpdk-cxx.ok" ]; then
+  pass "dpdk_style_app.c compiles against DPDK's own rte_vhost.h too (C and C++, -Wall -Wextra -Werror)"
+else
+  fail "dpdk_style_app.c was not checked against DPDK's headers (pkg-config libdpdk: dpdk-dev from scripts/setup.sh)"
+fi
+
 echo "== hp-fwd icmpecho responder (frames built in the test, guard page, ASan/UBSan)"
 run_program test_icmpecho "$bin/test_icmpecho"
 
@@ -176,6 +184,21 @@ if wait_socket "$sock"; then
 else
   kill -INT $epid 2>/dev/null; wait $epid; fail "hp-echo made no socket: $(cat "$work/echo.out")"
 fi
+
+echo "== dpdk_style_app (DPDK-style source on hotpath-rte, built as C and as C++) against virtio-user"
+for variant in dpdk_style_app dpdk_style_app_cxx; do
+  sock=$work/$variant.sock
+  "$bin/$variant" "$sock" 8 > "$work/$variant.out" 2>&1 &
+  dpid=$!
+  if wait_socket "$sock"; then
+    peer=$("$peer_sh" "$sock" txonly 4 64)
+    wait $dpid
+    grep -E '^dpdk_style_app: packets=' "$work/$variant.out" | sed 's/^/      /'
+    run_program "$variant" cat "$work/$variant.out"
+  else
+    kill $dpid 2>/dev/null; wait $dpid; fail "$variant made no socket: $(cat "$work/$variant.out")"
+  fi
+done
 
 echo "== installed copy: ./build.sh install --prefix, a pkg-config build with the build tree moved away, uninstall"
 inst=$work/prefix
