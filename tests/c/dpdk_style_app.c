@@ -41,6 +41,8 @@ static int new_device(int vid)
 		    vr.used != NULL && vr.size > 0 && (vr.size & (vr.size - 1)) == 0;
 	g_features_ok = rte_vhost_get_negotiated_features(vid, &features) == 0 &&
 			(features & (1ULL << VIRTIO_F_VERSION_1)) != 0 && rte_vhost_get_ifname(vid, ifname, sizeof(ifname)) == 0;
+	/* A polling application turns the guest's kicks off, as DPDK's examples/vhost does. */
+	g_ring_ok = g_ring_ok && rte_vhost_enable_guest_notification(vid, VIRTIO_TXQ, 0) == 0;
 	printf("dpdk_style_app: new_device vid=%d vrings=%u features=0x%llx ifname=%s\n", vid, rte_vhost_get_vring_num(vid),
 	       (unsigned long long)features, ifname);
 	__atomic_store_n(&g_vid, vid, __ATOMIC_RELEASE);

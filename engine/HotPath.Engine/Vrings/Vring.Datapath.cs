@@ -30,6 +30,27 @@ public sealed unsafe partial class Vring
     internal ulong KickSuppressionFeatures = ulong.MaxValue;
 
     /// <summary>
+    /// The application asked the guest to kick (rte_vhost_enable_guest_notification(..., 1): interrupt mode). False
+    /// (the default, as DPDK's polling backends): kicks are suppressed. Survives ring re-translation and feature
+    /// changes; reset with the ring.
+    /// </summary>
+    public bool GuestKicksWanted { get; private set; }
+
+    /// <summary>
+    /// Switches guest kicks on or off and writes the ring's suppression fields now (call with the access lock held
+    /// and the ring translated). Ends with a full fence: a caller that enabled kicks and then checks the ring for
+    /// work sees every buffer the guest made available before it could have read our fields, so none is missed
+    /// between "found nothing" and "sleep on the kick fd".
+    /// </summary>
+    internal void SetGuestKicks(bool wanted, ulong features)
+    {
+        GuestKicksWanted = wanted;
+        if (IsPacked) ApplyPackedKickSuppression(features);
+        else ApplySplitKickSuppression(features);
+        Interlocked.MemoryBarrier();
+    }
+
+    /// <summary>
     /// Back to a clean datapath state for the ring as now configured: called when the ring is (re)translated, when its
     /// base changes, and on reset. Runs with the access lock held (no burst in flight).
     /// </summary>

@@ -32,7 +32,8 @@ public sealed unsafe partial class Vring
 
     /// <summary>
     /// Suppresses guest kicks (we poll): the device event suppression area says DISABLE, with or without EVENT_IDX
-    /// (a packed ring can switch kicks off outright; off_wrap is then meaningless and left 0). Called from a burst when
+    /// (a packed ring can switch kicks off outright; off_wrap is then meaningless and left 0). With
+    /// <see cref="GuestKicksWanted"/> it says ENABLE, or DESC at the next avail position with EVENT_IDX. Called from a burst when
     /// the features changed since last time, i.e. on the first burst after the ring was (re)translated.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
@@ -41,7 +42,15 @@ public sealed unsafe partial class Vring
         // SAFETY: Used (the device area) was translated with its full 4 bytes.
         // Ordering: a plain store; the driver reads it only as a hint after its own full fence (virtio 2.8.10), and
         // the release stores of the used flags that follow order it for a driver that waits for them.
-        *(uint*)(Used + PackedRingLayout.EventOffWrapOffset) = (uint)VringPackedEvent.Disable << 16;
+        uint word = (uint)VringPackedEvent.Disable << 16;
+        if (GuestKicksWanted)
+        {
+            // Interrupt mode: kick for every new buffer, or with EVENT_IDX from the next avail position on.
+            word = VirtioFeatures.Has(features, VirtioFeatures.RingEventIdx)
+                ? (uint)VringPackedEvent.Desc << 16 | PackedRingLayout.Position(LastAvailIdx, AvailWrapCounter)
+                : (uint)VringPackedEvent.Enable << 16;
+        }
+        Volatile.Write(ref *(uint*)(Used + PackedRingLayout.EventOffWrapOffset), word);
         KickSuppressionFeatures = features;
     }
 }

@@ -190,6 +190,7 @@ public sealed unsafe partial class Vring
         AvailWrapCounter = UsedWrapCounter = true;
         BrokenReason = VringError.None;
         ReportedReady = false;
+        GuestKicksWanted = false;
         ResetDatapath();
     }
 }

@@ -118,6 +118,27 @@ internal static unsafe class DatapathExports
         }
     }
 
+    /// <summary>Asks the guest to kick the ring (enable != 0) or to stop (rte_vhost_enable_guest_notification): 0, or -1
+    /// and the reason.</summary>
+    [UnmanagedCallersOnly(EntryPoint = "hp_vhost_enable_guest_notification")]
+    public static int EnableGuestNotification(int vid, ushort queueId, int enable)
+    {
+        const string fn = "hp_vhost_enable_guest_notification";
+        try
+        {
+            VhostDevice? dev = Args.Device(fn, vid);
+            if (dev == null) return -1;
+            if (dev.EnableGuestNotification(queueId, enable != 0)) return 0;
+            return dev.GetVring(queueId) == null
+                ? LastError.Set(fn, $"vring {queueId} does not exist on vid {vid}")
+                : LastError.Set(fn, $"vring {queueId} of vid {vid} is not set up", HotPath.Engine.Interop.LibC.EAGAIN);
+        }
+        catch (Exception e)
+        {
+            return LastError.Set(fn, e);
+        }
+    }
+
     /// <summary>Delivers a notification the guest_notify callback took over (writes the call eventfd).</summary>
     [UnmanagedCallersOnly(EntryPoint = "hp_vhost_notify_guest")]
     public static void NotifyGuest(int vid, ushort queueId)

@@ -13,8 +13,20 @@
  *     hp_vhost_get_mem_table(), which the caller frees with free().
  *   - Control-plane callbacks (struct hp_vhost_device_ops) run on the library's control thread and may call back
  *     into this API. Datapath functions are called from the application's threads, at most one thread per queue.
+ *   - The destroy_device contract (DPDK's): when destroy_device(vid) returns, no application thread may call a
+ *     datapath function on vid any more (stop and join the polling threads inside the callback). The library then
+ *     unmaps the guest memory. Because the callback runs on the control thread that serves every device, it must
+ *     not wait on anything a frontend controls; HotPath's own calls never block on a frontend's fd (call fds are
+ *     written non-blocking), so joining a polling thread is bounded by one burst.
+ *   - Ownership: mbufs handed to hp_vhost_enqueue_burst stay the caller's (they are copied); mbufs returned by
+ *     hp_vhost_dequeue_burst are the caller's to free. A pool's per-thread caches are given back when their thread
+ *     exits, so polling threads may come and go.
+ *   - The host process is left alone: no signal handler of the application's signals is installed or changed, and
+ *     nothing is written to stdout or stderr unless the application asks (hp_log_set_stream/callback, HOTPATH_LOG).
  *
- * Self-contained: needs only <stdint.h>, <stdbool.h> and <stddef.h>. C11 or later, or C++11 or later.
+ * Self-contained: needs only <stdint.h>, <stdbool.h>, <stddef.h> and <stdio.h> (FILE, for hp_log_set_stream). C11 or
+ * later, or C++11 or later. DPDK's own names (rte_vhost.h and friends) are in the hotpath-rte set (pkg-config
+ * hotpath-rte).
  */
 #ifndef HOTPATH_H
 #define HOTPATH_H
@@ -645,6 +657,14 @@ int hp_vhost_get_mem_table(int vid, struct hp_vhost_memory **mem);
 uint64_t hp_vhost_va_from_guest_pa(struct hp_vhost_memory *mem, uint64_t gpa, uint64_t *len);
 int hp_vhost_get_vhost_vring(int vid, uint16_t vring_idx, struct hp_vhost_vring *vring);
 int hp_vhost_vring_call(int vid, uint16_t vring_idx);
+/*
+ * Interrupt mode (rte_vhost_enable_guest_notification): enable != 0 asks the guest to kick the vring's kick fd when
+ * it makes buffers available; 0 (the default) suppresses kicks, for a polling application. The pattern for an
+ * application that sleeps: poll until empty, enable, poll once more (a buffer added just before the guest saw the
+ * change is not kicked), then wait for the kick fd (hp_vhost_get_vhost_vring().kickfd, readable with poll/epoll;
+ * read its 8-byte counter to clear it), disable, poll. 0, or -1 with hp_last_error() (no such vring, not set up).
+ */
+int hp_vhost_enable_guest_notification(int vid, uint16_t queue_id, int enable);
 void hp_vhost_notify_guest(int vid, uint16_t queue_id);
 
 /* Live migration. */

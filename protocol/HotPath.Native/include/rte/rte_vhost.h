@@ -245,6 +245,10 @@ static inline uint16_t rte_vhost_dequeue_burst(int vid, uint16_t queue_id, struc
 	return hp_vhost_dequeue_burst(vid, queue_id, mbuf_pool, pkts, count);
 }
 static inline int rte_vhost_vring_call(int vid, uint16_t vring_idx) { return hp_vhost_vring_call(vid, vring_idx); }
+static inline int rte_vhost_enable_guest_notification(int vid, uint16_t queue_id, int enable)
+{
+	return hp_vhost_enable_guest_notification(vid, queue_id, enable);
+}
 static inline int rte_vhost_get_vring_base(int vid, uint16_t queue_id, uint16_t *last_avail_idx, uint16_t *last_used_idx)
 {
 	return hp_vhost_get_vring_base(vid, queue_id, last_avail_idx, last_used_idx);
