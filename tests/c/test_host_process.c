@@ -36,7 +36,9 @@ static void start_driver(void)
 	}
 }
 
-/* A frontend connecting and going away makes the control plane log ("new connection", "frontend closed"). */
+/* A frontend connecting and going away makes the control plane log ("new connection", "frontend closed"). The
+ * pauses give the control thread time to write those lines; the checks that follow a poke are of the kind a late line
+ * can only make pass (nothing printed, nothing below the level), and the one that needs a line waits for it. */
 static void poke(void)
 {
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
@@ -111,14 +113,25 @@ static void child_dispositions(void)
 	_exit(0);
 }
 
+/* Written by the library's control thread (the callback), read by the test thread. */
 static int lines_seen, info_lines_seen;
 static void on_line(int level, const char *line, void *arg)
 {
 	(void)arg;
 	if (strncmp(line, "hotpath: ", 9) == 0)
-		lines_seen++;
+		__atomic_add_fetch(&lines_seen, 1, __ATOMIC_RELEASE);
 	if (level == HP_LOG_INFO)
-		info_lines_seen++;
+		__atomic_add_fetch(&info_lines_seen, 1, __ATOMIC_RELEASE);
+}
+
+/* Waits (up to 10 s) until the callback has seen at least n lines; returns how many it saw. */
+static int wait_for_lines(int n)
+{
+	for (int i = 0; i < 1000 && __atomic_load_n(&lines_seen, __ATOMIC_ACQUIRE) < n; i++) {
+		struct timespec ts = { 0, 10 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+	return __atomic_load_n(&lines_seen, __ATOMIC_ACQUIRE);
 }
 
 /* Child (stdout and stderr are pipes the parent reads): silent by default; the callback sees lines once set; the
@@ -132,11 +145,13 @@ static void child_logging(int report_fd)
 	poke();
 	hp_log_set_callback(on_line, NULL);
 	poke();
-	int with_callback = lines_seen;
+	int with_callback = wait_for_lines(1);
+	/* At error level the next connection's info lines are dropped whenever the control thread writes them (a line
+	 * written late can only be missed by this count, never added to it wrongly). */
 	hp_log_set_level(HP_LOG_ERR);
-	info_lines_seen = 0;
+	__atomic_store_n(&info_lines_seen, 0, __ATOMIC_RELEASE);
 	poke();
-	fprintf(report, "%d %d %d\n", with_callback, info_lines_seen, hp_log_get_level());
+	fprintf(report, "%d %d %d\n", with_callback, __atomic_load_n(&info_lines_seen, __ATOMIC_ACQUIRE), hp_log_get_level());
 	fclose(report);
 	_exit(0);
 }

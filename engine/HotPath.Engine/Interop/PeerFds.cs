@@ -1,11 +1,11 @@
 namespace HotPath.Engine.Interop;
 
 /// <summary>
-/// The kind of the fds a frontend hands over. Kick, call and err fds come from the frontend. Only an eventfd has the semantics the rings rely on (a write of 1
-/// never blocks while the counter is below its maximum); a pipe, socket, regular file or memfd could block or fail
-/// the datapath thread that writes it. <see cref="CheckEventFd"/> refuses anything else at the door, and every call-fd write
-/// goes through <see cref="TrySignal"/>, which never blocks. The backend channel must be a socket
-/// (<see cref="CheckSocket"/>).
+/// The kind of the fds a frontend hands over. Kick, call and err fds must be eventfds: only an eventfd has the
+/// semantics the rings rely on (a write of 1 never blocks while the counter is below its maximum), and a pipe, socket,
+/// regular file or memfd could block or fail the datapath thread that writes it. <see cref="CheckEventFd"/> refuses
+/// anything else at the door, and every call-fd write goes through <see cref="TrySignal"/>, which never blocks. The
+/// backend channel must be a socket (<see cref="CheckSocket"/>).
 /// </summary>
 public static unsafe class PeerFds
 {
@@ -15,8 +15,10 @@ public static unsafe class PeerFds
     /// otherwise what it is, in words.</summary>
     public static string? CheckEventFd(int fd, bool nonBlocking)
     {
-        string? what = Describe(fd);
-        if (what != null) return what;
+        if (Inspect(fd, out uint mode, out string? link) is { } error) return error;
+        // Without /proc (link null) an anonymous inode is known by having no file type bits.
+        bool eventFd = link != null ? link == EventFdLink : (mode & LibC.S_IFMT) == 0;
+        if (!eventFd) return $"not an eventfd but {Kind(mode, link ?? "?")}";
         if (nonBlocking && !SetNonBlocking(fd)) return $"fcntl(O_NONBLOCK): {LibC.StrError(LibC.Errno)}";
         return null;
     }
@@ -24,22 +26,21 @@ public static unsafe class PeerFds
     /// <summary>Null when <paramref name="fd"/> is a socket, otherwise what it is, in words.</summary>
     public static string? CheckSocket(int fd)
     {
-        Stat st;
-        if (LibC.fstat(fd, &st) != 0) return $"not an open fd ({LibC.StrError(LibC.Errno)})";
-        if ((st.Mode & LibC.S_IFMT) == LibC.S_IFSOCK) return null;
-        string link = LibC.ReadLink($"/proc/self/fd/{fd}") ?? "?";
-        return $"not a socket but {(link == EventFdLink ? "an eventfd" : Kind(st.Mode, link))}";
+        if (Inspect(fd, out uint mode, out string? link) is { } error) return error;
+        if ((mode & LibC.S_IFMT) == LibC.S_IFSOCK) return null;
+        return $"not a socket but {(link == EventFdLink ? "an eventfd" : Kind(mode, link ?? "?"))}";
     }
 
-    /// <summary>Null for an eventfd, otherwise a description of the fd ("a pipe", "a socket", "/memfd:x", ...).</summary>
-    private static string? Describe(int fd)
+    /// <summary>The fd's file type bits and its /proc/self/fd link (null without /proc); or why it cannot be looked at.</summary>
+    private static string? Inspect(int fd, out uint mode, out string? link)
     {
         Stat st;
+        link = null;
+        mode = 0;
         if (LibC.fstat(fd, &st) != 0) return $"not an open fd ({LibC.StrError(LibC.Errno)})";
-        string? link = LibC.ReadLink($"/proc/self/fd/{fd}");
-        if (link != null) return link == EventFdLink ? null : $"not an eventfd but {Kind(st.Mode, link)}";
-        // No /proc: an anonymous inode has no file type bits; every named kind of file has one.
-        return (st.Mode & LibC.S_IFMT) == 0 ? null : $"not an eventfd but {Kind(st.Mode, "?")}";
+        mode = st.Mode;
+        link = LibC.ReadLink($"/proc/self/fd/{fd}");
+        return null;
     }
 
     private static string Kind(uint mode, string link) => (mode & LibC.S_IFMT) switch

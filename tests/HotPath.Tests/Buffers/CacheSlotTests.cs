@@ -129,10 +129,11 @@ public unsafe class CacheSlotTests
             Assert.Equal(0, pool.AllocBulk(m));
             fixed (nint* p = m) MbufOps.FreeBulk((Mbuf**)p, 128);   // stays in that thread's cache
         });
-        // No new thread takes a slot, so only the shortage path can find the dead cache.
-        Thread.Sleep(1);   // the shortage scan is rate-limited to one per 100 us
+        // No new thread takes a slot, so only the shortage path can find the dead cache. The scan is rate-limited
+        // (one per 100 us, process-wide): a get that lands inside another scan's window fails, the next one succeeds.
         var all = new nint[512];
-        Assert.Equal(0, pool.AllocBulk(all));
+        Assert.True(SpinWait.SpinUntil(() => pool.AllocBulk(all) == 0, TimeSpan.FromSeconds(5)),
+            "the dead thread's cache was never reclaimed by the shortage path");
         fixed (nint* p = all) MbufOps.FreeBulk((Mbuf**)p, 512);
     }
 }
