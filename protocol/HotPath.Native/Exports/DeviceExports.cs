@@ -15,38 +15,12 @@ namespace HotPath.Native.Exports;
 internal static unsafe class DeviceExports
 {
     [UnmanagedCallersOnly(EntryPoint = "hp_vhost_get_negotiated_features")]
-    public static int GetNegotiatedFeatures(int vid, ulong* features)
-    {
-        const string fn = "hp_vhost_get_negotiated_features";
-        try
-        {
-            VhostSession? s = Args.Session(fn, vid);
-            if (s == null || !Args.NotNull(fn, "features", features)) return -1;
-            *features = s.Device.Features;
-            return 0;
-        }
-        catch (Exception e)
-        {
-            return LastError.Set(fn, e);
-        }
-    }
+    public static int GetNegotiatedFeatures(int vid, ulong* features) =>
+        ExportGuard.Query("hp_vhost_get_negotiated_features", vid, "features", features, s => s.Device.Features);
 
     [UnmanagedCallersOnly(EntryPoint = "hp_vhost_get_negotiated_protocol_features")]
-    public static int GetNegotiatedProtocolFeatures(int vid, ulong* features)
-    {
-        const string fn = "hp_vhost_get_negotiated_protocol_features";
-        try
-        {
-            VhostSession? s = Args.Session(fn, vid);
-            if (s == null || !Args.NotNull(fn, "protocol_features", features)) return -1;
-            *features = s.ProtocolFeatures;
-            return 0;
-        }
-        catch (Exception e)
-        {
-            return LastError.Set(fn, e);
-        }
-    }
+    public static int GetNegotiatedProtocolFeatures(int vid, ulong* features) =>
+        ExportGuard.Query("hp_vhost_get_negotiated_protocol_features", vid, "protocol_features", features, s => s.ProtocolFeatures);
 
     /// <summary>As DPDK: -ENODEV (no such device), -EAGAIN (not ready yet), -ENOTSUP (VIRTIO_NET_F_MTU not negotiated).</summary>
     [UnmanagedCallersOnly(EntryPoint = "hp_vhost_get_mtu")]
@@ -93,11 +67,11 @@ internal static unsafe class DeviceExports
 
     /// <summary>Number of vrings the frontend has set up (0 on failure).</summary>
     [UnmanagedCallersOnly(EntryPoint = "hp_vhost_get_vring_num")]
-    public static ushort GetVringNum(int vid)
+    public static ushort GetVringNum(int vid) => ExportGuard.Run("hp_vhost_get_vring_num", (ushort)0, () =>
     {
         VhostSession? s = Args.Session("hp_vhost_get_vring_num", vid);
         return s == null ? (ushort)0 : (ushort)s.Device.VringCount;
-    }
+    });
 
     /// <summary>The socket path, NUL-terminated and cut to <paramref name="len"/> bytes (as DPDK).</summary>
     [UnmanagedCallersOnly(EntryPoint = "hp_vhost_get_ifname")]

@@ -10,22 +10,6 @@ namespace HotPath.Native.Exports;
 /// </summary>
 internal static unsafe class DriverExports
 {
-    /// <summary>Runs <paramref name="action"/> on the driver behind <paramref name="path"/>: 0, or -1 and the reason.</summary>
-    private static int OnDriver(string function, byte* path, Action<VhostDriver> action)
-    {
-        try
-        {
-            VhostDriver? d = Args.Driver(function, path);
-            if (d == null) return -1;
-            action(d);
-            return 0;
-        }
-        catch (Exception e)
-        {
-            return LastError.Set(function, e);
-        }
-    }
-
     [UnmanagedCallersOnly(EntryPoint = "hp_vhost_driver_register")]
     public static int Register(byte* path, ulong flags)
     {
@@ -43,54 +27,42 @@ internal static unsafe class DriverExports
     }
 
     [UnmanagedCallersOnly(EntryPoint = "hp_vhost_driver_unregister")]
-    public static int Unregister(byte* path) => OnDriver("hp_vhost_driver_unregister", path, d => d.Unregister());
+    public static int Unregister(byte* path) => ExportGuard.OnDriver("hp_vhost_driver_unregister", path, d => d.Unregister());
 
     [UnmanagedCallersOnly(EntryPoint = "hp_vhost_driver_start")]
-    public static int Start(byte* path) => OnDriver("hp_vhost_driver_start", path, d => d.Start());
+    public static int Start(byte* path) => ExportGuard.OnDriver("hp_vhost_driver_start", path, d => d.Start());
 
     [UnmanagedCallersOnly(EntryPoint = "hp_vhost_driver_set_features")]
     public static int SetFeatures(byte* path, ulong features) =>
-        OnDriver("hp_vhost_driver_set_features", path, d => d.SetFeatures(features));
+        ExportGuard.OnDriver("hp_vhost_driver_set_features", path, d => d.SetFeatures(features));
 
     [UnmanagedCallersOnly(EntryPoint = "hp_vhost_driver_enable_features")]
     public static int EnableFeatures(byte* path, ulong features) =>
-        OnDriver("hp_vhost_driver_enable_features", path, d => d.EnableFeatures(features));
+        ExportGuard.OnDriver("hp_vhost_driver_enable_features", path, d => d.EnableFeatures(features));
 
     [UnmanagedCallersOnly(EntryPoint = "hp_vhost_driver_disable_features")]
     public static int DisableFeatures(byte* path, ulong features) =>
-        OnDriver("hp_vhost_driver_disable_features", path, d => d.DisableFeatures(features));
+        ExportGuard.OnDriver("hp_vhost_driver_disable_features", path, d => d.DisableFeatures(features));
 
     [UnmanagedCallersOnly(EntryPoint = "hp_vhost_driver_set_protocol_features")]
     public static int SetProtocolFeatures(byte* path, ulong features) =>
-        OnDriver("hp_vhost_driver_set_protocol_features", path, d => d.SetProtocolFeatures(features));
+        ExportGuard.OnDriver("hp_vhost_driver_set_protocol_features", path, d => d.SetProtocolFeatures(features));
 
     [UnmanagedCallersOnly(EntryPoint = "hp_vhost_driver_set_max_queue_num")]
     public static int SetMaxQueueNum(byte* path, uint pairs) =>
-        OnDriver("hp_vhost_driver_set_max_queue_num", path, d => d.SetMaxQueuePairs(pairs));
+        ExportGuard.OnDriver("hp_vhost_driver_set_max_queue_num", path, d => d.SetMaxQueuePairs(pairs));
 
     [UnmanagedCallersOnly(EntryPoint = "hp_vhost_driver_get_features")]
-    public static int GetFeatures(byte* path, ulong* features)
-    {
-        const string fn = "hp_vhost_driver_get_features";
-        if (!Args.NotNull(fn, "features", features)) return -1;
-        return OnDriver(fn, path, d => *features = d.Features);
-    }
+    public static int GetFeatures(byte* path, ulong* features) =>
+        ExportGuard.Query("hp_vhost_driver_get_features", path, "features", features, d => d.Features);
 
     [UnmanagedCallersOnly(EntryPoint = "hp_vhost_driver_get_protocol_features")]
-    public static int GetProtocolFeatures(byte* path, ulong* features)
-    {
-        const string fn = "hp_vhost_driver_get_protocol_features";
-        if (!Args.NotNull(fn, "protocol_features", features)) return -1;
-        return OnDriver(fn, path, d => *features = d.ProtocolFeatures);
-    }
+    public static int GetProtocolFeatures(byte* path, ulong* features) =>
+        ExportGuard.Query("hp_vhost_driver_get_protocol_features", path, "protocol_features", features, d => d.ProtocolFeatures);
 
     [UnmanagedCallersOnly(EntryPoint = "hp_vhost_driver_get_queue_num")]
-    public static int GetQueueNum(byte* path, uint* queueNum)
-    {
-        const string fn = "hp_vhost_driver_get_queue_num";
-        if (!Args.NotNull(fn, "queue_num", queueNum)) return -1;
-        return OnDriver(fn, path, d => *queueNum = d.MaxQueuePairs);
-    }
+    public static int GetQueueNum(byte* path, uint* queueNum) =>
+        ExportGuard.Query("hp_vhost_driver_get_queue_num", path, "queue_num", queueNum, d => d.MaxQueuePairs);
 
     /// <summary>
     /// Copies the caller's ops: DPDK keeps the pointer, HotPath keeps a copy, so a stack struct is fine too.
@@ -101,15 +73,21 @@ internal static unsafe class DriverExports
     public static int CallbackRegister(byte* path, NativeDeviceOps* ops)
     {
         const string fn = "hp_vhost_driver_callback_register";
-        if (!Args.NotNull(fn, "ops", ops)) return -1;
-        for (int i = 0; i < NativeDeviceOps.ReservedSlots; i++)
-            if (ops->Reserved[i] != 0)
-                return LastError.Set(fn, $"reserved[{i}] is not NULL (a callback this library does not know)");
-        NativeDeviceOps copy = *ops;
-        return OnDriver(fn, path, d =>
+        try
         {
-            var adapter = new DeviceOpsAdapter(copy);
+            if (!Args.NotNull(fn, "ops", ops)) return -1;
+            for (int i = 0; i < NativeDeviceOps.ReservedSlots; i++)
+                if (ops->Reserved[i] != 0)
+                    return LastError.Set(fn, $"reserved[{i}] is not NULL (a callback this library does not know)");
+            VhostDriver? d = Args.Driver(fn, path);
+            if (d == null) return -1;
+            var adapter = new DeviceOpsAdapter(*ops);
             d.RegisterCallbacks(adapter, adapter.HooksNotifications ? adapter : null);
-        });
+            return 0;
+        }
+        catch (Exception e)
+        {
+            return LastError.Set(fn, e);
+        }
     }
 }
