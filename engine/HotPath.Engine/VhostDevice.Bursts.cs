@@ -171,12 +171,10 @@ public sealed unsafe partial class VhostDevice
     /// <summary>Frees every vring's native datapath memory (device teardown).</summary>
     private void ReleaseDatapath()
     {
-        LockAll();
-        try
+        using (HoldAll())
         {
             for (int i = 0; i < VringCount; i++) _vrings[i]?.ReleaseDatapath();
         }
-        finally { UnlockAll(); }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -17,8 +17,7 @@ public sealed unsafe partial class VhostDevice
     {
         Vring? vq = GetVring(queueId);
         if (vq == null) return false;
-        vq.AccessLock.Enter();
-        try
+        using (vq.Hold())
         {
             if (!vq.IsTranslated) return false;
             if (vq.IsPacked)
@@ -32,6 +31,5 @@ public sealed unsafe partial class VhostDevice
             SplitUsedRing.NotifyIfWanted(this, vq, vq.Avail, used, VirtioFeatures.Has(Features, VirtioFeatures.RingEventIdx));
             return true;
         }
-        finally { vq.AccessLock.Exit(); }
     }
 }

@@ -27,8 +27,7 @@ public sealed unsafe partial class VhostDevice
     public void SetInflight(InflightRegion? region)
     {
         InflightRegion? old;
-        LockAll();
-        try
+        using (HoldAll())
         {
             old = Inflight;
             Inflight = region;
@@ -41,7 +40,6 @@ public sealed unsafe partial class VhostDevice
                 RefreshColdLocked(v);
             }
         }
-        finally { UnlockAll(); }
         if (!ReferenceEquals(old, region)) old?.Dispose();
     }
 

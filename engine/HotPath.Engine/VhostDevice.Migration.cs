@@ -24,14 +24,12 @@ public sealed unsafe partial class VhostDevice
     public void SetLog(DirtyLog? log)
     {
         DirtyLog? old;
-        LockAll();
-        try
+        using (HoldAll())
         {
             old = Log;
             Log = log;
             RefreshColdAllLocked();
         }
-        finally { UnlockAll(); }
         if (!ReferenceEquals(old, log)) old?.Dispose();
     }
 

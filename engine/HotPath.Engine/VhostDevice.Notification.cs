@@ -19,13 +19,11 @@ public sealed partial class VhostDevice
     {
         Vring? vq = GetVring(queueId);
         if (vq == null) return false;
-        vq.AccessLock.Enter();
-        try
+        using (vq.Hold())
         {
             if (!vq.IsTranslated) return false;
             vq.SetGuestKicks(enable, Features);
             return true;
         }
-        finally { vq.AccessLock.Exit(); }
     }
 }

@@ -71,13 +71,14 @@ public sealed unsafe partial class VhostDevice : IDisposable
         }
     }
 
-    /// <summary>Takes every vring's access lock: no burst runs until <see cref="UnlockAll"/>.</summary>
-    public void LockAll()
+    /// <summary>Takes every vring's access lock: no burst runs until the scope's Dispose.</summary>
+    public DeviceLockScope HoldAll()
     {
         for (int i = 0; i < VringCount; i++) _vrings[i]?.AccessLock.Enter();
+        return new DeviceLockScope(this);
     }
 
-    public void UnlockAll()
+    internal void UnlockAll()
     {
         for (int i = 0; i < VringCount; i++) _vrings[i]?.AccessLock.Exit();
     }
@@ -86,14 +87,12 @@ public sealed unsafe partial class VhostDevice : IDisposable
     public void SetFeatures(ulong features)
     {
         bool layoutChanged = ((Features ^ features) & VirtioFeatures.Bit(VirtioFeatures.RingPacked)) != 0;
-        LockAll();
-        try
+        using (HoldAll())
         {
             Features = features;
             if (layoutChanged) TranslateAllLocked();
             RefreshColdAllLocked();
         }
-        finally { UnlockAll(); }
     }
 
     /// <summary>
@@ -106,14 +105,12 @@ public sealed unsafe partial class VhostDevice : IDisposable
         MemoryError e = GuestMemory.TryCreate(regions, out GuestMemory? table);
         if (e != MemoryError.None) return e;
         GuestMemory? old;
-        LockAll();
-        try
+        using (HoldAll())
         {
             old = Memory;
             Memory = table;
             TranslateAllLocked();
         }
-        finally { UnlockAll(); }
         old?.Dispose();
         var keep = new HashSet<MappedRegion>(regions);
         foreach (MappedRegion r in _regions)
@@ -130,14 +127,12 @@ public sealed unsafe partial class VhostDevice : IDisposable
     public void ClearMemory()
     {
         GuestMemory? old;
-        LockAll();
-        try
+        using (HoldAll())
         {
             old = Memory;
             Memory = null;
             for (int i = 0; i < VringCount; i++) _vrings[i]?.Invalidate();
         }
-        finally { UnlockAll(); }
         old?.Dispose();
         foreach (MappedRegion r in _regions) r.Dispose();
         _regions.Clear();
@@ -166,14 +161,12 @@ public sealed unsafe partial class VhostDevice : IDisposable
     /// <summary>Back to a fresh device (RESET_OWNER, RESET_DEVICE): features cleared, rings reset, memory kept.</summary>
     public void ResetRings()
     {
-        LockAll();
-        try
+        using (HoldAll())
         {
             Features = 0;
             for (int i = 0; i < VringCount; i++) _vrings[i]?.ResetState();
             RefreshColdAllLocked();
         }
-        finally { UnlockAll(); }
     }
 
     public void Dispose()

@@ -21,6 +21,13 @@ public sealed unsafe partial class Vring
 
     public VringAccessLock AccessLock;
 
+    /// <summary>Takes the access lock, waiting for the burst in flight; the scope's Dispose releases it.</summary>
+    public VringLockScope Hold()
+    {
+        AccessLock.Enter();
+        return new VringLockScope(this);
+    }
+
     public readonly int Index;
 
     // ---- configuration from the frontend ----

@@ -102,13 +102,11 @@ internal static unsafe class DeviceExports
             Vring? v = Args.Vring(fn, vid, queueId, out _);
             if (v == null || !Args.NotNull(fn, "last_avail_idx", lastAvailIdx) || !Args.NotNull(fn, "last_used_idx", lastUsedIdx))
                 return -1;
-            v.AccessLock.Enter();
-            try
+            using (v.Hold())
             {
                 *lastAvailIdx = v.IsPacked ? (ushort)((v.LastAvailIdx & 0x7FFF) | (v.AvailWrapCounter ? 0x8000 : 0)) : v.LastAvailIdx;
                 *lastUsedIdx = v.IsPacked ? (ushort)((v.LastUsedIdx & 0x7FFF) | (v.UsedWrapCounter ? 0x8000 : 0)) : v.LastUsedIdx;
             }
-            finally { v.AccessLock.Exit(); }
             return 0;
         }
         catch (Exception e)
@@ -131,8 +129,7 @@ internal static unsafe class DeviceExports
             if (v == null) return -1;
             bool packed = s!.Device.IsPacked;
             VringError e;
-            v.AccessLock.Enter();
-            try
+            using (v.Hold())
             {
                 e = v.SetBase(lastAvailIdx, packed);
                 if (e == VringError.None && packed && (lastUsedIdx & 0x7FFF) >= v.Size) e = VringError.BadBaseIndex;
@@ -142,7 +139,6 @@ internal static unsafe class DeviceExports
                     if (packed) v.UsedWrapCounter = (lastUsedIdx & 0x8000) != 0;
                 }
             }
-            finally { v.AccessLock.Exit(); }
             return e == VringError.None
                 ? 0
                 : LastError.Set(fn, $"vring {queueId} avail 0x{lastAvailIdx:x} used 0x{lastUsedIdx:x}: {e.Describe()}");

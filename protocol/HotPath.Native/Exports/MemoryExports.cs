@@ -103,8 +103,7 @@ internal static unsafe class MemoryExports
         {
             Vring? v = Args.Vring(fn, vid, vringIdx, out _);
             if (v == null || !Args.NotNull(fn, "vring", vring)) return -1;
-            v.AccessLock.Enter();
-            try
+            using (v.Hold())
             {
                 if (!v.IsTranslated) return LastError.Set(fn, $"vring {vringIdx} of vid {vid} has no translated addresses yet", LibC.EAGAIN);
                 *vring = new NativeVring
@@ -118,7 +117,6 @@ internal static unsafe class MemoryExports
                     Size = (ushort)v.Size,
                 };
             }
-            finally { v.AccessLock.Exit(); }
             return 0;
         }
         catch (Exception e)

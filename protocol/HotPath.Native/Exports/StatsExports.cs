@@ -77,9 +77,7 @@ internal static unsafe class StatsExports
             Vring? v = StatsVring(fn, vid, queueId);
             if (v == null) return -1;
             // The datapath increments counters without atomics: zero them only while no burst runs on the ring.
-            v.AccessLock.Enter();
-            try { v.Stats.Reset(); }
-            finally { v.AccessLock.Exit(); }
+            using (v.Hold()) v.Stats.Reset();
             return 0;
         }
         catch (Exception e)

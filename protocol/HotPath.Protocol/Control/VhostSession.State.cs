@@ -127,12 +127,10 @@ public sealed unsafe partial class VhostSession
     internal void ResetDevice()
     {
         StopDevice();
-        Device.LockAll();
-        try
+        using (Device.HoldAll())
         {
             foreach (Vring v in Device.Vrings) CloseVringFds(v);
         }
-        finally { Device.UnlockAll(); }
         Device.ResetRings();
         Device.SetInflight(null);   // as DPDK's reset: the region and its fd are released
         ProtocolFeatures = 0;
@@ -142,12 +140,10 @@ public sealed unsafe partial class VhostSession
     /// <summary>Releases everything the connection holds besides the engine device (which disposes its memory).</summary>
     private void TearDownState()
     {
-        Device.LockAll();
-        try
+        using (Device.HoldAll())
         {
             foreach (Vring v in Device.Vrings) CloseVringFds(v);
         }
-        finally { Device.UnlockAll(); }
         Device.SetLog(null);
         Device.SetInflight(null);
         BackendChannel?.Dispose();

@@ -81,8 +81,7 @@ public sealed class DirectAttach : IDisposable
         ulong used = Memory.UserAddr(ring.DeviceAreaGpa);
         Check(Vring.ValidateAddresses(desc, avail, used, 0, ring.Packed));
         int kick = Dup(kickFd), call = Dup(callFd);
-        vq.AccessLock.Enter();
-        try
+        using (vq.Hold())
         {
             vq.Size = ring.Size;                                     // SET_VRING_NUM
             Check(vq.SetBase(ring.BaseIndex, ring.Packed));          // SET_VRING_BASE
@@ -98,7 +97,6 @@ public sealed class DirectAttach : IDisposable
             vq.CallFd = call;                                        // SET_VRING_CALL
             vq.Enabled = true;                                       // SET_VRING_ENABLE
         }
-        finally { vq.AccessLock.Exit(); }
         return vq;
     }
 
@@ -128,14 +126,12 @@ public sealed class DirectAttach : IDisposable
     public uint StopRing(int index)
     {
         Vring vq = Device.GetVring(index) ?? throw new ArgumentOutOfRangeException(nameof(index));
-        vq.AccessLock.Enter();
-        try
+        using (vq.Hold())
         {
             vq.Enabled = false;
             vq.Invalidate();
             return vq.BaseForReport();
         }
-        finally { vq.AccessLock.Exit(); }
     }
 
     private int Dup(int fd)
@@ -155,8 +151,7 @@ public sealed class DirectAttach : IDisposable
     /// <summary>Closes the fds handed to the vrings (after clearing them from the rings).</summary>
     public void Dispose()
     {
-        Device.LockAll();
-        try
+        using (Device.HoldAll())
         {
             foreach (Vring v in Device.Vrings)
             {
@@ -164,7 +159,6 @@ public sealed class DirectAttach : IDisposable
                 if (_ownedFds.Contains(v.CallFd)) v.CallFd = Vring.FdUninitialized;
             }
         }
-        finally { Device.UnlockAll(); }
         foreach (int fd in _ownedFds) LibC.close(fd);
         _ownedFds.Clear();
     }

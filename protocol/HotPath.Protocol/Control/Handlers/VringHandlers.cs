@@ -35,8 +35,7 @@ internal static class VringHandlers
         if (!TryGetVring(s, st.Index, "SET_VRING_NUM", out Vring v, out HandlerResult fail)) return fail;
         VringError e = Vring.ValidateSize(st.Num, s.Device.IsPacked);
         if (e != VringError.None) return HandlerResult.Fail(ControlError.BadVringNum, $"vring {st.Index} num {st.Num}: {e.Describe()}");
-        v.AccessLock.Enter();
-        try
+        using (v.Hold())
         {
             uint old = v.Size;
             v.Size = st.Num;
@@ -48,7 +47,6 @@ internal static class VringHandlers
                 s.Device.TranslateLocked(v);
             }
         }
-        finally { v.AccessLock.Exit(); }
         return e == VringError.None
             ? HandlerResult.Ok
             : HandlerResult.Fail(ControlError.BadVringNum, $"vring {st.Index} num {st.Num}: {e.Describe()}");
@@ -61,8 +59,7 @@ internal static class VringHandlers
         VringError e = Vring.ValidateAddresses(a.DescUserAddr, a.AvailUserAddr, a.UsedUserAddr, a.Flags, s.Device.IsPacked);
         if (e == VringError.None && s.Device.Memory == null) e = VringError.NoMemoryTable;
         if (e != VringError.None) return HandlerResult.Fail(ControlError.BadVringAddr, $"vring {a.Index}: {e.Describe()}");
-        v.AccessLock.Enter();
-        try
+        using (v.Hold())
         {
             v.DescUserAddr = a.DescUserAddr;
             v.AvailUserAddr = a.AvailUserAddr;
@@ -81,7 +78,6 @@ internal static class VringHandlers
                 v.BrokenReason = VringError.None;   // new addresses repair a ring the last table change broke
             }
         }
-        finally { v.AccessLock.Exit(); }
         return e == VringError.None
             ? HandlerResult.Ok
             : HandlerResult.Fail(ControlError.BadVringAddr, $"vring {a.Index}: {e.Describe()}");
@@ -92,13 +88,11 @@ internal static class VringHandlers
         VringStatePayload st = m.PayloadAs<VringStatePayload>();
         if (!TryGetVring(s, st.Index, "SET_VRING_BASE", out Vring v, out HandlerResult fail)) return fail;
         VringError e;
-        v.AccessLock.Enter();
-        try
+        using (v.Hold())
         {
             e = v.SetBase(st.Num, s.Device.IsPacked);
             if (e == VringError.None && v.BrokenReason == VringError.AvailIndexJump) v.BrokenReason = VringError.None;
         }
-        finally { v.AccessLock.Exit(); }
         return e == VringError.None
             ? HandlerResult.Ok
             : HandlerResult.Fail(ControlError.BadVringBase, $"vring {st.Index} base 0x{st.Num:x}: {e.Describe()}");
@@ -111,14 +105,12 @@ internal static class VringHandlers
         if (!TryGetVring(s, st.Index, "GET_VRING_BASE", out Vring v, out HandlerResult fail)) return fail;
         s.StopDevice();
         uint num;
-        v.AccessLock.Enter();
-        try
+        using (v.Hold())
         {
             num = v.BaseForReport();
             VhostSession.CloseVringFds(v);
             v.Invalidate();
         }
-        finally { v.AccessLock.Exit(); }
         return s.ReplyStruct(new VringStatePayload { Index = st.Index, Num = num });
     }
 
@@ -145,8 +137,7 @@ internal static class VringHandlers
             return HandlerResult.Fail(ControlError.NotAnEventFd, $"{name} vring {index}: fd {notEventFd}");
         }
         InflightStart inflight = default;
-        v.AccessLock.Enter();
-        try
+        using (v.Hold())
         {
             switch (which)
             {
@@ -168,7 +159,6 @@ internal static class VringHandlers
                     break;
             }
         }
-        finally { v.AccessLock.Exit(); }
         if (inflight.Recovered) ReportInflight(s, v, inflight);
         return HandlerResult.Ok;
     }
@@ -188,9 +178,7 @@ internal static class VringHandlers
         VringStatePayload st = m.PayloadAs<VringStatePayload>();
         if (!TryGetVring(s, st.Index, "SET_VRING_ENABLE", out Vring v, out HandlerResult fail)) return fail;
         if (st.Num > 1) return HandlerResult.Fail(ControlError.BadEnableValue, $"vring {st.Index} enable {st.Num}");
-        v.AccessLock.Enter();
-        try { v.Enabled = st.Num == 1; }
-        finally { v.AccessLock.Exit(); }
+        using (v.Hold()) v.Enabled = st.Num == 1;
         return HandlerResult.Ok;
     }
 }
