@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using HotPath.Engine.Buffers;
 using HotPath.Engine.Datapath;
 using HotPath.Engine.Memory;

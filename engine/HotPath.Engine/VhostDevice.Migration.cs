@@ -1,5 +1,4 @@
 using HotPath.Engine.Logging;
-using HotPath.Engine.Virtio;
 using HotPath.Engine.Vrings;
 
 namespace HotPath.Engine;

@@ -1,5 +1,4 @@
 using HotPath.Engine.Memory;
-using HotPath.Engine.Virtio;
 using HotPath.Engine.Vrings;
 
 namespace HotPath.Engine;

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using HotPath.Engine.Interop;
 using HotPath.Engine.Rings;
 

@@ -1,5 +1,3 @@
-using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using HotPath.Engine.Rings;
 
 namespace HotPath.Engine.Buffers;

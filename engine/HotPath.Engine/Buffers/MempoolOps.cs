@@ -1,5 +1,3 @@
-using System.Diagnostics;
-using System.Runtime.CompilerServices;
 using HotPath.Engine.Rings;
 
 namespace HotPath.Engine.Buffers;

@@ -1,7 +1,3 @@
-using System.Diagnostics;
-using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
-
 namespace HotPath.Engine.Datapath;
 
 /// <summary>One deferred copy (DPDK's batch_copy_elem).</summary>

@@ -1,5 +1,3 @@
-using HotPath.Engine.Virtio;
-
 namespace HotPath.Engine.Datapath;
 
 /// <summary>Bounds the datapath puts on what a guest may ask of it.</summary>

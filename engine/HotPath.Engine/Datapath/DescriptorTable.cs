@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using HotPath.Engine.Memory;
 using HotPath.Engine.Stats;
 

@@ -1,7 +1,5 @@
-using System.Runtime.CompilerServices;
 using HotPath.Engine.Logging;
 using HotPath.Engine.Memory;
-using HotPath.Engine.Virtio;
 using HotPath.Engine.Vrings;
 
 namespace HotPath.Engine.Datapath;

@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using HotPath.Engine.Interop;
 using HotPath.Engine.Stats;
 using HotPath.Engine.Vrings;

@@ -1,6 +1,5 @@
 using HotPath.Engine.Buffers;
 using HotPath.Engine.Stats;
-using HotPath.Engine.Virtio;
 
 namespace HotPath.Engine.Datapath;
 

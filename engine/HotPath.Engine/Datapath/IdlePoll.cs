@@ -1,5 +1,3 @@
-using System.Runtime.CompilerServices;
-using HotPath.Engine.Virtio;
 using HotPath.Engine.Vrings;
 
 namespace HotPath.Engine.Datapath;

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using HotPath.Engine.Buffers;
 
 namespace HotPath.Engine.Datapath;

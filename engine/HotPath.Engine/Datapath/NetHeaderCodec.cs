@@ -1,9 +1,6 @@
 using System.Buffers.Binary;
-using System.Diagnostics;
-using System.Runtime.CompilerServices;
 using HotPath.Engine.Buffers;
 using HotPath.Engine.Stats;
-using HotPath.Engine.Virtio;
 
 namespace HotPath.Engine.Datapath;
 

@@ -1,6 +1,4 @@
-using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
-using HotPath.Engine.Virtio;
 
 namespace HotPath.Engine.Datapath;
 

@@ -1,8 +1,6 @@
-using System.Runtime.CompilerServices;
 using HotPath.Engine.Logging;
 using HotPath.Engine.Memory;
 using HotPath.Engine.Stats;
-using HotPath.Engine.Virtio;
 using HotPath.Engine.Vrings;
 
 namespace HotPath.Engine.Datapath;

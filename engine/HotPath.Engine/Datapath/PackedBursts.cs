@@ -1,6 +1,5 @@
 using HotPath.Engine.Buffers;
 using HotPath.Engine.Memory;
-using HotPath.Engine.Virtio;
 using HotPath.Engine.Vrings;
 
 namespace HotPath.Engine.Datapath;

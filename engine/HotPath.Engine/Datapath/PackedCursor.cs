@@ -1,6 +1,3 @@
-using System.Runtime.CompilerServices;
-using HotPath.Engine.Virtio;
-
 namespace HotPath.Engine.Datapath;
 
 /// <summary>

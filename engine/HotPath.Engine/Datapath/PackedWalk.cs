@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using HotPath.Engine.Stats;
 
 namespace HotPath.Engine.Datapath;

@@ -1,7 +1,5 @@
-using System.Runtime.CompilerServices;
 using HotPath.Engine.Memory;
 using HotPath.Engine.Stats;
-using HotPath.Engine.Virtio;
 
 namespace HotPath.Engine.Datapath;
 

@@ -1,9 +1,7 @@
-using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics.X86;
 using HotPath.Engine.Buffers;
 using HotPath.Engine.Memory;
 using HotPath.Engine.Stats;
-using HotPath.Engine.Virtio;
 using HotPath.Engine.Vrings;
 
 namespace HotPath.Engine.Datapath;

@@ -1,5 +1,3 @@
-using System.Runtime.InteropServices;
-
 namespace HotPath.Engine.Inflight;
 
 // The inflight region's wire layouts (vhost-user "Inflight I/O tracking", DPDK's rte_vhost_inflight_*), and the

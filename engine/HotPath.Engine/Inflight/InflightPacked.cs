@@ -1,5 +1,3 @@
-using HotPath.Engine.Virtio;
-
 namespace HotPath.Engine.Inflight;
 
 /// <summary>

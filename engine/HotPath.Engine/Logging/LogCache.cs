@@ -1,6 +1,3 @@
-using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
-
 namespace HotPath.Engine.Logging;
 
 /// <summary>One cached log word: its index in the log's word array and the bits to OR into it.</summary>

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using HotPath.Engine.Interop;
 
 namespace HotPath.Engine.Memory;

@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using HotPath.Engine.Buffers;
 
 namespace HotPath.Engine.Rings;

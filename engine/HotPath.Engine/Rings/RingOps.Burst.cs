@@ -1,6 +1,3 @@
-using System.Diagnostics;
-using System.Runtime.CompilerServices;
-
 namespace HotPath.Engine.Rings;
 
 public static unsafe partial class RingOps

@@ -1,7 +1,4 @@
-using System.Diagnostics;
 using System.Numerics;
-using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using HotPath.Engine.Buffers;
 
 namespace HotPath.Engine.Stats;

@@ -1,6 +1,3 @@
-using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
-
 namespace HotPath.Engine.Virtio;
 
 /// <summary>A packed-ring descriptor (virtio 2.8.13): 16 bytes in guest memory.</summary>

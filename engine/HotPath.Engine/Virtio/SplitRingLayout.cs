@@ -1,5 +1,3 @@
-using System.Runtime.InteropServices;
-
 namespace HotPath.Engine.Virtio;
 
 /// <summary>A split-ring descriptor (virtio 2.7.5): 16 bytes in guest memory.</summary>

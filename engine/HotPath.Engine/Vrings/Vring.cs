@@ -1,6 +1,4 @@
-using System.Runtime.CompilerServices;
 using HotPath.Engine.Memory;
-using HotPath.Engine.Virtio;
 
 namespace HotPath.Engine.Vrings;
 
