@@ -12,6 +12,17 @@ namespace HotPath.Engine.Datapath;
 internal static unsafe class MbufToGuest
 {
     /// <summary>
+    /// Writes one whole packet: the virtio-net header (offloads from the mbuf, <paramref name="numBuffers"/> for
+    /// MRG_RXBUF) in the first <paramref name="hdr"/> bytes, then the data. Returns the bytes written, header included.
+    /// </summary>
+    public static uint WritePacket(Mbuf* m, ushort numBuffers, BufPiece* vec, int nVec, uint hdr)
+    {
+        NetHeaderCodec.FromMbuf(m, numBuffers, out VirtioNetHeader h);
+        NetHeaderCodec.Write(vec, (int)hdr, h);
+        return hdr + Copy(m, m->PktLen, vec, nVec, hdr);
+    }
+
+    /// <summary>
     /// Copies up to <paramref name="pktLen"/> bytes of <paramref name="m"/> into <paramref name="vec"/>[0..nVec) from
     /// byte <paramref name="offset"/> of the pieces on, at once. Returns the number of bytes copied.
     /// </summary>

@@ -43,11 +43,9 @@ internal static unsafe class PackedEnqueueSlow
             {
                 if (w.Total >= need)
                 {
-                    NetHeaderCodec.FromMbuf(m, 1, out VirtioNetHeader h);
-                    NetHeaderCodec.Write(c.Vec, (int)hdr, h);
-                    uint copied = MbufToGuest.Copy(m, m->PktLen, c.Vec, w.Count, hdr);
-                    c.Use(w.Id, hdr + copied, w.Descs);
-                    c.LogWritten(w.Count, hdr + copied);
+                    uint written = MbufToGuest.WritePacket(m, 1, c.Vec, w.Count, hdr);
+                    c.Use(w.Id, written, w.Descs);
+                    c.LogWritten(w.Count, written);
                     c.Avail.Advance(w.Descs, c.Size);
                     return true;
                 }
@@ -115,9 +113,7 @@ internal static unsafe class PackedEnqueueSlow
             ulong e = c.PendingBad[i];
             c.Drop((DropReason)(e >> 32), (ushort)e, (ushort)(e >> 16));
         }
-        NetHeaderCodec.FromMbuf(m, (ushort)nGood, out VirtioNetHeader h);
-        NetHeaderCodec.Write(c.Vec, (int)hdr, h);
-        uint written = hdr + MbufToGuest.Copy(m, m->PktLen, c.Vec, nVec, hdr);
+        uint written = MbufToGuest.WritePacket(m, (ushort)nGood, c.Vec, nVec, hdr);
         c.LogWritten(nVec, written);
         return true;
     }

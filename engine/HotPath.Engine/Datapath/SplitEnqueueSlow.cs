@@ -70,10 +70,7 @@ internal static unsafe class SplitEnqueueSlow
             {
                 if (w.Total >= need)
                 {
-                    NetHeaderCodec.FromMbuf(m, 1, out VirtioNetHeader h);
-                    NetHeaderCodec.Write(c.Vec, (int)hdr, h);
-                    uint copied = MbufToGuest.Copy(m, m->PktLen, c.Vec, w.Count, hdr);
-                    c.Used(head, hdr + copied);
+                    c.Used(head, MbufToGuest.WritePacket(m, 1, c.Vec, w.Count, hdr));
                     lastAvail++;
                     return true;
                 }
@@ -136,9 +133,7 @@ internal static unsafe class SplitEnqueueSlow
         // Committed. Bad chains go after the packet's own entries, so they never sit between the buffers the
         // guest joins by num_buffers.
         if (nBad != 0) c.DropPending(nBad);
-        NetHeaderCodec.FromMbuf(m, (ushort)numBuffers, out VirtioNetHeader h);
-        NetHeaderCodec.Write(c.Vec, (int)hdr, h);
-        MbufToGuest.Copy(m, m->PktLen, c.Vec, nVec, hdr);
+        MbufToGuest.WritePacket(m, (ushort)numBuffers, c.Vec, nVec, hdr);
         return true;
     }
 }
