@@ -1,5 +1,6 @@
 using HotPath.Engine.Logging;
 using HotPath.Engine.Memory;
+using HotPath.Engine.Stats;
 
 namespace HotPath.Engine.Datapath;
 
@@ -36,17 +37,12 @@ internal static unsafe class SplitChainLog
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void MarkChain(ref LogCache cache, GuestMemory mem, byte* descs, uint size, ulong addr, ulong meta, uint written)
     {
-        byte* table = descs;           // host address of the table being walked (null: entry by entry)
-        ulong tableGpa = 0;
-        uint limit = size;
+        DescriptorTable table = DescriptorTable.Ring(descs, size);
         if ((SplitDescriptor.Flags(meta) & VringDesc.FlagIndirect) != 0)
         {
-            uint tableLen = SplitDescriptor.Len(meta);
-            limit = tableLen >> 4;
-            if (limit == 0 || limit > size) return;   // the walker refused such a table: nothing was written
-            table = mem.GpaToHostExact(addr, (ulong)limit << 4);
-            tableGpa = addr;                          // a table crossing regions is read entry by entry, as the walker does
-            if (!SplitChainWalker.TryLoad(mem, table, tableGpa, 0, out addr, out meta)) return;
+            // A table the walker refused had nothing written into it.
+            if (DescriptorTable.OpenIndirect(mem, addr, SplitDescriptor.Len(meta), size, out table) != DropReason.None) return;
+            if (!table.TryLoad(mem, 0, out addr, out meta)) return;
         }
         ulong left = written;
         for (uint hops = 1; ; hops++)
@@ -56,9 +52,9 @@ internal static unsafe class SplitChainLog
             ulong n = Math.Min(SplitDescriptor.Len(meta), left);
             cache.MarkRange(addr, n);
             left -= n;
-            if (left == 0 || (flags & VringDesc.FlagNext) == 0 || hops >= limit) return;
+            if (left == 0 || (flags & VringDesc.FlagNext) == 0 || hops >= table.Entries) return;
             ushort next = SplitDescriptor.Next(meta);
-            if (next >= limit || !SplitChainWalker.TryLoad(mem, table, tableGpa, next, out addr, out meta)) return;
+            if (next >= table.Entries || !table.TryLoad(mem, next, out addr, out meta)) return;
         }
     }
 }

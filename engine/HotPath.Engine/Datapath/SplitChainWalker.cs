@@ -28,34 +28,23 @@ internal static unsafe class SplitChainWalker
     {
         ulong total = 0;
         ushort flags = SplitDescriptor.Flags(meta);
-        byte* table = desc;            // host address of the table being walked (null: per-entry translation)
-        ulong tableGpa = 0;
-        uint limit = size;             // entries in that table: bounds next and the chain length
+        // The table being walked: the ring's, or the indirect one. Its entry count bounds next and the chain length.
+        DescriptorTable table = DescriptorTable.Ring(desc, size);
 
         if ((flags & FlagIndirect) != 0)
         {
             // The WRITE bit of the descriptor pointing at an indirect table is ignored (virtio 2.7.5.3.2).
             if ((flags & FlagNext) != 0) return WalkResult.Bad(DropReason.IndirectWithNext);
-            uint tableLen = SplitDescriptor.Len(meta);
-            if (tableLen == 0 || (tableLen & 15) != 0) return WalkResult.Bad(DropReason.IndirectBadLength);
-            uint entries = tableLen >> 4;
-            if (entries > size) return WalkResult.Bad(DropReason.IndirectTooLarge);
-            table = mem.GpaToHostExact(addr, tableLen);
-            if (table == null)
-            {
-                // A table that crosses regions is read entry by entry, each entry translated on its own.
-                if (addr > ulong.MaxValue - (tableLen - 1)) return WalkResult.Bad(DropReason.IndirectOutsideMemory);
-                tableGpa = addr;
-            }
-            limit = entries;
-            if (!TryLoad(mem, table, tableGpa, 0, out addr, out meta)) return WalkResult.Bad(DropReason.IndirectOutsideMemory);
+            DropReason bad = DescriptorTable.OpenIndirect(mem, addr, SplitDescriptor.Len(meta), size, out table);
+            if (bad != DropReason.None) return WalkResult.Bad(bad);
+            if (!table.TryLoad(mem, 0, out addr, out meta)) return WalkResult.Bad(DropReason.IndirectOutsideMemory);
             flags = SplitDescriptor.Flags(meta);
         }
 
         uint count = 0;
         while (true)
         {
-            if (++count > limit) return WalkResult.Bad(DropReason.ChainTooLong);
+            if (++count > table.Entries) return WalkResult.Bad(DropReason.ChainTooLong);
             // INDIRECT is only valid on the head of a chain in the ring itself.
             if ((flags & FlagIndirect) != 0) return WalkResult.Bad(DropReason.IndirectNested);
             if ((flags & FlagWrite) != writeFlag) return WalkResult.Bad(DropReason.WrongDirection);
@@ -65,24 +54,9 @@ internal static unsafe class SplitChainWalker
             if (r != DropReason.None) return WalkResult.Bad(r);
             if ((flags & FlagNext) == 0) return new WalkResult(total, nVec);
             ushort next = SplitDescriptor.Next(meta);
-            if (next >= limit) return WalkResult.Bad(DropReason.DescIndexOutOfRange);
-            if (!TryLoad(mem, table, tableGpa, next, out addr, out meta)) return WalkResult.Bad(DropReason.IndirectOutsideMemory);
+            if (next >= table.Entries) return WalkResult.Bad(DropReason.DescIndexOutOfRange);
+            if (!table.TryLoad(mem, next, out addr, out meta)) return WalkResult.Bad(DropReason.IndirectOutsideMemory);
             flags = SplitDescriptor.Flags(meta);
         }
-    }
-
-    /// <summary>Reads entry <paramref name="i"/> of a table (translated whole, or entry by entry when it crosses regions).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static bool TryLoad(GuestMemory mem, byte* table, ulong tableGpa, uint i, out ulong addr, out ulong meta)
-    {
-        byte* p = table != null ? table + 16 * (nuint)i : mem.GpaToHostExact(tableGpa + 16UL * i, 16);
-        if (p == null)
-        {
-            addr = meta = 0;
-            return false;
-        }
-        // SAFETY: i < limit; the table (or this entry alone) was translated with its full length.
-        SplitDescriptor.Read(p, out addr, out meta);
-        return true;
     }
 }
