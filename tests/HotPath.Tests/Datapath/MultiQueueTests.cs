@@ -15,14 +15,8 @@ public unsafe class MultiQueueTests
         using var lb = new Loopback(queuePairs: pairs, ringSize: 256);
         using Mempool pool = TestPools.Create(count: 4096);
         var errors = new string?[pairs];
-        var threads = new Thread[pairs];
-        for (int q = 0; q < pairs; q++)
-        {
-            int qp = q;
-            threads[q] = new Thread(() => errors[qp] = RunPair(lb, pool, qp, perQueue)) { Name = $"qp{q}" };
-        }
-        foreach (Thread t in threads) t.Start();
-        foreach (Thread t in threads) Assert.True(t.Join(TimeSpan.FromMinutes(2)), "a queue pair thread hung");
+        Workers.Run(Enumerable.Range(0, pairs)
+            .Select(q => (Action<CancellationToken>)(stop => errors[q] = RunPair(lb, pool, q, perQueue, stop))).ToArray());
         Assert.All(errors, e => Assert.Null(e));
         Assert.Equal(0u, pool.InUse);
         for (int q = 0; q < pairs; q++)
@@ -36,7 +30,7 @@ public unsafe class MultiQueueTests
     /// Guest TX on queue pair q carries sequence numbers (tagged with q); the host thread dequeues them and enqueues
     /// them back to the same pair's RX; the guest side checks each arrives exactly once, in order, intact.
     /// </summary>
-    private static string? RunPair(Loopback lb, Mempool pool, int q, int count)
+    private static string? RunPair(Loopback lb, Mempool pool, int q, int count, CancellationToken stop)
     {
         SplitRingDriver tx = lb.Tx[q], rx = lb.Rx[q];
         var header = new byte[tx.HeaderSize];
@@ -47,6 +41,7 @@ public unsafe class MultiQueueTests
         int spins = 0;
         while (next < (ulong)count)
         {
+            if (stop.IsCancellationRequested) return $"qp{q}: stopped at {next}";
             while (sent < (ulong)count && tx.FreeDescriptors > 0)
             {
                 Payload.Fill(pkt, ((ulong)q << 56) | sent);

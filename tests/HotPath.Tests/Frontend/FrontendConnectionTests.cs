@@ -53,10 +53,10 @@ public class FrontendConnectionTests(ITestOutputHelper output)
         {
             var clock = Stopwatch.StartNew();
             Assert.Contains(path, Assert.Throws<TimeoutException>(() => listener.Accept(TimeSpan.FromMilliseconds(200))).Message);
-            Assert.InRange(clock.Elapsed, TimeSpan.FromMilliseconds(150), TimeSpan.FromSeconds(2));
+            Assert.InRange(clock.Elapsed, TimeSpan.FromMilliseconds(150), TimeSpan.FromSeconds(30));
 
             using var backend = RecordingBackend.OnSocket(UnixSockets.Connect(path, TimeSpan.FromSeconds(1)));
-            using var fe = listener.Accept(TimeSpan.FromSeconds(2));
+            using var fe = listener.Accept(TimeSpan.FromSeconds(20));
             using var mem = FrontendRig.Memory();
             fe.Start(mem, NetVrings.Allocate(mem, 2, 256, packed: true));
             Assert.True(fe.Started);

@@ -205,7 +205,7 @@ public class FrontendRequestEncodingTests : IDisposable
         // CONFIG_CHANGE_MSG with NEED_REPLY: the frontend replies with REPLY and u64 0.
         Assert.Equal(0, MessageWriter.Send(backendEnd, (uint)BackendRequest.ConfigChangeMsg,
             MessageHeader.Version | MessageHeader.FlagNeedReply, default));
-        using (BackendMessage? got = channel.ServeOne(TimeSpan.FromSeconds(2), _ => 0))
+        using (BackendMessage? got = channel.ServeOne(TimeSpan.FromSeconds(20), _ => 0))
         {
             Assert.Equal(BackendRequest.ConfigChangeMsg, got!.Request);
             Assert.Equal("CONFIG_CHANGE_MSG", got.Name);
@@ -221,12 +221,12 @@ public class FrontendRequestEncodingTests : IDisposable
         // Without NEED_REPLY nothing comes back; a handler's failure code goes back when asked.
         Assert.Equal(0, MessageWriter.Send(backendEnd, (uint)BackendRequest.VringCall, MessageHeader.Version,
             FrontendPayloads.VringState(1, 0)));
-        using (BackendMessage? got = channel.ServeOne(TimeSpan.FromSeconds(2), _ => 7))
+        using (BackendMessage? got = channel.ServeOne(TimeSpan.FromSeconds(20), _ => 7))
             Assert.Equal(1u, MemoryMarshal.Read<VringStatePayload>(got!.Payload).Index);
         Assert.Equal(0, HotPath.Frontend.VhostUser.PollCalls.WaitReadable(backendEnd, 100));
         Assert.Equal(0, MessageWriter.Send(backendEnd, (uint)BackendRequest.IotlbMsg,
             MessageHeader.Version | MessageHeader.FlagNeedReply, new byte[32]));
-        channel.ServeOne(TimeSpan.FromSeconds(2), _ => 7)!.Dispose();
+        channel.ServeOne(TimeSpan.FromSeconds(20), _ => 7)!.Dispose();
         Assert.Equal(ReadStatus.Message, reader.Read(backendEnd));
         Assert.Equal(7UL, reader.PayloadAs<ulong>());
 
@@ -240,7 +240,7 @@ public class FrontendRequestEncodingTests : IDisposable
         using var fe = VhostUserFrontend.FromConnectedSocket(fd, "recording backend");
         Assert.Contains("GET_FEATURES was not sent yet", Assert.Throws<InvalidOperationException>(() => fe.GetProtocolFeatures()).Message);
         fe.Negotiate(1, packed: false);
-        Assert.True(backend.WaitForMessages(4, TimeSpan.FromSeconds(2)));   // SET_PROTOCOL_FEATURES is not acked
+        Assert.True(backend.WaitForMessages(4, TimeSpan.FromSeconds(20)));   // SET_PROTOCOL_FEATURES is not acked
         int sent = backend.Messages.Count;
 
         var e = Assert.Throws<InvalidOperationException>(() => fe.SetStatus(1));

@@ -95,7 +95,7 @@ public class FrontendStartSequenceTests
             Assert.True(fe.Notifiers[(int)v].Kick());
             Assert.Equal(1UL, LibC.EventFdDrain(Assert.Single(kick.Fds)));
             Assert.True(LibC.EventFdSignal(Assert.Single(call.Fds)));
-            Assert.Equal(1UL, fe.Notifiers[(int)v].WaitForCall(TimeSpan.FromSeconds(1)));
+            Assert.Equal(1UL, fe.Notifiers[(int)v].WaitForCall(TimeSpan.FromSeconds(20)));
         }
         Assert.Equal(new uint[] { 0, 1 }, msgs.Where(m => m.Request == SetVringEnable).Select(m => m.As<VringStatePayload>().Index));
         Assert.All(msgs.Where(m => m.Request == SetVringEnable), m => Assert.Equal(1u, m.As<VringStatePayload>().Num));
