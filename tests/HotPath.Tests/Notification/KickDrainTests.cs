@@ -67,6 +67,24 @@ public class KickDrainTests
     }
 
     [Fact]
+    public void The_idle_sequence_allocates_nothing()
+    {
+        using var rig = new KickSocketRig("kick-alloc", packed: true, eventIdx: true);
+        void Sequence()
+        {
+            rig.Device.DrainKick(1);
+            rig.Device.EnableGuestNotification(1, true);
+            rig.Device.RxQueueCount(1);
+            rig.Device.DrainKick(1);
+            rig.Device.EnableGuestNotification(1, false);
+        }
+        for (int i = 0; i < 200; i++) Sequence();   // warm up: JIT, tiering
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 5_000; i++) Sequence();
+        Assert.Equal(0L, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    [Fact]
     public void Drain_says_why_it_cannot_read_a_kick_fd()
     {
         using var rig = new KickSocketRig("kick-nofd", packed: false, eventIdx: false);
