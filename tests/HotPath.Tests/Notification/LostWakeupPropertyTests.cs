@@ -14,7 +14,7 @@ namespace HotPath.Tests.Notification;
 /// at all. A buffer posted before or during the sequence must always be served: seen by the re-check or waking the
 /// wait by its kick, never left until the timeout. Each case runs rounds with busy phases between them (kicks off,
 /// packets flowing), on small rings so that indexes and packed wrap counters turn over. Split and packed, with and
-/// without EVENT_IDX.
+/// without EVENT_IDX. A second property races a real backend thread against the guest.
 /// </summary>
 [Collection(SerialCollection.Name)]
 public class LostWakeupPropertyTests(ITestOutputHelper output)
@@ -64,6 +64,70 @@ public class LostWakeupPropertyTests(ITestOutputHelper output)
         ulong seed = 0x1D1E_0000UL | (packed ? 2UL : 0) | (eventIdx ? 1UL : 0);
         Check.One(Config.QuickThrowOnFailure.WithMaxTest(40).WithReplay(seed, seed * 0x9E37_79B9UL | 1), prop);
         output.WriteLine($"{cases} cases, {rounds} rounds (packed={packed}, event_idx={eventIdx})");
+    }
+
+    /// <summary>
+    /// The same sequence run for real on its own thread, in a loop, while the guest (the test thread) posts buffers
+    /// one at a time after generated pauses of 0-200 us: the two race as a backend and a guest do, including the
+    /// window where the guest's index store and the backend's enable are both in flight (the fences' job). Every
+    /// buffer must be served, and a wait may only time out with the ring empty (a timeout with a buffer waiting is
+    /// a lost wake-up).
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Rings))]
+    public void A_guest_racing_the_sleeping_backend_is_never_left_waiting(bool packed, bool eventIdx)
+    {
+        Gen<int[]> pauses = Gen.Choose(10, 100).SelectMany(n => Gen.Frequency((1, Gen.Constant(0)), (3, Gen.Choose(1, 200))).ArrayOf(n));
+        int cases = 0, sleeps = 0, posts = 0;
+        Property prop = Prop.ForAll(pauses.ToArbitrary(), p =>
+        {
+            cases++;
+            posts += p.Length;
+            string? failure = RunConcurrent(p, packed, eventIdx, ref sleeps);
+            if (failure != null) output.WriteLine($"counterexample pauses [{string.Join(",", p)}] us: {failure}");
+            return failure == null;
+        });
+        ulong seed = 0x2D1E_0000UL | (packed ? 2UL : 0) | (eventIdx ? 1UL : 0);
+        Check.One(Config.QuickThrowOnFailure.WithMaxTest(15).WithReplay(seed, seed * 0x9E37_79B9UL | 1), prop);
+        output.WriteLine($"{cases} cases, {posts} buffers, {sleeps} sleeps on the kick fd (packed={packed}, event_idx={eventIdx})");
+    }
+
+    private static string? RunConcurrent(int[] pausesUs, bool packed, bool eventIdx, ref int sleeps)
+    {
+        using var rig = new KickSocketRig("race", packed, eventIdx);
+        int served = 0, lost = 0, naps = 0;
+        var stop = new ManualResetEventSlim();
+        var backend = new Thread(() =>
+        {
+            const int q = KickSocketRig.TxVring;
+            while (!stop.IsSet)
+            {
+                Volatile.Write(ref served, served + rig.PollUntilEmpty());
+                rig.Device.DrainKick(q);
+                rig.Device.EnableGuestNotification(q, true);
+                if (rig.Device.RxQueueCount(q) == 0)
+                {
+                    naps++;
+                    if (!rig.WaitForKick(1000) && rig.Device.RxQueueCount(q) > 0) lost++;
+                    rig.Device.DrainKick(q);
+                }
+                rig.Device.EnableGuestNotification(q, false);
+            }
+        });
+        backend.Start();
+        foreach (int us in pausesUs)
+        {
+            long until = System.Diagnostics.Stopwatch.GetTimestamp() + us * System.Diagnostics.Stopwatch.Frequency / 1_000_000;
+            while (System.Diagnostics.Stopwatch.GetTimestamp() < until) Thread.SpinWait(10);
+            rig.GuestSend();
+        }
+        bool all = SpinWait.SpinUntil(() => Volatile.Read(ref served) == pausesUs.Length, KickSocketRig.Wait);
+        stop.Set();
+        rig.Frontend.Notifiers[KickSocketRig.TxVring].Kick();   // end the backend's current wait
+        backend.Join();
+        sleeps += naps;
+        if (lost > 0) return $"{lost} waits timed out with a buffer waiting (lost wake-ups)";
+        return all ? null : $"{Volatile.Read(ref served)} of {pausesUs.Length} buffers served within {KickSocketRig.Wait.TotalSeconds} s";
     }
 
     /// <summary>Runs the rounds of <paramref name="c"/>; null when every buffer was served, else what went wrong.</summary>
