@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes BENCHMARKS.md at the repository root from a perf/race.sh results folder (ipp.txt, pps.txt, machine.txt),
 the newest BenchmarkDotNet quick run under perf/results/ (or --bdn DIR), perf/benchmarks-notes.md (the summary) and
-perf/ipp-history.md (the optimisation log), both kept by hand.
+perf/ipp-history.md (the optimisation log) and perf/rx-modes.md (hp-fwd's rx modes), all kept by hand.
 Usage: write-benchmarks.py RACE_DIR [--bdn BDN_RESULTS_DIR]"""
 import glob, os, re, statistics, sys
 
@@ -126,6 +126,10 @@ hist = os.path.join(root, "perf/ipp-history.md")
 if os.path.exists(hist):
     out += open(hist).read().rstrip().splitlines() + [""]
 
+rxm = os.path.join(root, "perf/rx-modes.md")   # hp-fwd --rx-mode poll/interrupt/adaptive (perf/rx-modes.sh), by hand
+if os.path.exists(rxm):
+    out += open(rxm).read().rstrip().splitlines() + [""]
+
 if bdn and os.path.isdir(bdn):
     out += ["## BenchmarkDotNet (in-process rigs, `perf/run.sh --quick`)", "",
             "ShortRun job (3 warm-ups, 3 iterations): indicative timings on a noisy machine; Mean is per packet (per",
@@ -153,6 +157,7 @@ out += ["## Commands", "", "```sh",
         "perf/run.sh --quick             # BenchmarkDotNet suites, ShortRun",
         "perf/alloc-gate.sh              # allocation gate (also run by test.sh), ~20 s",
         "perf/profile.sh dequeue 64 0    # callgrind profile by function (symbol-only debug file)",
+        "perf/rx-modes.sh                # hp-fwd --rx-mode poll/interrupt/adaptive side by side (~6 min)",
         "```", ""]
 open(os.path.join(root, "BENCHMARKS.md"), "w").write("\n".join(out))
 print("wrote", os.path.join(root, "BENCHMARKS.md"))

@@ -1,3 +1,4 @@
+using HotPath.Engine.Interop;
 using HotPath.Engine.Vrings;
 
 namespace HotPath.Engine;
@@ -25,5 +26,31 @@ public sealed partial class VhostDevice
             vq.SetGuestKicks(enable, Features);
             return true;
         }
+    }
+
+    /// <summary>
+    /// Takes the guest's pending kicks on vring <paramref name="queueId"/> without blocking: how many kicks the kick
+    /// eventfd counted since the last drain (at least 1), 0 when none is pending (or the control plane is changing
+    /// the ring right now: the kick stays pending for the next call), or a negative errno: -EINVAL when the vring
+    /// does not exist, -EAGAIN when the frontend has not sent its kick fd yet, -EBADF when it sent none (NOFD: a
+    /// polling frontend that never kicks) or the fd cannot be read. One thread per queue, as the bursts; interrupt
+    /// mode is "poll until empty, <see cref="EnableGuestNotification"/>, check the ring again, wait for the kick fd,
+    /// drain, disable, poll".
+    /// </summary>
+    public long DrainKick(int queueId)
+    {
+        Vring? vq = GetVring(queueId);
+        if (vq == null) return -LibC.EINVAL;
+        // Only a try: the caller is a polling thread and must never wait for the control plane. The lock keeps the
+        // fd from being closed and its number reused while we read it (SET_VRING_KICK replaces it under the lock).
+        if (!vq.AccessLock.TryEnter()) return 0;
+        try
+        {
+            int fd = vq.KickFd;
+            if (fd == Vring.FdUninitialized) return -LibC.EAGAIN;
+            if (fd < 0) return -LibC.EBADF;
+            return LibC.EventFdTryDrain(fd);
+        }
+        finally { vq.AccessLock.Exit(); }
     }
 }

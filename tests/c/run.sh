@@ -7,6 +7,7 @@
 #   - test_icmpecho: hp-fwd's ARP/ICMP echo responder on well-formed, malformed, truncated and random frames;
 #   - test_virtio_user: the API against DPDK virtio-user (real socket, real packets);
 #   - hp-fwd in txonly/rxonly/io/macswap against virtio-user, server and client mode, packet counts both ways;
+#   - hp-fwd --rx-mode interrupt/adaptive beside a connected, silent virtio-user: under 1% CPU, then forwarding;
 #   - hp-fwd --demo: hp-frontend (HotPath's frontend) drives hp-fwd in three directions, two sizes;
 #   - the hp-echo example echoing virtio-user traffic;
 #   - ref_dequeue (written from the API reference only) receiving virtio-user traffic.
@@ -170,6 +171,12 @@ fwd_case io io io server
 fwd_case macswap macswap io server
 fwd_case client-txonly txonly rxonly client
 fwd_case client-rxonly rxonly txonly client
+
+echo "== hp-fwd --rx-mode interrupt|adaptive: no CPU beside a silent virtio-user, then forwarding"
+for c in "interrupt 0" "interrupt 1" "adaptive 0"; do
+  read -r rxm packed <<< "$c"
+  run_program "rx-mode $rxm packed=$packed" "$here/rx-mode-idle.sh" "$art" "$work" "$rxm" "$packed" 5
+done
 
 echo "== hp-echo example"
 sock=$work/echo.sock

@@ -123,6 +123,9 @@ static void test_bad_arguments(void)
 	CHECK(hp_vhost_get_mem_table(vid, &mem) == -1 && mem == NULL, "unknown vid");
 	CHECK(hp_vhost_get_vhost_vring(vid, 0, &vr) == -1, "unknown vid");
 	CHECK(hp_vhost_vring_call(vid, 0) == -1, "unknown vid");
+	CHECK(hp_vhost_vring_drain_kick(vid, 1) == -1, "unknown vid");
+	CHECK_ERROR("hp_vhost_vring_drain_kick: vid 777 is not a connected device (ENODEV)");
+	CHECK(hp_vhost_enable_guest_notification(vid, 1, 1) == -1, "unknown vid");
 	hp_vhost_notify_guest(vid, 0);
 	CHECK_ERROR("hp_vhost_notify_guest: vid 777");
 	hp_vhost_log_write(vid, 0, 4096);

@@ -103,6 +103,11 @@ static void test_queries(int vid)
 		CHECK(hp_vhost_get_vhost_vring(vid, 0, &vr) == 0, "%s", hp_last_error());
 		CHECK(vr.size == 1024, "ring size %u", vr.size);
 		CHECK(vr.desc != NULL && vr.avail != NULL && vr.used != NULL, "ring pointers");
+		/* interrupt mode's helpers on virtio-user's real kick fd: never blocks, refuses a vring that is not there */
+		CHECK(hp_vhost_vring_drain_kick(vid, 1) >= 0, "drain_kick: %s", hp_last_error());
+		CHECK(hp_vhost_vring_drain_kick(vid, 1) == 0, "drain_kick twice: nothing pending");
+		CHECK(hp_vhost_vring_drain_kick(vid, 9) == -1 && strstr(hp_last_error(), "does not exist") != NULL,
+		      "drain_kick of vring 9: %s", hp_last_error());
 		{
 			int inside = 0;
 			for (uint32_t i = 0; i < mem->nregions; i++) {

@@ -54,7 +54,7 @@ ping_check() {
 	out=$($pin ping -c $count -i 0.02 -s $size -W 5 -w $((count / 5 + 40)) $PEER 2>&1)
 	rx=$(echo "$out" | sed -n 's/.* \([0-9]*\) packets received.*/\1/p')
 	if [ "${rx:-0}" = "$count" ]; then
-		result $name PASS "$rx/$count replies, $size-byte payload, $(since $t0) s"
+		result $name PASS "$rx/$count replies, $size-byte payload, $(since $t0) s, rtt min/avg/max $(echo "$out" | sed -n 's|.*min/avg/max = \([^ ]*\).*|\1|p') ms"
 	else
 		result $name FAIL "${rx:-no}/$count replies, $size-byte payload, $(since $t0) s: $(echo "$out" | tail -2 | tr '\n' ' ')"
 	fi

@@ -17,6 +17,9 @@
 #             each answered in full, and hp-fwd's per-queue counters show both queue pairs answered
 #   mtu9000   host_mtu=9000: NET_MTU negotiated (hp-fwd prints hp_vhost_get_mtu = 9000), the guest's eth0 comes up
 #             at MTU 9000, 8972-byte payloads (9014-byte frames) answered
+#   interrupt hp-fwd --rx-mode interrupt (issue 14): the guest idles (link up, nothing sent) for HPQ_IDLE_SECONDS
+#             (default 20) while hp-fwd's CPU time (utime+stime) grows by under 1% of the wall time; then ping
+#             100/100 and floods of 64 and 1514-byte frames with the same exact accounting
 # A failed boot keeps its directory (guest console, hp-fwd logs, vhost-user message summary) and prints their tails.
 # vectors=0 on virtio-net-pci: QEMU 7.2 under TCG segfaults at DRIVER_OK with MSI-X and a vhost-user netdev.
 # Builds first (../../build.sh, seconds when nothing changed). Needs qemu-system-x86, linux-image-amd64,
@@ -24,7 +27,9 @@
 # unprivileged too. Without root and without them it skips loudly. Last line: "qemu-tests: N passed, N failed, N skipped".
 # Environment: HPQ_BOOTS="server mq ..." runs only those boots; HPQ_BOOT_TIMEOUT (s, default 300) bounds one boot
 # (a boot whose guest did not even reach its plan by then runs once more: the machine was too busy);
-# HPQ_BUDGET (s, default 900) bounds the suite: boots not started by then fail with that reason; HPQ_KEEP=1 keeps
+# HPQ_RX_MODE (default interrupt) runs the interrupt boot with another hp-fwd --rx-mode (perf/rx-modes.sh compares
+# them; poll fails its idle-CPU check by design); HPQ_BUDGET (s, default 900) bounds the suite: boots not started
+# by then fail with that reason; HPQ_KEEP=1 keeps
 # the work directory of passing boots too.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -35,7 +40,8 @@ KVER=${KVER:-$(ls /lib/modules 2>/dev/null | sort -V | tail -1)}
 KERNEL=/boot/vmlinuz-$KVER
 BOOT_TIMEOUT=${HPQ_BOOT_TIMEOUT:-300}
 BUDGET=${HPQ_BUDGET:-900}
-BOOTS=${HPQ_BOOTS:-server client mrg-off event-idx-off packed mq mtu9000}
+BOOTS=${HPQ_BOOTS:-server client mrg-off event-idx-off packed mq mtu9000 interrupt}
+IDLE_SECONDS=${HPQ_IDLE_SECONDS:-20}
 PEER_MAC=02:00:00:00:00:02 # hp-fwd --mac: what ARP replies give for 10.0.0.2
 GUEST_MAC=52:54:00:12:34:56
 passed=0 failed=0 skipped=0 boot_failed=0
@@ -111,12 +117,14 @@ D="" SOCK="" MODE="" QUEUES=1 FWD_EXTRA="" FWD_N=0 FWD_PID="" RETRIED=""
 
 # Starts hp-fwd instance FWD_N+1 (log fwd.N.log with the library's per-message debug lines, JSON fwd.N.json).
 # --idle-sleep 200: an idle queue is polled every 200 us instead of spinning, so hp-fwd's threads leave the two
-# cores of this machine to QEMU's vCPUs between bursts (a ping waits at most 0.2 ms more).
+# cores of this machine to QEMU's vCPUs between bursts (a ping waits at most 0.2 ms more). A boot that chooses an
+# --rx-mode (FWD_EXTRA) sleeps on the kick fd instead.
 start_fwd() {
   FWD_N=$((FWD_N + 1))
-  local side=""; [ "$MODE" = client ] && side=--client
+  local side="" idle="--idle-sleep 200"; [ "$MODE" = client ] && side=--client
+  case " $FWD_EXTRA " in *" --rx-mode "*) idle="" ;; esac
   HOTPATH_LOG=debug "$fwd" --socket "$SOCK" $side --mode icmpecho --mac $PEER_MAC --queues $QUEUES \
-    --stats-interval 1 --idle-sleep 200 --json "$D/fwd.$FWD_N.json" $FWD_EXTRA < /dev/null > "$D/fwd.$FWD_N.log" 2>&1 &
+    --stats-interval 1 $idle --json "$D/fwd.$FWD_N.json" $FWD_EXTRA < /dev/null > "$D/fwd.$FWD_N.log" 2>&1 &
   FWD_PID=$!
   echo "$FWD_PID" > "$D/fwd.$FWD_N.pid"
 }
@@ -154,6 +162,14 @@ on_sync() { # TOKEN
       start_fwd
       wait_for 90 "$D/fwd.$FWD_N.log" '^new_device vid=' ||
         echo "hp-fwd instance $FWD_N saw no new_device within 90 s" >> "$D/host.log"
+      ;;
+    idle)
+      # The guest sits in its sync step (link up, nothing to send): hp-fwd's CPU time over the window.
+      local hz c0 c1 w0 w1; hz=$(getconf CLK_TCK)
+      w0=$(date +%s.%N); c0=$(awk '{ print $14 + $15 }' "/proc/$FWD_PID/stat")
+      sleep "$IDLE_SECONDS"
+      w1=$(date +%s.%N); c1=$(awk '{ print $14 + $15 }' "/proc/$FWD_PID/stat")
+      awk -v c=$((c1 - c0)) -v hz="$hz" -v a="$w0" -v b="$w1" 'BEGIN { printf "ticks=%d seconds=%.2f pct=%.3f\n", c, b - a, 100 * c / hz / (b - a) }' > "$D/idle.cpu"
       ;;
   esac
   tell_guest "go $1"
@@ -393,8 +409,26 @@ boot_mtu9000() {
   check_boot mtu=9000
 }
 
+# Interrupt mode: hp-fwd sleeps on the kick fd while the guest is quiet, then serves it in full.
+boot_interrupt() {
+  local rxm=${HPQ_RX_MODE:-interrupt}
+  boot interrupt server 1 1 "" "sync:idle,ping:ping-100:100:56,flood:flood-64:2:64,flood:flood-1514:2:1514,counters" "--rx-mode $rxm"
+  local idle pct s
+  idle=$(cat "$D/idle.cpu" 2> /dev/null); pct=$(field "$idle" pct)
+  if [ -n "$pct" ] && awk -v p="$pct" 'BEGIN { exit !(p < 1.0) }'; then
+    pass "interrupt/idle-cpu" "hp-fwd --rx-mode $rxm used $(field "$idle" ticks) ticks of CPU in $(field "$idle" seconds) s of guest idling: $pct% (< 1%)"
+  else
+    fail "interrupt/idle-cpu" "hp-fwd --rx-mode $rxm used ${pct:-?}% CPU while the guest idled (${idle:-no measurement: the guest never reached its idle step})"
+  fi
+  report_guest ping-100
+  check_boot packed=0 event_idx=1
+  check_accounting flood-64 flood-1514
+  s=$(grep -a '^summary rx_mode=' "$D/fwd.1.log" | tail -1)
+  echo "      hp-fwd: ${s#summary }"
+}
+
 for b in $BOOTS; do
-  declare -F "boot_$b" > /dev/null || { fail "$b" "no such boot (known: server client mrg-off event-idx-off packed mq mtu9000)"; continue; }
+  declare -F "boot_$b" > /dev/null || { fail "$b" "no such boot (known: server client mrg-off event-idx-off packed mq mtu9000 interrupt)"; continue; }
   run_boot "$b"
 done
 if [ $failed = 0 ] && [ "${HPQ_KEEP:-0}" = 0 ]; then rm -rf "$work"; else echo "qemu: kept $work"; fi

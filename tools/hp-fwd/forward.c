@@ -12,6 +12,7 @@
 #include "icmpecho.h"
 #include "output.h"
 #include "packets.h"
+#include "rxwait.h"
 #include "stats.h"
 
 #define MAX_VIDS 1024 /* the library's device limit */
@@ -25,10 +26,8 @@ struct worker {
 	unsigned qp; /* queue pair: guest RX vring 2*qp, guest TX vring 2*qp+1 */
 	pthread_t thread;
 	int started;
-	unsigned empty_polls; /* dequeue bursts in a row that found nothing */
+	struct rxwait rx; /* what to do while the guest TX queue is empty (--rx-mode) */
 };
-
-#define IDLE_POLLS 1000 /* --idle-sleep: empty polls in a row before the worker starts sleeping between polls */
 
 struct device {
 	int vid;
@@ -71,13 +70,6 @@ static inline int running(const struct device *d)
 	return atomic_load_explicit(&d->state, memory_order_acquire) == DEV_RUNNING;
 }
 
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#endif
-}
-
 /* A queue that never received anything says why once it stops (the reason is this thread's hp_last_error()). */
 static void report_idle(const struct worker *w, uint64_t received)
 {
@@ -94,28 +86,18 @@ static uint64_t bytes_of(struct hp_mbuf **pkts, unsigned n)
 	return b;
 }
 
-/* Between two polls of an empty queue: a pause instruction, or with --idle-sleep, once the queue has been empty for
- * IDLE_POLLS polls, a sleep (the guest's next packet waits at most that long). */
-static void idle(struct worker *w)
-{
-	if (g_opt.idle_sleep_us != 0 && ++w->empty_polls > IDLE_POLLS) {
-		struct timespec ts = { .tv_sec = 0, .tv_nsec = (long)g_opt.idle_sleep_us * 1000 };
-		nanosleep(&ts, NULL);
-		return;
-	}
-	cpu_relax();
-}
-
-/* One dequeue burst from the guest TX queue of w's pair, counted as received; 0 (after a pause) when it is empty. */
+/* One dequeue burst from the guest TX queue of w's pair, counted as received; 0 when it is empty, after a pause or
+ * a sleep on its kick fd (--rx-mode, rxwait.c). */
 static uint16_t receive_burst(struct worker *w, struct hp_mbuf **pkts, uint64_t *received)
 {
 	struct queue_stats *s = &g_stats[w->qp];
-	uint16_t n = hp_vhost_dequeue_burst(w->dev->vid, (uint16_t)(2 * w->qp + 1), g_pool, pkts, (uint16_t)g_opt.burst);
+	uint16_t q = (uint16_t)(2 * w->qp + 1);
+	uint16_t n = hp_vhost_dequeue_burst(w->dev->vid, q, g_pool, pkts, (uint16_t)g_opt.burst);
 	if (n == 0) {
-		idle(w);
+		rxwait_idle(&g_opt, &w->rx, w->dev->vid, q, w->qp);
 		return 0;
 	}
-	w->empty_polls = 0;
+	rxwait_busy(&w->rx);
 	*received += n;
 	stats_add(&s->rx_packets, n);
 	stats_add(&s->rx_bytes, bytes_of(pkts, n));

@@ -16,6 +16,7 @@
 #include "demo.h"
 #include "forward.h"
 #include "options.h"
+#include "rxwait.h"
 #include "stats.h"
 
 /*
@@ -96,8 +97,9 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	install_signal_handlers();
-	fprintf(stderr, "hp-fwd: %s %s, mode %s, %u queue pair(s), burst %u%s\n", o.client ? "connecting to" : "serving",
-		o.socket, mode_name(o.mode), o.queues, o.burst, o.seconds ? "" : ", until SIGINT/SIGTERM");
+	fprintf(stderr, "hp-fwd: %s %s, mode %s, rx-mode %s, %u queue pair(s), burst %u%s\n",
+		o.client ? "connecting to" : "serving", o.socket, mode_name(o.mode), rx_mode_name(o.rx_mode), o.queues,
+		o.burst, o.seconds ? "" : ", until SIGINT/SIGTERM");
 
 	stats_start(&o);
 	end = o.seconds ? now_seconds() + o.seconds : 0;

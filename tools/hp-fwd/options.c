@@ -10,7 +10,8 @@ static void usage(void)
 {
 	fputs("usage: hp-fwd --socket PATH [--client] [--mode io|rxonly|txonly|macswap|icmpecho] [--pkt-len N]\n"
 	      "              [--burst N] [--queues N] [--seconds N] [--stats-interval S] [--json FILE] [--mac MAC]\n"
-	      "              [--idle-sleep US] [--packed-only|--split-only]\n"
+	      "              [--rx-mode poll|interrupt|adaptive] [--idle-us N] [--idle-sleep US]\n"
+	      "              [--packed-only|--split-only]\n"
 	      "       hp-fwd --demo [--seconds N]\n"
 	      "  --socket PATH         vhost-user socket (server: created here; --client: the frontend's)\n"
 	      "  --client              connect to the frontend's socket (it listens) instead of listening\n"
@@ -24,9 +25,16 @@ static void usage(void)
 	      "  --stats-interval S    live per-queue rates every S seconds (default 1; 0 disables)\n"
 	      "  --json FILE           write totals and rates as JSON at exit\n"
 	      "  --mac MAC             icmpecho: the MAC address ARP replies give (default 02:00:00:00:00:02)\n"
-	      "  --idle-sleep US       after 1000 empty polls in a row, sleep US microseconds (1..100000) before each\n"
-	      "                        poll until packets come again, leaving the CPU to others (a VM's vCPUs on a small\n"
-	      "                        host); default 0: busy-poll always, as testpmd\n"
+	      "  --rx-mode M           when a guest TX queue is empty: poll (default): busy-poll, as testpmd;\n"
+	      "                        interrupt: ask the guest to kick, check again, sleep on the kick fd (at most\n"
+	      "                        100 ms), then poll again without kicks: an idle device costs no CPU, each\n"
+	      "                        first packet after a quiet time costs a wake-up; adaptive: busy-poll while\n"
+	      "                        packets come, sleep as interrupt once the queue has been empty for --idle-us\n"
+	      "  --idle-us N           adaptive: microseconds of empty polls before sleeping, 1..10000000 (default 1000)\n"
+	      "  --idle-sleep US       poll mode: after 1000 empty polls in a row, sleep US microseconds (1..100000)\n"
+	      "                        before each poll until packets come again, leaving the CPU to others (a VM's\n"
+	      "                        vCPUs on a small host); default 0: busy-poll always. Not with interrupt or\n"
+	      "                        adaptive, which sleep until the guest kicks instead\n"
 	      "  --packed-only         refuse devices that do not negotiate VIRTIO_F_RING_PACKED\n"
 	      "  --split-only          do not offer VIRTIO_F_RING_PACKED\n"
 	      "  --demo                run HotPath's own frontend (hp-frontend) against hp-fwd and print a table\n",
@@ -53,6 +61,20 @@ static bool parse_uint(const char *s, unsigned long lo, unsigned long hi, unsign
 		return false;
 	*out = (unsigned)v;
 	return true;
+}
+
+static bool parse_rx_mode(const char *s, enum rx_mode *m)
+{
+	static const struct { const char *name; enum rx_mode mode; } modes[] = {
+		{ "poll", RX_POLL }, { "interrupt", RX_INTERRUPT }, { "adaptive", RX_ADAPTIVE },
+	};
+	for (size_t i = 0; s != NULL && i < sizeof(modes) / sizeof(modes[0]); i++) {
+		if (strcmp(s, modes[i].name) == 0) {
+			*m = modes[i].mode;
+			return true;
+		}
+	}
+	return false;
 }
 
 static bool parse_seconds(const char *s, double *out)
@@ -122,6 +144,8 @@ bool parse_options(int argc, char **argv, struct fwd_options *o)
 	o->burst = 32;
 	o->queues = 1;
 	o->stats_interval = 1.0;
+	o->rx_mode = RX_POLL;
+	o->idle_us = 1000;
 	memcpy(o->mac, (const uint8_t[6]){ 0x02, 0, 0, 0, 0, 0x02 }, 6);
 
 	for (int i = 1; i < argc; i++) {
@@ -182,6 +206,12 @@ bool parse_options(int argc, char **argv, struct fwd_options *o)
 		} else if (strcmp(a, "--idle-sleep") == 0) {
 			if (!parse_uint(v, 0, 100000, &o->idle_sleep_us))
 				return bad("--idle-sleep wants microseconds 0..100000", v);
+		} else if (strcmp(a, "--rx-mode") == 0) {
+			if (!parse_rx_mode(v, &o->rx_mode))
+				return bad("--rx-mode wants poll, interrupt or adaptive", v);
+		} else if (strcmp(a, "--idle-us") == 0) {
+			if (!parse_uint(v, 1, 10000000, &o->idle_us))
+				return bad("--idle-us wants microseconds 1..10000000", v);
 		} else if (strcmp(a, "--mac") == 0) {
 			if (!parse_mac(v, o->mac))
 				return bad("--mac wants a unicast address like 02:00:00:00:00:02", v);
@@ -197,6 +227,8 @@ bool parse_options(int argc, char **argv, struct fwd_options *o)
 		return demo_only_ok ? true : bad("--demo takes only --seconds", NULL);
 	if (o->socket == NULL)
 		return bad("--socket is required", NULL);
+	if (o->idle_sleep_us != 0 && o->rx_mode != RX_POLL)
+		return bad("--idle-sleep is for --rx-mode poll (interrupt and adaptive sleep on the kick fd)", NULL);
 	if (o->packed_only && o->split_only)
 		return bad("--packed-only and --split-only exclude each other", NULL);
 	return true;

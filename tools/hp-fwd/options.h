@@ -14,6 +14,13 @@ enum fwd_mode {
 	FWD_ICMPECHO, /* ARP and ICMP echo requests answered to guest RX, everything else counted and freed */
 };
 
+/* What a forwarding thread does while its guest TX queue is empty (rxwait.h). */
+enum rx_mode {
+	RX_POLL,      /* busy-poll (or --idle-sleep) */
+	RX_INTERRUPT, /* sleep on the queue's kick fd as soon as it is empty */
+	RX_ADAPTIVE,  /* busy-poll while packets come, sleep on the kick fd after --idle-us of empty polls */
+};
+
 #define FWD_MAX_QUEUES 128
 #define FWD_MAX_BURST 512
 #define FWD_MIN_PKT_LEN 60
@@ -28,7 +35,9 @@ struct fwd_options {
 	unsigned queues;
 	unsigned seconds;        /* 0: until SIGINT/SIGTERM */
 	double stats_interval;   /* 0: no live statistics */
-	unsigned idle_sleep_us;  /* 0: busy-poll always; else sleep this long per poll once a queue has been idle */
+	unsigned idle_sleep_us;  /* poll: 0 busy-poll always; else sleep this long per poll once a queue has been idle */
+	enum rx_mode rx_mode;
+	unsigned idle_us;        /* adaptive: empty-poll time before sleeping on the kick fd */
 	const char *json;        /* NULL: no JSON file */
 	uint8_t mac[6];          /* icmpecho: the address ARP replies give */
 	bool packed_only;

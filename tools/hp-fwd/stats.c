@@ -5,12 +5,14 @@
 #include <time.h>
 
 #include "output.h"
+#include "rxwait.h"
 
 struct queue_stats g_stats[FWD_MAX_QUEUES];
 
 struct totals {
 	uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes, tx_dropped;
 	uint64_t echo[ECHO_VERDICTS];
+	uint64_t rx_sleeps, rx_kick_wakeups;
 };
 
 static double g_start, g_last;
@@ -33,6 +35,8 @@ static struct totals read_queue(unsigned q)
 	t.tx_dropped = atomic_load_explicit(&g_stats[q].tx_dropped, memory_order_relaxed);
 	for (int v = 0; v < ECHO_VERDICTS; v++)
 		t.echo[v] = atomic_load_explicit(&g_stats[q].echo[v], memory_order_relaxed);
+	t.rx_sleeps = atomic_load_explicit(&g_stats[q].rx_sleeps, memory_order_relaxed);
+	t.rx_kick_wakeups = atomic_load_explicit(&g_stats[q].rx_kick_wakeups, memory_order_relaxed);
 	return t;
 }
 
@@ -84,8 +88,9 @@ static int write_json(const struct fwd_options *o, const struct totals *sum, con
 		return -1;
 	}
 	fprintf(f, "{\n  \"mode\": \"%s\",\n  \"pkt_len\": %u,\n  \"burst\": %u,\n  \"queues\": %u,\n  \"seconds\": %.3f,\n"
-		   "  \"active_seconds\": %.3f,\n",
-		mode_name(o->mode), o->pkt_len, o->burst, o->queues, secs, active);
+		   "  \"active_seconds\": %.3f,\n  \"rx_mode\": \"%s\",\n  \"rx_sleeps\": %llu,\n  \"rx_kick_wakeups\": %llu,\n",
+		mode_name(o->mode), o->pkt_len, o->burst, o->queues, secs, active, rx_mode_name(o->rx_mode),
+		(unsigned long long)sum->rx_sleeps, (unsigned long long)sum->rx_kick_wakeups);
 	fprintf(f, "  \"rx_packets\": %llu,\n  \"rx_bytes\": %llu,\n  \"tx_packets\": %llu,\n  \"tx_bytes\": %llu,\n"
 		   "  \"tx_dropped\": %llu,\n",
 		(unsigned long long)sum->rx_packets, (unsigned long long)sum->rx_bytes,
@@ -129,6 +134,8 @@ int stats_finish(const struct fwd_options *o, double active_seconds)
 		sum.tx_dropped += per[q].tx_dropped;
 		for (int v = 0; v < ECHO_VERDICTS; v++)
 			sum.echo[v] += per[q].echo[v];
+		sum.rx_sleeps += per[q].rx_sleeps;
+		sum.rx_kick_wakeups += per[q].rx_kick_wakeups;
 		echo_text(o, &per[q], echo, sizeof(echo));
 		snprintf(line, sizeof(line), "summary q%u rx_packets=%llu tx_packets=%llu tx_dropped=%llu%s", q,
 			 (unsigned long long)per[q].rx_packets, (unsigned long long)per[q].tx_packets,
@@ -144,5 +151,11 @@ int stats_finish(const struct fwd_options *o, double active_seconds)
 		 (unsigned long long)sum.tx_dropped, mpps(sum.rx_packets, active), mpps(sum.tx_packets, active),
 		 gbps(sum.rx_bytes, active), gbps(sum.tx_bytes, active), echo);
 	out_line(line);
+	if (o->rx_mode != RX_POLL) {
+		snprintf(line, sizeof(line), "summary rx_mode=%s rx_sleeps=%llu rx_kick_wakeups=%llu",
+			 rx_mode_name(o->rx_mode), (unsigned long long)sum.rx_sleeps,
+			 (unsigned long long)sum.rx_kick_wakeups);
+		out_line(line);
+	}
 	return o->json != NULL ? write_json(o, &sum, per, secs, active) : 0;
 }

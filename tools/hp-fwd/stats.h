@@ -17,6 +17,8 @@ struct queue_stats {
 	atomic_uint_fast64_t tx_bytes;
 	atomic_uint_fast64_t tx_dropped; /* received but not taken by the guest RX ring (io, macswap, icmpecho) */
 	atomic_uint_fast64_t echo[ECHO_VERDICTS]; /* icmpecho: received frames per enum echo_verdict */
+	atomic_uint_fast64_t rx_sleeps;       /* --rx-mode interrupt/adaptive: sleeps on the kick fd */
+	atomic_uint_fast64_t rx_kick_wakeups; /* those of them a guest kick ended (the others timed out) */
 };
 
 extern struct queue_stats g_stats[FWD_MAX_QUEUES];

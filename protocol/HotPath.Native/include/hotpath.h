@@ -662,9 +662,40 @@ int hp_vhost_vring_call(int vid, uint16_t vring_idx);
  * it makes buffers available; 0 (the default) suppresses kicks, for a polling application. The pattern for an
  * application that sleeps: poll until empty, enable, poll once more (a buffer added just before the guest saw the
  * change is not kicked), then wait for the kick fd (hp_vhost_get_vhost_vring().kickfd, readable with poll/epoll;
- * read its 8-byte counter to clear it), disable, poll. 0, or -1 with hp_last_error() (no such vring, not set up).
+ * clear it with hp_vhost_vring_drain_kick), disable, poll. 0, or -1 with hp_last_error() (no such vring, not set up).
  */
 int hp_vhost_enable_guest_notification(int vid, uint16_t queue_id, int enable);
+/*
+ * Takes the guest's pending kicks of a vring without blocking (HotPath's addition; DPDK applications read the
+ * eventfd themselves): the number of kicks counted since the last drain (clamped to INT32_MAX), 0 when none is
+ * pending or the control plane is changing the ring at this instant (the kick then stays pending), or -1 with
+ * hp_last_error(): unknown vid or vring, no kick fd received yet (EAGAIN), the frontend sent none (NOFD: it polls and
+ * never kicks, so interrupt mode cannot work on this vring; EBADF), or the fd cannot be read. The kick fd may be a
+ * blocking eventfd (the frontend's flags are kept): this call polls it with a zero timeout before reading it, so it
+ * never blocks when the queue's thread is the fd's only reader.
+ *
+ * Interrupt mode, one guest TX vring q (odd) of vid, on the queue's own thread:
+ *
+ *   for (;;) {
+ *       while ((n = hp_vhost_dequeue_burst(vid, q, pool, pkts, 32)) > 0)
+ *           handle(pkts, n);                               // 1. poll until empty
+ *       hp_vhost_enable_guest_notification(vid, q, 1);     // 2. ask for a kick (re-arm before every sleep: with
+ *                                                          //    EVENT_IDX the kick is armed at the next avail index)
+ *       if (hp_vhost_rx_queue_count(vid, q) == 0) {        // 3. re-check: a buffer posted before the guest saw step
+ *           struct hp_vhost_vring vr;                      //    2 sends no kick; the enable's full fence orders it
+ *           hp_vhost_get_vhost_vring(vid, q, &vr);
+ *           struct pollfd p = { .fd = vr.kickfd, .events = POLLIN };
+ *           poll(&p, 1, 100);                              // 4. sleep; a timeout keeps shutdown responsive
+ *           hp_vhost_vring_drain_kick(vid, q);             // 5. clear the eventfd so the next sleep can block
+ *       }
+ *       hp_vhost_enable_guest_notification(vid, q, 0);     // 6. back to polling: no kicks while busy
+ *   }
+ *
+ * Fetch the kick fd again before each wait (or after vring_state_changed): a frontend may replace it. A 0 from
+ * hp_vhost_rx_queue_count on a ring the control plane holds is harmless: the sleep is bounded by the timeout, and
+ * a kick that arrives meanwhile wakes it. tools/hp-fwd --rx-mode interrupt|adaptive runs this loop.
+ */
+int hp_vhost_vring_drain_kick(int vid, uint16_t queue_id);
 void hp_vhost_notify_guest(int vid, uint16_t queue_id);
 
 /* Live migration. */
