@@ -1,5 +1,3 @@
-using System.Runtime.InteropServices;
-
 namespace HotPath.Engine.Interop;
 
 /// <summary>Reading a kick eventfd without ever blocking, whatever flags the frontend gave it.</summary>
