@@ -26,7 +26,7 @@ public sealed class PackedRingProperty : FuzzProperty<PackedCase>
     {
         Mempool pool = FuzzPools.Shared;
         Expect.Equal(0u, pool.InUse, "mbufs in use before the case");
-        using var rig = new PackedRig(c);
+        using var rig = RingRig.For(c);
         var run = new PackedRun(c, rig, pool);
         for (int i = 0; i < c.Steps.Length; i++) run.Step(c.Steps[i], i);
         run.Probe(c.Steps.Length);
@@ -38,13 +38,13 @@ public sealed class PackedRingProperty : FuzzProperty<PackedCase>
 internal sealed unsafe class PackedRun
 {
     private readonly PackedCase _case;
-    private readonly PackedRig _rig;
+    private readonly RingRig _rig;
     private readonly Mempool _pool;
     private readonly PackedGuestRing _txGuest, _rxGuest;
     private readonly PackedQueueModel _txModel, _rxModel;
     private readonly GuestImage _image;
 
-    public PackedRun(PackedCase c, PackedRig rig, Mempool pool)
+    public PackedRun(PackedCase c, RingRig rig, Mempool pool)
     {
         _case = c;
         _rig = rig;

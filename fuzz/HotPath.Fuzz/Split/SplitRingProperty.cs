@@ -24,7 +24,7 @@ public sealed class SplitRingProperty : FuzzProperty<SplitCase>
     {
         Mempool pool = FuzzPools.Shared;
         Expect.Equal(0u, pool.InUse, "mbufs in use before the case");
-        using var rig = new SplitRig(c);
+        using var rig = RingRig.For(c);
         var run = new SplitRun(c, rig, pool);
         for (int i = 0; i < c.Steps.Length; i++) run.Step(c.Steps[i], i);
         run.Probe(c.Steps.Length);
@@ -36,7 +36,7 @@ public sealed class SplitRingProperty : FuzzProperty<SplitCase>
 internal sealed unsafe class SplitRun
 {
     private readonly SplitCase _case;
-    private readonly SplitRig _rig;
+    private readonly RingRig _rig;
     private readonly Mempool _pool;
     private readonly SplitGuestRing _txGuest, _rxGuest;
     private readonly SplitQueueModel _txModel, _rxModel;
@@ -44,7 +44,7 @@ internal sealed unsafe class SplitRun
     private long _txWritten, _rxWritten;
     private readonly GuestImage _image;
 
-    public SplitRun(SplitCase c, SplitRig rig, Mempool pool)
+    public SplitRun(SplitCase c, RingRig rig, Mempool pool)
     {
         _case = c;
         _rig = rig;
