@@ -1,9 +1,7 @@
 using FsCheck;
 using HotPath.Engine.Buffers;
-using HotPath.Engine.Stats;
 using HotPath.Engine.Vrings;
 using HotPath.Fuzz.Core;
-using HotPath.Fuzz.Memory;
 
 namespace HotPath.Fuzz.Split;
 
@@ -14,114 +12,79 @@ namespace HotPath.Fuzz.Split;
 /// counter equal the model's; no exception escapes; every mbuf goes back to the pool. At the end a valid chain still
 /// goes through on every ring the guest did not break.
 /// </summary>
-public sealed class SplitRingProperty : FuzzProperty<SplitCase>
+public sealed class SplitRingProperty : RingProperty<SplitCase, Step>
 {
     public override string Name => "split";
 
     public override Arbitrary<SplitCase> Cases => SplitGen.Cases;
 
-    protected override Verdict Run(SplitCase c)
-    {
-        Mempool pool = FuzzPools.Shared;
-        Expect.Equal(0u, pool.InUse, "mbufs in use before the case");
-        using var rig = RingRig.For(c);
-        var run = new SplitRun(c, rig, pool);
-        for (int i = 0; i < c.Steps.Length; i++) run.Step(c.Steps[i], i);
-        run.Probe(c.Steps.Length);
-        return Verdict.Ok;
-    }
+    protected override Step[] Steps(SplitCase c) => c.Steps;
+
+    private protected override RingRig Rig(SplitCase c) => RingRig.For(c);
+
+    private protected override RingRun<Step> Start(SplitCase c, RingRig rig, Mempool pool) => new SplitRun(c, rig, pool);
 }
 
-/// <summary>One split case in progress: the guest side of both rings, the models, and the step checks.</summary>
-internal sealed unsafe class SplitRun
+/// <summary>One split case in progress: the guest side of both rings, the models, and the split checks.</summary>
+internal sealed class SplitRun : RingRun<Step>
 {
     private readonly SplitCase _case;
-    private readonly RingRig _rig;
-    private readonly Mempool _pool;
     private readonly SplitGuestRing _txGuest, _rxGuest;
     private readonly SplitQueueModel _txModel, _rxModel;
     private long _txConsumed, _rxConsumed;
-    private long _txWritten, _rxWritten;
-    private readonly GuestImage _image;
+    private long _rxWritten;
 
-    public SplitRun(SplitCase c, RingRig rig, Mempool pool)
+    public SplitRun(SplitCase c, RingRig rig, Mempool pool) : base(rig, pool)
     {
         _case = c;
-        _rig = rig;
-        _pool = pool;
-        SplitLayout l = rig.Layout;
-        _image = new GuestImage(rig.Memory);
-        var buffers = new Arena(l.ArenaSegments());
-        var tables = new Arena(new[] { (l.RegionStart(0) + SplitLayout.TableAreaStart, l.RegionStart(0) + SplitLayout.SystemArea) });
-        _txGuest = new SplitGuestRing(rig.Memory, l, buffers, tables, rig.TxRing, tx: true, rig.HeaderSize, c.StartIndex);
-        _rxGuest = new SplitGuestRing(rig.Memory, l, buffers, tables, rig.RxRing, tx: false, rig.HeaderSize, c.StartIndex);
+        _txGuest = new SplitGuestRing(rig.Memory, rig.Layout, Buffers, Tables, rig.TxRing, tx: true, rig.HeaderSize, c.StartIndex);
+        _rxGuest = new SplitGuestRing(rig.Memory, rig.Layout, Buffers, Tables, rig.RxRing, tx: false, rig.HeaderSize, c.StartIndex);
         _txModel = new SplitQueueModel(c.RingSize, c.StartIndex, rig.TxRing.DescGpa, rig.TxRing.DriverAreaGpa, rig.TxRing.DeviceAreaGpa, rig.HeaderSize, c.Features);
         _rxModel = new SplitQueueModel(c.RingSize, c.StartIndex, rig.RxRing.DescGpa, rig.RxRing.DriverAreaGpa, rig.RxRing.DeviceAreaGpa, rig.HeaderSize, c.Features);
     }
 
-    public BurstExpectation Step(Step s, int index) => s.Tx ? TxStep(s, index) : RxStep(s, index);
+    protected override void Post(Step s, int index) => (s.Tx ? _txGuest : _rxGuest).Post(s.Chains, s.AvailExtra, index);
 
-    private BurstExpectation TxStep(Step s, int index)
+    protected override BurstExpectation ExpectDequeue(int burst) => _txModel.Dequeue(Image, burst, FuzzPools.MbufRoom);
+
+    protected override BurstExpectation ExpectEnqueue(IReadOnlyList<byte[]> packets, IReadOnlyList<int> firstSegment) =>
+        _rxModel.Enqueue(Image, packets, firstSegment);
+
+    protected override ulong[] ModelCounters(bool tx) => (tx ? _txModel : _rxModel).Counters;
+
+    protected override void CheckPosition(Vring vq, bool tx, string where)
     {
-        _txGuest.Post(s.Chains, s.AvailExtra, index);
-        _image.Refresh();
-        BurstExpectation e = _txModel.Dequeue(_image, s.Burst, FuzzPools.MbufRoom);
-        string where = $"step {index} (TX burst of {s.Burst})";
-        BurstIo.Dequeue(_rig.Device, _pool, s.Burst, e, where, () => Trace(e));
-        AfterBurst(e, _rig.Tx, _txModel, where);
-        _txConsumed += (ushort)(_txModel.LastAvail - (ushort)(_case.StartIndex + _txConsumed));
-        _txWritten = Written(_rig.TxRing.DriverAreaGpa);
-        _txGuest.Reap(_txConsumed);
-        return e;
-    }
-
-    private BurstExpectation RxStep(Step s, int index)
-    {
-        _rxGuest.Post(s.Chains, s.AvailExtra, index);
-        (BurstExpectation e, ushort n) = BurstIo.Enqueue(_rig.Device, _pool, s.Packets, index, (packets, firstSeg) =>
-        {
-            _image.Refresh();
-            return _rxModel.Enqueue(_image, packets, firstSeg);
-        });
-        string where = $"step {index} (RX burst of {s.Packets.Length} packets)";
-        Expect.Equal(e.Returned, (int)n, $"{where}: packets enqueued [{Trace(e)}]");
-        AfterBurst(e, _rig.Rx, _rxModel, where);
-        _rxConsumed += (ushort)(_rxModel.LastAvail - (ushort)(_case.StartIndex + _rxConsumed));
-        _rxWritten = Written(_rig.RxRing.DriverAreaGpa);
-        _rxGuest.Reap(_rxConsumed);
-        return e;
-    }
-
-    /// <summary>Free-running count of avail entries the guest published (avail.idx minus the start index).</summary>
-    private long Written(ulong availGpa) => (ushort)(GuestWrites.ReadU16(_rig.Memory, availGpa + 2) - _case.StartIndex);
-
-    /// <summary>The checks every burst ends with.</summary>
-    private void AfterBurst(BurstExpectation e, Vring vq, SplitQueueModel model, string where)
-    {
-        Expect.Equal(0u, _pool.InUse, $"{where}: mbufs still in use after the burst's packets were freed");
-        string? diff = e.Image.FirstDifference(_rig.Memory, e.Contested, Describe);
-        Expect.True(diff == null, $"{where}: guest memory after the burst: {diff} [{Trace(e)}]");
+        SplitQueueModel model = tx ? _txModel : _rxModel;
         Expect.Equal(model.LastAvail, vq.LastAvailIdx, $"{where}: last avail index");
         Expect.Equal(model.LastUsed, vq.LastUsedIdx, $"{where}: last used index");
         Expect.Equal(model.Broken, vq.IsBroken, $"{where}: ring broken");
-        Span<ulong> counters = stackalloc ulong[VringStats.Count];
-        vq.Stats.CopyTo(counters);
-        for (int i = 0; i < VringStats.Count; i++)
-            Expect.True(counters[i] == model.Counters[i],
-                $"{where}: counter {Engine.Stats.VringStatNames.All[i]} is {counters[i]}, expected {model.Counters[i]} [{Trace(e)}]");
     }
 
-    private string Describe(ulong gpa) => _rig.Layout.Describe(gpa, _rig.TxRing.DescGpa, _rig.RxRing.DescGpa);
+    protected override void Reap(bool tx)
+    {
+        if (tx)
+        {
+            _txConsumed += (ushort)(_txModel.LastAvail - (ushort)(_case.StartIndex + _txConsumed));
+            _txGuest.Reap(_txConsumed);
+        }
+        else
+        {
+            _rxConsumed += (ushort)(_rxModel.LastAvail - (ushort)(_case.StartIndex + _rxConsumed));
+            _rxWritten = Written(Rig.RxRing.DriverAreaGpa);
+            _rxGuest.Reap(_rxConsumed);
+        }
+    }
 
-    private static string Trace(BurstExpectation e) => e.Trace.Count == 0 ? "model: nothing to do" : "model: " + string.Join("; ", e.Trace.Take(12)) + (e.Trace.Count > 12 ? "; ..." : "");
+    /// <summary>Free-running count of avail entries the guest published (avail.idx minus the start index).</summary>
+    private long Written(ulong availGpa) => (ushort)(GuestWrites.ReadU16(Rig.Memory, availGpa + 2) - _case.StartIndex);
 
     /// <summary>
     /// The device keeps working: on each ring the guest did not break, everything still pending is drained, then one
     /// valid chain must go through (RX: unless a valid buffer too small for the drain packets still blocks the ring).
     /// </summary>
-    public void Probe(int index)
+    public override void Probe(int index)
     {
-        int hdr = _rig.HeaderSize;
+        int hdr = Rig.HeaderSize;
         var valid = new ChainSpec(new[] { new DescSpec(new BufSpec(BufKind.Data, (uint)(hdr + 64))) });
         if (!_txModel.Broken)
         {
