@@ -13,6 +13,8 @@ internal sealed class Hostile(ulong features = 0, uint ringSize = 16, ulong[]? r
 
     public override ushort TakeRaw(SplitRingDriver d) => d.RawTakeDescriptor();
 
+    public override void ReleaseRaw(SplitRingDriver d, ushort id) => d.RawRelease(id);
+
     public override void PostRaw(SplitRingDriver d, ushort id, params RawDesc[] chain)
     {
         ushort at = id;
@@ -63,6 +65,8 @@ internal sealed class PackedHostile(ulong features = 0, uint ringSize = 16, ulon
     protected override int UsedMark(PackedRingDriver d) => 0;
 
     public override ushort TakeRaw(PackedRingDriver d) => d.RawTakeBuffer();
+
+    public override void ReleaseRaw(PackedRingDriver d, ushort id) => d.RawRelease(id);
 
     public override void PostRaw(PackedRingDriver d, ushort id, params RawDesc[] chain) => d.RawPost(id, chain);
 

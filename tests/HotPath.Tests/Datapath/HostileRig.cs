@@ -42,6 +42,9 @@ internal abstract unsafe class HostileRig<TDriver> : IDisposable where TDriver :
     /// <summary>Takes a free buffer id (split: a descriptor index; packed: a buffer id) for a raw chain.</summary>
     public abstract ushort TakeRaw(TDriver d);
 
+    /// <summary>Gives a buffer id taken with <see cref="TakeRaw"/> back to the driver once its chain was reaped.</summary>
+    public abstract void ReleaseRaw(TDriver d, ushort id);
+
     /// <summary>
     /// Writes <paramref name="chain"/> as one chain whose used entry will carry <paramref name="id"/> (from
     /// <see cref="TakeRaw"/>), flags as given (NEXT included), and queues it for the next publish. Split takes a
