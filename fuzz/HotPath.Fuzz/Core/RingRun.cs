@@ -1,3 +1,4 @@
+using FsCheck;
 using HotPath.Engine.Buffers;
 using HotPath.Engine.Stats;
 using HotPath.Engine.Vrings;
@@ -14,32 +15,66 @@ public interface IRingStep
     PacketSpec[] Packets { get; }
 }
 
+/// <summary>The reference model of one ring, split or packed: what a burst must do, and the counters it expects.</summary>
+internal interface IQueueModel
+{
+    /// <summary>A dequeue burst of at most <paramref name="count"/> packets (mbufs of <paramref name="mbufRoom"/> bytes).</summary>
+    BurstExpectation Dequeue(GuestImage before, int count, int mbufRoom);
+
+    /// <summary>An enqueue burst of <paramref name="packets"/> (their first mbuf segments <paramref name="firstSegment"/> long).</summary>
+    BurstExpectation Enqueue(GuestImage before, IReadOnlyList<byte[]> packets, IReadOnlyList<int> firstSegment);
+
+    /// <summary>Expected value of every per-vring counter (indexes of <see cref="VringStats"/>).</summary>
+    ulong[] Counters { get; }
+}
+
 /// <summary>
 /// A split or packed ring property: every case runs its steps on a fresh <see cref="RingRig"/> through the ring
-/// type's <see cref="RingRun{TStep}"/>, then probes that the device still works. The pool must be empty before.
+/// type's <see cref="RingRun{TStep, TModel}"/>, then probes that the device still works. The pool must be empty before.
 /// </summary>
 public abstract class RingProperty<TCase, TStep> : FuzzProperty<TCase> where TCase : IFuzzCase where TStep : IRingStep
 {
-    /// <summary>The case's steps.</summary>
-    protected abstract TStep[] Steps(TCase c);
+    private readonly Func<TCase, TStep[]> _steps;
+    private readonly Func<TCase, RingRig> _rig;
+    private readonly Func<TCase, RingRig, Mempool, IRingRun<TStep>> _start;
 
-    /// <summary>The rig for the case (split or packed rings, the case's memory and start position).</summary>
-    private protected abstract RingRig Rig(TCase c);
+    /// <param name="name">The property's name.</param>
+    /// <param name="cases">Its generator and shrinker.</param>
+    /// <param name="steps">A case's steps.</param>
+    /// <param name="rig">The rig for a case (split or packed rings, the case's memory and start position).</param>
+    /// <param name="start">The run of a case on its rig: the ring type's guest drivers and models.</param>
+    private protected RingProperty(string name, Arbitrary<TCase> cases, Func<TCase, TStep[]> steps, Func<TCase, RingRig> rig,
+        Func<TCase, RingRig, Mempool, IRingRun<TStep>> start)
+    {
+        Name = name;
+        Cases = cases;
+        _steps = steps;
+        _rig = rig;
+        _start = start;
+    }
 
-    /// <summary>The run of the case on <paramref name="rig"/>: its guest drivers and models.</summary>
-    private protected abstract RingRun<TStep> Start(TCase c, RingRig rig, Mempool pool);
+    public override string Name { get; }
+
+    public override Arbitrary<TCase> Cases { get; }
 
     protected override Verdict Run(TCase c)
     {
         Mempool pool = FuzzPools.Shared;
         Expect.Equal(0u, pool.InUse, "mbufs in use before the case");
-        using RingRig rig = Rig(c);
-        RingRun<TStep> run = Start(c, rig, pool);
-        TStep[] steps = Steps(c);
+        using RingRig rig = _rig(c);
+        IRingRun<TStep> run = _start(c, rig, pool);
+        TStep[] steps = _steps(c);
         for (int i = 0; i < steps.Length; i++) run.Step(steps[i], i);
         run.Probe(steps.Length);
         return Verdict.Ok;
     }
+}
+
+/// <summary>A case in progress as the property drives it.</summary>
+internal interface IRingRun<TStep>
+{
+    BurstExpectation Step(TStep s, int index);
+    void Probe(int index);
 }
 
 /// <summary>
@@ -47,13 +82,16 @@ public abstract class RingProperty<TCase, TStep> : FuzzProperty<TCase> where TCa
 /// says what the burst must do, the device runs it (<see cref="BurstIo"/>), and then the pool, the whole guest memory
 /// and every per-vring counter must equal the model's; the ring type adds its own index checks and reaping.
 /// </summary>
-internal abstract class RingRun<TStep> where TStep : IRingStep
+internal abstract class RingRun<TStep, TModel> : IRingRun<TStep> where TStep : IRingStep where TModel : IQueueModel
 {
     protected readonly RingRig Rig;
     protected readonly Mempool Pool;
     protected readonly GuestImage Image;
     /// <summary>Where the guest drivers of both rings place buffers and indirect tables.</summary>
     protected readonly Arena Buffers, Tables;
+    /// <summary>The models of the TX and RX rings (the ring type's constructor makes them).</summary>
+    protected TModel TxModel { get; init; } = default!;
+    protected TModel RxModel { get; init; } = default!;
 
     protected RingRun(RingRig rig, Mempool pool)
     {
@@ -71,15 +109,6 @@ internal abstract class RingRun<TStep> where TStep : IRingStep
     /// <summary>The guest posts what the step says on its ring.</summary>
     protected abstract void Post(TStep s, int index);
 
-    /// <summary>The model's expectation of a dequeue burst of <paramref name="burst"/> (the image is fresh).</summary>
-    protected abstract BurstExpectation ExpectDequeue(int burst);
-
-    /// <summary>The model's expectation of enqueuing <paramref name="packets"/> (the image is fresh).</summary>
-    protected abstract BurstExpectation ExpectEnqueue(IReadOnlyList<byte[]> packets, IReadOnlyList<int> firstSegment);
-
-    /// <summary>The counters the model of the TX or RX ring expects.</summary>
-    protected abstract ulong[] ModelCounters(bool tx);
-
     /// <summary>The ring type's position checks after a burst (indexes, wrap counters, broken flag).</summary>
     protected abstract void CheckPosition(Vring vq, bool tx, string where);
 
@@ -92,7 +121,7 @@ internal abstract class RingRun<TStep> where TStep : IRingStep
     {
         Post(s, index);
         Image.Refresh();
-        BurstExpectation e = ExpectDequeue(s.Burst);
+        BurstExpectation e = TxModel.Dequeue(Image, s.Burst, FuzzPools.MbufRoom);
         string where = $"step {index} (TX burst of {s.Burst})";
         BurstIo.Dequeue(Rig.Device, Pool, s.Burst, e, where, () => Trace(e));
         AfterBurst(e, tx: true, where);
@@ -106,7 +135,7 @@ internal abstract class RingRun<TStep> where TStep : IRingStep
         (BurstExpectation e, ushort n) = BurstIo.Enqueue(Rig.Device, Pool, s.Packets, index, (packets, firstSeg) =>
         {
             Image.Refresh();
-            return ExpectEnqueue(packets, firstSeg);
+            return RxModel.Enqueue(Image, packets, firstSeg);
         });
         string where = $"step {index} (RX burst of {s.Packets.Length} packets)";
         Expect.Equal(e.Returned, (int)n, $"{where}: packets enqueued [{Trace(e)}]");
@@ -123,7 +152,7 @@ internal abstract class RingRun<TStep> where TStep : IRingStep
         string? diff = e.Image.FirstDifference(Rig.Memory, e.Contested, gpa => Rig.Layout.Describe(gpa, Rig.TxRing.DescGpa, Rig.RxRing.DescGpa));
         Expect.True(diff == null, $"{where}: guest memory after the burst: {diff} [{Trace(e)}]");
         CheckPosition(vq, tx, where);
-        ulong[] model = ModelCounters(tx);
+        ulong[] model = (tx ? TxModel : RxModel).Counters;
         Span<ulong> counters = stackalloc ulong[VringStats.Count];
         vq.Stats.CopyTo(counters);
         for (int i = 0; i < VringStats.Count; i++)

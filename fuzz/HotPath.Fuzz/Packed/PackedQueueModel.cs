@@ -31,7 +31,7 @@ internal sealed record PackedChainWalk(DropReason Reason, ulong Total, List<Piec
 /// right direction, each inside one region and large enough (TX: one mbuf each, plain header when offloads are on;
 /// RX: one-segment packets without offload requests).</para>
 /// </summary>
-internal sealed class PackedQueueModel
+internal sealed class PackedQueueModel : IQueueModel
 {
     private const ushort Next = VringPackedDesc.FlagNext, Write = VringPackedDesc.FlagWrite, Indirect = VringPackedDesc.FlagIndirect;
 
@@ -197,8 +197,9 @@ internal sealed class PackedQueueModel
 
     // ------------------------------------------------------------------ dequeue (guest TX)
 
-    public BurstExpectation Dequeue(GuestImage before, int count, uint room)
+    public BurstExpectation Dequeue(GuestImage before, int count, int mbufRoom)
     {
+        uint room = (uint)mbufRoom;
         var e = new BurstExpectation { Image = new ExpectedMemory(before) };
         if (count == 0) return e;
         Begin(e);

@@ -1,4 +1,3 @@
-using FsCheck;
 using HotPath.Engine.Buffers;
 using HotPath.Engine.Vrings;
 using HotPath.Fuzz.Core;
@@ -14,25 +13,14 @@ namespace HotPath.Fuzz.Packed;
 /// back to the pool. At the end, after the guest's wrong flags are repaired, a valid chain still goes through on both
 /// rings.
 /// </summary>
-public sealed class PackedRingProperty : RingProperty<PackedCase, PackedStep>
-{
-    public override string Name => "packed";
-
-    public override Arbitrary<PackedCase> Cases => PackedGen.Cases;
-
-    protected override PackedStep[] Steps(PackedCase c) => c.Steps;
-
-    private protected override RingRig Rig(PackedCase c) => RingRig.For(c);
-
-    private protected override RingRun<PackedStep> Start(PackedCase c, RingRig rig, Mempool pool) => new PackedRun(c, rig, pool);
-}
+public sealed class PackedRingProperty() : RingProperty<PackedCase, PackedStep>("packed", PackedGen.Cases, c => c.Steps, RingRig.For,
+    (c, rig, pool) => new PackedRun(c, rig, pool));
 
 /// <summary>One packed case in progress: the guest side of both rings, the models, and the packed checks.</summary>
-internal sealed class PackedRun : RingRun<PackedStep>
+internal sealed class PackedRun : RingRun<PackedStep, PackedQueueModel>
 {
     private readonly PackedCase _case;
     private readonly PackedGuestRing _txGuest, _rxGuest;
-    private readonly PackedQueueModel _txModel, _rxModel;
 
     public PackedRun(PackedCase c, RingRig rig, Mempool pool) : base(rig, pool)
     {
@@ -40,26 +28,19 @@ internal sealed class PackedRun : RingRun<PackedStep>
         uint start = c.StartIndex % c.RingSize;
         _txGuest = new PackedGuestRing(rig.Memory, rig.Layout, Buffers, Tables, rig.TxRing, tx: true, rig.HeaderSize, start, c.StartWrap);
         _rxGuest = new PackedGuestRing(rig.Memory, rig.Layout, Buffers, Tables, rig.RxRing, tx: false, rig.HeaderSize, start, c.StartWrap);
-        _txModel = new PackedQueueModel(c.RingSize, start, c.StartWrap, rig.TxRing.DescGpa, rig.TxRing.DeviceAreaGpa, rig.HeaderSize, c.Features);
-        _rxModel = new PackedQueueModel(c.RingSize, start, c.StartWrap, rig.RxRing.DescGpa, rig.RxRing.DeviceAreaGpa, rig.HeaderSize, c.Features);
+        TxModel = new PackedQueueModel(c.RingSize, start, c.StartWrap, rig.TxRing.DescGpa, rig.TxRing.DeviceAreaGpa, rig.HeaderSize, c.Features);
+        RxModel = new PackedQueueModel(c.RingSize, start, c.StartWrap, rig.RxRing.DescGpa, rig.RxRing.DeviceAreaGpa, rig.HeaderSize, c.Features);
     }
 
     protected override void Post(PackedStep s, int index)
     {
-        if (s.Tx) _txGuest.Post(s.Chains, _txModel.Consumed, index);
-        else _rxGuest.Post(s.Chains, _rxModel.Consumed, index);
+        if (s.Tx) _txGuest.Post(s.Chains, TxModel.Consumed, index);
+        else _rxGuest.Post(s.Chains, RxModel.Consumed, index);
     }
-
-    protected override BurstExpectation ExpectDequeue(int burst) => _txModel.Dequeue(Image, burst, FuzzPools.MbufRoom);
-
-    protected override BurstExpectation ExpectEnqueue(IReadOnlyList<byte[]> packets, IReadOnlyList<int> firstSegment) =>
-        _rxModel.Enqueue(Image, packets, firstSegment);
-
-    protected override ulong[] ModelCounters(bool tx) => (tx ? _txModel : _rxModel).Counters;
 
     protected override void CheckPosition(Vring vq, bool tx, string where)
     {
-        PackedQueueModel model = tx ? _txModel : _rxModel;
+        PackedQueueModel model = tx ? TxModel : RxModel;
         Expect.Equal((ushort)model.Index, vq.LastAvailIdx, $"{where}: avail index");
         Expect.Equal(model.Wrap, vq.AvailWrapCounter, $"{where}: avail wrap counter");
         Expect.Equal((ushort)model.Index, vq.LastUsedIdx, $"{where}: used index");
@@ -69,8 +50,8 @@ internal sealed class PackedRun : RingRun<PackedStep>
 
     protected override void Reap(bool tx)
     {
-        if (tx) _txGuest.Reap(_txModel.Consumed);
-        else _rxGuest.Reap(_rxModel.Consumed);
+        if (tx) _txGuest.Reap(TxModel.Consumed);
+        else _rxGuest.Reap(RxModel.Consumed);
     }
 
     /// <summary>
@@ -93,7 +74,7 @@ internal sealed class PackedRun : RingRun<PackedStep>
         Step(new PackedStep(false, none, 0, drain), index + 3);
         Step(new PackedStep(false, none, 0, drain), index + 4);
         Image.Refresh();
-        bool drained = !_rxModel.HeadAvailable(Image);
+        bool drained = !RxModel.HeadAvailable(Image);
         var big = new PackedChainSpec(new[] { new PackedDescSpec(new BufSpec(BufKind.Data, 4096)) });
         misplaced = _rxGuest.Misplaced;
         e = Step(new PackedStep(false, new[] { big }, 0, new[] { new PacketSpec(64) }), index + 5);

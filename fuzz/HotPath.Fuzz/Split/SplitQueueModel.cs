@@ -25,7 +25,7 @@ internal sealed class BurstExpectation
 /// used counters, a broken flag, and the per-vring counters. A burst reads everything from the memory image taken
 /// before it and produces the image expected after it.
 /// </summary>
-internal sealed class SplitQueueModel
+internal sealed class SplitQueueModel : IQueueModel
 {
     private readonly uint _size;
     private readonly ulong _desc, _avail, _used;

@@ -1,4 +1,3 @@
-using FsCheck;
 using HotPath.Engine.Buffers;
 using HotPath.Engine.Vrings;
 using HotPath.Fuzz.Core;
@@ -12,25 +11,14 @@ namespace HotPath.Fuzz.Split;
 /// counter equal the model's; no exception escapes; every mbuf goes back to the pool. At the end a valid chain still
 /// goes through on every ring the guest did not break.
 /// </summary>
-public sealed class SplitRingProperty : RingProperty<SplitCase, Step>
-{
-    public override string Name => "split";
-
-    public override Arbitrary<SplitCase> Cases => SplitGen.Cases;
-
-    protected override Step[] Steps(SplitCase c) => c.Steps;
-
-    private protected override RingRig Rig(SplitCase c) => RingRig.For(c);
-
-    private protected override RingRun<Step> Start(SplitCase c, RingRig rig, Mempool pool) => new SplitRun(c, rig, pool);
-}
+public sealed class SplitRingProperty() : RingProperty<SplitCase, Step>("split", SplitGen.Cases, c => c.Steps, RingRig.For,
+    (c, rig, pool) => new SplitRun(c, rig, pool));
 
 /// <summary>One split case in progress: the guest side of both rings, the models, and the split checks.</summary>
-internal sealed class SplitRun : RingRun<Step>
+internal sealed class SplitRun : RingRun<Step, SplitQueueModel>
 {
     private readonly SplitCase _case;
     private readonly SplitGuestRing _txGuest, _rxGuest;
-    private readonly SplitQueueModel _txModel, _rxModel;
     private long _txConsumed, _rxConsumed;
     private long _rxWritten;
 
@@ -39,22 +27,15 @@ internal sealed class SplitRun : RingRun<Step>
         _case = c;
         _txGuest = new SplitGuestRing(rig.Memory, rig.Layout, Buffers, Tables, rig.TxRing, tx: true, rig.HeaderSize, c.StartIndex);
         _rxGuest = new SplitGuestRing(rig.Memory, rig.Layout, Buffers, Tables, rig.RxRing, tx: false, rig.HeaderSize, c.StartIndex);
-        _txModel = new SplitQueueModel(c.RingSize, c.StartIndex, rig.TxRing.DescGpa, rig.TxRing.DriverAreaGpa, rig.TxRing.DeviceAreaGpa, rig.HeaderSize, c.Features);
-        _rxModel = new SplitQueueModel(c.RingSize, c.StartIndex, rig.RxRing.DescGpa, rig.RxRing.DriverAreaGpa, rig.RxRing.DeviceAreaGpa, rig.HeaderSize, c.Features);
+        TxModel = new SplitQueueModel(c.RingSize, c.StartIndex, rig.TxRing.DescGpa, rig.TxRing.DriverAreaGpa, rig.TxRing.DeviceAreaGpa, rig.HeaderSize, c.Features);
+        RxModel = new SplitQueueModel(c.RingSize, c.StartIndex, rig.RxRing.DescGpa, rig.RxRing.DriverAreaGpa, rig.RxRing.DeviceAreaGpa, rig.HeaderSize, c.Features);
     }
 
     protected override void Post(Step s, int index) => (s.Tx ? _txGuest : _rxGuest).Post(s.Chains, s.AvailExtra, index);
 
-    protected override BurstExpectation ExpectDequeue(int burst) => _txModel.Dequeue(Image, burst, FuzzPools.MbufRoom);
-
-    protected override BurstExpectation ExpectEnqueue(IReadOnlyList<byte[]> packets, IReadOnlyList<int> firstSegment) =>
-        _rxModel.Enqueue(Image, packets, firstSegment);
-
-    protected override ulong[] ModelCounters(bool tx) => (tx ? _txModel : _rxModel).Counters;
-
     protected override void CheckPosition(Vring vq, bool tx, string where)
     {
-        SplitQueueModel model = tx ? _txModel : _rxModel;
+        SplitQueueModel model = tx ? TxModel : RxModel;
         Expect.Equal(model.LastAvail, vq.LastAvailIdx, $"{where}: last avail index");
         Expect.Equal(model.LastUsed, vq.LastUsedIdx, $"{where}: last used index");
         Expect.Equal(model.Broken, vq.IsBroken, $"{where}: ring broken");
@@ -64,12 +45,12 @@ internal sealed class SplitRun : RingRun<Step>
     {
         if (tx)
         {
-            _txConsumed += (ushort)(_txModel.LastAvail - (ushort)(_case.StartIndex + _txConsumed));
+            _txConsumed += (ushort)(TxModel.LastAvail - (ushort)(_case.StartIndex + _txConsumed));
             _txGuest.Reap(_txConsumed);
         }
         else
         {
-            _rxConsumed += (ushort)(_rxModel.LastAvail - (ushort)(_case.StartIndex + _rxConsumed));
+            _rxConsumed += (ushort)(RxModel.LastAvail - (ushort)(_case.StartIndex + _rxConsumed));
             _rxWritten = Written(Rig.RxRing.DriverAreaGpa);
             _rxGuest.Reap(_rxConsumed);
         }
@@ -86,15 +67,15 @@ internal sealed class SplitRun : RingRun<Step>
     {
         int hdr = Rig.HeaderSize;
         var valid = new ChainSpec(new[] { new DescSpec(new BufSpec(BufKind.Data, (uint)(hdr + 64))) });
-        if (!_txModel.Broken)
+        if (!TxModel.Broken)
         {
             Step(new Step(true, Array.Empty<ChainSpec>(), (int)_case.RingSize, Array.Empty<PacketSpec>()), index);
             int misplaced = _txGuest.Misplaced;
             BurstExpectation e = Step(new Step(true, new[] { valid }, 1, Array.Empty<PacketSpec>()), index + 1);
             // Buffers the RX ring still holds may fill the arena: then the probe's buffer could not be placed.
-            if (!_txModel.Broken && _txGuest.Misplaced == misplaced) Expect.True(e.Returned == 1, $"TX probe: a valid chain after the case was not delivered [{Trace(e)}]");
+            if (!TxModel.Broken && _txGuest.Misplaced == misplaced) Expect.True(e.Returned == 1, $"TX probe: a valid chain after the case was not delivered [{Trace(e)}]");
         }
-        if (!_rxModel.Broken)
+        if (!RxModel.Broken)
         {
             var drain = Enumerable.Repeat(new PacketSpec(1), (int)_case.RingSize).ToArray();
             Step(new Step(false, Array.Empty<ChainSpec>(), 0, drain), index + 2);
@@ -102,7 +83,7 @@ internal sealed class SplitRun : RingRun<Step>
             var big = new ChainSpec(new[] { new DescSpec(new BufSpec(BufKind.Data, 4096)) });
             int misplaced = _rxGuest.Misplaced;
             BurstExpectation e = Step(new Step(false, new[] { big }, 0, new[] { new PacketSpec(64) }), index + 3);
-            if (drained && !_rxModel.Broken && _rxGuest.Misplaced == misplaced)
+            if (drained && !RxModel.Broken && _rxGuest.Misplaced == misplaced)
                 Expect.True(e.Returned == 1, $"RX probe: a valid buffer after the case did not get the packet [{Trace(e)}]");
         }
     }
