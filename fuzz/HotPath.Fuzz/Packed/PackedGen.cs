@@ -65,16 +65,9 @@ public static class PackedGen
         select new PackedChainSpec(descs, form, fault, header);
 
     private static Gen<PackedDescSpec> Desc(bool tx) =>
-        from kind in Gen.Frequency((40, Gen.Constant(BufKind.Data)), (6, Gen.Constant(BufKind.Crossing)),
-            (1, Gen.Elements(BufKind.PastEnd, BufKind.Gap, BufKind.Below, BufKind.WrapAround, BufKind.Null)))
-        from len in tx ? TxLen : RxLen
-        from misalign in Gen.Frequency((6, Gen.Constant(0)), (1, Gen.Choose(1, 63)))
-        from fault in Gen.Frequency((50, Gen.Constant(PackedDescFault.None)), (1, Gen.Elements(Enum.GetValues<PackedDescFault>())))
-        select new PackedDescSpec(new BufSpec(kind, (uint)len, (byte)misalign), fault);
+        SplitGen.DescOf<PackedDescFault, PackedDescSpec>(tx, faultOdds: 50, (buf, fault) => new PackedDescSpec(buf, fault));
 
-    // Buffer lengths, TX headers and packets as in the split cases.
-    private static Gen<int> TxLen => SplitGen.TxLen;
-    private static Gen<int> RxLen => SplitGen.RxLen;
+    // TX headers and packets as in the split cases.
     private static Gen<HeaderSpec> Header => SplitGen.Header;
     private static Gen<PacketSpec> Packet => SplitGen.Packet;
 }

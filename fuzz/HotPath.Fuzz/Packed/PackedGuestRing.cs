@@ -162,16 +162,9 @@ internal sealed class PackedGuestRing
             // Packed layout: id (0: an entry's id carries nothing) at 12, flags at 14.
             GuestWrites.WriteDesc(_mem, table + 16UL * (uint)i, addrs[i], c.Descs[i].Buf.Len, 0, flags);
         }
-        ushort headFlags = Indirect;
-        uint len = 16 * entries;
-        ulong addr = table;
-        switch (c.Fault)
-        {
-            case PackedChainFault.IndirectWithNext: headFlags |= Next; break;
-            case PackedChainFault.IndirectLenZero: len = 0; break;
-            case PackedChainFault.IndirectLenOdd: len = 16 * entries + 8; break;
-            case PackedChainFault.IndirectOutside: addr = 0x10; break;
-        }
+        (ulong addr, uint len, ushort headFlags) = IndirectHeads.Head(table, entries, 0,
+            withNext: c.Fault == PackedChainFault.IndirectWithNext, lenZero: c.Fault == PackedChainFault.IndirectLenZero,
+            lenOdd: c.Fault == PackedChainFault.IndirectLenOdd, outside: c.Fault == PackedChainFault.IndirectOutside);
         var heads = new List<(ulong, ushort)>();
         WriteSlot(addr, len, id, headFlags, c.Descs[0].Fault == PackedDescFault.WrongWrap, id, heads);
         foreach ((ulong gpa, ushort flags) in heads) Volatile.Write(ref Flags(gpa), flags);

@@ -130,16 +130,9 @@ internal sealed class SplitGuestRing
             (flags, next) = ApplyFault(c.Descs[i].Fault, flags, next, limit: entries, first: 0, isRingHead: false);
             GuestWrites.WriteDesc(_mem, table + 16UL * (uint)i, addrs[i], c.Descs[i].Buf.Len, flags, next);
         }
-        ushort headFlags = (ushort)(Indirect | (c.IndirectHeadWritable ? Write : 0));
-        uint len = 16 * entries;
-        ulong addr = table;
-        switch (c.Fault)
-        {
-            case ChainFault.IndirectWithNext: headFlags |= Next; break;
-            case ChainFault.IndirectLenZero: len = 0; break;
-            case ChainFault.IndirectLenOdd: len = 16 * entries + 8; break;
-            case ChainFault.IndirectOutside: addr = 0x10; break;
-        }
+        (ulong addr, uint len, ushort headFlags) = IndirectHeads.Head(table, entries, c.IndirectHeadWritable ? Write : (ushort)0,
+            withNext: c.Fault == ChainFault.IndirectWithNext, lenZero: c.Fault == ChainFault.IndirectLenZero,
+            lenOdd: c.Fault == ChainFault.IndirectLenOdd, outside: c.Fault == ChainFault.IndirectOutside);
         GuestWrites.WriteDesc(_mem, _ring.DescGpa + 16UL * head, addr, len, headFlags, 0);
     }
 

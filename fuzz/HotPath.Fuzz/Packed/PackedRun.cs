@@ -5,17 +5,6 @@ using HotPath.Fuzz.Split;
 
 namespace HotPath.Fuzz.Packed;
 
-/// <summary>
-/// Packed rings against the reference model, step by step: after every burst the packets the device returned, the
-/// whole guest memory (byte for byte: nothing written outside the used descriptors, the device event area and the
-/// writable buffers it filled, and those hold exactly header and packet), the ring cursors and wrap counters and every
-/// per-vring counter (drops by reason, batched descriptors) equal the model's; no exception escapes; every mbuf goes
-/// back to the pool. At the end, after the guest's wrong flags are repaired, a valid chain still goes through on both
-/// rings.
-/// </summary>
-public sealed class PackedRingProperty() : RingProperty<PackedCase, PackedStep>("packed", PackedGen.Cases, c => c.Steps, RingRig.For,
-    (c, rig, pool) => new PackedRun(c, rig, pool));
-
 /// <summary>One packed case in progress: the guest side of both rings, the models, and the packed checks.</summary>
 internal sealed class PackedRun : RingRun<PackedStep, PackedQueueModel>
 {

@@ -4,16 +4,6 @@ using HotPath.Fuzz.Core;
 
 namespace HotPath.Fuzz.Split;
 
-/// <summary>
-/// Split rings against the reference model, step by step: after every burst the packets the device returned, the
-/// whole guest memory (byte for byte: nothing written outside the used ring and the writable buffers it filled, and
-/// those hold exactly header and packet), the used ring, the ring indexes, the broken flag and every per-vring
-/// counter equal the model's; no exception escapes; every mbuf goes back to the pool. At the end a valid chain still
-/// goes through on every ring the guest did not break.
-/// </summary>
-public sealed class SplitRingProperty() : RingProperty<SplitCase, Step>("split", SplitGen.Cases, c => c.Steps, RingRig.For,
-    (c, rig, pool) => new SplitRun(c, rig, pool));
-
 /// <summary>One split case in progress: the guest side of both rings, the models, and the split checks.</summary>
 internal sealed class SplitRun : RingRun<Step, SplitQueueModel>
 {
