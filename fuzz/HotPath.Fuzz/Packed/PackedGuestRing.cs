@@ -10,19 +10,20 @@ namespace HotPath.Fuzz.Packed;
 /// descriptors (or one descriptor and an indirect table) at its own avail position with the AVAIL/USED bits of each
 /// slot's lap, lies as each spec says, and frees a chain's memory once the device has consumed every descriptor of it.
 /// It never has more descriptors outstanding than the ring has slots. Flags it wrote wrong on purpose
-/// (<see cref="PackedDescFault.WrongWrap"/>) are set right at its next post.
+/// (<see cref="PackedDescFault.WrongWrap"/>) are set right at its next post. The ring itself is written through the
+/// frontend's <see cref="PackedRingWriter"/>, as the tests' and benchmarks' drivers write it.
 /// </summary>
 internal sealed class PackedGuestRing
 {
     private const ushort Next = VringPackedDesc.FlagNext, Write = VringPackedDesc.FlagWrite, Indirect = VringPackedDesc.FlagIndirect;
 
     private readonly FrontendMemory _mem;
-    private readonly RingAreas _ring;
+    private readonly PackedRingWriter _ring;   // the packed layout, written as the frontend's driver writes it
     private readonly bool _tx;
     private readonly Arena _buffers, _tables;
     private readonly GuestBufferPlacer _placer;
     private readonly List<(int Owner, long End)> _posted = new();
-    private readonly List<(ulong Gpa, ushort Flags)> _repairs = new();
+    private readonly List<(uint Slot, ushort Flags)> _repairs = new();
     private uint _index;
     private bool _wrap;
     private long _written;       // descriptors written since the start
@@ -33,7 +34,7 @@ internal sealed class PackedGuestRing
         uint startIndex, bool startWrap)
     {
         _mem = mem;
-        _ring = ring;
+        _ring = new PackedRingWriter(mem, ring);
         _tx = tx;
         _buffers = buffers;
         _tables = tables;
@@ -53,7 +54,7 @@ internal sealed class PackedGuestRing
     /// <summary>Repairs flags left wrong, then posts <paramref name="chains"/> (as many as fit).</summary>
     public void Post(IReadOnlyList<PackedChainSpec> chains, long consumed, int seed)
     {
-        foreach ((ulong gpa, ushort flags) in _repairs) Volatile.Write(ref Flags(gpa), flags);
+        foreach ((uint slot, ushort flags) in _repairs) _ring.ReleaseFlags(slot, flags);
         _repairs.Clear();
         for (int c = 0; c < chains.Count; c++) PostChain(chains[c], consumed, seed * 1000 + c);
     }
@@ -69,8 +70,6 @@ internal sealed class PackedGuestRing
             _posted.RemoveAt(i);
         }
     }
-
-    private unsafe ref ushort Flags(ulong gpa) => ref *(ushort*)_mem.Host(gpa);
 
     private void PostChain(PackedChainSpec c, long consumed, int seed)
     {
@@ -91,7 +90,7 @@ internal sealed class PackedGuestRing
         else
         {
             // Descriptors after the head first, the head's flags last (a driver's release of the whole chain).
-            var heads = new List<(ulong Gpa, ushort Flags)>();
+            var heads = new List<(uint Slot, ushort Flags)>();
             for (int i = 0; i < c.Descs.Length; i++)
             {
                 bool last = i == c.Descs.Length - 1;
@@ -108,15 +107,14 @@ internal sealed class PackedGuestRing
                 }
                 WriteSlot(addrs[i], c.Descs[i].Buf.Len, last ? id : (ushort)(id ^ 0x5A5A), flags, c.Descs[i].Fault == PackedDescFault.WrongWrap, seed + i, heads);
             }
-            foreach ((ulong gpa, ushort flags) in heads) Volatile.Write(ref Flags(gpa), flags);
+            foreach ((uint slot, ushort flags) in heads) _ring.ReleaseFlags(slot, flags);
         }
         _posted.Add((owner, _written));
     }
 
     /// <summary>Writes the next ring slot; its flags (with the lap's AVAIL/USED bits, or wrong ones) go to <paramref name="flagStores"/>.</summary>
-    private void WriteSlot(ulong addr, uint len, ushort id, ushort flags, bool wrongWrap, int seed, List<(ulong, ushort)> flagStores)
+    private void WriteSlot(ulong addr, uint len, ushort id, ushort flags, bool wrongWrap, int seed, List<(uint, ushort)> flagStores)
     {
-        ulong gpa = _ring.DescGpa + 16UL * _index;
         ushort right = (ushort)(flags | PackedRingLayout.AvailPattern(_wrap));
         ushort written = right;
         if (wrongWrap)
@@ -130,14 +128,10 @@ internal sealed class PackedGuestRing
             });
             written = (ushort)(flags | other);
             Core.Coverage.Hit("packed.guest-wrong-wrap-bits");
-            _repairs.Add((gpa + 14, right));
+            _repairs.Add((_index, right));
         }
-        Span<byte> d = stackalloc byte[14];
-        BitConverter.TryWriteBytes(d, addr);
-        BitConverter.TryWriteBytes(d[8..], len);
-        BitConverter.TryWriteBytes(d[12..], id);
-        GuestWrites.Write(_mem, gpa, d);
-        flagStores.Insert(0, (gpa + 14, written));
+        _ring.WriteDesc(_index, addr, len, id);
+        flagStores.Insert(0, (_index, written));
         _written++;
         if (++_index == Size)
         {
@@ -165,8 +159,8 @@ internal sealed class PackedGuestRing
         (ulong addr, uint len, ushort headFlags) = IndirectHeads.Head(table, entries, 0,
             withNext: c.Fault == PackedChainFault.IndirectWithNext, lenZero: c.Fault == PackedChainFault.IndirectLenZero,
             lenOdd: c.Fault == PackedChainFault.IndirectLenOdd, outside: c.Fault == PackedChainFault.IndirectOutside);
-        var heads = new List<(ulong, ushort)>();
+        var heads = new List<(uint, ushort)>();
         WriteSlot(addr, len, id, headFlags, c.Descs[0].Fault == PackedDescFault.WrongWrap, id, heads);
-        foreach ((ulong gpa, ushort flags) in heads) Volatile.Write(ref Flags(gpa), flags);
+        foreach ((uint slot, ushort flags) in heads) _ring.ReleaseFlags(slot, flags);
     }
 }

@@ -8,7 +8,8 @@ namespace HotPath.Fuzz.Split;
 /// The guest driver of one split ring in a fuzz case: turns <see cref="ChainSpec"/>s into descriptors, indirect tables,
 /// buffer contents and avail entries in real guest memory, lies as each spec says, and frees a chain's descriptor ids
 /// and memory once the device has consumed every avail entry that names it. Positions are free-running counts from
-/// the ring's start index.
+/// the ring's start index. The ring itself is written through the frontend's <see cref="SplitRingWriter"/>, as the
+/// tests' and benchmarks' drivers write it; indirect tables (which may straddle regions) through <see cref="GuestWrites"/>.
 /// </summary>
 internal sealed class SplitGuestRing
 {
@@ -17,9 +18,8 @@ internal sealed class SplitGuestRing
     private readonly FrontendMemory _mem;
     private readonly Arena _buffers, _tables;
     private readonly GuestBufferPlacer _placer;
-    private readonly RingAreas _ring;
+    private readonly SplitRingWriter _ring;   // the split layout, written as the frontend's driver writes it
     private readonly bool _tx;
-    private readonly int _hdr;
     private readonly Stack<ushort> _free = new();
     private readonly Dictionary<int, (ushort[] Ids, long LastPosition)> _posted = new();
     private long _written;       // avail entries written (positions are _start + n)
@@ -32,13 +32,12 @@ internal sealed class SplitGuestRing
         _buffers = buffers;
         _tables = tables;
         _placer = new GuestBufferPlacer(mem, layout, buffers, tables, hdr);
-        _ring = ring;
+        _ring = new SplitRingWriter(mem, ring);
         _tx = tx;
-        _hdr = hdr;
         _start = start;
         for (int i = (int)ring.Size - 1; i >= 0; i--) _free.Push((ushort)i);
-        GuestWrites.WriteU16(mem, ring.DriverAreaGpa + 2, start);   // avail.idx
-        GuestWrites.WriteU16(mem, ring.DeviceAreaGpa + 2, start);   // used.idx, as a driver initialises it
+        _ring.AvailIdx = start;
+        _ring.UsedIdx = start;   // as a driver initialises it
     }
 
     private uint Size => _ring.Size;
@@ -51,11 +50,8 @@ internal sealed class SplitGuestRing
     {
         for (int c = 0; c < chains.Count; c++) PostChain(chains[c], seed * 1000 + c);
         _written += extra;   // stale or never-written entries the device will read
-        // Release: descriptors and avail entries are written before the index that makes them visible.
-        Volatile.Write(ref AvailIdx, (ushort)(_start + _written));
+        _ring.AvailIdx = (ushort)(_start + _written);   // release: descriptors and avail entries before the index
     }
-
-    private unsafe ref ushort AvailIdx => ref *(ushort*)_mem.Host(_ring.DriverAreaGpa + 2);
 
     /// <summary>The device consumed every entry before <paramref name="consumed"/> (free-running u16 from the start).</summary>
     public void Reap(long consumed)
@@ -72,8 +68,7 @@ internal sealed class SplitGuestRing
 
     private void PushAvail(ushort head)
     {
-        ulong slot = _ring.DriverAreaGpa + 4 + 2UL * (uint)((_start + _written) & (Size - 1));
-        GuestWrites.WriteU16(_mem, slot, head);
+        _ring.WriteAvail((ushort)(_start + _written), head);
         _written++;
     }
 
@@ -102,7 +97,7 @@ internal sealed class SplitGuestRing
                 ushort flags = (ushort)(dir | (last ? 0 : Next));
                 ushort next = last ? (ushort)0 : ids[i + 1];
                 (flags, next) = ApplyFault(c.Descs[i].Fault, flags, next, limit: Size, first: ids[0], isRingHead: i == 0);
-                GuestWrites.WriteDesc(_mem, _ring.DescGpa + 16UL * ids[i], addrs[i], c.Descs[i].Buf.Len, flags, next);
+                _ring.WriteDesc(ids[i], addrs[i], c.Descs[i].Buf.Len, flags, next);
             }
         }
         else
@@ -133,7 +128,7 @@ internal sealed class SplitGuestRing
         (ulong addr, uint len, ushort headFlags) = IndirectHeads.Head(table, entries, c.IndirectHeadWritable ? Write : (ushort)0,
             withNext: c.Fault == ChainFault.IndirectWithNext, lenZero: c.Fault == ChainFault.IndirectLenZero,
             lenOdd: c.Fault == ChainFault.IndirectLenOdd, outside: c.Fault == ChainFault.IndirectOutside);
-        GuestWrites.WriteDesc(_mem, _ring.DescGpa + 16UL * head, addr, len, headFlags, 0);
+        _ring.WriteDesc(head, addr, len, headFlags, 0);
     }
 
     private static (ushort Flags, ushort Next) ApplyFault(DescFault f, ushort flags, ushort next, uint limit, ushort first, bool isRingHead) => f switch
