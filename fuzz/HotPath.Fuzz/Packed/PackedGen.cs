@@ -77,16 +77,10 @@ internal static class PackedShrink
 {
     public static IEnumerable<PackedCase> Shrink(PackedCase c)
     {
-        foreach (PackedStep[] half in Halves(c.Steps)) yield return c with { Steps = half };
-        for (int i = c.Steps.Length - 1; i >= 0 && c.Steps.Length > 1; i--)
-            yield return c with { Steps = Without(c.Steps, i) };
-        for (int i = 0; i < c.Steps.Length; i++)
-            foreach (PackedStep s in ShrinkStep(c.Steps[i]))
-                yield return c with { Steps = Replace(c.Steps, i, s) };
-        if (c.Regions > 1) yield return c with { Regions = c.Regions - 1 };
-        if (!c.Contiguous) yield return c with { Contiguous = true };
-        foreach (SplitFeatures f in Enum.GetValues<SplitFeatures>())
-            if (f != SplitFeatures.None && (c.Features & f) != 0) yield return c with { Features = c.Features & ~f };
+        foreach (PackedStep[] steps in Elements(c.Steps, ShrinkStep, keep: 1)) yield return c with { Steps = steps };
+        foreach ((int regions, bool contiguous) in SimplerMemory(c.Regions, c.Contiguous))
+            yield return c with { Regions = regions, Contiguous = contiguous };
+        foreach (SplitFeatures f in FewerFeatures(c.Features)) yield return c with { Features = f };
         if (c.StartIndex != 0) yield return c with { StartIndex = 0 };
         if (!c.StartWrap) yield return c with { StartWrap = true };
     }

@@ -13,40 +13,28 @@ namespace HotPath.Fuzz.Packed;
 /// (<see cref="PackedDescFault.WrongWrap"/>) are set right at its next post. The ring itself is written through the
 /// frontend's <see cref="PackedRingWriter"/>, as the tests' and benchmarks' drivers write it.
 /// </summary>
-internal sealed class PackedGuestRing
+internal sealed class PackedGuestRing : FuzzGuestRing
 {
     private const ushort Next = VringPackedDesc.FlagNext, Write = VringPackedDesc.FlagWrite, Indirect = VringPackedDesc.FlagIndirect;
 
-    private readonly FrontendMemory _mem;
     private readonly PackedRingWriter _ring;   // the packed layout, written as the frontend's driver writes it
-    private readonly bool _tx;
-    private readonly Arena _buffers, _tables;
-    private readonly GuestBufferPlacer _placer;
     private readonly List<(int Owner, long End)> _posted = new();
     private readonly List<(uint Slot, ushort Flags)> _repairs = new();
     private uint _index;
     private bool _wrap;
     private long _written;       // descriptors written since the start
     private ushort _lastId;
-    private static int s_owner;
 
     public PackedGuestRing(FrontendMemory mem, SplitLayout layout, Arena buffers, Arena tables, RingAreas ring, bool tx, int hdr,
         uint startIndex, bool startWrap)
+        : base(mem, layout, buffers, tables, tx, hdr)
     {
-        _mem = mem;
         _ring = new PackedRingWriter(mem, ring);
-        _tx = tx;
-        _buffers = buffers;
-        _tables = tables;
-        _placer = new GuestBufferPlacer(mem, layout, buffers, tables, hdr);
         _index = startIndex;
         _wrap = startWrap;
     }
 
     private uint Size => _ring.Size;
-
-    /// <summary>Data buffers that found no room in guest memory (posted with an unmapped address instead).</summary>
-    public int Misplaced => _placer.Misplaced;
 
     /// <summary>Descriptors written and not yet consumed, given the device consumed <paramref name="consumed"/>.</summary>
     private long Outstanding(long consumed) => _written - consumed;
@@ -65,8 +53,7 @@ internal sealed class PackedGuestRing
         for (int i = _posted.Count - 1; i >= 0; i--)
         {
             if (_posted[i].End > consumed) continue;
-            _buffers.Release(_posted[i].Owner);
-            _tables.Release(_posted[i].Owner);
+            Release(_posted[i].Owner);
             _posted.RemoveAt(i);
         }
     }
@@ -76,13 +63,12 @@ internal sealed class PackedGuestRing
         bool indirect = c.Form != ChainForm.Direct;
         int ringDescs = indirect ? 1 : c.Descs.Length;
         if (c.Descs.Length == 0 || Outstanding(consumed) + ringDescs > Size) return;   // no room: the guest posts nothing
-        int owner = Interlocked.Increment(ref s_owner);
-        ulong[] addrs = _placer.Place(c.Descs.Select(d => d.Buf).ToArray(), owner);
-        if (_tx) _placer.FillTx(c.Descs.Select(d => d.Buf).ToArray(), c.Header, addrs, seed);
+        int owner = NewOwner();
+        ulong[] addrs = PlaceBuffers(c.Descs.Select(d => d.Buf).ToArray(), c.Header, owner, seed);
         ushort id = c.Fault == PackedChainFault.DuplicateId ? _lastId : (ushort)(seed * 7 + 3);
         if (c.Fault == PackedChainFault.DuplicateId) Core.Coverage.Hit("packed.guest-duplicate-id");
         _lastId = id;
-        ushort dir = _tx ? (ushort)0 : Write;
+        ushort dir = Tx ? (ushort)0 : Write;
         if (indirect)
         {
             PostIndirect(c, owner, id, addrs, dir);
@@ -145,8 +131,7 @@ internal sealed class PackedGuestRing
         int k = c.Descs.Length;
         uint entries = c.Fault == PackedChainFault.IndirectTooLarge ? Size + 1 : (uint)k;
         ulong tableBytes = 16UL * Math.Max(entries, (uint)k) + 16;
-        ulong table = _placer.PlaceTable(c.Form, tableBytes, owner);
-        GuestWrites.Write(_mem, table, new byte[tableBytes]);
+        ulong table = PlaceTable(c.Form, tableBytes, owner);
         for (int i = 0; i < k; i++)
         {
             // Entries' NEXT bits carry nothing in a packed indirect table; set them as a driver might.
@@ -154,7 +139,7 @@ internal sealed class PackedGuestRing
             if (c.Descs[i].Fault == PackedDescFault.WrongDirection) flags ^= Write;
             if (c.Fault == PackedChainFault.IndirectNested && i == k - 1) flags |= Indirect;
             // Packed layout: id (0: an entry's id carries nothing) at 12, flags at 14.
-            GuestWrites.WriteDesc(_mem, table + 16UL * (uint)i, addrs[i], c.Descs[i].Buf.Len, 0, flags);
+            WriteTableEntry(table, i, addrs[i], c.Descs[i].Buf.Len, 0, flags);
         }
         (ulong addr, uint len, ushort headFlags) = IndirectHeads.Head(table, entries, 0,
             withNext: c.Fault == PackedChainFault.IndirectWithNext, lenZero: c.Fault == PackedChainFault.IndirectLenZero,

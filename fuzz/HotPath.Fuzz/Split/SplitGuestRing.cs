@@ -11,29 +11,20 @@ namespace HotPath.Fuzz.Split;
 /// the ring's start index. The ring itself is written through the frontend's <see cref="SplitRingWriter"/>, as the
 /// tests' and benchmarks' drivers write it; indirect tables (which may straddle regions) through <see cref="GuestWrites"/>.
 /// </summary>
-internal sealed class SplitGuestRing
+internal sealed class SplitGuestRing : FuzzGuestRing
 {
     private const ushort Next = VringDesc.FlagNext, Write = VringDesc.FlagWrite, Indirect = VringDesc.FlagIndirect;
 
-    private readonly FrontendMemory _mem;
-    private readonly Arena _buffers, _tables;
-    private readonly GuestBufferPlacer _placer;
     private readonly SplitRingWriter _ring;   // the split layout, written as the frontend's driver writes it
-    private readonly bool _tx;
     private readonly Stack<ushort> _free = new();
     private readonly Dictionary<int, (ushort[] Ids, long LastPosition)> _posted = new();
     private long _written;       // avail entries written (positions are _start + n)
     private readonly ushort _start;
-    private static int s_owner;
 
     public SplitGuestRing(FrontendMemory mem, SplitLayout layout, Arena buffers, Arena tables, RingAreas ring, bool tx, int hdr, ushort start)
+        : base(mem, layout, buffers, tables, tx, hdr)
     {
-        _mem = mem;
-        _buffers = buffers;
-        _tables = tables;
-        _placer = new GuestBufferPlacer(mem, layout, buffers, tables, hdr);
         _ring = new SplitRingWriter(mem, ring);
-        _tx = tx;
         _start = start;
         for (int i = (int)ring.Size - 1; i >= 0; i--) _free.Push((ushort)i);
         _ring.AvailIdx = start;
@@ -41,9 +32,6 @@ internal sealed class SplitGuestRing
     }
 
     private uint Size => _ring.Size;
-
-    /// <summary>Data buffers that found no room in guest memory (posted with an unmapped address instead).</summary>
-    public int Misplaced => _placer.Misplaced;
 
     /// <summary>Posts <paramref name="chains"/> and publishes avail.idx, <paramref name="extra"/> entries beyond them.</summary>
     public void Post(IReadOnlyList<ChainSpec> chains, ushort extra, int seed)
@@ -60,8 +48,7 @@ internal sealed class SplitGuestRing
         {
             if (last >= consumed) continue;
             foreach (ushort id in ids) _free.Push(id);
-            _buffers.Release(owner);
-            _tables.Release(owner);
+            Release(owner);
             _posted.Remove(owner);
         }
     }
@@ -74,7 +61,7 @@ internal sealed class SplitGuestRing
 
     private void PostChain(ChainSpec c, int seed)
     {
-        int owner = Interlocked.Increment(ref s_owner);
+        int owner = NewOwner();
         if (c.Fault == ChainFault.HeadOutOfRange)
         {
             PushAvail((seed % 3) switch { 0 => (ushort)Size, 1 => ushort.MaxValue, _ => (ushort)(Size + 0x7FFF) });
@@ -86,9 +73,8 @@ internal sealed class SplitGuestRing
         var ids = new ushort[ringDescs];
         for (int i = 0; i < ringDescs; i++) ids[i] = _free.Pop();
 
-        ulong[] addrs = Place(c, owner);
-        FillBuffers(c, addrs, seed);
-        ushort dir = _tx ? (ushort)0 : Write;
+        ulong[] addrs = PlaceBuffers(c.Descs.Select(d => d.Buf).ToArray(), c.Header, owner, seed);
+        ushort dir = Tx ? (ushort)0 : Write;
         if (!indirect)
         {
             for (int i = 0; i < ids.Length; i++)
@@ -115,15 +101,13 @@ internal sealed class SplitGuestRing
         uint entries = c.Fault == ChainFault.IndirectTooLarge ? Size + 1 : (uint)k;
         ulong tableBytes = 16UL * Math.Max(entries, (uint)k) + 16;
         ulong table = PlaceTable(c.Form, tableBytes, owner);
-        var zero = new byte[tableBytes];
-        GuestWrites.Write(_mem, table, zero);
         for (int i = 0; i < k; i++)
         {
             bool last = i == k - 1;
             ushort flags = (ushort)(dir | (last ? 0 : Next));
             ushort next = last ? (ushort)0 : (ushort)(i + 1);
             (flags, next) = ApplyFault(c.Descs[i].Fault, flags, next, limit: entries, first: 0, isRingHead: false);
-            GuestWrites.WriteDesc(_mem, table + 16UL * (uint)i, addrs[i], c.Descs[i].Buf.Len, flags, next);
+            WriteTableEntry(table, i, addrs[i], c.Descs[i].Buf.Len, flags, next);
         }
         (ulong addr, uint len, ushort headFlags) = IndirectHeads.Head(table, entries, c.IndirectHeadWritable ? Write : (ushort)0,
             withNext: c.Fault == ChainFault.IndirectWithNext, lenZero: c.Fault == ChainFault.IndirectLenZero,
@@ -140,13 +124,4 @@ internal sealed class SplitGuestRing
         DescFault.NextLoop => ((ushort)(flags | Next), first),
         _ => (flags, next),
     };
-
-    private ulong[] Place(ChainSpec c, int owner) => _placer.Place(c.Descs.Select(d => d.Buf).ToArray(), owner);
-
-    private ulong PlaceTable(ChainForm form, ulong bytes, int owner) => _placer.PlaceTable(form, bytes, owner);
-
-    private void FillBuffers(ChainSpec c, ulong[] addrs, int seed)
-    {
-        if (_tx) _placer.FillTx(c.Descs.Select(d => d.Buf).ToArray(), c.Header, addrs, seed);
-    }
 }

@@ -8,17 +8,10 @@ internal static class SplitShrink
 {
     public static IEnumerable<SplitCase> Shrink(SplitCase c)
     {
-        foreach (Step[] half in Halves(c.Steps)) yield return c with { Steps = half };
-        for (int i = c.Steps.Length - 1; i >= 0 && c.Steps.Length > 1; i--)
-            yield return c with { Steps = Without(c.Steps, i) };
-        for (int i = 0; i < c.Steps.Length; i++)
-            foreach (Step s in ShrinkStep(c.Steps[i]))
-                yield return c with { Steps = Replace(c.Steps, i, s) };
-        if (c.Regions > 1) yield return c with { Regions = c.Regions - 1 };
-        if (!c.Contiguous) yield return c with { Contiguous = true };
-        if (c.Features != SplitFeatures.None)
-            foreach (SplitFeatures f in Enum.GetValues<SplitFeatures>())
-                if (f != SplitFeatures.None && (c.Features & f) != 0) yield return c with { Features = c.Features & ~f };
+        foreach (Step[] steps in Elements(c.Steps, ShrinkStep, keep: 1)) yield return c with { Steps = steps };
+        foreach ((int regions, bool contiguous) in SimplerMemory(c.Regions, c.Contiguous))
+            yield return c with { Regions = regions, Contiguous = contiguous };
+        foreach (SplitFeatures f in FewerFeatures(c.Features)) yield return c with { Features = f };
         if (c.StartIndex != 0) yield return c with { StartIndex = 0 };
         if (c.RingSize > 1 && c.Steps.All(s => s.Chains.All(ch => ch.Descs.Length <= c.RingSize / 2)))
             yield return c with { RingSize = c.RingSize / 2 };
@@ -52,6 +45,32 @@ internal static class SplitShrink
             if (d.Fault != DescFault.None) yield return c with { Descs = Replace(c.Descs, i, d with { Fault = DescFault.None }) };
             foreach (BufSpec b in ShrinkBuf(d.Buf)) yield return c with { Descs = Replace(c.Descs, i, d with { Buf = b }) };
         }
+    }
+
+    /// <summary>
+    /// Shorter arrays first (each half, then each element left out while more than <paramref name="keep"/> remain),
+    /// then each element shrunk in place.
+    /// </summary>
+    internal static IEnumerable<T[]> Elements<T>(T[] a, Func<T, IEnumerable<T>> shrinkOne, int keep)
+    {
+        foreach (T[] half in Halves(a)) yield return half;
+        for (int i = a.Length - 1; i >= 0 && a.Length > keep; i--) yield return Without(a, i);
+        for (int i = 0; i < a.Length; i++)
+            foreach (T v in shrinkOne(a[i])) yield return Replace(a, i, v);
+    }
+
+    /// <summary>Simpler guest memory: one region fewer, then the regions back to back.</summary>
+    internal static IEnumerable<(int Regions, bool Contiguous)> SimplerMemory(int regions, bool contiguous)
+    {
+        if (regions > 1) yield return (regions - 1, contiguous);
+        if (!contiguous) yield return (regions, true);
+    }
+
+    /// <summary>The features with one negotiated bit fewer, each bit in turn.</summary>
+    internal static IEnumerable<SplitFeatures> FewerFeatures(SplitFeatures features)
+    {
+        foreach (SplitFeatures f in Enum.GetValues<SplitFeatures>())
+            if (f != SplitFeatures.None && (features & f) != 0) yield return features & ~f;
     }
 
     /// <summary>Simpler versions of a buffer: in the data area, aligned, half as long.</summary>
