@@ -15,8 +15,6 @@ namespace HotPath.Fuzz.Packed;
 /// </summary>
 internal sealed class PackedGuestRing : FuzzGuestRing
 {
-    private const ushort Next = VringPackedDesc.FlagNext, Write = VringPackedDesc.FlagWrite, Indirect = VringPackedDesc.FlagIndirect;
-
     private readonly PackedRingWriter _ring;   // the packed layout, written as the frontend's driver writes it
     private readonly List<(int Owner, long End)> _posted = new();
     private readonly List<(uint Slot, ushort Flags)> _repairs = new();

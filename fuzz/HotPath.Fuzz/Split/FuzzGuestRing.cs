@@ -1,3 +1,4 @@
+using HotPath.Engine.Virtio;
 using HotPath.Frontend.Memory;
 
 namespace HotPath.Fuzz.Split;
@@ -9,6 +10,9 @@ namespace HotPath.Fuzz.Split;
 /// </summary>
 internal abstract class FuzzGuestRing
 {
+    // NEXT, WRITE and INDIRECT have the same values in the split and the packed layout (virtio 1.2, 2.7.5 and 2.8.10).
+    protected const ushort Next = VringDesc.FlagNext, Write = VringDesc.FlagWrite, Indirect = VringDesc.FlagIndirect;
+
     private static int s_owner;
     protected readonly FrontendMemory Mem;
     protected readonly bool Tx;

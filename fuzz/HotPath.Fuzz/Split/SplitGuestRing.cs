@@ -1,4 +1,3 @@
-using HotPath.Engine.Virtio;
 using HotPath.Frontend.Memory;
 using HotPath.Frontend.Rings;
 
@@ -13,8 +12,6 @@ namespace HotPath.Fuzz.Split;
 /// </summary>
 internal sealed class SplitGuestRing : FuzzGuestRing
 {
-    private const ushort Next = VringDesc.FlagNext, Write = VringDesc.FlagWrite, Indirect = VringDesc.FlagIndirect;
-
     private readonly SplitRingWriter _ring;   // the split layout, written as the frontend's driver writes it
     private readonly Stack<ushort> _free = new();
     private readonly Dictionary<int, (ushort[] Ids, long LastPosition)> _posted = new();

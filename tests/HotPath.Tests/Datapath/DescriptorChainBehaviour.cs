@@ -1,7 +1,7 @@
 using HotPath.Engine.Buffers;
 using HotPath.Engine.Stats;
-using HotPath.Engine.Virtio;
 using HotPath.Frontend.Rings;
+using static HotPath.Tests.Datapath.DescFlags;
 
 namespace HotPath.Tests.Datapath;
 
@@ -15,9 +15,6 @@ namespace HotPath.Tests.Datapath;
 /// </summary>
 public abstract unsafe class DescriptorChainBehaviour<TDriver> where TDriver : class, IRingDriver
 {
-    // The split and packed descriptor flags agree (virtio 1.2, 2.7.5 and 2.8.10).
-    private protected const ushort Next = VringDesc.FlagNext, Write = VringDesc.FlagWrite, Indirect = VringDesc.FlagIndirect;
-
     /// <summary>A hostile-guest rig of this ring type.</summary>
     private protected static HostileRig<TDriver> Rig(ulong features = 0, uint ringSize = 16, ulong[]? regionSizes = null,
         ulong regionGap = 0x20_0000, bool crossing = false) =>

@@ -1,5 +1,6 @@
 using HotPath.Engine.Stats;
 using HotPath.Frontend.Rings;
+using static HotPath.Tests.Datapath.DescFlags;
 
 namespace HotPath.Tests.Datapath;
 

@@ -2,6 +2,7 @@ using HotPath.Engine.Stats;
 using HotPath.Engine.Virtio;
 using HotPath.Engine.Vrings;
 using HotPath.Frontend.Rings;
+using static HotPath.Tests.Datapath.DescFlags;
 
 namespace HotPath.Tests.Datapath;
 

@@ -3,6 +3,7 @@ using HotPath.Engine.Datapath;
 using HotPath.Engine.Virtio;
 using HotPath.Frontend.Rings;
 using HotPath.Tests.Infrastructure;
+using static HotPath.Tests.Datapath.DescFlags;
 
 namespace HotPath.Tests.Datapath;
 
@@ -15,8 +16,6 @@ namespace HotPath.Tests.Datapath;
 [Collection(SerialCollection.Name)]
 public unsafe class PackedToctouTests
 {
-    private const ushort Next = VringPackedDesc.FlagNext, Write = VringPackedDesc.FlagWrite, Indirect = VringPackedDesc.FlagIndirect;
-
     private static readonly uint[] Lens = { 0u, 5u, 12u, 64u, 100u, 1500u, 2048u, 0xFFFF_FFFFu };
     private static readonly ushort[] TableFlags = { 0, Next, Write, Indirect, (ushort)(Next | Indirect), (ushort)(Next | Write) };
 

@@ -1,5 +1,6 @@
 using HotPath.Engine.Virtio;
 using HotPath.Tests.Infrastructure;
+using static HotPath.Tests.Datapath.DescFlags;
 
 namespace HotPath.Tests.Datapath;
 
@@ -11,8 +12,6 @@ namespace HotPath.Tests.Datapath;
 [Collection(SerialCollection.Name)]
 public unsafe class ToctouTests
 {
-    private const ushort Next = VringDesc.FlagNext, Write = VringDesc.FlagWrite, Indirect = VringDesc.FlagIndirect;
-
     /// <summary>
     /// Rewrites random fields of the victim descriptors (and an indirect table) until disposed: half the time a
     /// descriptor gets its whole valid value back (<paramref name="valid"/>: victims then the two indirect entries),
