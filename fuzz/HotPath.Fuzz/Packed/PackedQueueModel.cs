@@ -243,10 +243,8 @@ internal sealed class PackedQueueModel : IQueueModel
                         CountPacket(bytes, (ulong)bytes.Length);
                         u.Use(d.Id, 0, 1);
                     }
-                    e.Trace.Add($"tx batch at {index}: 4 packets");
-                    Counters[VringStats.PackedBatchDescriptors] += 4;
                     got += 4;
-                    Advance(ref index, ref wrap, 4);
+                    BatchDone(e, "tx", ref index, ref wrap);
                     continue;
                 }
             }
@@ -316,15 +314,11 @@ internal sealed class PackedQueueModel : IQueueModel
                     Coverage.Hit("packed.rx-batch");
                     for (int j = 0; j < 4; j++)
                     {
-                        byte[] bytes = [.. NetHeaderModel.Rx(_hdr, 1), .. packets[k[j]]];
-                        writes.AddRange(ChainWalkModel.Scatter(e.Image, [new Piece(four[j].Addr, four[j].Len)], bytes));
-                        u.Use(four[j].Id, (uint)bytes.Length, 1);
+                        u.Use(four[j].Id, PacketRules.WriteRx(e, [new Piece(four[j].Addr, four[j].Len)], _hdr, 1, packets[k[j]], writes), 1);
                         CountPacket(packets[k[j]], (ulong)packets[k[j]].Length);
                     }
-                    e.Trace.Add($"rx batch at {index}: 4 packets");
-                    Counters[VringStats.PackedBatchDescriptors] += 4;
                     done += 4;
-                    Advance(ref index, ref wrap, 4);
+                    BatchDone(e, "rx", ref index, ref wrap);
                     continue;
                 }
             }
@@ -344,6 +338,14 @@ internal sealed class PackedQueueModel : IQueueModel
         return e;
     }
 
+    /// <summary>A batch of 4 went through at <paramref name="index"/>: traced, counted, and the cursor moves past it.</summary>
+    private void BatchDone(BurstExpectation e, string ring, ref uint index, ref bool wrap)
+    {
+        e.Trace.Add($"{ring} batch at {index}: 4 packets");
+        Counters[VringStats.PackedBatchDescriptors] += 4;
+        Advance(ref index, ref wrap, 4);
+    }
+
     private bool Single(GuestImage m, BurstExpectation e, byte[] pkt, ref uint index, ref bool wrap, UsedWriter u,
         List<(ulong, ulong)> writes)
     {
@@ -351,25 +353,17 @@ internal sealed class PackedQueueModel : IQueueModel
         {
             if (u.Entries.Count == _size || (!first && !IsAvail(Read(m, index), wrap))) return false;
             PackedChainWalk w = Walk(m, index, wrap, writable: true, 0);
-            DropReason r = w.Reason;
-            if (w.Ok)
+            switch (PacketRules.Single(w.Reason, w.Total, pkt.Length, _hdr, out DropReason r))
             {
-                if (w.Total >= (ulong)pkt.Length + (ulong)_hdr)
-                {
-                    byte[] bytes = [.. NetHeaderModel.Rx(_hdr, 1), .. pkt];
-                    writes.AddRange(ChainWalkModel.Scatter(e.Image, w.Pieces, bytes));
-                    u.Use(w.Id, (uint)bytes.Length, w.Descs);
+                case RxFit.Fits:
+                    u.Use(w.Id, PacketRules.WriteRx(e, w.Pieces, _hdr, 1, pkt, writes), w.Descs);
                     Advance(ref index, ref wrap, w.Descs);
                     e.Trace.Add($"rx chain of {w.Descs} (id {w.Id}): {pkt.Length}-byte packet");
                     return true;
-                }
-                if (w.Total >= (ulong)_hdr)
-                {
+                case RxFit.TooSmall:
                     e.Trace.Add($"rx chain id {w.Id}: {w.Total} bytes, too small for a {pkt.Length}-byte packet: burst ends");
                     Coverage.Hit("packed.rx-buffer-too-small");
                     return false;
-                }
-                r = DropReason.ChainTooShort;
             }
             Drop(r);
             e.Trace.Add($"rx chain of {w.Descs} (id {w.Id}): dropped, {r}");
@@ -426,8 +420,7 @@ internal sealed class PackedQueueModel : IQueueModel
             e.Trace.Add($"rx chain id {id}: dropped between the buffers of a packet, {r}");
             u.Use(id, 0, descs);
         }
-        byte[] bytes = [.. NetHeaderModel.Rx(_hdr, mine.Count), .. pkt];
-        writes.AddRange(ChainWalkModel.Scatter(e.Image, pieces, bytes));
+        PacketRules.WriteRx(e, pieces, _hdr, mine.Count, pkt, writes);
         e.Trace.Add($"rx: {pkt.Length}-byte packet in {mine.Count} buffer(s)");
         if (mine.Count > 1) Coverage.Hit("packed.mergeable-multi-buffer");
         if (between.Count > 0) Coverage.Hit("packed.mergeable-bad-between");

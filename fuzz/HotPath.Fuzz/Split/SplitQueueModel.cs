@@ -186,25 +186,17 @@ internal sealed class SplitQueueModel : IQueueModel
         {
             ushort head = AvailEntry(m, last);
             ChainWalk w = ChainWalkModel.Walk(m, _desc, _size, head, writable: true, 0, VecCap);
-            DropReason r = w.Reason;
-            if (w.Ok)
+            switch (PacketRules.Single(w.Reason, w.Total, pkt.Length, _hdr, out DropReason r))
             {
-                if (w.Total >= (ulong)pkt.Length + (ulong)_hdr)
-                {
-                    byte[] bytes = [.. NetHeaderModel.Rx(_hdr, 1), .. pkt];
-                    writes.AddRange(ChainWalkModel.Scatter(e.Image, w.Pieces, bytes));
-                    used.Add((head, (uint)bytes.Length));
+                case RxFit.Fits:
+                    used.Add((head, PacketRules.WriteRx(e, w.Pieces, _hdr, 1, pkt, writes)));
                     e.Trace.Add($"rx head {head}: {pkt.Length}-byte packet");
                     last++;
                     return true;
-                }
-                if (w.Total >= (ulong)_hdr)
-                {
+                case RxFit.TooSmall:
                     e.Trace.Add($"rx head {head}: {w.Total} bytes, too small for a {pkt.Length}-byte packet: burst ends");
                     Coverage.Hit("split.rx-buffer-too-small");
                     return false;
-                }
-                r = DropReason.ChainTooShort;
             }
             Drop(r);
             e.Trace.Add($"rx head {head}: dropped, {r}");
@@ -268,8 +260,7 @@ internal sealed class SplitQueueModel : IQueueModel
             e.Trace.Add($"rx head {head}: dropped between the buffers of a packet, {r}");
             used.Add((head, 0));
         }
-        byte[] bytes = [.. NetHeaderModel.Rx(_hdr, mine.Count), .. pkt];
-        writes.AddRange(ChainWalkModel.Scatter(e.Image, pieces, bytes));
+        PacketRules.WriteRx(e, pieces, _hdr, mine.Count, pkt, writes);
         e.Trace.Add($"rx: {pkt.Length}-byte packet in {mine.Count} buffer(s) ({string.Join(",", mine.Select(x => x.Head))})");
         if (mine.Count > 1) Coverage.Hit("split.mergeable-multi-buffer");
         if (between.Count > 0) Coverage.Hit("split.mergeable-bad-between");
