@@ -29,6 +29,51 @@ internal interface IQueueModel
 }
 
 /// <summary>
+/// What both ring models keep alike: the expected counters, how a drop and a good packet are counted (coverage
+/// under the ring's name), and what one consumed TX chain yields.
+/// </summary>
+internal abstract class QueueModel : IQueueModel
+{
+    private readonly string _ring;
+
+    protected QueueModel(string ring) => _ring = ring;
+
+    /// <summary>Expected value of every per-vring counter (indexes of <see cref="VringStats"/>).</summary>
+    public ulong[] Counters { get; } = new ulong[VringStats.Count];
+
+    public abstract BurstExpectation Dequeue(GuestImage before, int count, int mbufRoom);
+
+    public abstract BurstExpectation Enqueue(GuestImage before, IReadOnlyList<byte[]> packets, IReadOnlyList<int> firstSegment);
+
+    protected void Drop(DropReason r)
+    {
+        Counters[VringStats.FirstDrop + (int)r - 1]++;
+        Coverage.Hit($"{_ring}.drop.{r}");
+    }
+
+    protected void CountPacket(ReadOnlySpan<byte> firstSegment, ulong len) => PacketRules.CountPacket(Counters, _ring, firstSegment, len);
+
+    /// <summary>
+    /// One consumed TX chain (<paramref name="chain"/> names it in the trace): dropped and counted for
+    /// <paramref name="r"/>, or its packet expected and counted (its first mbuf holding <paramref name="mbufRoom"/>
+    /// bytes at most). True for a packet.
+    /// </summary>
+    protected bool TxChain(BurstExpectation e, string chain, DropReason r, byte[]? pkt, int mbufRoom)
+    {
+        if (r != DropReason.None)
+        {
+            Drop(r);
+            e.Trace.Add($"{chain}: dropped, {r}");
+            return false;
+        }
+        e.Trace.Add($"{chain}: packet of {pkt!.Length} bytes");
+        e.Packets.Add(pkt);
+        CountPacket(pkt.AsSpan(0, Math.Min(pkt.Length, mbufRoom)), (ulong)pkt.Length);
+        return true;
+    }
+}
+
+/// <summary>
 /// A split or packed ring property: every case runs its steps on a fresh <see cref="RingRig"/> through the ring
 /// type's <see cref="RingRun{TStep, TModel}"/>, then probes that the device still works. The pool must be empty before.
 /// </summary>

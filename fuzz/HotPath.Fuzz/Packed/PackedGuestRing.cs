@@ -127,9 +127,7 @@ internal sealed class PackedGuestRing : FuzzGuestRing
     private void PostIndirect(PackedChainSpec c, int owner, ushort id, ulong[] addrs, ushort dir)
     {
         int k = c.Descs.Length;
-        uint entries = c.Fault == PackedChainFault.IndirectTooLarge ? Size + 1 : (uint)k;
-        ulong tableBytes = 16UL * Math.Max(entries, (uint)k) + 16;
-        ulong table = PlaceTable(c.Form, tableBytes, owner);
+        ulong table = PlaceIndirectTable(c.Form, k, Size, tooLarge: c.Fault == PackedChainFault.IndirectTooLarge, owner, out uint entries);
         for (int i = 0; i < k; i++)
         {
             // Entries' NEXT bits carry nothing in a packed indirect table; set them as a driver might.

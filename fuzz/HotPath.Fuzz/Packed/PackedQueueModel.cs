@@ -31,7 +31,7 @@ internal sealed record PackedChainWalk(DropReason Reason, ulong Total, List<Piec
 /// right direction, each inside one region and large enough (TX: one mbuf each, plain header when offloads are on;
 /// RX: one-segment packets without offload requests).</para>
 /// </summary>
-internal sealed class PackedQueueModel : IQueueModel
+internal sealed class PackedQueueModel : QueueModel
 {
     private const ushort Next = VringPackedDesc.FlagNext, Write = VringPackedDesc.FlagWrite, Indirect = VringPackedDesc.FlagIndirect;
 
@@ -45,11 +45,11 @@ internal sealed class PackedQueueModel : IQueueModel
     public bool Wrap { get; private set; }
     /// <summary>Descriptors consumed since the start (avail and used move together).</summary>
     public long Consumed { get; private set; }
-    public ulong[] Counters { get; } = new ulong[VringStats.Count];
 
     private int VecCap => (int)_size + PackedScratch.ExtraPieces;
 
     public PackedQueueModel(uint size, uint start, bool wrap, ulong desc, ulong device, int hdr, SplitFeatures f)
+        : base("packed")
     {
         _size = size;
         _desc = desc;
@@ -83,14 +83,6 @@ internal sealed class PackedQueueModel : IQueueModel
             wrap = !wrap;
         }
     }
-
-    private void Drop(DropReason r)
-    {
-        Counters[VringStats.FirstDrop + (int)r - 1]++;
-        Coverage.Hit($"packed.drop.{r}");
-    }
-
-    private void CountPacket(ReadOnlySpan<byte> firstSegment, ulong len) => PacketRules.CountPacket(Counters, "packed", firstSegment, len);
 
     /// <summary>The walk of the chain whose head is at (<paramref name="index"/>, <paramref name="wrap"/>), available.</summary>
     public PackedChainWalk Walk(GuestImage m, uint index, bool wrap, bool writable, int vecUsed)
@@ -197,7 +189,7 @@ internal sealed class PackedQueueModel : IQueueModel
 
     // ------------------------------------------------------------------ dequeue (guest TX)
 
-    public BurstExpectation Dequeue(GuestImage before, int count, int mbufRoom)
+    public override BurstExpectation Dequeue(GuestImage before, int count, int mbufRoom)
     {
         uint room = (uint)mbufRoom;
         var e = new BurstExpectation { Image = new ExpectedMemory(before) };
@@ -253,16 +245,7 @@ internal sealed class PackedQueueModel : IQueueModel
             (DropReason r, byte[]? pkt) = w.Ok ? PacketRules.TxPacket(before, w.Pieces, w.Total, _hdr, _offloads) : (w.Reason, null);
             u.Use(w.Id, 0, w.Descs);
             Advance(ref index, ref wrap, w.Descs);
-            if (r != DropReason.None)
-            {
-                Drop(r);
-                e.Trace.Add($"tx chain of {w.Descs} at {index}: dropped, {r}");
-                continue;
-            }
-            e.Trace.Add($"tx chain of {w.Descs}: packet of {pkt!.Length} bytes");
-            e.Packets.Add(pkt);
-            CountPacket(pkt.AsSpan(0, (int)Math.Min((uint)pkt.Length, room)), (ulong)pkt.Length);
-            got++;
+            if (TxChain(e, $"tx chain of {w.Descs} at {index}", r, pkt, mbufRoom)) got++;
         }
         Publish(e, u);
         Commit(index, wrap, u);
@@ -285,7 +268,7 @@ internal sealed class PackedQueueModel : IQueueModel
     // ------------------------------------------------------------------ enqueue (guest RX)
 
     /// <summary>An enqueue burst; <paramref name="firstSegment"/> is each packet's first mbuf length (all of it: one segment).</summary>
-    public BurstExpectation Enqueue(GuestImage before, IReadOnlyList<byte[]> packets, IReadOnlyList<int> firstSegment)
+    public override BurstExpectation Enqueue(GuestImage before, IReadOnlyList<byte[]> packets, IReadOnlyList<int> firstSegment)
     {
         var e = new BurstExpectation { Image = new ExpectedMemory(before) };
         if (packets.Count == 0) return e;

@@ -43,9 +43,15 @@ internal abstract class FuzzGuestRing
         return addrs;
     }
 
-    /// <summary>Places a zeroed indirect table of <paramref name="bytes"/> for <paramref name="owner"/>; returns its address.</summary>
-    protected ulong PlaceTable(ChainForm form, ulong bytes, int owner)
+    /// <summary>
+    /// Places the zeroed indirect table of a chain of <paramref name="k"/> descriptors for <paramref name="owner"/> and
+    /// returns its address; <paramref name="entries"/> is what its head will claim: <paramref name="k"/>, or one more
+    /// than the ring of <paramref name="ringSize"/> holds when <paramref name="tooLarge"/> (the table has room for it).
+    /// </summary>
+    protected ulong PlaceIndirectTable(ChainForm form, int k, uint ringSize, bool tooLarge, int owner, out uint entries)
     {
+        entries = tooLarge ? ringSize + 1 : (uint)k;
+        ulong bytes = 16UL * Math.Max(entries, (uint)k) + 16;
         ulong table = _placer.PlaceTable(form, bytes, owner);
         GuestWrites.Write(Mem, table, new byte[bytes]);
         return table;

@@ -95,9 +95,7 @@ internal sealed class SplitGuestRing : FuzzGuestRing
     private void PostIndirect(ChainSpec c, int owner, ushort head, ulong[] addrs, ushort dir)
     {
         int k = c.Descs.Length;
-        uint entries = c.Fault == ChainFault.IndirectTooLarge ? Size + 1 : (uint)k;
-        ulong tableBytes = 16UL * Math.Max(entries, (uint)k) + 16;
-        ulong table = PlaceTable(c.Form, tableBytes, owner);
+        ulong table = PlaceIndirectTable(c.Form, k, Size, tooLarge: c.Fault == ChainFault.IndirectTooLarge, owner, out uint entries);
         for (int i = 0; i < k; i++)
         {
             bool last = i == k - 1;

@@ -25,7 +25,7 @@ internal sealed class BurstExpectation
 /// used counters, a broken flag, and the per-vring counters. A burst reads everything from the memory image taken
 /// before it and produces the image expected after it.
 /// </summary>
-internal sealed class SplitQueueModel : IQueueModel
+internal sealed class SplitQueueModel : QueueModel
 {
     private readonly uint _size;
     private readonly ulong _desc, _avail, _used;
@@ -37,10 +37,8 @@ internal sealed class SplitQueueModel : IQueueModel
     public bool Broken { get; private set; }
     private bool _flagsWritten;
 
-    /// <summary>Expected value of every per-vring counter (indexes of <see cref="VringStats"/>).</summary>
-    public ulong[] Counters { get; } = new ulong[VringStats.Count];
-
     public SplitQueueModel(uint size, ushort start, ulong desc, ulong avail, ulong used, int hdr, SplitFeatures f)
+        : base("split")
     {
         _size = size;
         _desc = desc;
@@ -57,12 +55,6 @@ internal sealed class SplitQueueModel : IQueueModel
 
     /// <summary>Pieces a chain may take beyond one per descriptor (the split scratch's buffer vector).</summary>
     public const int SplitScratchExtraPieces = 64;
-
-    private void Drop(DropReason r)
-    {
-        Counters[VringStats.FirstDrop + (int)r - 1]++;
-        Coverage.Hit($"split.drop.{r}");
-    }
 
     private ushort AvailEntry(GuestImage m, ushort position) => m.U16(_avail + 4 + 2UL * (position & (_size - 1)));
 
@@ -106,12 +98,10 @@ internal sealed class SplitQueueModel : IQueueModel
         e.Writes.Add((_used + 2, 2));
     }
 
-    private void CountPacket(ReadOnlySpan<byte> firstSegment, ulong len) => PacketRules.CountPacket(Counters, "split", firstSegment, len);
-
     // ------------------------------------------------------------------ dequeue (guest TX)
 
     /// <summary>A dequeue burst of at most <paramref name="count"/> packets (mbufs of <paramref name="mbufRoom"/> bytes).</summary>
-    public BurstExpectation Dequeue(GuestImage before, int count, int mbufRoom)
+    public override BurstExpectation Dequeue(GuestImage before, int count, int mbufRoom)
     {
         var e = new BurstExpectation { Image = new ExpectedMemory(before) };
         if (Broken || count == 0) return e;
@@ -123,15 +113,7 @@ internal sealed class SplitQueueModel : IQueueModel
             ushort head = AvailEntry(before, (ushort)(LastAvail + k));
             used.Add((head, 0));   // every consumed chain comes back used with length 0: the device wrote nothing
             (DropReason r, byte[]? pkt) = TxPacket(before, head);
-            if (r != DropReason.None)
-            {
-                Drop(r);
-                e.Trace.Add($"tx head {head}: dropped, {r}");
-                continue;
-            }
-            e.Trace.Add($"tx head {head}: packet of {pkt!.Length} bytes");
-            e.Packets.Add(pkt);
-            CountPacket(pkt.AsSpan(0, Math.Min(pkt.Length, mbufRoom)), (ulong)pkt.Length);
+            TxChain(e, $"tx head {head}", r, pkt, mbufRoom);
         }
         Publish(e, used);
         LastAvail += (ushort)n;
@@ -150,7 +132,7 @@ internal sealed class SplitQueueModel : IQueueModel
     // ------------------------------------------------------------------ enqueue (guest RX)
 
     /// <summary>An enqueue burst of <paramref name="packets"/>; <paramref name="firstSegment"/> is each one's first mbuf length.</summary>
-    public BurstExpectation Enqueue(GuestImage before, IReadOnlyList<byte[]> packets, IReadOnlyList<int> firstSegment)
+    public override BurstExpectation Enqueue(GuestImage before, IReadOnlyList<byte[]> packets, IReadOnlyList<int> firstSegment)
     {
         var e = new BurstExpectation { Image = new ExpectedMemory(before) };
         if (Broken || packets.Count == 0) return e;
