@@ -35,8 +35,22 @@ internal interface IQueueModel
 internal abstract class QueueModel : IQueueModel
 {
     private readonly string _ring;
+    /// <summary>Ring size, descriptor table (ring) address and net header size.</summary>
+    protected readonly uint QueueSize;
+    protected readonly ulong DescTable;
+    protected readonly int HeaderSize;
+    /// <summary>MRG_RXBUF and the TX offloads (CSUM, TSO) negotiated.</summary>
+    protected readonly bool MrgRxbuf, TxOffloads;
 
-    protected QueueModel(string ring) => _ring = ring;
+    protected QueueModel(string ring, uint size, ulong desc, int hdr, SplitFeatures f)
+    {
+        _ring = ring;
+        QueueSize = size;
+        DescTable = desc;
+        HeaderSize = hdr;
+        MrgRxbuf = (f & SplitFeatures.Mergeable) != 0;
+        TxOffloads = (f & SplitFeatures.Offloads) != 0;
+    }
 
     /// <summary>Expected value of every per-vring counter (indexes of <see cref="VringStats"/>).</summary>
     public ulong[] Counters { get; } = new ulong[VringStats.Count];

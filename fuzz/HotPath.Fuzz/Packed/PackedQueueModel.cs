@@ -35,10 +35,7 @@ internal sealed class PackedQueueModel : QueueModel
 {
     private const ushort Next = VringPackedDesc.FlagNext, Write = VringPackedDesc.FlagWrite, Indirect = VringPackedDesc.FlagIndirect;
 
-    private readonly uint _size;
-    private readonly ulong _desc, _device;
-    private readonly int _hdr;
-    private readonly bool _mergeable, _offloads;
+    private readonly ulong _device;
     private bool _kicksSuppressed;
 
     public uint Index { get; private set; }
@@ -46,17 +43,12 @@ internal sealed class PackedQueueModel : QueueModel
     /// <summary>Descriptors consumed since the start (avail and used move together).</summary>
     public long Consumed { get; private set; }
 
-    private int VecCap => (int)_size + PackedScratch.ExtraPieces;
+    private int VecCap => (int)QueueSize + PackedScratch.ExtraPieces;
 
     public PackedQueueModel(uint size, uint start, bool wrap, ulong desc, ulong device, int hdr, SplitFeatures f)
-        : base("packed")
+        : base("packed", size, desc, hdr, f)
     {
-        _size = size;
-        _desc = desc;
         _device = device;
-        _hdr = hdr;
-        _mergeable = (f & SplitFeatures.Mergeable) != 0;
-        _offloads = (f & SplitFeatures.Offloads) != 0;
         Index = start;
         Wrap = wrap;
     }
@@ -68,7 +60,7 @@ internal sealed class PackedQueueModel : QueueModel
 
     private Desc Read(GuestImage m, uint index)
     {
-        ulong at = _desc + 16UL * index;
+        ulong at = DescTable + 16UL * index;
         return new Desc(m.U64(at), m.U32(at + 8), m.U16(at + 12), m.U16(at + 14));
     }
 
@@ -77,9 +69,9 @@ internal sealed class PackedQueueModel : QueueModel
     private void Advance(ref uint index, ref bool wrap, uint n)
     {
         index += n;
-        if (index >= _size)
+        if (index >= QueueSize)
         {
-            index -= _size;
+            index -= QueueSize;
             wrap = !wrap;
         }
     }
@@ -111,7 +103,7 @@ internal sealed class PackedQueueModel : QueueModel
                 }
             }
             if ((d.Flags & Next) == 0) break;
-            if (n == _size)
+            if (n == QueueSize)
             {
                 if (bad == DropReason.None) bad = DropReason.ChainTooLong;
                 break;
@@ -133,7 +125,7 @@ internal sealed class PackedQueueModel : QueueModel
     private DropReason WalkIndirect(GuestImage m, Desc head, bool writable, List<Piece> pieces, ref int vec, ref ulong total)
     {
         if (head.Len == 0 || head.Len % 16 != 0) return DropReason.IndirectBadLength;
-        if (head.Len / 16 > _size) return DropReason.IndirectTooLarge;
+        if (head.Len / 16 > QueueSize) return DropReason.IndirectTooLarge;
         if (head.Addr > ulong.MaxValue - (head.Len - 1)) return DropReason.IndirectOutsideMemory;
         for (uint i = 0; i < head.Len / 16; i++)
         {
@@ -176,7 +168,7 @@ internal sealed class PackedQueueModel : QueueModel
     {
         foreach ((uint index, bool wrap, ushort id, uint len) in u.Entries)
         {
-            ulong at = _desc + 16UL * index;
+            ulong at = DescTable + 16UL * index;
             e.Image.WriteU32(at + 8, len);
             e.Image.WriteU16(at + 12, id);
             e.Image.WriteU16(at + 14, (ushort)(PackedRingLayout.UsedPattern(wrap) | (len != 0 ? Write : 0)));
@@ -185,7 +177,7 @@ internal sealed class PackedQueueModel : QueueModel
     }
 
     private bool CanBatch(uint availIndex, uint usedIndex, int nShadow, long wanted) =>
-        wanted >= 4 && availIndex % 4 == 0 && availIndex + 4 <= _size && usedIndex + 4 <= _size && nShadow + 4 <= _size;
+        wanted >= 4 && availIndex % 4 == 0 && availIndex + 4 <= QueueSize && usedIndex + 4 <= QueueSize && nShadow + 4 <= QueueSize;
 
     // ------------------------------------------------------------------ dequeue (guest TX)
 
@@ -199,7 +191,7 @@ internal sealed class PackedQueueModel : QueueModel
         bool wrap = Wrap;
         // How many mbufs the burst takes: all asked for (at most a lap) when the last of them is available, else
         // as many as are available in a row.
-        uint max = Math.Min((uint)count, _size), n;
+        uint max = Math.Min((uint)count, QueueSize), n;
         uint li = index;
         bool lw = wrap;
         Advance(ref li, ref lw, max - 1);
@@ -218,19 +210,19 @@ internal sealed class PackedQueueModel : QueueModel
         if (n == 0) return e;
         var u = new UsedWriter(this);
         uint got = 0;
-        while (got < n && u.Entries.Count < _size)
+        while (got < n && u.Entries.Count < QueueSize)
         {
             if (CanBatch(index, u.Index, u.Entries.Count, n - got))
             {
                 Desc[] four = [Read(before, index), Read(before, index + 1), Read(before, index + 2), Read(before, index + 3)];
                 if (four.All(d => (d.Flags & (PackedRingLayout.OwnershipMask | Next | Write | Indirect)) == PackedRingLayout.AvailPattern(wrap) &&
-                                  d.Len > (uint)_hdr && d.Len <= (uint)_hdr + room && before.InOneRegion(d.Addr, d.Len) &&
-                                  (!_offloads || before.U16(d.Addr) == 0)))
+                                  d.Len > (uint)HeaderSize && d.Len <= (uint)HeaderSize + room && before.InOneRegion(d.Addr, d.Len) &&
+                                  (!TxOffloads || before.U16(d.Addr) == 0)))
                 {
                     Coverage.Hit("packed.tx-batch");
                     foreach (Desc d in four)
                     {
-                        byte[] bytes = before.Span(d.Addr + (ulong)_hdr, (int)(d.Len - (uint)_hdr)).ToArray();
+                        byte[] bytes = before.Span(d.Addr + (ulong)HeaderSize, (int)(d.Len - (uint)HeaderSize)).ToArray();
                         e.Packets.Add(bytes);
                         CountPacket(bytes, (ulong)bytes.Length);
                         u.Use(d.Id, 0, 1);
@@ -242,7 +234,7 @@ internal sealed class PackedQueueModel : QueueModel
             }
             if (!IsAvail(Read(before, index), wrap)) break;
             PackedChainWalk w = Walk(before, index, wrap, writable: false, 0);
-            (DropReason r, byte[]? pkt) = w.Ok ? PacketRules.TxPacket(before, w.Pieces, w.Total, _hdr, _offloads) : (w.Reason, null);
+            (DropReason r, byte[]? pkt) = w.Ok ? PacketRules.TxPacket(before, w.Pieces, w.Total, HeaderSize, TxOffloads) : (w.Reason, null);
             u.Use(w.Id, 0, w.Descs);
             Advance(ref index, ref wrap, w.Descs);
             if (TxChain(e, $"tx chain of {w.Descs} at {index}", r, pkt, mbufRoom)) got++;
@@ -250,13 +242,13 @@ internal sealed class PackedQueueModel : QueueModel
         Publish(e, u);
         Commit(index, wrap, u);
         e.Returned = (int)got;
-        if (u.Entries.Count == _size) Coverage.Hit("packed.full-lap-burst");
+        if (u.Entries.Count == QueueSize) Coverage.Hit("packed.full-lap-burst");
         return e;
     }
 
     private void Commit(uint index, bool wrap, UsedWriter u)
     {
-        long moved = (index + (wrap != Wrap ? _size : 0)) - Index;
+        long moved = (index + (wrap != Wrap ? QueueSize : 0)) - Index;
         if (wrap != Wrap) Coverage.Hit("packed.wrap");
         Consumed += moved;
         Index = index;
@@ -279,7 +271,7 @@ internal sealed class PackedQueueModel : QueueModel
         var u = new UsedWriter(this);
         var writes = new List<(ulong Gpa, ulong Len)>();
         int done = 0;
-        while (done < packets.Count && u.Entries.Count < _size)
+        while (done < packets.Count && u.Entries.Count < QueueSize)
         {
             if (CanBatch(index, u.Index, u.Entries.Count, packets.Count - done))
             {
@@ -290,14 +282,14 @@ internal sealed class PackedQueueModel : QueueModel
                 {
                     Desc d = four[j];
                     ok = (d.Flags & (PackedRingLayout.OwnershipMask | Next | Write | Indirect)) == (PackedRingLayout.AvailPattern(wrap) | Write) &&
-                         d.Len >= (ulong)packets[k[j]].Length + (ulong)_hdr && before.InOneRegion(d.Addr, d.Len);
+                         d.Len >= (ulong)packets[k[j]].Length + (ulong)HeaderSize && before.InOneRegion(d.Addr, d.Len);
                 }
                 if (ok)
                 {
                     Coverage.Hit("packed.rx-batch");
                     for (int j = 0; j < 4; j++)
                     {
-                        u.Use(four[j].Id, PacketRules.WriteRx(e, [new Piece(four[j].Addr, four[j].Len)], _hdr, 1, packets[k[j]], writes), 1);
+                        u.Use(four[j].Id, PacketRules.WriteRx(e, [new Piece(four[j].Addr, four[j].Len)], HeaderSize, 1, packets[k[j]], writes), 1);
                         CountPacket(packets[k[j]], (ulong)packets[k[j]].Length);
                     }
                     done += 4;
@@ -307,7 +299,7 @@ internal sealed class PackedQueueModel : QueueModel
             }
             if (!IsAvail(Read(before, index), wrap)) break;
             byte[] pkt = packets[done];
-            bool delivered = _mergeable
+            bool delivered = MrgRxbuf
                 ? Mergeable(before, e, pkt, ref index, ref wrap, u, writes)
                 : Single(before, e, pkt, ref index, ref wrap, u, writes);
             if (!delivered) break;
@@ -334,12 +326,12 @@ internal sealed class PackedQueueModel : QueueModel
     {
         for (bool first = true; ; first = false)
         {
-            if (u.Entries.Count == _size || (!first && !IsAvail(Read(m, index), wrap))) return false;
+            if (u.Entries.Count == QueueSize || (!first && !IsAvail(Read(m, index), wrap))) return false;
             PackedChainWalk w = Walk(m, index, wrap, writable: true, 0);
-            switch (PacketRules.Single(w.Reason, w.Total, pkt.Length, _hdr, out DropReason r))
+            switch (PacketRules.Single(w.Reason, w.Total, pkt.Length, HeaderSize, out DropReason r))
             {
                 case RxFit.Fits:
-                    u.Use(w.Id, PacketRules.WriteRx(e, w.Pieces, _hdr, 1, pkt, writes), w.Descs);
+                    u.Use(w.Id, PacketRules.WriteRx(e, w.Pieces, HeaderSize, 1, pkt, writes), w.Descs);
                     Advance(ref index, ref wrap, w.Descs);
                     e.Trace.Add($"rx chain of {w.Descs} (id {w.Id}): {pkt.Length}-byte packet");
                     return true;
@@ -358,7 +350,7 @@ internal sealed class PackedQueueModel : QueueModel
     private bool Mergeable(GuestImage m, BurstExpectation e, byte[] pkt, ref uint index, ref bool wrap, UsedWriter u,
         List<(ulong, ulong)> writes)
     {
-        ulong remaining = (ulong)pkt.Length + (ulong)_hdr;
+        ulong remaining = (ulong)pkt.Length + (ulong)HeaderSize;
         uint markIndex = index;
         bool markWrap = wrap;
         var pieces = new List<Piece>();
@@ -366,7 +358,7 @@ internal sealed class PackedQueueModel : QueueModel
         var between = new List<(ushort Id, uint Descs, DropReason Reason)>();
         for (bool first = true; remaining != 0; first = false)
         {
-            if (mine.Count + between.Count >= _size - u.Entries.Count || (!first && !IsAvail(Read(m, index), wrap)))
+            if (mine.Count + between.Count >= QueueSize - u.Entries.Count || (!first && !IsAvail(Read(m, index), wrap)))
             {
                 e.Trace.Add($"rx: not enough buffers for a {pkt.Length}-byte packet: nothing consumed, burst ends");
                 Coverage.Hit("packed.mergeable-rollback");
@@ -376,7 +368,7 @@ internal sealed class PackedQueueModel : QueueModel
             }
             PackedChainWalk w = Walk(m, index, wrap, writable: true, pieces.Count);
             DropReason r = w.Reason;
-            if (r == DropReason.None && w.Total < (ulong)_hdr) r = DropReason.ChainTooShort;
+            if (r == DropReason.None && w.Total < (ulong)HeaderSize) r = DropReason.ChainTooShort;
             Advance(ref index, ref wrap, w.Descs);
             if (r != DropReason.None)
             {
@@ -403,7 +395,7 @@ internal sealed class PackedQueueModel : QueueModel
             e.Trace.Add($"rx chain id {id}: dropped between the buffers of a packet, {r}");
             u.Use(id, 0, descs);
         }
-        PacketRules.WriteRx(e, pieces, _hdr, mine.Count, pkt, writes);
+        PacketRules.WriteRx(e, pieces, HeaderSize, mine.Count, pkt, writes);
         e.Trace.Add($"rx: {pkt.Length}-byte packet in {mine.Count} buffer(s)");
         if (mine.Count > 1) Coverage.Hit("packed.mergeable-multi-buffer");
         if (between.Count > 0) Coverage.Hit("packed.mergeable-bad-between");

@@ -27,10 +27,8 @@ internal sealed class BurstExpectation
 /// </summary>
 internal sealed class SplitQueueModel : QueueModel
 {
-    private readonly uint _size;
-    private readonly ulong _desc, _avail, _used;
-    private readonly int _hdr;
-    private readonly bool _mergeable, _offloads, _eventIdx;
+    private readonly ulong _avail, _used;
+    private readonly bool _eventIdx;
 
     public ushort LastAvail { get; private set; }
     public ushort LastUsed { get; private set; }
@@ -38,25 +36,20 @@ internal sealed class SplitQueueModel : QueueModel
     private bool _flagsWritten;
 
     public SplitQueueModel(uint size, ushort start, ulong desc, ulong avail, ulong used, int hdr, SplitFeatures f)
-        : base("split")
+        : base("split", size, desc, hdr, f)
     {
-        _size = size;
-        _desc = desc;
         _avail = avail;
         _used = used;
-        _hdr = hdr;
-        _mergeable = (f & SplitFeatures.Mergeable) != 0;
-        _offloads = (f & SplitFeatures.Offloads) != 0;
         _eventIdx = (f & SplitFeatures.EventIdx) != 0;
         LastAvail = LastUsed = start;
     }
 
-    private int VecCap => (int)_size + SplitScratchExtraPieces;
+    private int VecCap => (int)QueueSize + SplitScratchExtraPieces;
 
     /// <summary>Pieces a chain may take beyond one per descriptor (the split scratch's buffer vector).</summary>
     public const int SplitScratchExtraPieces = 64;
 
-    private ushort AvailEntry(GuestImage m, ushort position) => m.U16(_avail + 4 + 2UL * (position & (_size - 1)));
+    private ushort AvailEntry(GuestImage m, ushort position) => m.U16(_avail + 4 + 2UL * (position & (QueueSize - 1)));
 
     /// <summary>
     /// Burst start: kick suppression in used.flags (first burst only), then the avail index. Returns how many chains
@@ -72,7 +65,7 @@ internal sealed class SplitQueueModel : QueueModel
         }
         ushort availIdx = before.U16(_avail + 2);
         uint pending = (ushort)(availIdx - LastAvail);
-        if (pending > _size)
+        if (pending > QueueSize)
         {
             Broken = true;
             Drop(DropReason.RingBroken);
@@ -88,7 +81,7 @@ internal sealed class SplitQueueModel : QueueModel
         if (used.Count == 0) return;
         foreach ((ushort head, uint len) in used)
         {
-            ulong at = _used + 4 + 8UL * (LastUsed & (_size - 1));
+            ulong at = _used + 4 + 8UL * (LastUsed & (QueueSize - 1));
             e.Image.WriteU32(at, head);
             e.Image.WriteU32(at + 4, len);
             e.Writes.Add((at, 8));
@@ -124,9 +117,9 @@ internal sealed class SplitQueueModel : QueueModel
     /// <summary>One TX chain: its packet (after the header), or why it is dropped.</summary>
     private (DropReason, byte[]?) TxPacket(GuestImage m, ushort head)
     {
-        ChainWalk w = ChainWalkModel.Walk(m, _desc, _size, head, writable: false, 0, VecCap);
+        ChainWalk w = ChainWalkModel.Walk(m, DescTable, QueueSize, head, writable: false, 0, VecCap);
         if (!w.Ok) return (w.Reason, null);
-        return PacketRules.TxPacket(m, w.Pieces, w.Total, _hdr, _offloads);
+        return PacketRules.TxPacket(m, w.Pieces, w.Total, HeaderSize, TxOffloads);
     }
 
     // ------------------------------------------------------------------ enqueue (guest RX)
@@ -146,7 +139,7 @@ internal sealed class SplitQueueModel : QueueModel
         {
             if (last == availIdx) break;
             byte[] pkt = packets[done];
-            bool delivered = _mergeable
+            bool delivered = MrgRxbuf
                 ? Mergeable(before, e, pkt, ref last, availIdx, used, writes)
                 : Single(before, e, pkt, ref last, availIdx, used, writes);
             if (!delivered) break;
@@ -167,11 +160,11 @@ internal sealed class SplitQueueModel : QueueModel
         while (last != availIdx)
         {
             ushort head = AvailEntry(m, last);
-            ChainWalk w = ChainWalkModel.Walk(m, _desc, _size, head, writable: true, 0, VecCap);
-            switch (PacketRules.Single(w.Reason, w.Total, pkt.Length, _hdr, out DropReason r))
+            ChainWalk w = ChainWalkModel.Walk(m, DescTable, QueueSize, head, writable: true, 0, VecCap);
+            switch (PacketRules.Single(w.Reason, w.Total, pkt.Length, HeaderSize, out DropReason r))
             {
                 case RxFit.Fits:
-                    used.Add((head, PacketRules.WriteRx(e, w.Pieces, _hdr, 1, pkt, writes)));
+                    used.Add((head, PacketRules.WriteRx(e, w.Pieces, HeaderSize, 1, pkt, writes)));
                     e.Trace.Add($"rx head {head}: {pkt.Length}-byte packet");
                     last++;
                     return true;
@@ -196,7 +189,7 @@ internal sealed class SplitQueueModel : QueueModel
     private bool Mergeable(GuestImage m, BurstExpectation e, byte[] pkt, ref ushort last, ushort availIdx,
         List<(ushort Head, uint Len)> used, List<(ulong, ulong)> writes)
     {
-        ulong remaining = (ulong)pkt.Length + (ulong)_hdr;
+        ulong remaining = (ulong)pkt.Length + (ulong)HeaderSize;
         int markUsed = used.Count;
         ushort markAvail = last;
         var pieces = new List<Piece>();
@@ -213,9 +206,9 @@ internal sealed class SplitQueueModel : QueueModel
                 return false;
             }
             ushort head = AvailEntry(m, last);
-            ChainWalk w = ChainWalkModel.Walk(m, _desc, _size, head, writable: true, pieces.Count, VecCap);
+            ChainWalk w = ChainWalkModel.Walk(m, DescTable, QueueSize, head, writable: true, pieces.Count, VecCap);
             DropReason r = w.Reason;
-            if (r == DropReason.None && w.Total < (ulong)_hdr) r = DropReason.ChainTooShort;
+            if (r == DropReason.None && w.Total < (ulong)HeaderSize) r = DropReason.ChainTooShort;
             last++;
             if (r != DropReason.None)
             {
@@ -242,7 +235,7 @@ internal sealed class SplitQueueModel : QueueModel
             e.Trace.Add($"rx head {head}: dropped between the buffers of a packet, {r}");
             used.Add((head, 0));
         }
-        PacketRules.WriteRx(e, pieces, _hdr, mine.Count, pkt, writes);
+        PacketRules.WriteRx(e, pieces, HeaderSize, mine.Count, pkt, writes);
         e.Trace.Add($"rx: {pkt.Length}-byte packet in {mine.Count} buffer(s) ({string.Join(",", mine.Select(x => x.Head))})");
         if (mine.Count > 1) Coverage.Hit("split.mergeable-multi-buffer");
         if (between.Count > 0) Coverage.Hit("split.mergeable-bad-between");
