@@ -16,6 +16,15 @@ public abstract unsafe class EnqueueBehaviour<TDriver> where TDriver : class, IR
     private protected static Loopback<TDriver> Rig(ulong features = Loopback.BaseFeatures, uint ringSize = 256, uint bufferSize = 2048) =>
         Loopbacks.Create<TDriver>(features, ringSize, bufferSize);
 
+    /// <summary>A loopback of this ring type whose RX ring is full of published 2 KiB buffers.</summary>
+    private static Loopback<TDriver> RigWithRxBuffers()
+    {
+        Loopback<TDriver> lb = Rig();
+        lb.Rx[0].FillRx(2048);
+        lb.Rx[0].Publish();
+        return lb;
+    }
+
     [Theory]
     [MemberData(nameof(DatapathModes.All), MemberType = typeof(DatapathModes))]
     public void Enqueued_packets_arrive_byte_exact_with_a_clean_header(bool mrg, bool indirect, bool eventIdx)
@@ -118,9 +127,7 @@ public abstract unsafe class EnqueueBehaviour<TDriver> where TDriver : class, IR
     [Fact]
     public void Wrong_parity_and_unknown_queue_ids_move_nothing()
     {
-        using var lb = Rig();
-        lb.Rx[0].FillRx(2048);
-        lb.Rx[0].Publish();
+        using var lb = RigWithRxBuffers();
         Mbuf* m = HandMbufs.Make(Payload.Make(64, 1));
         try
         {
@@ -136,9 +143,7 @@ public abstract unsafe class EnqueueBehaviour<TDriver> where TDriver : class, IR
     [Fact]
     public void A_burst_finding_the_access_lock_held_returns_zero()
     {
-        using var lb = Rig();
-        lb.Rx[0].FillRx(2048);
-        lb.Rx[0].Publish();
+        using var lb = RigWithRxBuffers();
         Mbuf* m = HandMbufs.Make(Payload.Make(64, 1));
         try
         {
