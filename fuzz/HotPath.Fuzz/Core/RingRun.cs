@@ -67,6 +67,21 @@ internal abstract class QueueModel : IQueueModel
 
     protected void CountPacket(ReadOnlySpan<byte> firstSegment, ulong len) => PacketRules.CountPacket(Counters, _ring, firstSegment, len);
 
+    /// <summary>An RX chain (<paramref name="chain"/> in the trace) holds a header but not the packet: the burst ends.</summary>
+    protected bool RxTooSmall(BurstExpectation e, string chain, ulong total, int pktLen)
+    {
+        e.Trace.Add($"{chain}: {total} bytes, too small for a {pktLen}-byte packet: burst ends");
+        Coverage.Hit($"{_ring}.rx-buffer-too-small");
+        return false;
+    }
+
+    /// <summary>A chain (<paramref name="chain"/> in the trace) is dropped and counted for <paramref name="r"/>.</summary>
+    protected void Dropped(BurstExpectation e, string chain, DropReason r)
+    {
+        Drop(r);
+        e.Trace.Add($"{chain}: dropped, {r}");
+    }
+
     /// <summary>
     /// One consumed TX chain (<paramref name="chain"/> names it in the trace): dropped and counted for
     /// <paramref name="r"/>, or its packet expected and counted (its first mbuf holding <paramref name="mbufRoom"/>
@@ -76,8 +91,7 @@ internal abstract class QueueModel : IQueueModel
     {
         if (r != DropReason.None)
         {
-            Drop(r);
-            e.Trace.Add($"{chain}: dropped, {r}");
+            Dropped(e, chain, r);
             return false;
         }
         e.Trace.Add($"{chain}: packet of {pkt!.Length} bytes");

@@ -336,12 +336,9 @@ internal sealed class PackedQueueModel : QueueModel
                     e.Trace.Add($"rx chain of {w.Descs} (id {w.Id}): {pkt.Length}-byte packet");
                     return true;
                 case RxFit.TooSmall:
-                    e.Trace.Add($"rx chain id {w.Id}: {w.Total} bytes, too small for a {pkt.Length}-byte packet: burst ends");
-                    Coverage.Hit("packed.rx-buffer-too-small");
-                    return false;
+                    return RxTooSmall(e, $"rx chain of {w.Descs} (id {w.Id})", w.Total, pkt.Length);
             }
-            Drop(r);
-            e.Trace.Add($"rx chain of {w.Descs} (id {w.Id}): dropped, {r}");
+            Dropped(e, $"rx chain of {w.Descs} (id {w.Id})", r);
             u.Use(w.Id, 0, w.Descs);
             Advance(ref index, ref wrap, w.Descs);
         }
@@ -374,8 +371,7 @@ internal sealed class PackedQueueModel : QueueModel
             {
                 if (mine.Count == 0)
                 {
-                    Drop(r);
-                    e.Trace.Add($"rx chain id {w.Id}: dropped, {r}");
+                    Dropped(e, $"rx chain id {w.Id}", r);
                     u.Use(w.Id, 0, w.Descs);
                     markIndex = index;
                     markWrap = wrap;
@@ -391,8 +387,7 @@ internal sealed class PackedQueueModel : QueueModel
         foreach ((ushort id, uint len, uint descs) in mine) u.Use(id, len, descs);
         foreach ((ushort id, uint descs, DropReason r) in between)
         {
-            Drop(r);
-            e.Trace.Add($"rx chain id {id}: dropped between the buffers of a packet, {r}");
+            Dropped(e, $"rx chain id {id} (between the buffers of a packet)", r);
             u.Use(id, 0, descs);
         }
         PacketRules.WriteRx(e, pieces, HeaderSize, mine.Count, pkt, writes);

@@ -169,12 +169,9 @@ internal sealed class SplitQueueModel : QueueModel
                     last++;
                     return true;
                 case RxFit.TooSmall:
-                    e.Trace.Add($"rx head {head}: {w.Total} bytes, too small for a {pkt.Length}-byte packet: burst ends");
-                    Coverage.Hit("split.rx-buffer-too-small");
-                    return false;
+                    return RxTooSmall(e, $"rx head {head}", w.Total, pkt.Length);
             }
-            Drop(r);
-            e.Trace.Add($"rx head {head}: dropped, {r}");
+            Dropped(e, $"rx head {head}", r);
             used.Add((head, 0));
             last++;
         }
@@ -214,8 +211,7 @@ internal sealed class SplitQueueModel : QueueModel
             {
                 if (mine.Count == 0)
                 {
-                    Drop(r);
-                    e.Trace.Add($"rx head {head}: dropped, {r}");
+                    Dropped(e, $"rx head {head}", r);
                     used.Add((head, 0));
                     markUsed = used.Count;
                     markAvail = last;
@@ -231,8 +227,7 @@ internal sealed class SplitQueueModel : QueueModel
         used.AddRange(mine);
         foreach ((ushort head, DropReason r) in between)
         {
-            Drop(r);
-            e.Trace.Add($"rx head {head}: dropped between the buffers of a packet, {r}");
+            Dropped(e, $"rx head {head} (between the buffers of a packet)", r);
             used.Add((head, 0));
         }
         PacketRules.WriteRx(e, pieces, HeaderSize, mine.Count, pkt, writes);
