@@ -78,38 +78,27 @@ internal static class PackedShrink
     public static IEnumerable<PackedCase> Shrink(PackedCase c)
     {
         foreach (PackedStep[] steps in Elements(c.Steps, ShrinkStep, keep: 1)) yield return c with { Steps = steps };
-        foreach ((int regions, bool contiguous) in SimplerMemory(c.Regions, c.Contiguous))
-            yield return c with { Regions = regions, Contiguous = contiguous };
-        foreach (SplitFeatures f in FewerFeatures(c.Features)) yield return c with { Features = f };
+        foreach ((int regions, bool contiguous, SplitFeatures f) in SimplerSetup(c.Regions, c.Contiguous, c.Features))
+            yield return c with { Regions = regions, Contiguous = contiguous, Features = f };
         if (c.StartIndex != 0) yield return c with { StartIndex = 0 };
         if (!c.StartWrap) yield return c with { StartWrap = true };
     }
 
     private static IEnumerable<PackedStep> ShrinkStep(PackedStep s)
     {
-        foreach (PackedChainSpec[] half in Halves(s.Chains)) yield return s with { Chains = half };
-        for (int i = s.Chains.Length - 1; i >= 0; i--) yield return s with { Chains = Without(s.Chains, i) };
-        for (int i = s.Packets.Length - 1; i >= 0; i--) yield return s with { Packets = Without(s.Packets, i) };
+        foreach ((PackedChainSpec[] chains, PacketSpec[] packets) in StepContents(s.Chains, s.Packets, ShrinkChain))
+            yield return s with { Chains = chains, Packets = packets };
         if (s.Tx && s.Burst > 1) yield return s with { Burst = Math.Max(1, s.Burst / 2) };
-        for (int i = 0; i < s.Chains.Length; i++)
-            foreach (PackedChainSpec c in ShrinkChain(s.Chains[i]))
-                yield return s with { Chains = Replace(s.Chains, i, c) };
-        for (int i = 0; i < s.Packets.Length; i++)
-            foreach (PacketSpec p in SplitShrink.ShrinkPacket(s.Packets[i])) yield return s with { Packets = Replace(s.Packets, i, p) };
     }
 
     private static IEnumerable<PackedChainSpec> ShrinkChain(PackedChainSpec c)
     {
-        foreach (PackedDescSpec[] half in Halves(c.Descs)) yield return c with { Descs = half };
-        for (int i = c.Descs.Length - 1; i >= 0 && c.Descs.Length > 1; i--) yield return c with { Descs = Without(c.Descs, i) };
+        foreach (PackedDescSpec[] descs in Elements(c.Descs, ShrinkDesc, keep: 1)) yield return c with { Descs = descs };
         if (c.Fault != PackedChainFault.None) yield return c with { Fault = PackedChainFault.None };
         if (c.Form != ChainForm.Direct) yield return c with { Form = ChainForm.Direct };
         if (c.Header != HeaderSpec.Plain) yield return c with { Header = HeaderSpec.Plain };
-        for (int i = 0; i < c.Descs.Length; i++)
-        {
-            PackedDescSpec d = c.Descs[i];
-            if (d.Fault != PackedDescFault.None) yield return c with { Descs = Replace(c.Descs, i, d with { Fault = PackedDescFault.None }) };
-            foreach (BufSpec b in SplitShrink.ShrinkBuf(d.Buf)) yield return c with { Descs = Replace(c.Descs, i, d with { Buf = b }) };
-        }
     }
+
+    private static IEnumerable<PackedDescSpec> ShrinkDesc(PackedDescSpec d) =>
+        SimplerDesc<PackedDescSpec>(d.Buf, d.Fault != PackedDescFault.None ? d with { Fault = PackedDescFault.None } : null, b => d with { Buf = b });
 }

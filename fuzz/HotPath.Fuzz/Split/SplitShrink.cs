@@ -9,9 +9,8 @@ internal static class SplitShrink
     public static IEnumerable<SplitCase> Shrink(SplitCase c)
     {
         foreach (Step[] steps in Elements(c.Steps, ShrinkStep, keep: 1)) yield return c with { Steps = steps };
-        foreach ((int regions, bool contiguous) in SimplerMemory(c.Regions, c.Contiguous))
-            yield return c with { Regions = regions, Contiguous = contiguous };
-        foreach (SplitFeatures f in FewerFeatures(c.Features)) yield return c with { Features = f };
+        foreach ((int regions, bool contiguous, SplitFeatures f) in SimplerSetup(c.Regions, c.Contiguous, c.Features))
+            yield return c with { Regions = regions, Contiguous = contiguous, Features = f };
         if (c.StartIndex != 0) yield return c with { StartIndex = 0 };
         if (c.RingSize > 1 && c.Steps.All(s => s.Chains.All(ch => ch.Descs.Length <= c.RingSize / 2)))
             yield return c with { RingSize = c.RingSize / 2 };
@@ -19,32 +18,46 @@ internal static class SplitShrink
 
     private static IEnumerable<Step> ShrinkStep(Step s)
     {
-        foreach (ChainSpec[] half in Halves(s.Chains)) yield return s with { Chains = half };
-        for (int i = s.Chains.Length - 1; i >= 0; i--) yield return s with { Chains = Without(s.Chains, i) };
-        for (int i = s.Packets.Length - 1; i >= 0; i--) yield return s with { Packets = Without(s.Packets, i) };
+        foreach ((ChainSpec[] chains, PacketSpec[] packets) in StepContents(s.Chains, s.Packets, ShrinkChain))
+            yield return s with { Chains = chains, Packets = packets };
         if (s.AvailExtra != 0) yield return s with { AvailExtra = 0 };
         if (s.Tx && s.Burst > 1) yield return s with { Burst = Math.Max(1, s.Burst / 2) };
-        for (int i = 0; i < s.Chains.Length; i++)
-            foreach (ChainSpec c in ShrinkChain(s.Chains[i]))
-                yield return s with { Chains = Replace(s.Chains, i, c) };
-        for (int i = 0; i < s.Packets.Length; i++)
-            foreach (PacketSpec p in ShrinkPacket(s.Packets[i])) yield return s with { Packets = Replace(s.Packets, i, p) };
     }
 
     private static IEnumerable<ChainSpec> ShrinkChain(ChainSpec c)
     {
-        foreach (DescSpec[] half in Halves(c.Descs)) yield return c with { Descs = half };
-        for (int i = c.Descs.Length - 1; i >= 0 && c.Descs.Length > 1; i--) yield return c with { Descs = Without(c.Descs, i) };
+        foreach (DescSpec[] descs in Elements(c.Descs, ShrinkDesc, keep: 1)) yield return c with { Descs = descs };
         if (c.Fault != ChainFault.None) yield return c with { Fault = ChainFault.None };
         if (c.Form != ChainForm.Direct) yield return c with { Form = ChainForm.Direct };
         if (c.Header != HeaderSpec.Plain) yield return c with { Header = HeaderSpec.Plain };
         if (c.IndirectHeadWritable) yield return c with { IndirectHeadWritable = false };
-        for (int i = 0; i < c.Descs.Length; i++)
-        {
-            DescSpec d = c.Descs[i];
-            if (d.Fault != DescFault.None) yield return c with { Descs = Replace(c.Descs, i, d with { Fault = DescFault.None }) };
-            foreach (BufSpec b in ShrinkBuf(d.Buf)) yield return c with { Descs = Replace(c.Descs, i, d with { Buf = b }) };
-        }
+    }
+
+    private static IEnumerable<DescSpec> ShrinkDesc(DescSpec d) =>
+        SimplerDesc<DescSpec>(d.Buf, d.Fault != DescFault.None ? d with { Fault = DescFault.None } : null, b => d with { Buf = b });
+
+    /// <summary>
+    /// A step's chains and packets made simpler, one change at a time: fewer chains, fewer packets, then each chain
+    /// (<paramref name="shrinkChain"/>) and each packet simpler.
+    /// </summary>
+    internal static IEnumerable<(TChain[] Chains, PacketSpec[] Packets)> StepContents<TChain>(TChain[] chains, PacketSpec[] packets,
+        Func<TChain, IEnumerable<TChain>> shrinkChain)
+    {
+        foreach (TChain[] half in Halves(chains)) yield return (half, packets);
+        for (int i = chains.Length - 1; i >= 0; i--) yield return (Without(chains, i), packets);
+        for (int i = packets.Length - 1; i >= 0; i--) yield return (chains, Without(packets, i));
+        for (int i = 0; i < chains.Length; i++)
+            foreach (TChain c in shrinkChain(chains[i])) yield return (Replace(chains, i, c), packets);
+        for (int i = 0; i < packets.Length; i++)
+            foreach (PacketSpec p in ShrinkPacket(packets[i])) yield return (chains, Replace(packets, i, p));
+    }
+
+    /// <summary>Simpler versions of a descriptor of either ring type: without its lie (<paramref name="faultless"/>,
+    /// null when it tells none), then with a simpler buffer (<paramref name="withBuf"/>).</summary>
+    internal static IEnumerable<TDesc> SimplerDesc<TDesc>(BufSpec buf, TDesc? faultless, Func<BufSpec, TDesc> withBuf) where TDesc : struct
+    {
+        if (faultless is { } f) yield return f;
+        foreach (BufSpec b in ShrinkBuf(buf)) yield return withBuf(b);
     }
 
     /// <summary>
@@ -59,18 +72,17 @@ internal static class SplitShrink
             foreach (T v in shrinkOne(a[i])) yield return Replace(a, i, v);
     }
 
-    /// <summary>Simpler guest memory: one region fewer, then the regions back to back.</summary>
-    internal static IEnumerable<(int Regions, bool Contiguous)> SimplerMemory(int regions, bool contiguous)
+    /// <summary>
+    /// A simpler setup, one change at a time: one memory region fewer, the regions back to back, then each negotiated
+    /// feature bit dropped in turn.
+    /// </summary>
+    internal static IEnumerable<(int Regions, bool Contiguous, SplitFeatures Features)> SimplerSetup(int regions, bool contiguous,
+        SplitFeatures features)
     {
-        if (regions > 1) yield return (regions - 1, contiguous);
-        if (!contiguous) yield return (regions, true);
-    }
-
-    /// <summary>The features with one negotiated bit fewer, each bit in turn.</summary>
-    internal static IEnumerable<SplitFeatures> FewerFeatures(SplitFeatures features)
-    {
+        if (regions > 1) yield return (regions - 1, contiguous, features);
+        if (!contiguous) yield return (regions, true, features);
         foreach (SplitFeatures f in Enum.GetValues<SplitFeatures>())
-            if (f != SplitFeatures.None && (features & f) != 0) yield return features & ~f;
+            if (f != SplitFeatures.None && (features & f) != 0) yield return (regions, contiguous, features & ~f);
     }
 
     /// <summary>Simpler versions of a buffer: in the data area, aligned, half as long.</summary>
