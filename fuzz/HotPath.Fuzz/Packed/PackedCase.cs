@@ -64,7 +64,7 @@ public sealed record PackedChainSpec(PackedDescSpec[] Descs, ChainForm Form = Ch
 /// One step: the guest repairs any flags it left wrong, posts chains on the TX (dequeue) or RX (enqueue) ring, then
 /// the device runs one burst of at most <see cref="Burst"/> packets (dequeue) or of <see cref="Packets"/> (enqueue).
 /// </summary>
-public sealed record PackedStep(bool Tx, PackedChainSpec[] Chains, int Burst, PacketSpec[] Packets)
+public sealed record PackedStep(bool Tx, PackedChainSpec[] Chains, int Burst, PacketSpec[] Packets) : IRingStep
 {
     public string ToCode() =>
         $"new PackedStep({(Tx ? "true" : "false")}, new PackedChainSpec[] {{ {string.Join(", ", Chains.Select(c => c.ToCode()))} }}, {Burst}, " +

@@ -65,16 +65,9 @@ public static class PackedGen
         select new PackedChainSpec(descs, form, fault, header);
 
     private static Gen<PackedDescSpec> Desc(bool tx) =>
-        from kind in Gen.Frequency((40, Gen.Constant(BufKind.Data)), (6, Gen.Constant(BufKind.Crossing)),
-            (1, Gen.Elements(BufKind.PastEnd, BufKind.Gap, BufKind.Below, BufKind.WrapAround, BufKind.Null)))
-        from len in tx ? TxLen : RxLen
-        from misalign in Gen.Frequency((6, Gen.Constant(0)), (1, Gen.Choose(1, 63)))
-        from fault in Gen.Frequency((50, Gen.Constant(PackedDescFault.None)), (1, Gen.Elements(Enum.GetValues<PackedDescFault>())))
-        select new PackedDescSpec(new BufSpec(kind, (uint)len, (byte)misalign), fault);
+        SplitGen.DescOf<PackedDescFault, PackedDescSpec>(tx, faultOdds: 50, (buf, fault) => new PackedDescSpec(buf, fault));
 
-    // Buffer lengths, TX headers and packets as in the split cases.
-    private static Gen<int> TxLen => SplitGen.TxLen;
-    private static Gen<int> RxLen => SplitGen.RxLen;
+    // TX headers and packets as in the split cases.
     private static Gen<HeaderSpec> Header => SplitGen.Header;
     private static Gen<PacketSpec> Packet => SplitGen.Packet;
 }
@@ -84,45 +77,28 @@ internal static class PackedShrink
 {
     public static IEnumerable<PackedCase> Shrink(PackedCase c)
     {
-        foreach (PackedStep[] half in Halves(c.Steps)) yield return c with { Steps = half };
-        for (int i = c.Steps.Length - 1; i >= 0 && c.Steps.Length > 1; i--)
-            yield return c with { Steps = Without(c.Steps, i) };
-        for (int i = 0; i < c.Steps.Length; i++)
-            foreach (PackedStep s in ShrinkStep(c.Steps[i]))
-                yield return c with { Steps = Replace(c.Steps, i, s) };
-        if (c.Regions > 1) yield return c with { Regions = c.Regions - 1 };
-        if (!c.Contiguous) yield return c with { Contiguous = true };
-        foreach (SplitFeatures f in Enum.GetValues<SplitFeatures>())
-            if (f != SplitFeatures.None && (c.Features & f) != 0) yield return c with { Features = c.Features & ~f };
+        foreach (PackedStep[] steps in Elements(c.Steps, ShrinkStep, keep: 1)) yield return c with { Steps = steps };
+        foreach ((int regions, bool contiguous, SplitFeatures f) in SimplerSetup(c.Regions, c.Contiguous, c.Features))
+            yield return c with { Regions = regions, Contiguous = contiguous, Features = f };
         if (c.StartIndex != 0) yield return c with { StartIndex = 0 };
         if (!c.StartWrap) yield return c with { StartWrap = true };
     }
 
     private static IEnumerable<PackedStep> ShrinkStep(PackedStep s)
     {
-        foreach (PackedChainSpec[] half in Halves(s.Chains)) yield return s with { Chains = half };
-        for (int i = s.Chains.Length - 1; i >= 0; i--) yield return s with { Chains = Without(s.Chains, i) };
-        for (int i = s.Packets.Length - 1; i >= 0; i--) yield return s with { Packets = Without(s.Packets, i) };
+        foreach ((PackedChainSpec[] chains, PacketSpec[] packets) in StepContents(s.Chains, s.Packets, ShrinkChain))
+            yield return s with { Chains = chains, Packets = packets };
         if (s.Tx && s.Burst > 1) yield return s with { Burst = Math.Max(1, s.Burst / 2) };
-        for (int i = 0; i < s.Chains.Length; i++)
-            foreach (PackedChainSpec c in ShrinkChain(s.Chains[i]))
-                yield return s with { Chains = Replace(s.Chains, i, c) };
-        for (int i = 0; i < s.Packets.Length; i++)
-            foreach (PacketSpec p in SplitShrink.ShrinkPacket(s.Packets[i])) yield return s with { Packets = Replace(s.Packets, i, p) };
     }
 
     private static IEnumerable<PackedChainSpec> ShrinkChain(PackedChainSpec c)
     {
-        foreach (PackedDescSpec[] half in Halves(c.Descs)) yield return c with { Descs = half };
-        for (int i = c.Descs.Length - 1; i >= 0 && c.Descs.Length > 1; i--) yield return c with { Descs = Without(c.Descs, i) };
+        foreach (PackedDescSpec[] descs in Elements(c.Descs, ShrinkDesc, keep: 1)) yield return c with { Descs = descs };
         if (c.Fault != PackedChainFault.None) yield return c with { Fault = PackedChainFault.None };
         if (c.Form != ChainForm.Direct) yield return c with { Form = ChainForm.Direct };
         if (c.Header != HeaderSpec.Plain) yield return c with { Header = HeaderSpec.Plain };
-        for (int i = 0; i < c.Descs.Length; i++)
-        {
-            PackedDescSpec d = c.Descs[i];
-            if (d.Fault != PackedDescFault.None) yield return c with { Descs = Replace(c.Descs, i, d with { Fault = PackedDescFault.None }) };
-            foreach (BufSpec b in SplitShrink.ShrinkBuf(d.Buf)) yield return c with { Descs = Replace(c.Descs, i, d with { Buf = b }) };
-        }
     }
+
+    private static IEnumerable<PackedDescSpec> ShrinkDesc(PackedDescSpec d) =>
+        SimplerDesc<PackedDescSpec>(d.Buf, d.Fault != PackedDescFault.None ? d with { Fault = PackedDescFault.None } : null, b => d with { Buf = b });
 }

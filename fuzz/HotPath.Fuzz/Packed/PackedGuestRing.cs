@@ -10,42 +10,29 @@ namespace HotPath.Fuzz.Packed;
 /// descriptors (or one descriptor and an indirect table) at its own avail position with the AVAIL/USED bits of each
 /// slot's lap, lies as each spec says, and frees a chain's memory once the device has consumed every descriptor of it.
 /// It never has more descriptors outstanding than the ring has slots. Flags it wrote wrong on purpose
-/// (<see cref="PackedDescFault.WrongWrap"/>) are set right at its next post.
+/// (<see cref="PackedDescFault.WrongWrap"/>) are set right at its next post. The ring itself is written through the
+/// frontend's <see cref="PackedRingWriter"/>, as the tests' and benchmarks' drivers write it.
 /// </summary>
-internal sealed class PackedGuestRing
+internal sealed class PackedGuestRing : FuzzGuestRing
 {
-    private const ushort Next = VringPackedDesc.FlagNext, Write = VringPackedDesc.FlagWrite, Indirect = VringPackedDesc.FlagIndirect;
-
-    private readonly FrontendMemory _mem;
-    private readonly RingAreas _ring;
-    private readonly bool _tx;
-    private readonly Arena _buffers, _tables;
-    private readonly GuestBufferPlacer _placer;
+    private readonly PackedRingWriter _ring;   // the packed layout, written as the frontend's driver writes it
     private readonly List<(int Owner, long End)> _posted = new();
-    private readonly List<(ulong Gpa, ushort Flags)> _repairs = new();
+    private readonly List<(uint Slot, ushort Flags)> _repairs = new();
     private uint _index;
     private bool _wrap;
     private long _written;       // descriptors written since the start
     private ushort _lastId;
-    private static int s_owner;
 
     public PackedGuestRing(FrontendMemory mem, SplitLayout layout, Arena buffers, Arena tables, RingAreas ring, bool tx, int hdr,
         uint startIndex, bool startWrap)
+        : base(mem, layout, buffers, tables, tx, hdr)
     {
-        _mem = mem;
-        _ring = ring;
-        _tx = tx;
-        _buffers = buffers;
-        _tables = tables;
-        _placer = new GuestBufferPlacer(mem, layout, buffers, tables, hdr);
+        _ring = new PackedRingWriter(mem, ring);
         _index = startIndex;
         _wrap = startWrap;
     }
 
     private uint Size => _ring.Size;
-
-    /// <summary>Data buffers that found no room in guest memory (posted with an unmapped address instead).</summary>
-    public int Misplaced => _placer.Misplaced;
 
     /// <summary>Descriptors written and not yet consumed, given the device consumed <paramref name="consumed"/>.</summary>
     private long Outstanding(long consumed) => _written - consumed;
@@ -53,7 +40,7 @@ internal sealed class PackedGuestRing
     /// <summary>Repairs flags left wrong, then posts <paramref name="chains"/> (as many as fit).</summary>
     public void Post(IReadOnlyList<PackedChainSpec> chains, long consumed, int seed)
     {
-        foreach ((ulong gpa, ushort flags) in _repairs) Volatile.Write(ref Flags(gpa), flags);
+        foreach ((uint slot, ushort flags) in _repairs) _ring.ReleaseFlags(slot, flags);
         _repairs.Clear();
         for (int c = 0; c < chains.Count; c++) PostChain(chains[c], consumed, seed * 1000 + c);
     }
@@ -64,26 +51,22 @@ internal sealed class PackedGuestRing
         for (int i = _posted.Count - 1; i >= 0; i--)
         {
             if (_posted[i].End > consumed) continue;
-            _buffers.Release(_posted[i].Owner);
-            _tables.Release(_posted[i].Owner);
+            Release(_posted[i].Owner);
             _posted.RemoveAt(i);
         }
     }
-
-    private unsafe ref ushort Flags(ulong gpa) => ref *(ushort*)_mem.Host(gpa);
 
     private void PostChain(PackedChainSpec c, long consumed, int seed)
     {
         bool indirect = c.Form != ChainForm.Direct;
         int ringDescs = indirect ? 1 : c.Descs.Length;
         if (c.Descs.Length == 0 || Outstanding(consumed) + ringDescs > Size) return;   // no room: the guest posts nothing
-        int owner = Interlocked.Increment(ref s_owner);
-        ulong[] addrs = _placer.Place(c.Descs.Select(d => d.Buf).ToArray(), owner);
-        if (_tx) _placer.FillTx(c.Descs.Select(d => d.Buf).ToArray(), c.Header, addrs, seed);
+        int owner = NewOwner();
+        ulong[] addrs = PlaceBuffers(c.Descs.Select(d => d.Buf).ToArray(), c.Header, owner, seed);
         ushort id = c.Fault == PackedChainFault.DuplicateId ? _lastId : (ushort)(seed * 7 + 3);
         if (c.Fault == PackedChainFault.DuplicateId) Core.Coverage.Hit("packed.guest-duplicate-id");
         _lastId = id;
-        ushort dir = _tx ? (ushort)0 : Write;
+        ushort dir = Tx ? (ushort)0 : Write;
         if (indirect)
         {
             PostIndirect(c, owner, id, addrs, dir);
@@ -91,7 +74,7 @@ internal sealed class PackedGuestRing
         else
         {
             // Descriptors after the head first, the head's flags last (a driver's release of the whole chain).
-            var heads = new List<(ulong Gpa, ushort Flags)>();
+            var heads = new List<(uint Slot, ushort Flags)>();
             for (int i = 0; i < c.Descs.Length; i++)
             {
                 bool last = i == c.Descs.Length - 1;
@@ -108,15 +91,14 @@ internal sealed class PackedGuestRing
                 }
                 WriteSlot(addrs[i], c.Descs[i].Buf.Len, last ? id : (ushort)(id ^ 0x5A5A), flags, c.Descs[i].Fault == PackedDescFault.WrongWrap, seed + i, heads);
             }
-            foreach ((ulong gpa, ushort flags) in heads) Volatile.Write(ref Flags(gpa), flags);
+            foreach ((uint slot, ushort flags) in heads) _ring.ReleaseFlags(slot, flags);
         }
         _posted.Add((owner, _written));
     }
 
     /// <summary>Writes the next ring slot; its flags (with the lap's AVAIL/USED bits, or wrong ones) go to <paramref name="flagStores"/>.</summary>
-    private void WriteSlot(ulong addr, uint len, ushort id, ushort flags, bool wrongWrap, int seed, List<(ulong, ushort)> flagStores)
+    private void WriteSlot(ulong addr, uint len, ushort id, ushort flags, bool wrongWrap, int seed, List<(uint, ushort)> flagStores)
     {
-        ulong gpa = _ring.DescGpa + 16UL * _index;
         ushort right = (ushort)(flags | PackedRingLayout.AvailPattern(_wrap));
         ushort written = right;
         if (wrongWrap)
@@ -130,14 +112,10 @@ internal sealed class PackedGuestRing
             });
             written = (ushort)(flags | other);
             Core.Coverage.Hit("packed.guest-wrong-wrap-bits");
-            _repairs.Add((gpa + 14, right));
+            _repairs.Add((_index, right));
         }
-        Span<byte> d = stackalloc byte[14];
-        BitConverter.TryWriteBytes(d, addr);
-        BitConverter.TryWriteBytes(d[8..], len);
-        BitConverter.TryWriteBytes(d[12..], id);
-        GuestWrites.Write(_mem, gpa, d);
-        flagStores.Insert(0, (gpa + 14, written));
+        _ring.WriteDesc(_index, addr, len, id);
+        flagStores.Insert(0, (_index, written));
         _written++;
         if (++_index == Size)
         {
@@ -149,10 +127,7 @@ internal sealed class PackedGuestRing
     private void PostIndirect(PackedChainSpec c, int owner, ushort id, ulong[] addrs, ushort dir)
     {
         int k = c.Descs.Length;
-        uint entries = c.Fault == PackedChainFault.IndirectTooLarge ? Size + 1 : (uint)k;
-        ulong tableBytes = 16UL * Math.Max(entries, (uint)k) + 16;
-        ulong table = _placer.PlaceTable(c.Form, tableBytes, owner);
-        GuestWrites.Write(_mem, table, new byte[tableBytes]);
+        ulong table = PlaceIndirectTable(c.Form, k, Size, tooLarge: c.Fault == PackedChainFault.IndirectTooLarge, owner, out uint entries);
         for (int i = 0; i < k; i++)
         {
             // Entries' NEXT bits carry nothing in a packed indirect table; set them as a driver might.
@@ -160,20 +135,13 @@ internal sealed class PackedGuestRing
             if (c.Descs[i].Fault == PackedDescFault.WrongDirection) flags ^= Write;
             if (c.Fault == PackedChainFault.IndirectNested && i == k - 1) flags |= Indirect;
             // Packed layout: id (0: an entry's id carries nothing) at 12, flags at 14.
-            GuestWrites.WriteDesc(_mem, table + 16UL * (uint)i, addrs[i], c.Descs[i].Buf.Len, 0, flags);
+            WriteTableEntry(table, i, addrs[i], c.Descs[i].Buf.Len, 0, flags);
         }
-        ushort headFlags = Indirect;
-        uint len = 16 * entries;
-        ulong addr = table;
-        switch (c.Fault)
-        {
-            case PackedChainFault.IndirectWithNext: headFlags |= Next; break;
-            case PackedChainFault.IndirectLenZero: len = 0; break;
-            case PackedChainFault.IndirectLenOdd: len = 16 * entries + 8; break;
-            case PackedChainFault.IndirectOutside: addr = 0x10; break;
-        }
-        var heads = new List<(ulong, ushort)>();
+        (ulong addr, uint len, ushort headFlags) = IndirectHeads.Head(table, entries, 0,
+            withNext: c.Fault == PackedChainFault.IndirectWithNext, lenZero: c.Fault == PackedChainFault.IndirectLenZero,
+            lenOdd: c.Fault == PackedChainFault.IndirectLenOdd, outside: c.Fault == PackedChainFault.IndirectOutside);
+        var heads = new List<(uint, ushort)>();
         WriteSlot(addr, len, id, headFlags, c.Descs[0].Fault == PackedDescFault.WrongWrap, id, heads);
-        foreach ((ulong gpa, ushort flags) in heads) Volatile.Write(ref Flags(gpa), flags);
+        foreach ((uint slot, ushort flags) in heads) _ring.ReleaseFlags(slot, flags);
     }
 }

@@ -31,32 +31,24 @@ internal sealed record PackedChainWalk(DropReason Reason, ulong Total, List<Piec
 /// right direction, each inside one region and large enough (TX: one mbuf each, plain header when offloads are on;
 /// RX: one-segment packets without offload requests).</para>
 /// </summary>
-internal sealed class PackedQueueModel
+internal sealed class PackedQueueModel : QueueModel
 {
     private const ushort Next = VringPackedDesc.FlagNext, Write = VringPackedDesc.FlagWrite, Indirect = VringPackedDesc.FlagIndirect;
 
-    private readonly uint _size;
-    private readonly ulong _desc, _device;
-    private readonly int _hdr;
-    private readonly bool _mergeable, _offloads;
+    private readonly ulong _device;
     private bool _kicksSuppressed;
 
     public uint Index { get; private set; }
     public bool Wrap { get; private set; }
     /// <summary>Descriptors consumed since the start (avail and used move together).</summary>
     public long Consumed { get; private set; }
-    public ulong[] Counters { get; } = new ulong[VringStats.Count];
 
-    private int VecCap => (int)_size + PackedScratch.ExtraPieces;
+    private int VecCap => (int)QueueSize + PackedScratch.ExtraPieces;
 
     public PackedQueueModel(uint size, uint start, bool wrap, ulong desc, ulong device, int hdr, SplitFeatures f)
+        : base("packed", size, desc, hdr, f)
     {
-        _size = size;
-        _desc = desc;
         _device = device;
-        _hdr = hdr;
-        _mergeable = (f & SplitFeatures.Mergeable) != 0;
-        _offloads = (f & SplitFeatures.Offloads) != 0;
         Index = start;
         Wrap = wrap;
     }
@@ -68,7 +60,7 @@ internal sealed class PackedQueueModel
 
     private Desc Read(GuestImage m, uint index)
     {
-        ulong at = _desc + 16UL * index;
+        ulong at = DescTable + 16UL * index;
         return new Desc(m.U64(at), m.U32(at + 8), m.U16(at + 12), m.U16(at + 14));
     }
 
@@ -77,20 +69,12 @@ internal sealed class PackedQueueModel
     private void Advance(ref uint index, ref bool wrap, uint n)
     {
         index += n;
-        if (index >= _size)
+        if (index >= QueueSize)
         {
-            index -= _size;
+            index -= QueueSize;
             wrap = !wrap;
         }
     }
-
-    private void Drop(DropReason r)
-    {
-        Counters[VringStats.FirstDrop + (int)r - 1]++;
-        Coverage.Hit($"packed.drop.{r}");
-    }
-
-    private void CountPacket(ReadOnlySpan<byte> firstSegment, ulong len) => PacketRules.CountPacket(Counters, "packed", firstSegment, len);
 
     /// <summary>The walk of the chain whose head is at (<paramref name="index"/>, <paramref name="wrap"/>), available.</summary>
     public PackedChainWalk Walk(GuestImage m, uint index, bool wrap, bool writable, int vecUsed)
@@ -119,7 +103,7 @@ internal sealed class PackedQueueModel
                 }
             }
             if ((d.Flags & Next) == 0) break;
-            if (n == _size)
+            if (n == QueueSize)
             {
                 if (bad == DropReason.None) bad = DropReason.ChainTooLong;
                 break;
@@ -141,7 +125,7 @@ internal sealed class PackedQueueModel
     private DropReason WalkIndirect(GuestImage m, Desc head, bool writable, List<Piece> pieces, ref int vec, ref ulong total)
     {
         if (head.Len == 0 || head.Len % 16 != 0) return DropReason.IndirectBadLength;
-        if (head.Len / 16 > _size) return DropReason.IndirectTooLarge;
+        if (head.Len / 16 > QueueSize) return DropReason.IndirectTooLarge;
         if (head.Addr > ulong.MaxValue - (head.Len - 1)) return DropReason.IndirectOutsideMemory;
         for (uint i = 0; i < head.Len / 16; i++)
         {
@@ -184,7 +168,7 @@ internal sealed class PackedQueueModel
     {
         foreach ((uint index, bool wrap, ushort id, uint len) in u.Entries)
         {
-            ulong at = _desc + 16UL * index;
+            ulong at = DescTable + 16UL * index;
             e.Image.WriteU32(at + 8, len);
             e.Image.WriteU16(at + 12, id);
             e.Image.WriteU16(at + 14, (ushort)(PackedRingLayout.UsedPattern(wrap) | (len != 0 ? Write : 0)));
@@ -193,12 +177,13 @@ internal sealed class PackedQueueModel
     }
 
     private bool CanBatch(uint availIndex, uint usedIndex, int nShadow, long wanted) =>
-        wanted >= 4 && availIndex % 4 == 0 && availIndex + 4 <= _size && usedIndex + 4 <= _size && nShadow + 4 <= _size;
+        wanted >= 4 && availIndex % 4 == 0 && availIndex + 4 <= QueueSize && usedIndex + 4 <= QueueSize && nShadow + 4 <= QueueSize;
 
     // ------------------------------------------------------------------ dequeue (guest TX)
 
-    public BurstExpectation Dequeue(GuestImage before, int count, uint room)
+    public override BurstExpectation Dequeue(GuestImage before, int count, int mbufRoom)
     {
+        uint room = (uint)mbufRoom;
         var e = new BurstExpectation { Image = new ExpectedMemory(before) };
         if (count == 0) return e;
         Begin(e);
@@ -206,7 +191,7 @@ internal sealed class PackedQueueModel
         bool wrap = Wrap;
         // How many mbufs the burst takes: all asked for (at most a lap) when the last of them is available, else
         // as many as are available in a row.
-        uint max = Math.Min((uint)count, _size), n;
+        uint max = Math.Min((uint)count, QueueSize), n;
         uint li = index;
         bool lw = wrap;
         Advance(ref li, ref lw, max - 1);
@@ -225,56 +210,45 @@ internal sealed class PackedQueueModel
         if (n == 0) return e;
         var u = new UsedWriter(this);
         uint got = 0;
-        while (got < n && u.Entries.Count < _size)
+        while (got < n && u.Entries.Count < QueueSize)
         {
             if (CanBatch(index, u.Index, u.Entries.Count, n - got))
             {
                 Desc[] four = [Read(before, index), Read(before, index + 1), Read(before, index + 2), Read(before, index + 3)];
                 if (four.All(d => (d.Flags & (PackedRingLayout.OwnershipMask | Next | Write | Indirect)) == PackedRingLayout.AvailPattern(wrap) &&
-                                  d.Len > (uint)_hdr && d.Len <= (uint)_hdr + room && before.InOneRegion(d.Addr, d.Len) &&
-                                  (!_offloads || before.U16(d.Addr) == 0)))
+                                  d.Len > (uint)HeaderSize && d.Len <= (uint)HeaderSize + room && before.InOneRegion(d.Addr, d.Len) &&
+                                  (!TxOffloads || before.U16(d.Addr) == 0)))
                 {
                     Coverage.Hit("packed.tx-batch");
                     foreach (Desc d in four)
                     {
-                        byte[] bytes = before.Span(d.Addr + (ulong)_hdr, (int)(d.Len - (uint)_hdr)).ToArray();
+                        byte[] bytes = before.Span(d.Addr + (ulong)HeaderSize, (int)(d.Len - (uint)HeaderSize)).ToArray();
                         e.Packets.Add(bytes);
                         CountPacket(bytes, (ulong)bytes.Length);
                         u.Use(d.Id, 0, 1);
                     }
-                    e.Trace.Add($"tx batch at {index}: 4 packets");
-                    Counters[VringStats.PackedBatchDescriptors] += 4;
                     got += 4;
-                    Advance(ref index, ref wrap, 4);
+                    BatchDone(e, "tx", ref index, ref wrap);
                     continue;
                 }
             }
             if (!IsAvail(Read(before, index), wrap)) break;
             PackedChainWalk w = Walk(before, index, wrap, writable: false, 0);
-            (DropReason r, byte[]? pkt) = w.Ok ? PacketRules.TxPacket(before, w.Pieces, w.Total, _hdr, _offloads) : (w.Reason, null);
+            (DropReason r, byte[]? pkt) = w.Ok ? PacketRules.TxPacket(before, w.Pieces, w.Total, HeaderSize, TxOffloads) : (w.Reason, null);
             u.Use(w.Id, 0, w.Descs);
             Advance(ref index, ref wrap, w.Descs);
-            if (r != DropReason.None)
-            {
-                Drop(r);
-                e.Trace.Add($"tx chain of {w.Descs} at {index}: dropped, {r}");
-                continue;
-            }
-            e.Trace.Add($"tx chain of {w.Descs}: packet of {pkt!.Length} bytes");
-            e.Packets.Add(pkt);
-            CountPacket(pkt.AsSpan(0, (int)Math.Min((uint)pkt.Length, room)), (ulong)pkt.Length);
-            got++;
+            if (TxChain(e, $"tx chain of {w.Descs} at {index}", r, pkt, mbufRoom)) got++;
         }
         Publish(e, u);
         Commit(index, wrap, u);
         e.Returned = (int)got;
-        if (u.Entries.Count == _size) Coverage.Hit("packed.full-lap-burst");
+        if (u.Entries.Count == QueueSize) Coverage.Hit("packed.full-lap-burst");
         return e;
     }
 
     private void Commit(uint index, bool wrap, UsedWriter u)
     {
-        long moved = (index + (wrap != Wrap ? _size : 0)) - Index;
+        long moved = (index + (wrap != Wrap ? QueueSize : 0)) - Index;
         if (wrap != Wrap) Coverage.Hit("packed.wrap");
         Consumed += moved;
         Index = index;
@@ -286,7 +260,7 @@ internal sealed class PackedQueueModel
     // ------------------------------------------------------------------ enqueue (guest RX)
 
     /// <summary>An enqueue burst; <paramref name="firstSegment"/> is each packet's first mbuf length (all of it: one segment).</summary>
-    public BurstExpectation Enqueue(GuestImage before, IReadOnlyList<byte[]> packets, IReadOnlyList<int> firstSegment)
+    public override BurstExpectation Enqueue(GuestImage before, IReadOnlyList<byte[]> packets, IReadOnlyList<int> firstSegment)
     {
         var e = new BurstExpectation { Image = new ExpectedMemory(before) };
         if (packets.Count == 0) return e;
@@ -297,7 +271,7 @@ internal sealed class PackedQueueModel
         var u = new UsedWriter(this);
         var writes = new List<(ulong Gpa, ulong Len)>();
         int done = 0;
-        while (done < packets.Count && u.Entries.Count < _size)
+        while (done < packets.Count && u.Entries.Count < QueueSize)
         {
             if (CanBatch(index, u.Index, u.Entries.Count, packets.Count - done))
             {
@@ -308,28 +282,24 @@ internal sealed class PackedQueueModel
                 {
                     Desc d = four[j];
                     ok = (d.Flags & (PackedRingLayout.OwnershipMask | Next | Write | Indirect)) == (PackedRingLayout.AvailPattern(wrap) | Write) &&
-                         d.Len >= (ulong)packets[k[j]].Length + (ulong)_hdr && before.InOneRegion(d.Addr, d.Len);
+                         d.Len >= (ulong)packets[k[j]].Length + (ulong)HeaderSize && before.InOneRegion(d.Addr, d.Len);
                 }
                 if (ok)
                 {
                     Coverage.Hit("packed.rx-batch");
                     for (int j = 0; j < 4; j++)
                     {
-                        byte[] bytes = [.. NetHeaderModel.Rx(_hdr, 1), .. packets[k[j]]];
-                        writes.AddRange(ChainWalkModel.Scatter(e.Image, [new Piece(four[j].Addr, four[j].Len)], bytes));
-                        u.Use(four[j].Id, (uint)bytes.Length, 1);
+                        u.Use(four[j].Id, PacketRules.WriteRx(e, [new Piece(four[j].Addr, four[j].Len)], HeaderSize, 1, packets[k[j]], writes), 1);
                         CountPacket(packets[k[j]], (ulong)packets[k[j]].Length);
                     }
-                    e.Trace.Add($"rx batch at {index}: 4 packets");
-                    Counters[VringStats.PackedBatchDescriptors] += 4;
                     done += 4;
-                    Advance(ref index, ref wrap, 4);
+                    BatchDone(e, "rx", ref index, ref wrap);
                     continue;
                 }
             }
             if (!IsAvail(Read(before, index), wrap)) break;
             byte[] pkt = packets[done];
-            bool delivered = _mergeable
+            bool delivered = MrgRxbuf
                 ? Mergeable(before, e, pkt, ref index, ref wrap, u, writes)
                 : Single(before, e, pkt, ref index, ref wrap, u, writes);
             if (!delivered) break;
@@ -343,35 +313,32 @@ internal sealed class PackedQueueModel
         return e;
     }
 
+    /// <summary>A batch of 4 went through at <paramref name="index"/>: traced, counted, and the cursor moves past it.</summary>
+    private void BatchDone(BurstExpectation e, string ring, ref uint index, ref bool wrap)
+    {
+        e.Trace.Add($"{ring} batch at {index}: 4 packets");
+        Counters[VringStats.PackedBatchDescriptors] += 4;
+        Advance(ref index, ref wrap, 4);
+    }
+
     private bool Single(GuestImage m, BurstExpectation e, byte[] pkt, ref uint index, ref bool wrap, UsedWriter u,
         List<(ulong, ulong)> writes)
     {
         for (bool first = true; ; first = false)
         {
-            if (u.Entries.Count == _size || (!first && !IsAvail(Read(m, index), wrap))) return false;
+            if (u.Entries.Count == QueueSize || (!first && !IsAvail(Read(m, index), wrap))) return false;
             PackedChainWalk w = Walk(m, index, wrap, writable: true, 0);
-            DropReason r = w.Reason;
-            if (w.Ok)
+            switch (PacketRules.Single(w.Reason, w.Total, pkt.Length, HeaderSize, out DropReason r))
             {
-                if (w.Total >= (ulong)pkt.Length + (ulong)_hdr)
-                {
-                    byte[] bytes = [.. NetHeaderModel.Rx(_hdr, 1), .. pkt];
-                    writes.AddRange(ChainWalkModel.Scatter(e.Image, w.Pieces, bytes));
-                    u.Use(w.Id, (uint)bytes.Length, w.Descs);
+                case RxFit.Fits:
+                    u.Use(w.Id, PacketRules.WriteRx(e, w.Pieces, HeaderSize, 1, pkt, writes), w.Descs);
                     Advance(ref index, ref wrap, w.Descs);
                     e.Trace.Add($"rx chain of {w.Descs} (id {w.Id}): {pkt.Length}-byte packet");
                     return true;
-                }
-                if (w.Total >= (ulong)_hdr)
-                {
-                    e.Trace.Add($"rx chain id {w.Id}: {w.Total} bytes, too small for a {pkt.Length}-byte packet: burst ends");
-                    Coverage.Hit("packed.rx-buffer-too-small");
-                    return false;
-                }
-                r = DropReason.ChainTooShort;
+                case RxFit.TooSmall:
+                    return RxTooSmall(e, $"rx chain of {w.Descs} (id {w.Id})", w.Total, pkt.Length);
             }
-            Drop(r);
-            e.Trace.Add($"rx chain of {w.Descs} (id {w.Id}): dropped, {r}");
+            Dropped(e, $"rx chain of {w.Descs} (id {w.Id})", r);
             u.Use(w.Id, 0, w.Descs);
             Advance(ref index, ref wrap, w.Descs);
         }
@@ -380,7 +347,7 @@ internal sealed class PackedQueueModel
     private bool Mergeable(GuestImage m, BurstExpectation e, byte[] pkt, ref uint index, ref bool wrap, UsedWriter u,
         List<(ulong, ulong)> writes)
     {
-        ulong remaining = (ulong)pkt.Length + (ulong)_hdr;
+        ulong remaining = (ulong)pkt.Length + (ulong)HeaderSize;
         uint markIndex = index;
         bool markWrap = wrap;
         var pieces = new List<Piece>();
@@ -388,7 +355,7 @@ internal sealed class PackedQueueModel
         var between = new List<(ushort Id, uint Descs, DropReason Reason)>();
         for (bool first = true; remaining != 0; first = false)
         {
-            if (mine.Count + between.Count >= _size - u.Entries.Count || (!first && !IsAvail(Read(m, index), wrap)))
+            if (mine.Count + between.Count >= QueueSize - u.Entries.Count || (!first && !IsAvail(Read(m, index), wrap)))
             {
                 e.Trace.Add($"rx: not enough buffers for a {pkt.Length}-byte packet: nothing consumed, burst ends");
                 Coverage.Hit("packed.mergeable-rollback");
@@ -398,14 +365,13 @@ internal sealed class PackedQueueModel
             }
             PackedChainWalk w = Walk(m, index, wrap, writable: true, pieces.Count);
             DropReason r = w.Reason;
-            if (r == DropReason.None && w.Total < (ulong)_hdr) r = DropReason.ChainTooShort;
+            if (r == DropReason.None && w.Total < (ulong)HeaderSize) r = DropReason.ChainTooShort;
             Advance(ref index, ref wrap, w.Descs);
             if (r != DropReason.None)
             {
                 if (mine.Count == 0)
                 {
-                    Drop(r);
-                    e.Trace.Add($"rx chain id {w.Id}: dropped, {r}");
+                    Dropped(e, $"rx chain id {w.Id}", r);
                     u.Use(w.Id, 0, w.Descs);
                     markIndex = index;
                     markWrap = wrap;
@@ -421,12 +387,10 @@ internal sealed class PackedQueueModel
         foreach ((ushort id, uint len, uint descs) in mine) u.Use(id, len, descs);
         foreach ((ushort id, uint descs, DropReason r) in between)
         {
-            Drop(r);
-            e.Trace.Add($"rx chain id {id}: dropped between the buffers of a packet, {r}");
+            Dropped(e, $"rx chain id {id} (between the buffers of a packet)", r);
             u.Use(id, 0, descs);
         }
-        byte[] bytes = [.. NetHeaderModel.Rx(_hdr, mine.Count), .. pkt];
-        writes.AddRange(ChainWalkModel.Scatter(e.Image, pieces, bytes));
+        PacketRules.WriteRx(e, pieces, HeaderSize, mine.Count, pkt, writes);
         e.Trace.Add($"rx: {pkt.Length}-byte packet in {mine.Count} buffer(s)");
         if (mine.Count > 1) Coverage.Hit("packed.mergeable-multi-buffer");
         if (between.Count > 0) Coverage.Hit("packed.mergeable-bad-between");

@@ -116,7 +116,7 @@ public readonly record struct PacketSpec(uint Len, ushort SegmentData = 2048)
 /// (<see cref="AvailExtra"/> beyond what it wrote: stale entries, or a jump past the ring size), then the device runs
 /// one burst of at most <see cref="Burst"/> packets (dequeue) or of <see cref="Packets"/> (enqueue).
 /// </summary>
-public sealed record Step(bool Tx, ChainSpec[] Chains, int Burst, PacketSpec[] Packets, ushort AvailExtra = 0)
+public sealed record Step(bool Tx, ChainSpec[] Chains, int Burst, PacketSpec[] Packets, ushort AvailExtra = 0) : IRingStep
 {
     public string ToCode() =>
         $"new Step({(Tx ? "true" : "false")}, new ChainSpec[] {{ {string.Join(", ", Chains.Select(c => c.ToCode()))} }}, {Burst}, " +

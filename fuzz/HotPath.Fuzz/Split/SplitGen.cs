@@ -46,13 +46,20 @@ public static class SplitGen
         from headWritable in Gen.Frequency((5, Gen.Constant(false)), (1, Gen.Constant(true)))
         select new ChainSpec(descs, form, fault, header, headWritable);
 
-    private static Gen<DescSpec> Desc(bool tx) =>
+    private static Gen<DescSpec> Desc(bool tx) => DescOf<DescFault, DescSpec>(tx, faultOdds: 60, (buf, fault) => new DescSpec(buf, fault));
+
+    /// <summary>
+    /// One descriptor of a split or packed chain: a buffer (mostly in the data area, some crossing regions, a few
+    /// outside memory; sometimes misaligned) and, one time in <paramref name="faultOdds"/> + 1, a lie of the ring
+    /// type's own (<typeparamref name="TFault"/>, whose value 0 is None).
+    /// </summary>
+    internal static Gen<TDesc> DescOf<TFault, TDesc>(bool tx, int faultOdds, Func<BufSpec, TFault, TDesc> make) where TFault : struct, Enum =>
         from kind in Gen.Frequency((40, Gen.Constant(BufKind.Data)), (6, Gen.Constant(BufKind.Crossing)),
             (1, Gen.Elements(BufKind.PastEnd, BufKind.Gap, BufKind.Below, BufKind.WrapAround, BufKind.Null)))
         from len in tx ? TxLen : RxLen
         from misalign in Gen.Frequency((6, Gen.Constant(0)), (1, Gen.Choose(1, 63)))
-        from fault in Gen.Frequency((60, Gen.Constant(DescFault.None)), (1, Gen.Elements(Enum.GetValues<DescFault>())))
-        select new DescSpec(new BufSpec(kind, (uint)len, (byte)misalign), fault);
+        from fault in Gen.Frequency((faultOdds, Gen.Constant(default(TFault))), (1, Gen.Elements(Enum.GetValues<TFault>())))
+        select make(new BufSpec(kind, (uint)len, (byte)misalign), fault);
 
     internal static readonly Gen<int> TxLen = Gen.Frequency(
         (2, Gen.Constant(0)), (6, Gen.Choose(1, 16)), (12, Gen.Choose(17, 1600)), (4, Gen.Choose(1601, 16384)),

@@ -1,4 +1,3 @@
-using HotPath.Engine.Virtio;
 using HotPath.Frontend.Memory;
 using HotPath.Frontend.Rings;
 
@@ -8,54 +7,36 @@ namespace HotPath.Fuzz.Split;
 /// The guest driver of one split ring in a fuzz case: turns <see cref="ChainSpec"/>s into descriptors, indirect tables,
 /// buffer contents and avail entries in real guest memory, lies as each spec says, and frees a chain's descriptor ids
 /// and memory once the device has consumed every avail entry that names it. Positions are free-running counts from
-/// the ring's start index.
+/// the ring's start index. The ring itself is written through the frontend's <see cref="SplitRingWriter"/>, as the
+/// tests' and benchmarks' drivers write it; indirect tables (which may straddle regions) through <see cref="GuestWrites"/>.
 /// </summary>
-internal sealed class SplitGuestRing
+internal sealed class SplitGuestRing : FuzzGuestRing
 {
-    private const ushort Next = VringDesc.FlagNext, Write = VringDesc.FlagWrite, Indirect = VringDesc.FlagIndirect;
-
-    private readonly FrontendMemory _mem;
-    private readonly Arena _buffers, _tables;
-    private readonly GuestBufferPlacer _placer;
-    private readonly RingAreas _ring;
-    private readonly bool _tx;
-    private readonly int _hdr;
+    private readonly SplitRingWriter _ring;   // the split layout, written as the frontend's driver writes it
     private readonly Stack<ushort> _free = new();
     private readonly Dictionary<int, (ushort[] Ids, long LastPosition)> _posted = new();
     private long _written;       // avail entries written (positions are _start + n)
     private readonly ushort _start;
-    private static int s_owner;
 
     public SplitGuestRing(FrontendMemory mem, SplitLayout layout, Arena buffers, Arena tables, RingAreas ring, bool tx, int hdr, ushort start)
+        : base(mem, layout, buffers, tables, tx, hdr)
     {
-        _mem = mem;
-        _buffers = buffers;
-        _tables = tables;
-        _placer = new GuestBufferPlacer(mem, layout, buffers, tables, hdr);
-        _ring = ring;
-        _tx = tx;
-        _hdr = hdr;
+        _ring = new SplitRingWriter(mem, ring);
         _start = start;
         for (int i = (int)ring.Size - 1; i >= 0; i--) _free.Push((ushort)i);
-        GuestWrites.WriteU16(mem, ring.DriverAreaGpa + 2, start);   // avail.idx
-        GuestWrites.WriteU16(mem, ring.DeviceAreaGpa + 2, start);   // used.idx, as a driver initialises it
+        _ring.AvailIdx = start;
+        _ring.UsedIdx = start;   // as a driver initialises it
     }
 
     private uint Size => _ring.Size;
-
-    /// <summary>Data buffers that found no room in guest memory (posted with an unmapped address instead).</summary>
-    public int Misplaced => _placer.Misplaced;
 
     /// <summary>Posts <paramref name="chains"/> and publishes avail.idx, <paramref name="extra"/> entries beyond them.</summary>
     public void Post(IReadOnlyList<ChainSpec> chains, ushort extra, int seed)
     {
         for (int c = 0; c < chains.Count; c++) PostChain(chains[c], seed * 1000 + c);
         _written += extra;   // stale or never-written entries the device will read
-        // Release: descriptors and avail entries are written before the index that makes them visible.
-        Volatile.Write(ref AvailIdx, (ushort)(_start + _written));
+        _ring.AvailIdx = (ushort)(_start + _written);   // release: descriptors and avail entries before the index
     }
-
-    private unsafe ref ushort AvailIdx => ref *(ushort*)_mem.Host(_ring.DriverAreaGpa + 2);
 
     /// <summary>The device consumed every entry before <paramref name="consumed"/> (free-running u16 from the start).</summary>
     public void Reap(long consumed)
@@ -64,22 +45,20 @@ internal sealed class SplitGuestRing
         {
             if (last >= consumed) continue;
             foreach (ushort id in ids) _free.Push(id);
-            _buffers.Release(owner);
-            _tables.Release(owner);
+            Release(owner);
             _posted.Remove(owner);
         }
     }
 
     private void PushAvail(ushort head)
     {
-        ulong slot = _ring.DriverAreaGpa + 4 + 2UL * (uint)((_start + _written) & (Size - 1));
-        GuestWrites.WriteU16(_mem, slot, head);
+        _ring.WriteAvail((ushort)(_start + _written), head);
         _written++;
     }
 
     private void PostChain(ChainSpec c, int seed)
     {
-        int owner = Interlocked.Increment(ref s_owner);
+        int owner = NewOwner();
         if (c.Fault == ChainFault.HeadOutOfRange)
         {
             PushAvail((seed % 3) switch { 0 => (ushort)Size, 1 => ushort.MaxValue, _ => (ushort)(Size + 0x7FFF) });
@@ -91,9 +70,8 @@ internal sealed class SplitGuestRing
         var ids = new ushort[ringDescs];
         for (int i = 0; i < ringDescs; i++) ids[i] = _free.Pop();
 
-        ulong[] addrs = Place(c, owner);
-        FillBuffers(c, addrs, seed);
-        ushort dir = _tx ? (ushort)0 : Write;
+        ulong[] addrs = PlaceBuffers(c.Descs.Select(d => d.Buf).ToArray(), c.Header, owner, seed);
+        ushort dir = Tx ? (ushort)0 : Write;
         if (!indirect)
         {
             for (int i = 0; i < ids.Length; i++)
@@ -102,7 +80,7 @@ internal sealed class SplitGuestRing
                 ushort flags = (ushort)(dir | (last ? 0 : Next));
                 ushort next = last ? (ushort)0 : ids[i + 1];
                 (flags, next) = ApplyFault(c.Descs[i].Fault, flags, next, limit: Size, first: ids[0], isRingHead: i == 0);
-                GuestWrites.WriteDesc(_mem, _ring.DescGpa + 16UL * ids[i], addrs[i], c.Descs[i].Buf.Len, flags, next);
+                _ring.WriteDesc(ids[i], addrs[i], c.Descs[i].Buf.Len, flags, next);
             }
         }
         else
@@ -117,30 +95,19 @@ internal sealed class SplitGuestRing
     private void PostIndirect(ChainSpec c, int owner, ushort head, ulong[] addrs, ushort dir)
     {
         int k = c.Descs.Length;
-        uint entries = c.Fault == ChainFault.IndirectTooLarge ? Size + 1 : (uint)k;
-        ulong tableBytes = 16UL * Math.Max(entries, (uint)k) + 16;
-        ulong table = PlaceTable(c.Form, tableBytes, owner);
-        var zero = new byte[tableBytes];
-        GuestWrites.Write(_mem, table, zero);
+        ulong table = PlaceIndirectTable(c.Form, k, Size, tooLarge: c.Fault == ChainFault.IndirectTooLarge, owner, out uint entries);
         for (int i = 0; i < k; i++)
         {
             bool last = i == k - 1;
             ushort flags = (ushort)(dir | (last ? 0 : Next));
             ushort next = last ? (ushort)0 : (ushort)(i + 1);
             (flags, next) = ApplyFault(c.Descs[i].Fault, flags, next, limit: entries, first: 0, isRingHead: false);
-            GuestWrites.WriteDesc(_mem, table + 16UL * (uint)i, addrs[i], c.Descs[i].Buf.Len, flags, next);
+            WriteTableEntry(table, i, addrs[i], c.Descs[i].Buf.Len, flags, next);
         }
-        ushort headFlags = (ushort)(Indirect | (c.IndirectHeadWritable ? Write : 0));
-        uint len = 16 * entries;
-        ulong addr = table;
-        switch (c.Fault)
-        {
-            case ChainFault.IndirectWithNext: headFlags |= Next; break;
-            case ChainFault.IndirectLenZero: len = 0; break;
-            case ChainFault.IndirectLenOdd: len = 16 * entries + 8; break;
-            case ChainFault.IndirectOutside: addr = 0x10; break;
-        }
-        GuestWrites.WriteDesc(_mem, _ring.DescGpa + 16UL * head, addr, len, headFlags, 0);
+        (ulong addr, uint len, ushort headFlags) = IndirectHeads.Head(table, entries, c.IndirectHeadWritable ? Write : (ushort)0,
+            withNext: c.Fault == ChainFault.IndirectWithNext, lenZero: c.Fault == ChainFault.IndirectLenZero,
+            lenOdd: c.Fault == ChainFault.IndirectLenOdd, outside: c.Fault == ChainFault.IndirectOutside);
+        _ring.WriteDesc(head, addr, len, headFlags, 0);
     }
 
     private static (ushort Flags, ushort Next) ApplyFault(DescFault f, ushort flags, ushort next, uint limit, ushort first, bool isRingHead) => f switch
@@ -152,13 +119,4 @@ internal sealed class SplitGuestRing
         DescFault.NextLoop => ((ushort)(flags | Next), first),
         _ => (flags, next),
     };
-
-    private ulong[] Place(ChainSpec c, int owner) => _placer.Place(c.Descs.Select(d => d.Buf).ToArray(), owner);
-
-    private ulong PlaceTable(ChainForm form, ulong bytes, int owner) => _placer.PlaceTable(form, bytes, owner);
-
-    private void FillBuffers(ChainSpec c, ulong[] addrs, int seed)
-    {
-        if (_tx) _placer.FillTx(c.Descs.Select(d => d.Buf).ToArray(), c.Header, addrs, seed);
-    }
 }

@@ -25,46 +25,31 @@ internal sealed class BurstExpectation
 /// used counters, a broken flag, and the per-vring counters. A burst reads everything from the memory image taken
 /// before it and produces the image expected after it.
 /// </summary>
-internal sealed class SplitQueueModel
+internal sealed class SplitQueueModel : QueueModel
 {
-    private readonly uint _size;
-    private readonly ulong _desc, _avail, _used;
-    private readonly int _hdr;
-    private readonly bool _mergeable, _offloads, _eventIdx;
+    private readonly ulong _avail, _used;
+    private readonly bool _eventIdx;
 
     public ushort LastAvail { get; private set; }
     public ushort LastUsed { get; private set; }
     public bool Broken { get; private set; }
     private bool _flagsWritten;
 
-    /// <summary>Expected value of every per-vring counter (indexes of <see cref="VringStats"/>).</summary>
-    public ulong[] Counters { get; } = new ulong[VringStats.Count];
-
     public SplitQueueModel(uint size, ushort start, ulong desc, ulong avail, ulong used, int hdr, SplitFeatures f)
+        : base("split", size, desc, hdr, f)
     {
-        _size = size;
-        _desc = desc;
         _avail = avail;
         _used = used;
-        _hdr = hdr;
-        _mergeable = (f & SplitFeatures.Mergeable) != 0;
-        _offloads = (f & SplitFeatures.Offloads) != 0;
         _eventIdx = (f & SplitFeatures.EventIdx) != 0;
         LastAvail = LastUsed = start;
     }
 
-    private int VecCap => (int)_size + SplitScratchExtraPieces;
+    private int VecCap => (int)QueueSize + SplitScratchExtraPieces;
 
     /// <summary>Pieces a chain may take beyond one per descriptor (the split scratch's buffer vector).</summary>
     public const int SplitScratchExtraPieces = 64;
 
-    private void Drop(DropReason r)
-    {
-        Counters[VringStats.FirstDrop + (int)r - 1]++;
-        Coverage.Hit($"split.drop.{r}");
-    }
-
-    private ushort AvailEntry(GuestImage m, ushort position) => m.U16(_avail + 4 + 2UL * (position & (_size - 1)));
+    private ushort AvailEntry(GuestImage m, ushort position) => m.U16(_avail + 4 + 2UL * (position & (QueueSize - 1)));
 
     /// <summary>
     /// Burst start: kick suppression in used.flags (first burst only), then the avail index. Returns how many chains
@@ -80,7 +65,7 @@ internal sealed class SplitQueueModel
         }
         ushort availIdx = before.U16(_avail + 2);
         uint pending = (ushort)(availIdx - LastAvail);
-        if (pending > _size)
+        if (pending > QueueSize)
         {
             Broken = true;
             Drop(DropReason.RingBroken);
@@ -96,7 +81,7 @@ internal sealed class SplitQueueModel
         if (used.Count == 0) return;
         foreach ((ushort head, uint len) in used)
         {
-            ulong at = _used + 4 + 8UL * (LastUsed & (_size - 1));
+            ulong at = _used + 4 + 8UL * (LastUsed & (QueueSize - 1));
             e.Image.WriteU32(at, head);
             e.Image.WriteU32(at + 4, len);
             e.Writes.Add((at, 8));
@@ -106,12 +91,10 @@ internal sealed class SplitQueueModel
         e.Writes.Add((_used + 2, 2));
     }
 
-    private void CountPacket(ReadOnlySpan<byte> firstSegment, ulong len) => PacketRules.CountPacket(Counters, "split", firstSegment, len);
-
     // ------------------------------------------------------------------ dequeue (guest TX)
 
     /// <summary>A dequeue burst of at most <paramref name="count"/> packets (mbufs of <paramref name="mbufRoom"/> bytes).</summary>
-    public BurstExpectation Dequeue(GuestImage before, int count, int mbufRoom)
+    public override BurstExpectation Dequeue(GuestImage before, int count, int mbufRoom)
     {
         var e = new BurstExpectation { Image = new ExpectedMemory(before) };
         if (Broken || count == 0) return e;
@@ -123,15 +106,7 @@ internal sealed class SplitQueueModel
             ushort head = AvailEntry(before, (ushort)(LastAvail + k));
             used.Add((head, 0));   // every consumed chain comes back used with length 0: the device wrote nothing
             (DropReason r, byte[]? pkt) = TxPacket(before, head);
-            if (r != DropReason.None)
-            {
-                Drop(r);
-                e.Trace.Add($"tx head {head}: dropped, {r}");
-                continue;
-            }
-            e.Trace.Add($"tx head {head}: packet of {pkt!.Length} bytes");
-            e.Packets.Add(pkt);
-            CountPacket(pkt.AsSpan(0, Math.Min(pkt.Length, mbufRoom)), (ulong)pkt.Length);
+            TxChain(e, $"tx head {head}", r, pkt, mbufRoom);
         }
         Publish(e, used);
         LastAvail += (ushort)n;
@@ -142,15 +117,15 @@ internal sealed class SplitQueueModel
     /// <summary>One TX chain: its packet (after the header), or why it is dropped.</summary>
     private (DropReason, byte[]?) TxPacket(GuestImage m, ushort head)
     {
-        ChainWalk w = ChainWalkModel.Walk(m, _desc, _size, head, writable: false, 0, VecCap);
+        ChainWalk w = ChainWalkModel.Walk(m, DescTable, QueueSize, head, writable: false, 0, VecCap);
         if (!w.Ok) return (w.Reason, null);
-        return PacketRules.TxPacket(m, w.Pieces, w.Total, _hdr, _offloads);
+        return PacketRules.TxPacket(m, w.Pieces, w.Total, HeaderSize, TxOffloads);
     }
 
     // ------------------------------------------------------------------ enqueue (guest RX)
 
     /// <summary>An enqueue burst of <paramref name="packets"/>; <paramref name="firstSegment"/> is each one's first mbuf length.</summary>
-    public BurstExpectation Enqueue(GuestImage before, IReadOnlyList<byte[]> packets, IReadOnlyList<int> firstSegment)
+    public override BurstExpectation Enqueue(GuestImage before, IReadOnlyList<byte[]> packets, IReadOnlyList<int> firstSegment)
     {
         var e = new BurstExpectation { Image = new ExpectedMemory(before) };
         if (Broken || packets.Count == 0) return e;
@@ -164,7 +139,7 @@ internal sealed class SplitQueueModel
         {
             if (last == availIdx) break;
             byte[] pkt = packets[done];
-            bool delivered = _mergeable
+            bool delivered = MrgRxbuf
                 ? Mergeable(before, e, pkt, ref last, availIdx, used, writes)
                 : Single(before, e, pkt, ref last, availIdx, used, writes);
             if (!delivered) break;
@@ -185,29 +160,18 @@ internal sealed class SplitQueueModel
         while (last != availIdx)
         {
             ushort head = AvailEntry(m, last);
-            ChainWalk w = ChainWalkModel.Walk(m, _desc, _size, head, writable: true, 0, VecCap);
-            DropReason r = w.Reason;
-            if (w.Ok)
+            ChainWalk w = ChainWalkModel.Walk(m, DescTable, QueueSize, head, writable: true, 0, VecCap);
+            switch (PacketRules.Single(w.Reason, w.Total, pkt.Length, HeaderSize, out DropReason r))
             {
-                if (w.Total >= (ulong)pkt.Length + (ulong)_hdr)
-                {
-                    byte[] bytes = [.. NetHeaderModel.Rx(_hdr, 1), .. pkt];
-                    writes.AddRange(ChainWalkModel.Scatter(e.Image, w.Pieces, bytes));
-                    used.Add((head, (uint)bytes.Length));
+                case RxFit.Fits:
+                    used.Add((head, PacketRules.WriteRx(e, w.Pieces, HeaderSize, 1, pkt, writes)));
                     e.Trace.Add($"rx head {head}: {pkt.Length}-byte packet");
                     last++;
                     return true;
-                }
-                if (w.Total >= (ulong)_hdr)
-                {
-                    e.Trace.Add($"rx head {head}: {w.Total} bytes, too small for a {pkt.Length}-byte packet: burst ends");
-                    Coverage.Hit("split.rx-buffer-too-small");
-                    return false;
-                }
-                r = DropReason.ChainTooShort;
+                case RxFit.TooSmall:
+                    return RxTooSmall(e, $"rx head {head}", w.Total, pkt.Length);
             }
-            Drop(r);
-            e.Trace.Add($"rx head {head}: dropped, {r}");
+            Dropped(e, $"rx head {head}", r);
             used.Add((head, 0));
             last++;
         }
@@ -222,7 +186,7 @@ internal sealed class SplitQueueModel
     private bool Mergeable(GuestImage m, BurstExpectation e, byte[] pkt, ref ushort last, ushort availIdx,
         List<(ushort Head, uint Len)> used, List<(ulong, ulong)> writes)
     {
-        ulong remaining = (ulong)pkt.Length + (ulong)_hdr;
+        ulong remaining = (ulong)pkt.Length + (ulong)HeaderSize;
         int markUsed = used.Count;
         ushort markAvail = last;
         var pieces = new List<Piece>();
@@ -239,16 +203,15 @@ internal sealed class SplitQueueModel
                 return false;
             }
             ushort head = AvailEntry(m, last);
-            ChainWalk w = ChainWalkModel.Walk(m, _desc, _size, head, writable: true, pieces.Count, VecCap);
+            ChainWalk w = ChainWalkModel.Walk(m, DescTable, QueueSize, head, writable: true, pieces.Count, VecCap);
             DropReason r = w.Reason;
-            if (r == DropReason.None && w.Total < (ulong)_hdr) r = DropReason.ChainTooShort;
+            if (r == DropReason.None && w.Total < (ulong)HeaderSize) r = DropReason.ChainTooShort;
             last++;
             if (r != DropReason.None)
             {
                 if (mine.Count == 0)
                 {
-                    Drop(r);
-                    e.Trace.Add($"rx head {head}: dropped, {r}");
+                    Dropped(e, $"rx head {head}", r);
                     used.Add((head, 0));
                     markUsed = used.Count;
                     markAvail = last;
@@ -264,12 +227,10 @@ internal sealed class SplitQueueModel
         used.AddRange(mine);
         foreach ((ushort head, DropReason r) in between)
         {
-            Drop(r);
-            e.Trace.Add($"rx head {head}: dropped between the buffers of a packet, {r}");
+            Dropped(e, $"rx head {head} (between the buffers of a packet)", r);
             used.Add((head, 0));
         }
-        byte[] bytes = [.. NetHeaderModel.Rx(_hdr, mine.Count), .. pkt];
-        writes.AddRange(ChainWalkModel.Scatter(e.Image, pieces, bytes));
+        PacketRules.WriteRx(e, pieces, HeaderSize, mine.Count, pkt, writes);
         e.Trace.Add($"rx: {pkt.Length}-byte packet in {mine.Count} buffer(s) ({string.Join(",", mine.Select(x => x.Head))})");
         if (mine.Count > 1) Coverage.Hit("split.mergeable-multi-buffer");
         if (between.Count > 0) Coverage.Hit("split.mergeable-bad-between");

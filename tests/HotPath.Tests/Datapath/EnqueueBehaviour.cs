@@ -1,18 +1,29 @@
 using HotPath.Engine.Buffers;
+using HotPath.Engine.Stats;
 using HotPath.Engine.Virtio;
 using HotPath.Frontend.Rings;
 
 namespace HotPath.Tests.Datapath;
 
 /// <summary>
-/// Enqueue (host → guest RX) behaviour every ring type must show, over real memfd memory with hand-built mbufs; a
-/// concrete class per ring type (<see cref="EnqueueTests"/>, <see cref="PackedEnqueueTests"/>) supplies the rig and its
-/// own ring-specific cases.
+/// Enqueue (host → guest RX) behaviour every ring type must show, over real memfd memory with hand-built mbufs, and
+/// mergeable bad chains written raw through the hostile rig; a concrete class per ring type
+/// (<see cref="EnqueueTests"/>, <see cref="PackedEnqueueTests"/>) runs them and adds its own ring-specific cases.
 /// </summary>
 public abstract unsafe class EnqueueBehaviour<TDriver> where TDriver : class, IRingDriver
 {
     /// <summary>A loopback of this ring type.</summary>
-    private protected abstract Loopback<TDriver> Rig(ulong features = Loopback.BaseFeatures, uint ringSize = 256, uint bufferSize = 2048);
+    private protected static Loopback<TDriver> Rig(ulong features = Loopback.BaseFeatures, uint ringSize = 256, uint bufferSize = 2048) =>
+        Loopbacks.Create<TDriver>(features, ringSize, bufferSize);
+
+    /// <summary>A loopback of this ring type whose RX ring is full of published 2 KiB buffers.</summary>
+    private static Loopback<TDriver> RigWithRxBuffers()
+    {
+        Loopback<TDriver> lb = Rig();
+        lb.Rx[0].FillRx(2048);
+        lb.Rx[0].Publish();
+        return lb;
+    }
 
     [Theory]
     [MemberData(nameof(DatapathModes.All), MemberType = typeof(DatapathModes))]
@@ -116,9 +127,7 @@ public abstract unsafe class EnqueueBehaviour<TDriver> where TDriver : class, IR
     [Fact]
     public void Wrong_parity_and_unknown_queue_ids_move_nothing()
     {
-        using var lb = Rig();
-        lb.Rx[0].FillRx(2048);
-        lb.Rx[0].Publish();
+        using var lb = RigWithRxBuffers();
         Mbuf* m = HandMbufs.Make(Payload.Make(64, 1));
         try
         {
@@ -134,9 +143,7 @@ public abstract unsafe class EnqueueBehaviour<TDriver> where TDriver : class, IR
     [Fact]
     public void A_burst_finding_the_access_lock_held_returns_zero()
     {
-        using var lb = Rig();
-        lb.Rx[0].FillRx(2048);
-        lb.Rx[0].Publish();
+        using var lb = RigWithRxBuffers();
         Mbuf* m = HandMbufs.Make(Payload.Make(64, 1));
         try
         {
@@ -183,5 +190,48 @@ public abstract unsafe class EnqueueBehaviour<TDriver> where TDriver : class, IR
         Assert.True(rx.TryReceive(buf, out RxInfo info));
         Assert.Equal(4, info.Buffers);
         Assert.True(Payload.Matches(buf.AsSpan(0, info.Length), 5));
+    }
+
+    [Fact]
+    public void Mergeable_bad_chain_between_buffers_is_returned_after_the_packet_and_counted_once()
+    {
+        using var h = HostileRig<TDriver>.Create(Loopback.With(VirtioFeatures.NetMrgRxbuf));
+        Assert.True(h.Rx.PostRx(512));
+        ushort bad = h.TakeRaw(h.Rx);
+        h.PostRaw(h.Rx, bad, new RawDesc(0x10, 512, VringDesc.FlagWrite));   // outside memory
+        h.Rx.Publish();
+        // The packet needs two buffers (12 + 800 > 512); one good one, then the bad one: rolled back, nothing counted.
+        Assert.Equal(0, h.Enqueue(seq: 1, size: 800));
+        Assert.Equal(0UL, h.RxRing.Stats.TotalDrops);
+        Assert.Empty(h.UsedSince(h.Rx, 0));
+        Assert.True(h.Rx.PostRx(512));
+        h.Rx.Publish();
+        Assert.Equal(1, h.Enqueue(seq: 1, size: 800));
+        Assert.Equal(1UL, h.RxRing.Stats.Drops(DropReason.BufferOutsideMemory));
+        // Used entries in ring order: the packet's two buffers, then the dropped chain.
+        Assert.Equal(new uint[] { 512, 300, 0 }, h.UsedSince(h.Rx, 0).Select(u => u.Len));
+        var buf = new byte[4096];
+        Assert.True(h.Rx.TryReceive(buf, out RxInfo info));
+        Assert.Equal(2, info.Buffers);
+        Assert.Equal(800, info.Length);
+        Assert.True(Payload.Matches(buf.AsSpan(0, 800), 1));
+        Assert.True(h.Rx.TryReceive(buf, out info));   // then the dropped chain, on its own
+        Assert.Equal(0u, info.UsedLen);
+        Assert.False(h.Rx.TryReceive(buf, out _));
+        Assert.True(h.Lb.GuardsIntact());
+        h.ReleaseRaw(h.Rx, bad);
+        Assert.Equal(16, h.Rx.FreeDescriptors);   // the driver got every descriptor back
+    }
+
+    [Fact]
+    public void Mergeable_bad_chain_in_front_of_a_packet_is_dropped_at_once()
+    {
+        using var h = HostileRig<TDriver>.Create(Loopback.With(VirtioFeatures.NetMrgRxbuf));
+        ushort bad = h.TakeRaw(h.Rx);
+        h.PostRaw(h.Rx, bad, new RawDesc(h.Buf(h.Rx, bad), 512));   // readable: wrong direction
+        h.Rx.Publish();
+        Assert.Equal(0, h.Enqueue(seq: 1, size: 800));
+        Assert.Equal(1UL, h.RxRing.Stats.Drops(DropReason.WrongDirection));
+        Assert.Equal(bad, (ushort)Assert.Single(h.UsedSince(h.Rx, 0)).Id);
     }
 }

@@ -26,14 +26,61 @@ internal abstract unsafe class HostileRig<TDriver> : IDisposable where TDriver :
         Pool = TestPools.Create(count: 512);
     }
 
+    /// <summary>The rig of <typeparamref name="TDriver"/>'s ring type: <see cref="Hostile"/> or <see cref="PackedHostile"/>.</summary>
+    public static HostileRig<TDriver> Create(ulong features = 0, uint ringSize = 16, ulong[]? regionSizes = null,
+        ulong regionGap = 0x20_0000, bool crossing = false) =>
+        typeof(TDriver) == typeof(SplitRingDriver)
+            ? (HostileRig<TDriver>)(object)new Hostile(features, ringSize, regionSizes, regionGap, crossing)
+            : (HostileRig<TDriver>)(object)new PackedHostile(features, ringSize, regionSizes, regionGap, crossing);
+
     /// <summary>Where the used entries of the next burst will start (for <see cref="UsedSince"/>).</summary>
     protected abstract int UsedMark(TDriver d);
 
     /// <summary>The used entries (id, length) the device published from <paramref name="mark"/> on.</summary>
     public abstract List<(uint Id, uint Len)> UsedSince(TDriver d, int mark);
 
+    /// <summary>Takes a free buffer id (split: a descriptor index; packed: a buffer id) for a raw chain.</summary>
+    public abstract ushort TakeRaw(TDriver d);
+
+    /// <summary>Gives a buffer id taken with <see cref="TakeRaw"/> back to the driver once its chain was reaped.</summary>
+    public abstract void ReleaseRaw(TDriver d, ushort id);
+
+    /// <summary>
+    /// Writes <paramref name="chain"/> as one chain whose used entry will carry <paramref name="id"/> (from
+    /// <see cref="TakeRaw"/>), flags as given (NEXT included), and queues it for the next publish. Split takes a
+    /// fresh descriptor for each entry after the first and links them with next; packed fills the next ring slots.
+    /// </summary>
+    public abstract void PostRaw(TDriver d, ushort id, params RawDesc[] chain);
+
+    /// <summary>
+    /// Writes <paramref name="entries"/> in order into the indirect table area owned by <paramref name="id"/> and returns
+    /// its gpa. Split links entry i to i + 1 through next (a NEXT flag is the caller's); packed tables are read in order.
+    /// </summary>
+    public ulong WriteIndirect(TDriver d, ushort id, params RawDesc[] entries)
+    {
+        ulong table = 0;
+        for (int i = 0; i < entries.Length; i++) table = WriteIndirectEntry(d, id, i, entries[i]);
+        return table;
+    }
+
+    /// <summary>Writes entry <paramref name="entry"/> of <paramref name="id"/>'s indirect table; returns the table's gpa.</summary>
+    protected abstract ulong WriteIndirectEntry(TDriver d, ushort id, int entry, RawDesc e);
+
+    /// <summary>The bytes of an indirect table holding <paramref name="entries"/> in this ring type's descriptor layout
+    /// (for tables placed anywhere in guest memory).</summary>
+    public abstract byte[] IndirectTableBytes(params RawDesc[] entries);
+
     /// <summary>Gpa of a driver-owned buffer for id <paramref name="id"/> (for raw descriptors).</summary>
     public ulong Buf(TDriver d, ushort id) => d.Buffers.Gpa(id);
+
+    /// <summary>Publishes what is posted on TX and checks one dequeue burst brings exactly the packet carrying
+    /// <paramref name="seq"/>, with nothing dropped.</summary>
+    public void ExpectTxDelivered(ulong seq)
+    {
+        Tx.Publish();
+        Assert.True(Payload.Matches(Assert.Single(Dequeue()), seq));
+        Assert.Equal(0UL, TxRing.Stats.TotalDrops);
+    }
 
     /// <summary>Posts a well-formed TX packet of <paramref name="size"/> bytes carrying <paramref name="seq"/>.</summary>
     public void PostGoodTx(ulong seq, int size = 100) => Assert.True(Tx.PostTx(new byte[Hdr], Payload.Make(size, seq)));

@@ -215,18 +215,10 @@ public unsafe class NetHeaderTests
     {
         using var h = new Hostile(Offloads | (1UL << VirtioFeatures.NetMrgRxbuf));
         byte[] frame = Frames.Ipv4(6, 3000);
-        Mbuf* m = HandMbufs.Make(frame, segData: 4000);
-        m->OlFlags = MbufOffload.TxTcpSeg | MbufOffload.TxIpv4 | MbufOffload.TxIpCksum;
-        m->TxOffload = MbufOffload.TxOffload(14, 20, 20, 1460);
-        try
-        {
-            h.Rx.FillRx(2048);
-            h.Rx.Publish();
-            Assert.Equal(1, h.Lb.Device.EnqueueBurst(0, &m, 1));
-        }
-        finally { HandMbufs.Free(m); }
+        h.Rx.FillRx(2048);
         var buf = new byte[8192];
-        Assert.True(h.Rx.TryReceive(buf, out var info));
+        RxInfo info = EnqueueOffloaded(h, frame, MbufOffload.TxTcpSeg | MbufOffload.TxIpv4 | MbufOffload.TxIpCksum,
+            MbufOffload.TxOffload(14, 20, 20, 1460), buf, segData: 4000);
         Assert.Equal(frame.Length, info.Length);
         Assert.Equal(VirtioNetHeader.FlagNeedsCsum, info.Header.Flags);
         Assert.Equal(VirtioNetHeader.GsoTcpV4, info.Header.GsoType);
@@ -245,22 +237,30 @@ public unsafe class NetHeaderTests
     {
         using var h = new Hostile(Offloads);
         byte[] frame = Frames.Ipv4(17, 300);
-        Mbuf* m = HandMbufs.Make(frame);
-        m->OlFlags = MbufOffload.TxUdpCksum | MbufOffload.TxIpv4;
-        m->TxOffload = MbufOffload.TxOffload(14, 20, 8, 0);
-        try
-        {
-            h.Rx.PostRx(2048);
-            h.Rx.Publish();
-            Assert.Equal(1, h.Lb.Device.EnqueueBurst(0, &m, 1));
-        }
-        finally { HandMbufs.Free(m); }
+        h.Rx.PostRx(2048);
         var buf = new byte[4096];
-        Assert.True(h.Rx.TryReceive(buf, out var info));
+        RxInfo info = EnqueueOffloaded(h, frame, MbufOffload.TxUdpCksum | MbufOffload.TxIpv4, MbufOffload.TxOffload(14, 20, 8, 0), buf);
         Assert.Equal(VirtioNetHeader.FlagNeedsCsum, info.Header.Flags);
         Assert.Equal(34, info.Header.CsumStart);
         Assert.Equal(6, info.Header.CsumOffset);
         Assert.Equal(VirtioNetHeader.GsoNone, info.Header.GsoType);
         Assert.Equal(Frames.Ipv4PseudoSum(buf.AsSpan(14), 8 + 300), BinaryPrimitives.ReadUInt16BigEndian(buf.AsSpan(34 + 6)));
+    }
+
+    /// <summary>
+    /// Publishes the RX buffers the test posted, enqueues <paramref name="frame"/> as one mbuf asking for
+    /// <paramref name="olFlags"/> with <paramref name="txOffload"/> lengths, and returns the packet the guest received
+    /// into <paramref name="buf"/>.
+    /// </summary>
+    private static RxInfo EnqueueOffloaded(Hostile h, byte[] frame, ulong olFlags, ulong txOffload, byte[] buf, int segData = 2048)
+    {
+        h.Rx.Publish();
+        Mbuf* m = HandMbufs.Make(frame, segData);
+        m->OlFlags = olFlags;
+        m->TxOffload = txOffload;
+        try { Assert.Equal(1, h.Lb.Device.EnqueueBurst(0, &m, 1)); }
+        finally { HandMbufs.Free(m); }
+        Assert.True(h.Rx.TryReceive(buf, out RxInfo info));
+        return info;
     }
 }

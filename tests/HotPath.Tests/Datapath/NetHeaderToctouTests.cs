@@ -19,46 +19,27 @@ public unsafe class NetHeaderToctouTests
         VirtioFeatures.NetHostTso6, VirtioFeatures.NetHostUfo, VirtioFeatures.RingIndirectDesc);
 
     /// <summary>Rewrites one header field of one of the ring's TX buffers at a time, half the time with its valid value.</summary>
-    private sealed class HeaderFlipper : IDisposable
+    private static GuestRewriter HeaderFlipper(byte*[] headers, VirtioNetHeader valid)
     {
-        private readonly Thread _thread;
-        private volatile bool _stop;
-        public long Writes;
-
-        public HeaderFlipper(byte*[] headers, VirtioNetHeader valid)
+        byte[] flags = { 0, VirtioNetHeader.FlagNeedsCsum, 0xFF, VirtioNetHeader.FlagDataValid };
+        byte[] gsoTypes = { VirtioNetHeader.GsoNone, VirtioNetHeader.GsoTcpV4, VirtioNetHeader.GsoUdp, 0x7F, VirtioNetHeader.GsoTcpV6 | VirtioNetHeader.GsoEcn };
+        ushort[] sizes = { 0, 1, 1448, 0xFFFF };
+        ushort[] starts = { 0, 14, 34, 1000, 1033, 0xFFFF };
+        ushort[] offsets = { 0, 6, 16, 0xFFFF };
+        return new GuestRewriter(r =>
         {
-            byte[] flags = { 0, VirtioNetHeader.FlagNeedsCsum, 0xFF, VirtioNetHeader.FlagDataValid };
-            byte[] gsoTypes = { VirtioNetHeader.GsoNone, VirtioNetHeader.GsoTcpV4, VirtioNetHeader.GsoUdp, 0x7F, VirtioNetHeader.GsoTcpV6 | VirtioNetHeader.GsoEcn };
-            ushort[] sizes = { 0, 1, 1448, 0xFFFF };
-            ushort[] starts = { 0, 14, 34, 1000, 1033, 0xFFFF };
-            ushort[] offsets = { 0, 6, 16, 0xFFFF };
-            _thread = new Thread(() =>
+            var hdr = (VirtioNetHeader*)headers[r.Next(headers.Length)];
+            bool ok = r.Next(2) == 0;
+            switch (r.Next(6))
             {
-                var r = new Random(4321);
-                while (!_stop)
-                {
-                    var hdr = (VirtioNetHeader*)headers[r.Next(headers.Length)];
-                    bool ok = r.Next(2) == 0;
-                    switch (r.Next(6))
-                    {
-                        case 0: Volatile.Write(ref hdr->Flags, ok ? valid.Flags : flags[r.Next(flags.Length)]); break;
-                        case 1: Volatile.Write(ref hdr->GsoType, ok ? valid.GsoType : gsoTypes[r.Next(gsoTypes.Length)]); break;
-                        case 2: Volatile.Write(ref hdr->GsoSize, ok ? valid.GsoSize : sizes[r.Next(sizes.Length)]); break;
-                        case 3: Volatile.Write(ref hdr->CsumStart, ok ? valid.CsumStart : starts[r.Next(starts.Length)]); break;
-                        case 4: Volatile.Write(ref hdr->CsumOffset, ok ? valid.CsumOffset : offsets[r.Next(offsets.Length)]); break;
-                        default: Volatile.Write(ref hdr->HdrLen, ok ? valid.HdrLen : sizes[r.Next(sizes.Length)]); break;
-                    }
-                    Writes++;
-                }
-            }) { IsBackground = true, Name = "header-flipper" };
-            _thread.Start();
-        }
-
-        public void Dispose()
-        {
-            _stop = true;
-            _thread.Join();
-        }
+                case 0: Volatile.Write(ref hdr->Flags, ok ? valid.Flags : flags[r.Next(flags.Length)]); break;
+                case 1: Volatile.Write(ref hdr->GsoType, ok ? valid.GsoType : gsoTypes[r.Next(gsoTypes.Length)]); break;
+                case 2: Volatile.Write(ref hdr->GsoSize, ok ? valid.GsoSize : sizes[r.Next(sizes.Length)]); break;
+                case 3: Volatile.Write(ref hdr->CsumStart, ok ? valid.CsumStart : starts[r.Next(starts.Length)]); break;
+                case 4: Volatile.Write(ref hdr->CsumOffset, ok ? valid.CsumOffset : offsets[r.Next(offsets.Length)]); break;
+                default: Volatile.Write(ref hdr->HdrLen, ok ? valid.HdrLen : sizes[r.Next(sizes.Length)]); break;
+            }
+        }, seed: 4321, name: "header-flipper");
     }
 
     [Fact]
@@ -76,7 +57,7 @@ public unsafe class NetHeaderToctouTests
         long packets = 0;
         var mbufs = new nint[8];
         int rounds;
-        using (var flip = new HeaderFlipper(headers, valid))
+        using (var flip = HeaderFlipper(headers, valid))
         {
             rounds = RaceRounds.Run(20000, () => packets > 0 && h.TxRing.Stats.Drops(DropReason.BadNetHeader) > 0, _ =>
             {

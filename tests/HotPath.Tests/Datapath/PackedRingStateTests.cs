@@ -1,15 +1,15 @@
 using HotPath.Engine.Buffers;
-using HotPath.Engine.Stats;
 using HotPath.Engine.Virtio;
 using HotPath.Frontend.Rings;
 
 namespace HotPath.Tests.Datapath;
 
 /// <summary>
-/// Packed ring state: stop and restart from GET_VRING_BASE's index | wrap &lt;&lt; 15 (the used side follows the avail
-/// side, as the driver sees it), the linear-buffer rule, and the queue counts (chains, not descriptors).
+/// Packed ring state: the shared behaviour (<see cref="RingStateBehaviour{TDriver}"/>), stop and restart from
+/// GET_VRING_BASE's index | wrap &lt;&lt; 15 (the used side follows the avail side, as the driver sees it), and the
+/// queue counts (chains, not descriptors).
 /// </summary>
-public unsafe class PackedRingStateTests
+public unsafe class PackedRingStateTests : RingStateBehaviour<PackedRingDriver>
 {
     private static int Dequeue(PackedLoopback lb, Mempool pool, Span<nint> mbufs, ulong? expectSeq = null)
     {
@@ -62,26 +62,6 @@ public unsafe class PackedRingStateTests
     {
         using var lb = new PackedLoopback(ringSize: 8);
         Assert.Equal(HotPath.Engine.Vrings.VringError.BadBaseIndex, lb.TxVring().SetBase(0x8008, packed: true));
-    }
-
-    [Fact]
-    public void Linear_buffers_drop_packets_larger_than_one_mbuf()
-    {
-        using var lb = new PackedLoopback(bufferSize: 4096);
-        using Mempool pool = TestPools.Create();
-        lb.Device.LinearBuffers = true;
-        var hdr = new byte[lb.Tx[0].HeaderSize];
-        lb.Tx[0].PostTx(hdr, Payload.Make(3000, 1));
-        lb.Tx[0].PostTx(hdr, Payload.Make(2048, 2));   // exactly one mbuf's room
-        lb.Tx[0].Publish();
-        var mbufs = new nint[4];
-        Assert.Equal(1, lb.Device.DequeueBurst(1, pool, mbufs));
-        var m = (Mbuf*)mbufs[0];
-        Assert.Equal(1, m->NbSegs);
-        Assert.True(Payload.Matches(new ReadOnlySpan<byte>(m->Data, m->DataLen), 2));
-        MbufOps.Free(m);
-        Assert.Equal(1UL, lb.TxVring().Stats.Drops(DropReason.PacketTooLarge));
-        Assert.Equal(0u, pool.InUse);
     }
 
     [Fact]

@@ -3,6 +3,7 @@ using HotPath.Engine.Datapath;
 using HotPath.Engine.Virtio;
 using HotPath.Frontend.Rings;
 using HotPath.Tests.Infrastructure;
+using static HotPath.Tests.Datapath.DescFlags;
 
 namespace HotPath.Tests.Datapath;
 
@@ -15,36 +16,6 @@ namespace HotPath.Tests.Datapath;
 [Collection(SerialCollection.Name)]
 public unsafe class PackedToctouTests
 {
-    private const ushort Next = VringPackedDesc.FlagNext, Write = VringPackedDesc.FlagWrite, Indirect = VringPackedDesc.FlagIndirect;
-
-    /// <summary>A thread that keeps rewriting guest memory until disposed.</summary>
-    private sealed class Flipper : IDisposable
-    {
-        private readonly Thread _thread;
-        private volatile bool _stop;
-        public long Writes;
-
-        public Flipper(Action<Random> flipOnce)
-        {
-            _thread = new Thread(() =>
-            {
-                var r = new Random(4321);
-                while (!_stop)
-                {
-                    flipOnce(r);
-                    Writes++;
-                }
-            }) { IsBackground = true, Name = "packed-toctou-flipper" };
-            _thread.Start();
-        }
-
-        public void Dispose()
-        {
-            _stop = true;
-            _thread.Join();
-        }
-    }
-
     private static readonly uint[] Lens = { 0u, 5u, 12u, 64u, 100u, 1500u, 2048u, 0xFFFF_FFFFu };
     private static readonly ushort[] TableFlags = { 0, Next, Write, Indirect, (ushort)(Next | Indirect), (ushort)(Next | Write) };
 
@@ -58,11 +29,11 @@ public unsafe class PackedToctouTests
     /// Rewrites the address or length of ring descriptors (ownership, NEXT and id stay as the driver wrote them, so
     /// every round is one chain of a known size) and any field of the indirect table.
     /// </summary>
-    private static Flipper FieldFlipper(PackedRingDriver d, VringPackedDesc* table, ulong[] addrs)
+    private static GuestRewriter FieldFlipper(PackedRingDriver d, VringPackedDesc* table, ulong[] addrs)
     {
         VringPackedDesc* ring = d.RawDescriptors;
         uint size = d.Size;
-        return new Flipper(r =>
+        return new GuestRewriter(r =>
         {
             int which = r.Next((int)size + 2);
             VringPackedDesc* x = which < size ? ring + which : table + (which - size);
@@ -72,7 +43,7 @@ public unsafe class PackedToctouTests
                 case 1: Volatile.Write(ref x->Len, Lens[r.Next(Lens.Length)]); break;
                 default: Volatile.Write(ref x->Flags, TableFlags[r.Next(TableFlags.Length)]); break;
             }
-        });
+        }, seed: 4321, name: "packed-toctou-flipper");
     }
 
     [Fact]
@@ -183,7 +154,7 @@ public unsafe class PackedToctouTests
         ushort[] flags = { 0, 0x80, 0x8000, 0x8080, 0x81, 0x8001, 0x82, 0x8002, 0x84, 0x8004, 0x83, 0x8083 };
         var mbufs = new nint[32];
         long packets = 0;
-        using (var flip = new Flipper(r =>
+        using (var flip = new GuestRewriter(r =>
         {
             VringPackedDesc* x = slots + r.Next(16);
             switch (r.Next(4))
@@ -193,7 +164,7 @@ public unsafe class PackedToctouTests
                 case 2: Volatile.Write(ref x->Id, (ushort)r.Next(0x10000)); break;
                 default: Volatile.Write(ref x->Addr, addrs[r.Next(addrs.Length)]); break;
             }
-        }))
+        }, seed: 4321, name: "packed-toctou-flipper"))
         {
             for (int round = 0; round < 20000; round++)
             {

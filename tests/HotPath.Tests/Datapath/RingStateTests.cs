@@ -5,8 +5,9 @@ using HotPath.Frontend.Rings;
 
 namespace HotPath.Tests.Datapath;
 
-/// <summary>Ring-level behaviour: avail index jumps, stop/restart with a base, linear buffers, queue counts.</summary>
-public unsafe class RingStateTests
+/// <summary>Split ring state: the shared behaviour (<see cref="RingStateBehaviour{TDriver}"/>), avail index jumps,
+/// stop/restart with a base, queue counts.</summary>
+public unsafe class RingStateTests : RingStateBehaviour<SplitRingDriver>
 {
     [Fact]
     public void Avail_index_jump_beyond_the_ring_size_breaks_the_ring_and_is_counted_once()
@@ -61,26 +62,6 @@ public unsafe class RingStateTests
         Assert.Equal(1, lb.Device.DequeueBurst(1, pool, mbufs));
         Assert.True(Payload.Matches(new ReadOnlySpan<byte>(((Mbuf*)mbufs[0])->Data, 80), 3));
         MbufOps.Free((Mbuf*)mbufs[0]);
-        Assert.Equal(0u, pool.InUse);
-    }
-
-    [Fact]
-    public void Linear_buffers_drop_packets_larger_than_one_mbuf()
-    {
-        using var lb = new Loopback(bufferSize: 4096);
-        using Mempool pool = TestPools.Create();
-        lb.Device.LinearBuffers = true;
-        var hdr = new byte[lb.Tx[0].HeaderSize];
-        lb.Tx[0].PostTx(hdr, Payload.Make(3000, 1));
-        lb.Tx[0].PostTx(hdr, Payload.Make(2048, 2));   // exactly one mbuf's room
-        lb.Tx[0].Publish();
-        var mbufs = new nint[4];
-        Assert.Equal(1, lb.Device.DequeueBurst(1, pool, mbufs));
-        var m = (Mbuf*)mbufs[0];
-        Assert.Equal(1, m->NbSegs);
-        Assert.True(Payload.Matches(new ReadOnlySpan<byte>(m->Data, m->DataLen), 2));
-        MbufOps.Free(m);
-        Assert.Equal(1UL, lb.TxVring().Stats.Drops(DropReason.PacketTooLarge));
         Assert.Equal(0u, pool.InUse);
     }
 

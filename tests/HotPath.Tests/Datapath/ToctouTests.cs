@@ -1,5 +1,6 @@
 using HotPath.Engine.Virtio;
 using HotPath.Tests.Infrastructure;
+using static HotPath.Tests.Datapath.DescFlags;
 
 namespace HotPath.Tests.Datapath;
 
@@ -11,57 +12,36 @@ namespace HotPath.Tests.Datapath;
 [Collection(SerialCollection.Name)]
 public unsafe class ToctouTests
 {
-    private const ushort Next = VringDesc.FlagNext, Write = VringDesc.FlagWrite, Indirect = VringDesc.FlagIndirect;
-
-    /// <summary>Rewrites random fields of the victim descriptors (and an indirect table) until stopped.</summary>
-    private sealed class Flipper : IDisposable
+    /// <summary>
+    /// Rewrites random fields of the victim descriptors (and an indirect table) until disposed: half the time a
+    /// descriptor gets its whole valid value back (<paramref name="valid"/>: victims then the two indirect entries),
+    /// otherwise one field takes a random, often hostile, value.
+    /// </summary>
+    private static GuestRewriter Flipper(VringDesc* table, ushort[] victims, VringDesc* indirect, ulong[] addrs, ushort ringSize, VringDesc[] valid)
     {
-        private readonly Thread _thread;
-        private volatile bool _stop;
-        public long Writes;
-
-        /// <summary>
-        /// Half the time a descriptor gets its whole valid value back (<paramref name="valid"/>: victims then the four
-        /// indirect entries), otherwise one field takes a random, often hostile, value.
-        /// </summary>
-        public Flipper(VringDesc* table, ushort[] victims, VringDesc* indirect, ulong[] addrs, ushort ringSize, VringDesc[] valid)
+        uint[] lens = { 0u, 5u, 12u, 64u, 100u, 1500u, 2048u, 0xFFFF_FFFFu };
+        ushort[] flags = { 0, Next, Write, Indirect, (ushort)(Next | Indirect), (ushort)(Next | Write) };
+        ushort[] nexts = { victims[0], victims[1], 0, (ushort)(ringSize - 1), ringSize, 0xFFFF, 1 };
+        return new GuestRewriter(r =>
         {
-            uint[] lens = { 0u, 5u, 12u, 64u, 100u, 1500u, 2048u, 0xFFFF_FFFFu };
-            ushort[] flags = { 0, Next, Write, Indirect, (ushort)(Next | Indirect), (ushort)(Next | Write) };
-            ushort[] nexts = { victims[0], victims[1], 0, (ushort)(ringSize - 1), ringSize, 0xFFFF, 1 };
-            _thread = new Thread(() =>
+            int which = r.Next(victims.Length + 2);
+            VringDesc* d = which < victims.Length ? table + victims[which] : indirect + (which - victims.Length);
+            if (r.Next(2) == 0)
             {
-                var r = new Random(1234);
-                while (!_stop)
-                {
-                    int which = r.Next(victims.Length + 2);
-                    VringDesc* d = which < victims.Length ? table + victims[which] : indirect + (which - victims.Length);
-                    if (r.Next(2) == 0)
-                    {
-                        VringDesc v = valid[which];
-                        Volatile.Write(ref d->Addr, v.Addr);
-                        Volatile.Write(ref d->Len, v.Len);
-                        Volatile.Write(ref d->Flags, v.Flags);
-                        Volatile.Write(ref d->Next, v.Next);
-                    }
-                    else switch (r.Next(4))
-                    {
-                        case 0: Volatile.Write(ref d->Addr, addrs[r.Next(addrs.Length)]); break;
-                        case 1: Volatile.Write(ref d->Len, lens[r.Next(lens.Length)]); break;
-                        case 2: Volatile.Write(ref d->Flags, flags[r.Next(flags.Length)]); break;
-                        default: Volatile.Write(ref d->Next, nexts[r.Next(nexts.Length)]); break;
-                    }
-                    Writes++;
-                }
-            }) { IsBackground = true, Name = "toctou-flipper" };
-            _thread.Start();
-        }
-
-        public void Dispose()
-        {
-            _stop = true;
-            _thread.Join();
-        }
+                VringDesc v = valid[which];
+                Volatile.Write(ref d->Addr, v.Addr);
+                Volatile.Write(ref d->Len, v.Len);
+                Volatile.Write(ref d->Flags, v.Flags);
+                Volatile.Write(ref d->Next, v.Next);
+            }
+            else switch (r.Next(4))
+            {
+                case 0: Volatile.Write(ref d->Addr, addrs[r.Next(addrs.Length)]); break;
+                case 1: Volatile.Write(ref d->Len, lens[r.Next(lens.Length)]); break;
+                case 2: Volatile.Write(ref d->Flags, flags[r.Next(flags.Length)]); break;
+                default: Volatile.Write(ref d->Next, nexts[r.Next(nexts.Length)]); break;
+            }
+        }, seed: 1234, name: "toctou-flipper");
     }
 
     private static ulong[] HostileAddresses(Hostile h, ulong[] victimBuffers, ulong indirectTable)
@@ -92,7 +72,7 @@ public unsafe class ToctouTests
         long packets = 0;
         int rounds;
         var mbufs = new nint[8];
-        using (var flip = new Flipper(h.Tx.RawDescriptors, new[] { a, b }, indirect, addrs, 16, valid))
+        using (var flip = Flipper(h.Tx.RawDescriptors, new[] { a, b }, indirect, addrs, 16, valid))
         {
             rounds = RaceRounds.Run(20000, () => packets > 0 && h.TxRing.Stats.TotalDrops > 0, i =>
             {
@@ -136,7 +116,7 @@ public unsafe class ToctouTests
         VringDesc[] valid = { h.Rx.RawDescriptors[a], h.Rx.RawDescriptors[b], indirect[0], indirect[1] };
 
         long delivered = 0, consumed = 0;
-        using (var flip = new Flipper(h.Rx.RawDescriptors, new[] { a, b }, indirect, addrs, 16, valid))
+        using (var flip = Flipper(h.Rx.RawDescriptors, new[] { a, b }, indirect, addrs, 16, valid))
         {
             RaceRounds.Run(20000, () => delivered > 0 && h.RxRing.Stats.TotalDrops > 0, i =>
             {

@@ -1,4 +1,5 @@
 using System.Globalization;
+using HotPath.Fuzz.Control;
 using HotPath.Fuzz.Core;
 using HotPath.Tests.Infrastructure;
 using Xunit.Abstractions;
@@ -64,26 +65,19 @@ public class QuickFuzzTests(ITestOutputHelper output)
     // SET_VRING_NUM 1, the device (rightly) returns used entries the frontend's ring driver cannot account for, and
     // the driver's InvalidDataException escaped the property. Shrunk counterexamples, as the runner printed them.
     [Fact]
-    public void control_regression_effa43d42143744f()
-    {
-        var c = new HotPath.Fuzz.Control.ControlCase(true, new HotPath.Fuzz.Control.ControlOp[]
-        {
-            new(HotPath.Fuzz.Control.ControlOpKind.SetVringNum, 65536u, 0x40UL, true, 0, 8, 943217),
-            new(HotPath.Fuzz.Control.ControlOpKind.SetVringNum, 1u, 0x1UL, false, 0, 1, 316916),
-        });
-        var verdict = new HotPath.Fuzz.Control.ControlProperty().Check(c);
-        Assert.True(verdict.Holds, verdict.Failure);
-    }
+    public void control_regression_effa43d42143744f() => ControlHolds(
+        new(ControlOpKind.SetVringNum, 65536u, 0x40UL, true, 0, 8, 943217),
+        new(ControlOpKind.SetVringNum, 1u, 0x1UL, false, 0, 1, 316916));
 
     [Fact]
-    public void control_regression_f99fea4fb7117f85()
+    public void control_regression_f99fea4fb7117f85() => ControlHolds(
+        new(ControlOpKind.SetFeatures, 0u, 0x140008000UL, false, 0, 7, 975599),
+        new(ControlOpKind.SetVringNum, 1u, 0x1UL, false, 0, 1, 839780));
+
+    /// <summary>A shrunk control counterexample (a started frontend, then <paramref name="ops"/>) now holds.</summary>
+    private static void ControlHolds(params ControlOp[] ops)
     {
-        var c = new HotPath.Fuzz.Control.ControlCase(true, new HotPath.Fuzz.Control.ControlOp[]
-        {
-            new(HotPath.Fuzz.Control.ControlOpKind.SetFeatures, 0u, 0x140008000UL, false, 0, 7, 975599),
-            new(HotPath.Fuzz.Control.ControlOpKind.SetVringNum, 1u, 0x1UL, false, 0, 1, 839780),
-        });
-        var verdict = new HotPath.Fuzz.Control.ControlProperty().Check(c);
+        var verdict = new ControlProperty().Check(new ControlCase(true, ops));
         Assert.True(verdict.Holds, verdict.Failure);
     }
 }

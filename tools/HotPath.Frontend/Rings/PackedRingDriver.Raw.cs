@@ -16,7 +16,7 @@ public readonly record struct RawDesc(ulong Addr, uint Len, ushort Flags = 0, us
 public sealed unsafe partial class PackedRingDriver
 {
     /// <summary>The descriptor ring in guest memory.</summary>
-    public VringPackedDesc* RawDescriptors => (VringPackedDesc*)_desc;
+    public VringPackedDesc* RawDescriptors => _ring.Descriptors;
 
     /// <summary>Next slot the driver fills and the wrap counter of its lap.</summary>
     public uint NextAvail => _nextAvail;
@@ -56,12 +56,8 @@ public sealed unsafe partial class PackedRingDriver
     /// <summary>Writes the descriptor at ring slot <paramref name="slot"/> exactly as given (flags last, release).</summary>
     public void RawWriteDesc(uint slot, ulong addr, uint len, ushort id, ushort flags)
     {
-        if (slot >= RingSize) throw new ArgumentOutOfRangeException(nameof(slot));
-        var d = (VringPackedDesc*)(_desc + 16 * (nuint)slot);
-        d->Addr = addr;
-        d->Len = len;
-        d->Id = id;
-        Volatile.Write(ref d->Flags, flags);
+        _ring.WriteDesc(slot, addr, len, id);
+        _ring.ReleaseFlags(slot, flags);
     }
 
     /// <summary>Writes one entry of the indirect table area owned by buffer <paramref name="head"/>; returns the table's gpa.</summary>
@@ -74,7 +70,7 @@ public sealed unsafe partial class PackedRingDriver
     }
 
     /// <summary>The descriptor at ring slot <paramref name="slot"/> as it is now (e.g. a used descriptor).</summary>
-    public VringPackedDesc RawAt(uint slot) => slot < RingSize ? ((VringPackedDesc*)_desc)[slot] : throw new ArgumentOutOfRangeException(nameof(slot));
+    public VringPackedDesc RawAt(uint slot) => _ring.At(slot);
 
     /// <summary>
     /// The used descriptors from the driver's next used slot on, as far as the device has published them, each with
@@ -112,9 +108,9 @@ public sealed unsafe partial class PackedRingDriver
     }
 
     /// <summary>The device event suppression area (kick suppression, written by the device).</summary>
-    public ushort DeviceEventFlags => Volatile.Read(ref *(ushort*)(_deviceEvent + PackedRingLayout.EventFlagsOffset));
-    public ushort DeviceEventOffWrap => Volatile.Read(ref *(ushort*)(_deviceEvent + PackedRingLayout.EventOffWrapOffset));
+    public ushort DeviceEventFlags => _ring.DeviceEventFlags;
+    public ushort DeviceEventOffWrap => _ring.DeviceEventOffWrap;
 
     /// <summary>The driver event suppression area as we last wrote it.</summary>
-    public ushort DriverEventFlags => *(ushort*)(_driverEvent + PackedRingLayout.EventFlagsOffset);
+    public ushort DriverEventFlags => _ring.DriverEventFlags;
 }

@@ -18,9 +18,7 @@ public sealed unsafe partial class PackedRingDriver : RingDriver
     private const ushort FlagNext = VringPackedDesc.FlagNext, FlagWrite = VringPackedDesc.FlagWrite,
         FlagIndirect = VringPackedDesc.FlagIndirect;
 
-    private readonly byte* _desc;
-    private readonly byte* _driverEvent;   // written by us: interrupt suppression
-    private readonly byte* _deviceEvent;   // written by the device: kick suppression
+    private readonly PackedRingWriter _ring;   // the packed layout in guest memory (descriptors, event areas)
     private readonly ushort[] _slots;      // ring slots the chain with this buffer id takes
 
     // avail side: next slot to fill, its wrap counter, free slots, heads written but not yet released
@@ -40,9 +38,7 @@ public sealed unsafe partial class PackedRingDriver : RingDriver
     public PackedRingDriver(FrontendMemory mem, RingDriverOptions? options = null)
         : base(mem, options, static (m, o) => RingAreas.AllocatePacked(m, o.Size, o.Region))
     {
-        _desc = mem.Host(Areas.DescGpa);
-        _driverEvent = mem.Host(Areas.DriverAreaGpa);
-        _deviceEvent = mem.Host(Areas.DeviceAreaGpa);
+        _ring = new PackedRingWriter(mem, Areas);
         _slots = new ushort[RingSize];
         _pendingSlot = new uint[RingSize];
         _pendingFlags = new ushort[RingSize];
@@ -90,13 +86,10 @@ public sealed unsafe partial class PackedRingDriver : RingDriver
     private void WriteSlot(int offset, ulong addr, uint len, ushort id, ushort flags, ushort? exactFlags = null)
     {
         (uint slot, bool wrap) = AvailSlot(offset);
-        var d = (VringPackedDesc*)(_desc + 16 * (nuint)slot);
-        d->Addr = addr;
-        d->Len = len;
-        d->Id = id;
+        _ring.WriteDesc(slot, addr, len, id);
         // The device reads a chain only after its head's flags say so; the head's release store in Publish orders
         // these plain stores before it.
-        if (offset != 0) d->Flags = exactFlags ?? (ushort)(flags | PackedRingLayout.AvailPattern(wrap));
+        if (offset != 0) _ring.WriteFlags(slot, exactFlags ?? (ushort)(flags | PackedRingLayout.AvailPattern(wrap)));
     }
 
     /// <summary>Slot <paramref name="offset"/> after the next avail slot and the wrap counter of its lap.</summary>
@@ -174,12 +167,8 @@ public sealed unsafe partial class PackedRingDriver : RingDriver
         return KickIfNeeded(old, _published);
     }
 
-    private void ReleaseHead(uint slot, ushort flags)
-    {
-        // Release store: the descriptors of the chain (and the packet bytes in its buffers) are visible to the device
-        // before the head flags that make it available.
-        Volatile.Write(ref ((VringPackedDesc*)(_desc + 16 * (nuint)slot))->Flags, flags);
-    }
+    // Release store (in the writer): the chain's descriptors and packet bytes are visible before the head flags.
+    private void ReleaseHead(uint slot, ushort flags) => _ring.ReleaseFlags(slot, flags);
 
     private bool KickIfNeeded(ushort old, ushort now)
     {
@@ -187,7 +176,7 @@ public sealed unsafe partial class PackedRingDriver : RingDriver
         // device could go to sleep on the old ring while we read its stale DISABLE (virtio_mb).
         Interlocked.MemoryBarrier();
         // One 32-bit load: off_wrap and flags from the same moment.
-        uint area = Volatile.Read(ref *(uint*)_deviceEvent);
+        uint area = _ring.DeviceEvent;
         uint flags = (area >> 16) & 3;
         bool kick = flags == VringPackedEvent.Desc
             ? PackedRingLayout.NeedEvent((ushort)area, old, now, RingSize)
@@ -207,32 +196,12 @@ public sealed unsafe partial class PackedRingDriver : RingDriver
     public override void DisableInterrupts() => SetDriverEvent(0, VringPackedEvent.Disable);
 
     /// <summary>Writes the driver event suppression area: off_wrap first, then flags (release).</summary>
-    public void SetDriverEvent(ushort offWrap, ushort flags)
-    {
-        Volatile.Write(ref *(ushort*)(_driverEvent + PackedRingLayout.EventOffWrapOffset), offWrap);
-        Volatile.Write(ref *(ushort*)(_driverEvent + PackedRingLayout.EventFlagsOffset), flags);
-    }
+    public void SetDriverEvent(ushort offWrap, ushort flags) => _ring.SetDriverEvent(offWrap, flags);
 
     // ------------------------------------------------------------------ internals
 
-    /// <summary>
-    /// The used descriptor at <paramref name="slot"/> if the device has used it in the lap of
-    /// <paramref name="wrap"/>: flags read first (acquire), then id and length.
-    /// </summary>
-    private bool TryUsed(uint slot, bool wrap, out ushort id, out uint len)
-    {
-        var d = (VringPackedDesc*)(_desc + 16 * (nuint)slot);
-        ushort flags = Volatile.Read(ref d->Flags);
-        if (!PackedRingLayout.IsUsed(flags, wrap))
-        {
-            id = 0;
-            len = 0;
-            return false;
-        }
-        id = d->Id;
-        len = d->Len;
-        return true;
-    }
+    /// <summary>The used descriptor at <paramref name="slot"/> if the device has used it in the lap of <paramref name="wrap"/>.</summary>
+    private bool TryUsed(uint slot, bool wrap, out ushort id, out uint len) => _ring.TryUsed(slot, wrap, out id, out len);
 
     private void Advance(ref uint slot, ref bool wrap, uint n)
     {

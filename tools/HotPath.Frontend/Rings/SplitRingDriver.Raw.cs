@@ -9,7 +9,7 @@ namespace HotPath.Frontend.Rings;
 public sealed unsafe partial class SplitRingDriver
 {
     /// <summary>The descriptor table in guest memory.</summary>
-    public VringDesc* RawDescriptors => _desc;
+    public VringDesc* RawDescriptors => _ring.Descriptors;
 
     /// <summary>Writes descriptor <paramref name="index"/> (any value, any index below the ring size).</summary>
     public void RawWriteDesc(ushort index, ulong addr, uint len, ushort flags, ushort next)
@@ -56,11 +56,10 @@ public sealed unsafe partial class SplitRingDriver
     }
 
     /// <summary>Stores <paramref name="value"/> into avail.idx as is (e.g. a jump larger than the ring).</summary>
-    public void RawSetAvailIdx(ushort value) =>
-        Volatile.Write(ref *(ushort*)(_avail + SplitRingLayout.AvailIdxOffset), value);
+    public void RawSetAvailIdx(ushort value) => _ring.AvailIdx = value;
 
     /// <summary>The device's used index as the guest sees it.</summary>
-    public ushort UsedIdx => Volatile.Read(ref *(ushort*)(_used + SplitRingLayout.UsedIdxOffset));
+    public ushort UsedIdx => _ring.UsedIdx;
 
     /// <summary>The driver's next used index to reap.</summary>
     public ushort LastUsed => _lastUsed;
@@ -69,8 +68,8 @@ public sealed unsafe partial class SplitRingDriver
     public VringUsedElem RawUsed(ushort idx) => ReadUsed(idx);
 
     /// <summary>used.flags as the device set it.</summary>
-    public ushort UsedFlags => Volatile.Read(ref *(ushort*)(_used + SplitRingLayout.UsedFlagsOffset));
+    public ushort UsedFlags => _ring.UsedFlags;
 
     /// <summary>used.avail_event (EVENT_IDX).</summary>
-    public ushort AvailEvent => Volatile.Read(ref *(ushort*)(_used + SplitRingLayout.AvailEventOffset(RingSize)));
+    public ushort AvailEvent => _ring.AvailEvent;
 }

@@ -14,10 +14,7 @@ namespace HotPath.Frontend.Rings;
 /// </summary>
 public sealed unsafe partial class SplitRingDriver : RingDriver
 {
-    private readonly VringDesc* _desc;
-    private readonly byte* _avail;
-    private readonly byte* _used;
-    private readonly uint _mask;
+    private readonly SplitRingWriter _ring;   // the split layout in guest memory
     private int _rawOutOfRange;       // raw heads >= size posted and not reaped yet
 
     private ushort _availShadow;      // next avail index to fill
@@ -27,10 +24,7 @@ public sealed unsafe partial class SplitRingDriver : RingDriver
     public SplitRingDriver(FrontendMemory mem, RingDriverOptions? options = null)
         : base(mem, options, static (m, o) => RingAreas.AllocateSplit(m, o.Size, o.Region))
     {
-        _mask = RingSize - 1;
-        _desc = (VringDesc*)mem.Host(Areas.DescGpa);
-        _avail = mem.Host(Areas.DriverAreaGpa);
-        _used = mem.Host(Areas.DeviceAreaGpa);
+        _ring = new SplitRingWriter(mem, Areas);
     }
 
     /// <summary>Free descriptor ids.</summary>
@@ -68,7 +62,7 @@ public sealed unsafe partial class SplitRingDriver : RingDriver
     protected override bool TryPeekUsed(int k, out uint id, out uint len)
     {
         // Acquire: the used elements the device wrote before publishing this index are read after it.
-        ushort usedIdx = Volatile.Read(ref *(ushort*)(_used + SplitRingLayout.UsedIdxOffset));
+        ushort usedIdx = _ring.UsedIdx;
         if ((ushort)(usedIdx - _lastUsed) <= k)
         {
             id = len = 0;
@@ -105,7 +99,7 @@ public sealed unsafe partial class SplitRingDriver : RingDriver
         ushort now = _availShadow;
         if (old == now) return false;
         // Release: descriptors and avail ring entries written above are visible before the index that exposes them.
-        Volatile.Write(ref *(ushort*)(_avail + SplitRingLayout.AvailIdxOffset), now);
+        _ring.AvailIdx = now;
         _availPublished = now;
         return KickIfNeeded(old, now);
     }
@@ -118,13 +112,11 @@ public sealed unsafe partial class SplitRingDriver : RingDriver
         bool kick;
         if (EventIdx)
         {
-            ushort availEvent = Volatile.Read(ref *(ushort*)(_used + SplitRingLayout.AvailEventOffset(RingSize)));
-            kick = SplitRingLayout.NeedEvent(availEvent, now, old);
+            kick = SplitRingLayout.NeedEvent(_ring.AvailEvent, now, old);
         }
         else
         {
-            ushort flags = Volatile.Read(ref *(ushort*)(_used + SplitRingLayout.UsedFlagsOffset));
-            kick = (flags & SplitRingLayout.UsedFlagNoNotify) == 0;
+            kick = (_ring.UsedFlags & SplitRingLayout.UsedFlagNoNotify) == 0;
         }
         if (!kick) return false;
         Kick();
@@ -134,15 +126,15 @@ public sealed unsafe partial class SplitRingDriver : RingDriver
     /// <summary>VRING_AVAIL_F_NO_INTERRUPT (meaningful without EVENT_IDX).</summary>
     public bool NoInterrupt
     {
-        get => (*(ushort*)(_avail + SplitRingLayout.AvailFlagsOffset) & SplitRingLayout.AvailFlagNoInterrupt) != 0;
-        set => Volatile.Write(ref *(ushort*)(_avail + SplitRingLayout.AvailFlagsOffset), value ? SplitRingLayout.AvailFlagNoInterrupt : (ushort)0);
+        get => (_ring.AvailFlags & SplitRingLayout.AvailFlagNoInterrupt) != 0;
+        set => _ring.AvailFlags = value ? SplitRingLayout.AvailFlagNoInterrupt : (ushort)0;
     }
 
     /// <summary>EVENT_IDX used_event: the device interrupts once the used index passes this value.</summary>
     public ushort UsedEvent
     {
-        get => *(ushort*)(_avail + SplitRingLayout.UsedEventOffset(RingSize));
-        set => Volatile.Write(ref *(ushort*)(_avail + SplitRingLayout.UsedEventOffset(RingSize)), value);
+        get => _ring.UsedEvent;
+        set => _ring.UsedEvent = value;
     }
 
     /// <summary>Asks for an interrupt at the next used entry (EVENT_IDX: used_event = next used; otherwise clears NO_INTERRUPT).</summary>
@@ -157,22 +149,9 @@ public sealed unsafe partial class SplitRingDriver : RingDriver
 
     // ------------------------------------------------------------------ internals
 
-    private void SetDesc(ushort id, ulong addr, uint len, ushort flags, ushort next)
-    {
-        VringDesc* d = _desc + id;
-        d->Addr = addr;
-        d->Len = len;
-        d->Flags = flags;
-        d->Next = next;
-    }
+    private void SetDesc(ushort id, ulong addr, uint len, ushort flags, ushort next) => _ring.WriteDesc(id, addr, len, flags, next);
 
-    /// <summary>Writes <paramref name="head"/> into the next avail slot (not yet published).</summary>
-    private void PushAvail(ushort head)
-    {
-        *(ushort*)(_avail + SplitRingLayout.AvailRingOffset + 2 * (_availShadow & _mask)) = head;
-        _availShadow++;
-    }
+    private void PushAvail(ushort head) => _ring.WriteAvail(_availShadow++, head);
 
-    private VringUsedElem ReadUsed(ushort idx) =>
-        *(VringUsedElem*)(_used + SplitRingLayout.UsedRingOffset + 8 * (idx & _mask));
+    private VringUsedElem ReadUsed(ushort idx) => _ring.Used(idx);
 }
