@@ -8,28 +8,19 @@ namespace HotPath.TestBackend;
 internal sealed unsafe class Forwarder(Mempool pool) : IVhostDeviceOps
 {
     private const int Burst = 32;
-    private readonly Dictionary<int, (Thread Thread, CancellationTokenSource Stop)> _running = new();
+    private readonly DeviceThreads _threads = new();
 
     public int NewDevice(int vid)
     {
         VhostDevice dev = DeviceRegistry.Get(vid)!.Device;
-        var stop = new CancellationTokenSource();
-        var t = new Thread(() => Run(dev, stop.Token)) { IsBackground = true, Name = $"forward {vid}" };
-        lock (_running) _running[vid] = (t, stop);
-        t.Start();
+        _threads.Start(vid, $"forward {vid}", stop => Run(dev, stop));
         Console.WriteLine($"device {vid} started");
         return 0;
     }
 
     public void DestroyDevice(int vid)
     {
-        (Thread Thread, CancellationTokenSource Stop) r;
-        lock (_running)
-        {
-            if (!_running.Remove(vid, out r)) return;
-        }
-        r.Stop.Cancel();
-        r.Thread.Join();
+        if (!_threads.TryStop(vid, Timeout.InfiniteTimeSpan, out _)) return;
         Console.WriteLine($"device {vid} stopped");
     }
 

@@ -1,4 +1,5 @@
 #include "peer.h"
+#include "../../tools/hp-fwd/child.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -67,17 +68,7 @@ pid_t peer_start(const char *sock, const char *mode, int server, int pkt_len, co
 
 void peer_stop(pid_t pid)
 {
-	int status;
-	if (pid <= 0)
-		return;
-	kill(pid, SIGINT);
-	for (int i = 0; i < 100; i++) {
-		if (waitpid(pid, &status, WNOHANG) == pid)
-			return;
-		usleep(100000);
-	}
-	kill(pid, SIGKILL);
-	waitpid(pid, &status, 0);
+	child_stop(pid);
 }
 
 static char buf[1 << 20];

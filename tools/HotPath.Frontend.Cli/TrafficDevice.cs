@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using HotPath.Engine.Virtio;
-using HotPath.Frontend.Memory;
 using HotPath.Frontend.Rings;
 using HotPath.Frontend.VhostUser;
 
@@ -15,87 +14,59 @@ internal sealed class TrafficDevice : IDisposable
 {
     private const uint RingSize = 1024;
     private const uint BufferSize = 2048;
-    /// <summary>The features the drivers are built for; the connection must end up with exactly these ring features.</summary>
-    private static readonly ulong DriverFeatures = NetDeviceOptions.DefaultFeatures;
     private static readonly ulong RingFeatureMask =
         VirtioFeatures.Bit(VirtioFeatures.Version1) | VirtioFeatures.Bit(VirtioFeatures.NetMrgRxbuf) |
         VirtioFeatures.Bit(VirtioFeatures.RingEventIdx) | VirtioFeatures.Bit(VirtioFeatures.RingPacked);
 
-    private readonly FrontendMemory _memory;
-    private readonly SplitRingDriver _rx, _tx;
-    private readonly VhostUserFrontend _frontend;
+    private readonly SplitNetDevice _device;
 
-    private TrafficDevice(FrontendMemory memory, SplitRingDriver rx, SplitRingDriver tx, VhostUserFrontend frontend)
-    {
-        _memory = memory;
-        _rx = rx;
-        _tx = tx;
-        _frontend = frontend;
-    }
+    private TrafficDevice(SplitNetDevice device) => _device = device;
 
-    /// <summary>Connects to <paramref name="socket"/> (waiting for it up to <paramref name="connectTimeout"/>) and starts the device.</summary>
-    public static TrafficDevice Open(string socket, TimeSpan connectTimeout)
-    {
-        FrontendMemory? mem = null;
-        SplitRingDriver? rx = null, tx = null;
-        VhostUserFrontend? fe = null;
-        try
+    /// <summary>Connects to <paramref name="socket"/> (waiting for it up to <paramref name="connectTimeout"/>) and starts
+    /// the device; the connection must end up with exactly the ring features the drivers are built for.</summary>
+    public static TrafficDevice Open(string socket, TimeSpan connectTimeout) =>
+        new(SplitNetDevice.Open(socket, connectTimeout, 32UL << 20, RingSize, BufferSize, d =>
         {
-            mem = FrontendMemory.Create(32UL << 20);
-            var options = new RingDriverOptions { Size = RingSize, BufferSize = BufferSize, Features = DriverFeatures, MaxIndirect = 0 };
-            rx = new SplitRingDriver(mem, options);
-            tx = new SplitRingDriver(mem, options);
-            fe = VhostUserFrontend.Connect(socket, connectTimeout);
-            fe.Start(mem, new IRingLayout[] { rx.Areas, tx.Areas }, new NetDeviceOptions { WantedFeatures = DriverFeatures });
-            if ((fe.AckedFeatures & RingFeatureMask) != (DriverFeatures & RingFeatureMask))
-                throw new NotSupportedException($"the backend acked {VirtioFeatures.Describe(fe.AckedFeatures)}; the rings are built for " +
-                    VirtioFeatures.Describe(DriverFeatures));
-            return new TrafficDevice(mem, rx, tx, fe);
-        }
-        catch
-        {
-            fe?.Dispose();
-            rx?.Dispose();
-            tx?.Dispose();
-            mem?.Dispose();
-            throw;
-        }
-    }
+            d.Start();
+            if ((d.Frontend.AckedFeatures & RingFeatureMask) != (SplitNetDevice.Features & RingFeatureMask))
+                throw new NotSupportedException($"the backend acked {VirtioFeatures.Describe(d.Frontend.AckedFeatures)}; the rings are built for " +
+                    VirtioFeatures.Describe(SplitNetDevice.Features));
+        }));
 
     /// <summary>Drives <paramref name="direction"/> for <paramref name="duration"/>; returns the packets sent and received.</summary>
     public (long Tx, long Rx, double Seconds) Run(Direction direction, int packetLength, TimeSpan duration)
     {
         byte[] frame = Frames.Udp(packetLength);
-        byte[] header = new byte[_tx.HeaderSize];   // no offloads: all zero
+        byte[] header = new byte[_device.Tx.HeaderSize];   // no offloads: all zero
         byte[] received = new byte[BufferSize * 64];
         bool send = direction != Direction.Enqueue, receive = direction != Direction.Dequeue;
         long tx = 0, rx = 0;
         if (receive)
         {
-            _rx.FillRx(BufferSize);
-            _rx.Publish();
+            _device.Rx.FillRx(BufferSize);
+            _device.Rx.Publish();
         }
         var clock = Stopwatch.StartNew();
         while (clock.Elapsed < duration)
         {
             if (send)
             {
-                while (_tx.PostTx(header, frame)) { }
-                _tx.Publish();
-                tx += _tx.ReapTx();
+                while (_device.Tx.PostTx(header, frame)) { }
+                _device.Tx.Publish();
+                tx += _device.Tx.ReapTx();
             }
             if (receive)
             {
                 bool any = false;
-                while (_rx.TryReceive(received, out RxInfo info))
+                while (_device.Rx.TryReceive(received, out RxInfo info))
                 {
                     if (info.UsedLen != 0) rx++;
                     any = true;
                 }
                 if (any)
                 {
-                    _rx.FillRx(BufferSize);
-                    _rx.Publish();
+                    _device.Rx.FillRx(BufferSize);
+                    _device.Rx.Publish();
                 }
             }
         }
@@ -103,18 +74,5 @@ internal sealed class TrafficDevice : IDisposable
     }
 
     /// <summary>Stops the device as QEMU does (the backend sees destroy_device), then closes everything.</summary>
-    public void Dispose()
-    {
-        try
-        {
-            if (!_frontend.IsBroken) _frontend.Stop();
-        }
-        finally
-        {
-            _frontend.Dispose();
-            _rx.Dispose();
-            _tx.Dispose();
-            _memory.Dispose();
-        }
-    }
+    public void Dispose() => _device.StopAndDispose();
 }

@@ -1,4 +1,5 @@
 #include "demo.h"
+#include "child.h"
 
 #include <fcntl.h>
 #include <limits.h>
@@ -57,19 +58,6 @@ static pid_t spawn(char *const argv[], int out_fd, const char *out_path, const c
 	_exit(127);
 }
 
-static void stop(pid_t pid)
-{
-	int status;
-	kill(pid, SIGINT);
-	for (int i = 0; i < 100; i++) {
-		if (waitpid(pid, &status, WNOHANG) == pid)
-			return;
-		usleep(100000);
-	}
-	kill(pid, SIGKILL);
-	waitpid(pid, &status, 0);
-}
-
 static void print_file(const char *path)
 {
 	char line[512];
@@ -108,7 +96,7 @@ static double run_one(const char *self, const char *frontend, const char *dir, c
 	for (int i = 0; i < 100 && access(sock, F_OK) != 0; i++)
 		usleep(50000);
 	if (pipe(pipefd) != 0) {
-		stop(backend);
+		child_stop(backend);
 		return -1;
 	}
 	{
@@ -134,7 +122,7 @@ static double run_one(const char *self, const char *frontend, const char *dir, c
 	n = read(pipefd[0], out, sizeof(out) - 1);
 	close(pipefd[0]);
 	out[n > 0 ? n : 0] = '\0';
-	stop(backend);
+	child_stop(backend);
 	snprintf(key, sizeof(key), "%s=", w->metric);
 	p = strstr(out, key);
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && p != NULL)

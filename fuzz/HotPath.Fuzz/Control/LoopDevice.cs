@@ -15,48 +15,23 @@ namespace HotPath.Fuzz.Control;
 /// </summary>
 internal sealed unsafe class LoopDevice : IDisposable
 {
-    private const uint Size = 256, Buffer = 2048;
-    private static readonly ulong Features = NetDeviceOptions.DefaultFeatures;
+    private const uint Buffer = 2048;
 
-    public FrontendMemory Memory { get; }
-    public SplitRingDriver Rx { get; }
-    public SplitRingDriver Tx { get; }
-    public VhostUserFrontend Frontend { get; }
+    private readonly SplitNetDevice _device;
+    public FrontendMemory Memory => _device.Memory;
+    public SplitRingDriver Rx => _device.Rx;
+    public SplitRingDriver Tx => _device.Tx;
+    public VhostUserFrontend Frontend => _device.Frontend;
 
-    private LoopDevice(FrontendMemory mem, SplitRingDriver rx, SplitRingDriver tx, VhostUserFrontend fe)
-    {
-        Memory = mem;
-        Rx = rx;
-        Tx = tx;
-        Frontend = fe;
-    }
+    private LoopDevice(SplitNetDevice device) => _device = device;
 
     /// <summary>Connects; with <paramref name="start"/> negotiates and brings the device up, else only negotiates.</summary>
-    public static LoopDevice Open(string path, bool start)
-    {
-        FrontendMemory mem = FrontendMemory.Create(8UL << 20);
-        SplitRingDriver? rx = null, tx = null;
-        VhostUserFrontend? fe = null;
-        try
+    public static LoopDevice Open(string path, bool start) =>
+        new(SplitNetDevice.Open(path, TimeSpan.FromSeconds(5), 8UL << 20, 256, Buffer, d =>
         {
-            var options = new RingDriverOptions { Size = Size, BufferSize = Buffer, Features = Features, MaxIndirect = 0 };
-            rx = new SplitRingDriver(mem, options);
-            tx = new SplitRingDriver(mem, options);
-            fe = VhostUserFrontend.Connect(path, TimeSpan.FromSeconds(5));
-            var net = new NetDeviceOptions { WantedFeatures = Features };
-            if (start) fe.Start(mem, new IRingLayout[] { rx.Areas, tx.Areas }, net);
-            else fe.Negotiate(1, packed: false, net);
-            return new LoopDevice(mem, rx, tx, fe);
-        }
-        catch
-        {
-            fe?.Dispose();
-            rx?.Dispose();
-            tx?.Dispose();
-            mem.Dispose();
-            throw;
-        }
-    }
+            if (start) d.Start();
+            else d.Negotiate();
+        }));
 
     /// <summary>
     /// Posts <paramref name="frames"/> on TX, then polls the device on the backend side up to
@@ -114,17 +89,5 @@ internal sealed unsafe class LoopDevice : IDisposable
         }
     }
 
-    public void Dispose()
-    {
-        try
-        {
-            Frontend.Dispose();
-        }
-        finally
-        {
-            Rx.Dispose();
-            Tx.Dispose();
-            Memory.Dispose();
-        }
-    }
+    public void Dispose() => _device.Dispose();
 }

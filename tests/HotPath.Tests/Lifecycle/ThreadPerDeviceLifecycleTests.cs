@@ -1,6 +1,7 @@
 using HotPath.Engine;
 using HotPath.Engine.Buffers;
 using HotPath.Protocol.Control;
+using HotPath.TestBackend;
 using HotPath.Tests.Buffers;
 using HotPath.Tests.Infrastructure;
 using HotPath.Tests.Protocol;
@@ -21,29 +22,21 @@ public sealed unsafe class ThreadPerDeviceLifecycleTests
     /// <summary>io forwarding on a thread of its own per device, with a per-thread mempool cache.</summary>
     private sealed class ThreadPerDeviceApp(Mempool pool) : IVhostDeviceOps
     {
-        private readonly Dictionary<int, (Thread Thread, CancellationTokenSource Stop)> _workers = new();
+        private readonly DeviceThreads _workers = new();
         public readonly DeviceEventLog Events = new();
         public long Forwarded;
 
         public int NewDevice(int vid)
         {
-            var stop = new CancellationTokenSource();
-            var t = new Thread(() => Forward(vid, stop.Token)) { IsBackground = true, Name = $"poll-{vid}" };
-            lock (_workers) _workers[vid] = (t, stop);
-            t.Start();
+            _workers.Start(vid, $"poll-{vid}", stop => Forward(vid, stop));
             Events.NewDevice(vid);
             return 0;
         }
 
         public void DestroyDevice(int vid)
         {
-            (Thread Thread, CancellationTokenSource Stop) w;
-            lock (_workers)
-            {
-                if (!_workers.Remove(vid, out w)) return;
-            }
-            w.Stop.Cancel();
-            Assert.True(w.Thread.Join(TimeSpan.FromSeconds(10)), "the polling thread did not stop");
+            if (!_workers.TryStop(vid, TimeSpan.FromSeconds(10), out bool joined)) return;
+            Assert.True(joined, "the polling thread did not stop");
             Events.DestroyDevice(vid);
         }
 

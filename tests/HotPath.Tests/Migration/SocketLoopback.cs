@@ -1,7 +1,6 @@
 using HotPath.Engine;
 using HotPath.Engine.Buffers;
 using HotPath.Frontend.VhostUser;
-using HotPath.Protocol.Control;
 using HotPath.Tests.Datapath;
 using HotPath.Tests.Infrastructure;
 using HotPath.Tests.Protocol;
@@ -15,15 +14,14 @@ namespace HotPath.Tests.Migration;
 /// </summary>
 internal sealed unsafe class SocketLoopback : IDisposable
 {
-    public static readonly TimeSpan Wait = TimeSpan.FromSeconds(10);
+    public static readonly TimeSpan Wait = SocketDevice.Wait;
     private const int Burst = 32;
 
-    public VhostDriver Driver { get; }
-    public DeviceEventLog Events { get; } = new();
+    private readonly SocketDevice _socket;
     public GuestTraffic Guest { get; }
-    public VhostUserFrontend Frontend { get; }
-    public VhostSession Session { get; }
-    public VhostDevice Device => Session.Device;
+    public DeviceEventLog Events => _socket.Events;
+    public VhostUserFrontend Frontend => _socket.Frontend;
+    public VhostDevice Device => _socket.Device;
     public Mempool Pool { get; }
 
     private readonly nint[] _burst = new nint[Burst];
@@ -36,14 +34,8 @@ internal sealed unsafe class SocketLoopback : IDisposable
 
     public SocketLoopback(string tag, ulong[]? regionSizes = null, uint ringSize = 256, NetDeviceOptions? options = null)
     {
-        Driver = VhostDriver.Register(DpdkBackend.NewSocketPath(tag), VhostDriverFlags.None);
-        Driver.RegisterCallbacks(Events);
-        Driver.Start();
         Guest = new GuestTraffic(regionSizes, ringSize);
-        Frontend = VhostUserFrontend.Connect(Driver.Path, Wait);
-        Frontend.Start(Guest.Memory, Guest.Rings, options);
-        int vid = int.Parse(Events.WaitFor("new_device", Wait).Split(' ')[1]);
-        Session = DeviceRegistry.Get(vid)!;
+        _socket = new SocketDevice(tag, Guest.Memory, Guest.Rings, options);
         Pool = TestPools.Create(4096);
     }
 
@@ -84,8 +76,7 @@ internal sealed unsafe class SocketLoopback : IDisposable
 
     public void Dispose()
     {
-        Frontend.Dispose();
-        try { Driver.Unregister(); } catch (VhostException) { }
+        _socket.Dispose();
         Guest.Dispose();
         Pool.Dispose();
     }

@@ -5,7 +5,6 @@ using HotPath.Engine.Vrings;
 using HotPath.Frontend.Memory;
 using HotPath.Frontend.Rings;
 using HotPath.Frontend.VhostUser;
-using HotPath.Protocol.Control;
 using HotPath.Tests.Datapath;
 using HotPath.Tests.Infrastructure;
 using HotPath.Tests.Protocol;
@@ -21,17 +20,15 @@ namespace HotPath.Tests.Notification;
 /// </summary>
 internal sealed class KickSocketRig : IDisposable
 {
-    public static readonly TimeSpan Wait = TimeSpan.FromSeconds(10);
+    public static readonly TimeSpan Wait = SocketDevice.Wait;
     public const int TxVring = 1;
 
-    public VhostDriver Driver { get; }
-    public DeviceEventLog Events { get; } = new();
+    private readonly SocketDevice _socket;
     public FrontendMemory Memory { get; }
     public IRingDriver Rx { get; }
     public IRingDriver Tx { get; }
-    public VhostUserFrontend Frontend { get; }
-    public VhostSession Session { get; }
-    public VhostDevice Device => Session.Device;
+    public VhostUserFrontend Frontend => _socket.Frontend;
+    public VhostDevice Device => _socket.Device;
     public Mempool Pool { get; }
 
     /// <summary>Kicks the guest's TX driver decided on (and wrote to the backend's kick fd).</summary>
@@ -50,14 +47,8 @@ internal sealed class KickSocketRig : IDisposable
         Rx = packed ? new PackedRingDriver(Memory, o) : new SplitRingDriver(Memory, o);
         Tx = packed ? new PackedRingDriver(Memory, o) : new SplitRingDriver(Memory, o);
         _header = new byte[Tx.HeaderSize];
-        Driver = VhostDriver.Register(DpdkBackend.NewSocketPath(tag), VhostDriverFlags.None);
-        Driver.RegisterCallbacks(Events);
-        Driver.Start();
-        Frontend = VhostUserFrontend.Connect(Driver.Path, Wait);
-        Frontend.Start(Memory, new[] { Rx.Areas, Tx.Areas }, new NetDeviceOptions { WantedFeatures = features });
-        int vid = int.Parse(Events.WaitFor("new_device", Wait).Split(' ')[1]);
-        Session = DeviceRegistry.Get(vid)!;
-        DeviceWaits.Running(Session);
+        _socket = new SocketDevice(tag, Memory, new[] { Rx.Areas, Tx.Areas }, new NetDeviceOptions { WantedFeatures = features });
+        DeviceWaits.Running(_socket.Session);
         Assert.Equal(eventIdx, VirtioFeatures.Has(Device.Features, VirtioFeatures.RingEventIdx));
         Assert.Equal(packed, VirtioFeatures.Has(Device.Features, VirtioFeatures.RingPacked));
         Pool = TestPools.Create(1024);
@@ -99,8 +90,7 @@ internal sealed class KickSocketRig : IDisposable
 
     public void Dispose()
     {
-        Frontend.Dispose();
-        try { Driver.Unregister(); } catch (VhostException) { }
+        _socket.Dispose();
         Rx.Dispose();
         Tx.Dispose();
         Memory.Dispose();
