@@ -15,8 +15,11 @@ public unsafe class CacheSlotTests
     [Fact]
     public void Threads_past_the_slot_maximum_go_straight_to_the_ring()
     {
+        // More threads than there are slots at all: however many slots other threads still hold (and whichever of
+        // those get reclaimed meanwhile because their owner exited, which once made a "free + 8" version flaky),
+        // at least 8 of these find none.
         int free = MempoolCacheSlots.FreeSlots;
-        int threads = free + 8;
+        int threads = MempoolCacheSlots.MaxSlots + 8;
         using var pool = Mempool.Create(PoolFixtures.Name("slots"), 8192, 16, 256, MempoolFlags.NoHuge);
         var slots = new int[threads];
         var ok = new bool[threads];
@@ -30,12 +33,12 @@ public unsafe class CacheSlotTests
             MbufOps.Free(m);
         }, maxStackSize: 256 << 10)).ToArray();
         foreach (var t in workers) t.Start();
-        foreach (var t in workers) Assert.True(t.Join(TimeSpan.FromSeconds(30)));
+        foreach (var t in workers) Assert.True(t.Join(TimeSpan.FromMinutes(5)));
 
-        Assert.All(ok, Assert.True);
-        Assert.Equal(8, slots.Count(s => s < 0));
+        Assert.All(ok, Assert.True);                                // slot or not, every thread allocated
         int[] held = slots.Where(s => s >= 0).ToArray();
-        Assert.Equal(free, held.Length);
+        Assert.InRange(held.Length, free, MempoolCacheSlots.MaxSlots);  // every slot free at the start was taken
+        Assert.True(threads - held.Length >= 8, $"{threads - held.Length} threads without a slot");
         Assert.Equal(held.Length, held.Distinct().Count());       // no two live threads share a cache
         Assert.All(held, s => Assert.InRange(s, 0, MempoolCacheSlots.MaxSlots - 1));
         Assert.Equal(0u, pool.InUse);
