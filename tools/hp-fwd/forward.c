@@ -315,22 +315,27 @@ static int on_new_device(int vid)
 	return 0;
 }
 
-static void on_destroy_device(int vid)
+/* Takes device vid out of the table and stops it: its threads are gone before the library touches the rings again.
+ * A device whose threads would not stop is leaked rather than freed under them. */
+static void retire_device(int vid)
 {
-	char line[128];
-	struct device *d = NULL;
-	if (vid < 0 || vid >= MAX_VIDS)
-		return;
+	struct device *d;
 	pthread_mutex_lock(&g_devices_lock);
 	d = g_devices[vid];
 	g_devices[vid] = NULL;
 	if (d != NULL)
 		count_running(-1);
 	pthread_mutex_unlock(&g_devices_lock);
-	if (d != NULL) {
-		if (stop_device(d) == 0) /* the threads are gone before the library touches the rings again */
-			free(d);
-	}
+	if (d != NULL && stop_device(d) == 0)
+		free(d);
+}
+
+static void on_destroy_device(int vid)
+{
+	char line[128];
+	if (vid < 0 || vid >= MAX_VIDS)
+		return;
+	retire_device(vid);
 	/* Every mbuf of a stopped device is back: the pool's in-use count is what other devices hold. */
 	snprintf(line, sizeof(line), "destroy_device vid=%d pool_in_use=%u pool_avail=%u", vid,
 		 hp_mempool_in_use_count(g_pool), hp_mempool_avail_count(g_pool));
@@ -375,17 +380,8 @@ int forward_init(const struct fwd_options *o)
 
 void forward_fini(void)
 {
-	for (int vid = 0; vid < MAX_VIDS; vid++) {
-		struct device *d;
-		pthread_mutex_lock(&g_devices_lock);
-		d = g_devices[vid];
-		g_devices[vid] = NULL;
-		if (d != NULL)
-			count_running(-1);
-		pthread_mutex_unlock(&g_devices_lock);
-		if (d != NULL && stop_device(d) == 0)
-			free(d);
-	}
+	for (int vid = 0; vid < MAX_VIDS; vid++)
+		retire_device(vid);
 	hp_mempool_free(g_pool);
 	g_pool = NULL;
 	free(g_frame);
