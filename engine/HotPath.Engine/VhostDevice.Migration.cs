@@ -62,7 +62,7 @@ public sealed unsafe partial class VhostDevice
     {
         DirtyLog? log = Log;
         if (log == null || !VirtioFeatures.Has(Features, VirtioFeatures.LogAll) || !log.TryPin()) return;
-        try { log.MarkRange(gpa, len); }
+        try { CountApiLogPages(log.MarkRange(gpa, len)); }
         finally { log.Unpin(); }
     }
 
@@ -79,7 +79,7 @@ public sealed unsafe partial class VhostDevice
         ulong bytes = v.IsPacked ? PackedRingLayout.DescBytes(v.Size) : SplitRingLayout.UsedBytes(v.Size);
         if (offset > bytes || len > bytes - offset) return LogUsedResult.OutsideRing;
         if (!log.TryPin()) return LogUsedResult.NotLogging;
-        try { log.MarkRange(v.UsedLogGpa + offset, len); }
+        try { CountApiLogPages(log.MarkRange(v.UsedLogGpa + offset, len)); }
         finally { log.Unpin(); }
         return LogUsedResult.Logged;
     }

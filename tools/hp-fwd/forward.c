@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "icmpecho.h"
+#include "migration.h"
 #include "output.h"
 #include "packets.h"
 #include "rxwait.h"
@@ -336,6 +337,7 @@ static void on_destroy_device(int vid)
 	if (vid < 0 || vid >= MAX_VIDS)
 		return;
 	retire_device(vid);
+	migration_device_gone(vid);
 	/* Every mbuf of a stopped device is back: the pool's in-use count is what other devices hold. */
 	snprintf(line, sizeof(line), "destroy_device vid=%d pool_in_use=%u pool_avail=%u", vid,
 		 hp_mempool_in_use_count(g_pool), hp_mempool_avail_count(g_pool));
@@ -354,6 +356,7 @@ static const struct hp_vhost_device_ops g_ops = {
 	.new_device = on_new_device,
 	.destroy_device = on_destroy_device,
 	.vring_state_changed = on_vring_state_changed,
+	.features_changed = migration_features_changed,
 };
 
 const struct hp_vhost_device_ops *forward_ops(void) { return &g_ops; }

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "migration.h"
 #include "output.h"
 #include "rxwait.h"
 
@@ -76,6 +77,7 @@ void stats_print_interval(const struct fwd_options *o)
 		out_line(line);
 		g_prev[q] = t;
 	}
+	migration_print_interval();
 	g_last = now;
 }
 
@@ -157,5 +159,6 @@ int stats_finish(const struct fwd_options *o, double active_seconds)
 			 (unsigned long long)sum.rx_kick_wakeups);
 		out_line(line);
 	}
+	migration_print_summary();
 	return o->json != NULL ? write_json(o, &sum, per, secs, active) : 0;
 }

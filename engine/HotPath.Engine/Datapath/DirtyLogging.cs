@@ -1,5 +1,6 @@
 using HotPath.Engine.Logging;
 using HotPath.Engine.Memory;
+using HotPath.Engine.Stats;
 using HotPath.Engine.Vrings;
 
 namespace HotPath.Engine.Datapath;
@@ -9,7 +10,7 @@ namespace HotPath.Engine.Datapath;
 /// vhost_log_cache_write_iova and vhost_log_cache_used_vring): packet bytes and headers on enqueue, the descriptors
 /// written back as used, and the device area. Split rings log at publication instead (<see cref="SplitColdPublish"/>).
 /// Cold: a burst takes the log once (null unless VHOST_F_LOG_ALL is negotiated and a log is mapped) and calls here
-/// only when it is non-null.
+/// only when it is non-null. The pages marked are counted in the vring's <c>log_pages_marked</c>.
 /// </summary>
 internal static unsafe class DirtyLogging
 {
@@ -20,15 +21,17 @@ internal static unsafe class DirtyLogging
 
     /// <summary>Marks the first <paramref name="bytes"/> bytes written into the pieces.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    public static void Pieces(DirtyLog log, GuestMemory mem, BufPiece* vec, int nVec, ulong bytes)
+    public static void Pieces(DirtyLog log, VringStats stats, GuestMemory mem, BufPiece* vec, int nVec, ulong bytes)
     {
+        ulong pages = 0;
         for (int i = 0; i < nVec && bytes != 0; i++)
         {
             ulong n = Math.Min(bytes, vec[i].Len);
             ulong gpa = HostToGpa(mem, vec[i].Host);
-            if (gpa != ulong.MaxValue) log.MarkRange(gpa, n);
+            if (gpa != ulong.MaxValue) pages += log.MarkRange(gpa, n);
             bytes -= n;
         }
+        stats.Add(VringStats.LogPagesMarked, pages);
     }
 
     /// <summary>Marks the used ring's flags word (kick suppression).</summary>
@@ -36,7 +39,7 @@ internal static unsafe class DirtyLogging
     public static void UsedFlags(DirtyLog log, Vring vq)
     {
         ulong used = UsedGpa(vq);
-        if (used != ulong.MaxValue) log.MarkRange(used + SplitRingLayout.UsedFlagsOffset, 2);
+        if (used != ulong.MaxValue) vq.Stats.Add(VringStats.LogPagesMarked, log.MarkRange(used + SplitRingLayout.UsedFlagsOffset, 2));
     }
 
     /// <summary>
@@ -56,13 +59,15 @@ internal static unsafe class DirtyLogging
         uint size = vq.Size;
         uint start = shadow[0] & 0xFFFF;
         uint end = newUsedIndex;
-        if (end > start) log.MarkRange(desc + 16UL * start, 16UL * (end - start));
+        ulong pages;
+        if (end > start) pages = log.MarkRange(desc + 16UL * start, 16UL * (end - start));
         else
         {
             // Wrapped (or a whole lap): [start, size) and [0, end).
-            log.MarkRange(desc + 16UL * start, 16UL * (size - start));
-            if (end != 0) log.MarkRange(desc, 16UL * end);
+            pages = log.MarkRange(desc + 16UL * start, 16UL * (size - start));
+            if (end != 0) pages += log.MarkRange(desc, 16UL * end);
         }
+        vq.Stats.Add(VringStats.LogPagesMarked, pages);
     }
 
     private static ulong UsedGpa(Vring vq) => (vq.AddrFlags & Vring.AddrFlagLog) != 0 ? vq.LogGuestAddr : vq.UsedGuestPhysAddr;

@@ -85,7 +85,7 @@ internal unsafe ref struct PackedBurst
     /// <summary>Marks the first <paramref name="bytes"/> bytes written into the vector's pieces under LOG_ALL.</summary>
     public readonly void LogWritten(int nVec, ulong bytes)
     {
-        if (Log != null) DirtyLogging.Pieces(Log, Mem, Vec, nVec, bytes);
+        if (Log != null) DirtyLogging.Pieces(Log, Stats, Mem, Vec, nVec, bytes);
     }
 
     /// <summary>A pending chain record: id | descriptors &lt;&lt; 16 | (length or reason) &lt;&lt; 32.</summary>

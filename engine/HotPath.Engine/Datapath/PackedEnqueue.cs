@@ -41,7 +41,7 @@ internal static unsafe class PackedEnqueue
         // Pages the one-piece paths write are collected here and set in the log after the deferred copies ran (a bit
         // set before its write could be synced and cleared while the page still held the old bytes).
         LogCacheEntry* logStore = stackalloc LogCacheEntry[LogCache.Capacity];
-        LogCache logCache = log != null ? new LogCache(log, logStore) : default;
+        LogCache logCache = log != null ? new LogCache(log, logStore, vq.Stats) : default;
         uint nShadow = 0, done = 0, batched = 0;
         // At most one lap of chains per burst: the shadow and the deferred copies hold one entry per chain.
         while (done < count && nShadow < size)

@@ -1,6 +1,7 @@
 using HotPath.Engine.Inflight;
 using HotPath.Engine.Logging;
 using HotPath.Engine.Memory;
+using HotPath.Engine.Stats;
 using HotPath.Engine.Vrings;
 
 namespace HotPath.Engine.Datapath;
@@ -48,7 +49,7 @@ internal static unsafe class SplitColdPublish
         if (log != null)
         {
             LogCacheEntry* storage = stackalloc LogCacheEntry[LogCache.Capacity];
-            var cache = new LogCache(log, storage);
+            var cache = new LogCache(log, storage, vq.Stats);
             // Guest RX rings (even vrings) are written by enqueue; a dequeue writes no guest buffer (its used lengths are 0).
             if ((vq.Index & 1) == 0)
                 for (uint k = 0; k < n; k++) SplitChainLog.Mark(ref cache, mem, vq.Desc, size, shadow[k].Id, shadow[k].Len);
@@ -59,7 +60,8 @@ internal static unsafe class SplitColdPublish
         // Release store: the used entries and every guest write before them are visible before the index that hands
         // the buffers back (and, with logging on, after every log bit naming them: see above).
         Volatile.Write(ref *(ushort*)(used + SplitRingLayout.UsedIdxOffset), newUsed);
-        if (log != null && vq.LogUsed) log.MarkRange(vq.UsedLogGpa + SplitRingLayout.UsedIdxOffset, sizeof(ushort));
+        if (log != null && vq.LogUsed)
+            vq.Stats.Add(VringStats.LogPagesMarked, log.MarkRange(vq.UsedLogGpa + SplitRingLayout.UsedIdxOffset, sizeof(ushort)));
         if (inflight != null) InflightSplit.CompleteBatch(inflight, shadow, n, newUsed);
         return newUsed;
     }

@@ -42,8 +42,9 @@ internal static unsafe class SplitRing
         vq.ApplySplitKickSuppression(features);
         if (vq.ActiveLog is { } log && vq.LogUsed)
         {
-            log.MarkRange(vq.UsedLogGpa + SplitRingLayout.UsedFlagsOffset, sizeof(ushort));
-            log.MarkRange(vq.UsedLogGpa + SplitRingLayout.UsedRingOffset + 8UL * vq.Size, sizeof(ushort));   // avail_event
+            ulong pages = log.MarkRange(vq.UsedLogGpa + SplitRingLayout.UsedFlagsOffset, sizeof(ushort));
+            pages += log.MarkRange(vq.UsedLogGpa + SplitRingLayout.UsedRingOffset + 8UL * vq.Size, sizeof(ushort));   // avail_event
+            vq.Stats.Add(VringStats.LogPagesMarked, pages);
         }
     }
 

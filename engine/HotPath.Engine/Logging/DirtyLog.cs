@@ -61,20 +61,22 @@ public sealed unsafe class DirtyLog : IDisposable
     /// Marks every page of [gpa, gpa+len) dirty, one atomic OR per 64-page word (DPDK's __vhost_log_write). DPDK drops
     /// a write whose end lies past the log; here the pages the log covers are marked and the write is counted in
     /// <see cref="OutOfRangeWrites"/>: marking more than needed is always safe for migration, marking less is not.
+    /// Returns the pages marked (for the vring's <c>log_pages_marked</c> counter).
     /// </summary>
-    public void MarkRange(ulong gpa, ulong len)
+    public ulong MarkRange(ulong gpa, ulong len)
     {
-        if (len == 0) return;
+        if (len == 0) return 0;
         ulong first = gpa >> PageShift;
         ulong end = gpa + (len - 1);
         ulong last = end < gpa ? ulong.MaxValue >> PageShift : end >> PageShift;   // wrapped: to the top, then clamped
         if (last >= _pages)
         {
             Interlocked.Increment(ref OutOfRangeWrites);
-            if (first >= _pages) return;
+            if (first >= _pages) return 0;
             last = _pages - 1;
         }
         MarkPages(first, last);
+        return last - first + 1;
     }
 
     /// <summary>Marks pages [first, last] (both inside the log) with one atomic OR per word they touch.</summary>

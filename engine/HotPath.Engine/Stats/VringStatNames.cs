@@ -30,6 +30,8 @@ public static class VringStatNames
         names[VringStats.GuestNotificationsSuppressed] = "guest_notifications_suppressed";
         names[VringStats.MbufAllocFailed] = "mbuf_alloc_failed";
         names[VringStats.PackedBatchDescriptors] = "packed_batch_descriptors";
+        names[VringStats.LogPagesMarked] = "log_pages_marked";
+        names[VringStats.LogCacheFlushes] = "log_cache_flushes";
         foreach (DropReason r in Enum.GetValues<DropReason>())
             if (r != DropReason.None) names[VringStats.FirstDrop + (int)r - 1] = "drop_" + SnakeCase(r);
         return names;

@@ -20,8 +20,14 @@ public sealed unsafe class VringStats : IDisposable
         GuestNotificationsSuppressed = 15, MbufAllocFailed = 16;
     /// <summary>Packed rings: descriptors moved by the batch-of-4 path (the rest went one chain at a time).</summary>
     public const int PackedBatchDescriptors = 17;
+    /// <summary>
+    /// Live migration (VHOST_F_LOG_ALL): dirty-log bits this vring's bursts set (a page written by several bursts
+    /// counts once per burst), and the log-cache flushes that wrote them. Counted on the logging path only, whatever
+    /// the stats switch says (like drops: logging is already the cold path).
+    /// </summary>
+    public const int LogPagesMarked = 18, LogCacheFlushes = 19;
     /// <summary>Drop counter of reason r is at <c>FirstDrop + (r - 1)</c>.</summary>
-    public const int FirstDrop = 18;
+    public const int FirstDrop = 20;
     public static readonly int DropReasonCount = Enum.GetValues<DropReason>().Length - 1;
     public static readonly int Count = FirstDrop + DropReasonCount;
 

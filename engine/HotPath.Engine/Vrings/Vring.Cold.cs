@@ -1,5 +1,6 @@
 using HotPath.Engine.Inflight;
 using HotPath.Engine.Logging;
+using HotPath.Engine.Stats;
 
 namespace HotPath.Engine.Vrings;
 
@@ -27,7 +28,7 @@ public sealed unsafe partial class Vring
     /// </summary>
     internal void LogUsedWrite(ulong offset, ulong len)
     {
-        if (LogUsed && ActiveLog is { } log) log.MarkRange(UsedLogGpa + offset, len);
+        if (LogUsed && ActiveLog is { } log) Stats.Add(VringStats.LogPagesMarked, log.MarkRange(UsedLogGpa + offset, len));
     }
 
     /// <summary>

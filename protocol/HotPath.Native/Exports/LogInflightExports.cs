@@ -80,6 +80,25 @@ internal static unsafe class LogInflightExports
         }
     }
 
+    /// <summary>The device's dirty-logging counters (<see cref="VhostDevice.ReadLogStats"/>).</summary>
+    [UnmanagedCallersOnly(EntryPoint = "hp_vhost_get_log_stats")]
+    public static int GetLogStats(int vid, NativeLogStats* stats)
+    {
+        const string fn = "hp_vhost_get_log_stats";
+        try
+        {
+            VhostSession? s = Args.Session(fn, vid);
+            if (s == null || !Args.NotNull(fn, "stats", stats)) return -1;
+            LogStats l = s.Device.ReadLogStats();
+            *stats = new NativeLogStats { PagesMarked = l.PagesMarked, CacheFlushes = l.CacheFlushes };
+            return 0;
+        }
+        catch (Exception e)
+        {
+            return LastError.Set(fn, e);
+        }
+    }
+
     // ---- inflight ----
 
     /// <summary>

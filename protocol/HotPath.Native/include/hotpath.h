@@ -594,6 +594,14 @@ struct hp_vhost_stat {
 	uint64_t value;
 };
 
+/* Dirty logging of a device (live migration), summed over its vrings: hp_vhost_get_log_stats. */
+struct hp_vhost_log_stats {
+	uint64_t pages_marked;  /* dirty-log bits set (a page written by several bursts counts once per burst) */
+	uint64_t cache_flushes; /* bursts' log-cache flushes that set at least one bit */
+};
+
+HP_STATIC_ASSERT(sizeof(struct hp_vhost_log_stats) == 16, "struct hp_vhost_log_stats");
+
 /* ------------------------------------------------------------------------------------------------------------ */
 /* Functions.                                                                                                    */
 
@@ -702,6 +710,8 @@ void hp_vhost_notify_guest(int vid, uint16_t queue_id);
 void hp_vhost_log_write(int vid, uint64_t addr, uint64_t len);
 void hp_vhost_log_used_vring(int vid, uint16_t vring_idx, uint64_t offset, uint64_t len);
 int hp_vhost_get_log_base(int vid, uint64_t *log_base, uint64_t *log_size);
+/* HotPath's: the device's dirty-logging counters so far (kept while logging is off; no stats flag needed). 0 or -1. */
+int hp_vhost_get_log_stats(int vid, struct hp_vhost_log_stats *stats);
 
 /* Inflight tracking. */
 int hp_vhost_get_vhost_ring_inflight(int vid, uint16_t vring_idx, struct hp_vhost_ring_inflight *vring);

@@ -12,7 +12,7 @@ namespace HotPath.Tests.Migration;
 [Collection(SerialCollection.Name)]
 public sealed class DirtyLogTests(ITestOutputHelper output)
 {
-    private static ulong GuestEnd(FrontendMemory m) => m.Regions.Max(r => r.GuestPhysAddr + r.Size);
+    internal static ulong GuestEnd(FrontendMemory m) => m.Regions.Max(r => r.GuestPhysAddr + r.Size);
 
     private static int Size(ulong seq) => 60 + (int)(seq * 7919 % 1459);   // 60..1518, every page offset over time
 

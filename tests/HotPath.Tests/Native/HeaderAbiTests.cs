@@ -29,6 +29,7 @@ public sealed class HeaderAbiTests(ITestOutputHelper output)
         ("hp_vhost_user_extern_ops", "HotPath.Native.Interop.NativeExternOps", "pre_msg_handle post_msg_handle"),
         ("hp_vhost_ring_inflight", "HotPath.Native.Interop.NativeRingInflight", "inflight_split resubmit_inflight"),
         ("hp_vhost_stat", "HotPath.Native.Interop.NativeStat", "id value"),
+        ("hp_vhost_log_stats", "HotPath.Native.Interop.NativeLogStats", "pages_marked cache_flushes"),
         ("hp_vhost_inflight_info_split", "HotPath.Engine.Inflight.InflightSplitHeader", "features version desc_num last_inflight_io used_idx"),
         ("hp_vhost_inflight_desc_split", "HotPath.Engine.Inflight.InflightSplitDesc", "inflight next counter"),
         ("hp_vhost_inflight_info_packed", "HotPath.Engine.Inflight.InflightPackedHeader", "features version desc_num free_head old_free_head used_idx old_used_idx used_wrap_counter old_used_wrap_counter"),
