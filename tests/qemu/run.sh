@@ -20,6 +20,12 @@
 #   interrupt hp-fwd --rx-mode interrupt (issue 14): the guest idles (link up, nothing sent) for HPQ_IDLE_SECONDS
 #             (default 20) while hp-fwd's CPU time (utime+stime) grows by under 1% of the wall time; then ping
 #             100/100 and floods of 64 and 1514-byte frames with the same exact accounting
+#   migrate-precopy
+#             live migration (issue 15): a source and a destination QEMU (memfd memory), each NIC on its own hp-fwd;
+#             the guest pings every 20 ms while the source migrates it (QMP, max-bandwidth HPQ_MIGRATE_BANDWIDTH,
+#             default 8 MiB/s, so precopy overlaps the traffic) over a Unix socket; status completed, the ping
+#             answered before and after, the destination guest pings 100/100, and the source hp-fwd printed
+#             features_changed log_all=1 and a nonzero pages_marked figure
 # A failed boot keeps its directory (guest console, hp-fwd logs, vhost-user message summary) and prints their tails.
 # vectors=0 on virtio-net-pci: QEMU 7.2 under TCG segfaults at DRIVER_OK with MSI-X and a vhost-user netdev.
 # Builds first (../../build.sh, seconds when nothing changed). Needs qemu-system-x86, linux-image-amd64,
@@ -40,7 +46,8 @@ KVER=${KVER:-$(ls /lib/modules 2>/dev/null | sort -V | tail -1)}
 KERNEL=/boot/vmlinuz-$KVER
 BOOT_TIMEOUT=${HPQ_BOOT_TIMEOUT:-300}
 BUDGET=${HPQ_BUDGET:-900}
-BOOTS=${HPQ_BOOTS:-server client mrg-off event-idx-off packed mq mtu9000 interrupt}
+BOOTS=${HPQ_BOOTS:-server client mrg-off event-idx-off packed mq mtu9000 interrupt migrate-precopy}
+MIGRATE_BANDWIDTH=${HPQ_MIGRATE_BANDWIDTH:-8388608}
 IDLE_SECONDS=${HPQ_IDLE_SECONDS:-20}
 PEER_MAC=02:00:00:00:00:02 # hp-fwd --mac: what ARP replies give for 10.0.0.2
 GUEST_MAC=52:54:00:12:34:56
@@ -427,8 +434,119 @@ boot_interrupt() {
   echo "      hp-fwd: ${s#summary }"
 }
 
+# ---------------------------------------------------------------- live migration (issue 15)
+# QMP over a pipe chardev (no socat or python needed): commands into $D/NAME.in, replies and events from
+# $D/NAME.out, copied to $D/NAME.log by a reader started with the QEMU.
+qmp_reader() { cat "$D/$1.out" >> "$D/$1.log" 2> /dev/null & }
+
+# Sends one command with id ID (its "execute" and "arguments" as JSON members) and waits up to 30 s for the reply
+# with that id; prints the reply, status 1 when none came.
+qmp() { # NAME ID MEMBERS
+  local re="\"id\": *\"$2\""
+  timeout 5 sh -c "echo '{$3, \"id\": \"$2\"}' > '$D/$1.in'" || return 1
+  wait_for 30 "$D/$1.log" "$re" || return 1
+  grep -aE "$re" "$D/$1.log" | tail -1
+}
+
+json_field() { echo "$1" | sed -n "s/.*\"$2\": *\"\{0,1\}\([^,}\"]*\).*/\1/p" | head -1; }  # JSON KEY (first match)
+
+# Migrates source QMP NAME to the Unix socket URI and waits (up to 300 s) for completed or failed; the last
+# query-migrate reply is left in $D/migrate.json. Status 0 when completed.
+migrate_qmp() { # NAME URI
+  local i r st
+  qmp "$1" caps '"execute": "qmp_capabilities"' > /dev/null || return 1
+  qmp "$1" params "\"execute\": \"migrate-set-parameters\", \"arguments\": {\"max-bandwidth\": $MIGRATE_BANDWIDTH, \"downtime-limit\": 2000}" > /dev/null || return 1
+  r=$(qmp "$1" mig "\"execute\": \"migrate\", \"arguments\": {\"uri\": \"$2\"}") || return 1
+  echo "migrate: $r" >> "$D/host.log"
+  for i in $(seq 600); do
+    r=$(qmp "$1" "q$i" '"execute": "query-migrate"') || return 1
+    st=$(json_field "$r" status)
+    echo "$r" > "$D/migrate.json"
+    case $st in completed) return 0 ;; failed | cancelled) return 1 ;; esac
+    sleep 0.5
+  done
+  return 1
+}
+
+# The QEMU of one side: vhost-user socket SOCK, control pipe CTL, QMP pipe QMP, extra arguments.
+migrate_qemu() { # SOCK CTL QMP EXTRA...
+  local sock=$1 ctl=$2 qmpn=$3; shift 3
+  echo qemu-system-x86_64 -accel tcg -M pc -m 256M -smp 1 -display none -nodefaults -no-user-config \
+    -no-reboot -kernel "$BOOT_KERNEL" -initrd "$work/initrd.gz" \
+    -append "'console=ttyS0 quiet panic=-1 ipv6.disable=1 hpq.plan=$MIG_PLAN hpq.mac=$PEER_MAC'" \
+    -object memory-backend-memfd,id=mem,size=256M,share=on -numa node,memdev=mem \
+    -serial stdio -chardev "pipe,id=ctl,path=$D/$ctl" -serial chardev:ctl \
+    -chardev "pipe,id=qmp,path=$D/$qmpn" -mon chardev=qmp,mode=control \
+    -chardev "socket,id=c0,path=$sock" -netdev "vhost-user,id=n0,chardev=c0,queues=1" \
+    -device "virtio-net-pci,netdev=n0,mac=$GUEST_MAC,romfile=,vectors=0" "$@"
+}
+
+MIG_PLAN="ping:ping-100:100:56,migrate:migrate,ping:after-migrate:100:56,counters"
+
+boot_migrate-precopy() {
+  local name=migrate-precopy t0=$SECONDS src dst spid dpid fsrc fdst qrc=1 mig=fail st r
+  MODE=server QUEUES=1 FWD_EXTRA="" FWD_N=0 FWD_PID="" RETRIED=""
+  D=$work/$name
+  mkdir -p "$D"
+  mkfifo "$D/ctl.in" "$D/ctl.out" "$D/ctl-dst.in" "$D/ctl-dst.out" "$D/qmp-src.in" "$D/qmp-src.out" \
+    "$D/qmp-dst.in" "$D/qmp-dst.out"
+  SOCK=$D/vhost.sock; start_fwd; fsrc=$FWD_PID
+  SOCK=$D/vhost-dst.sock; start_fwd; fdst=$FWD_PID
+  wait_for 30 "$D/fwd.1.log" 'server listening' && wait_for 30 "$D/fwd.2.log" 'server listening' ||
+    echo "an hp-fwd made no socket within 30 s" >> "$D/host.log"
+  src=$(migrate_qemu "$D/vhost.sock" ctl qmp-src)
+  dst=$(migrate_qemu "$D/vhost-dst.sock" ctl-dst qmp-dst -incoming "unix:$D/migrate.sock")
+  echo "source:      $src" > "$D/qemu.cmd"; echo "destination: $dst" >> "$D/qemu.cmd"
+  eval "timeout -k 5 $BOOT_TIMEOUT $src" < /dev/null > "$D/console.log" 2>&1 &
+  spid=$!
+  eval "timeout -k 5 $((BOOT_TIMEOUT + 300)) $dst" < /dev/null > "$D/console-dst.log" 2>&1 &
+  dpid=$!
+  qmp_reader qmp-src; qmp_reader qmp-dst
+  echo "QEMUs started after $((SECONDS - t0)) s" >> "$D/host.log"
+  # The guest pings in the background and says HPQ-SYNC migrate: migrate it under that traffic.
+  while kill -0 $spid 2> /dev/null && ! grep -qa '^HPQ-SYNC migrate' "$D/console.log"; do sleep 0.2; done
+  if grep -qa '^HPQ-SYNC migrate' "$D/console.log"; then
+    echo "migration started after $((SECONDS - t0)) s" >> "$D/host.log"
+    if migrate_qmp qmp-src "unix:$D/migrate.sock"; then mig=ok; fi
+    echo "migration $mig after $((SECONDS - t0)) s: $(cat "$D/migrate.json" 2> /dev/null)" >> "$D/host.log"
+    qmp qmp-src quit '"execute": "quit"' > /dev/null
+    [ $mig = ok ] && timeout 5 sh -c "echo 'go migrate' > '$D/ctl-dst.in'"
+  fi
+  [ $mig = ok ] || kill $dpid 2> /dev/null
+  wait $spid
+  wait $dpid; qrc=$?
+  echo "QEMUs exited (destination $qrc) after $((SECONDS - t0)) s" >> "$D/host.log"
+  FWD_N=1 FWD_PID=$fsrc stop_fwd INT
+  FWD_N=2 FWD_PID=$fdst stop_fwd INT
+  FWD_N=2
+  cat "$D/console-dst.log" >> "$D/console.log"
+  clean_console
+  echo "$qrc" > "$D/qemu.rc"
+  echo $((SECONDS - t0)) > "$D/seconds"
+
+  BOOT=$name
+  report_guest ping-100
+  r=$(cat "$D/migrate.json" 2> /dev/null); st=$(json_field "$r" status)
+  if [ "$st" = completed ]; then
+    pass "$BOOT/query-migrate" "status completed: total-time $(json_field "$r" total-time) ms, downtime $(json_field "$r" downtime) ms, setup-time $(json_field "$r" setup-time) ms, transferred $(json_field "$r" transferred) bytes, dirty-sync-count $(json_field "$r" dirty-sync-count), max-bandwidth $MIGRATE_BANDWIDTH B/s"
+  else
+    fail "$BOOT/query-migrate" "query-migrate status '${st:-none}': ${r:-no reply} (see $D/qmp-src.log)"
+  fi
+  report_guest migrate
+  report_guest after-migrate
+  check_boot packed=0
+  local on pages
+  on=$(grep -a '^features_changed vid=[0-9]* log_all=1' "$D/fwd.1.log" | head -1)
+  pages=$(field "$(grep -a '^summary log ' "$D/fwd.1.log" | tail -1)" pages_marked)
+  if [ -n "$on" ] && [ "${pages:-0}" -gt 0 ]; then
+    pass "$BOOT/dirty-log" "source hp-fwd: '$on', then $(grep -a '^log vid=' "$D/fwd.1.log" | tail -1); summary pages_marked=$pages"
+  else
+    fail "$BOOT/dirty-log" "source hp-fwd: log_all=1 line '${on:-none}', summary pages_marked=${pages:-none}"
+  fi
+}
+
 for b in $BOOTS; do
-  declare -F "boot_$b" > /dev/null || { fail "$b" "no such boot (known: server client mrg-off event-idx-off packed mq mtu9000 interrupt)"; continue; }
+  declare -F "boot_$b" > /dev/null || { fail "$b" "no such boot (known: server client mrg-off event-idx-off packed mq mtu9000 interrupt migrate-precopy)"; continue; }
   run_boot "$b"
 done
 if [ $failed = 0 ] && [ "${HPQ_KEEP:-0}" = 0 ]; then rm -rf "$work"; else echo "qemu: kept $work"; fi
