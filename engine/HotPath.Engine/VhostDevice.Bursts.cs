@@ -170,9 +170,10 @@ public sealed unsafe partial class VhostDevice
     /// <summary>Frees every vring's native datapath memory (device teardown).</summary>
     private void ReleaseDatapath()
     {
-        using (HoldAll())
+        using (DeviceLockScope all = HoldAll())
         {
-            for (int i = 0; i < VringCount; i++) _vrings[i]?.ReleaseDatapath();
+            for (int i = 0; i < VringCount; i++)
+                if (_vrings[i] is { } v) v.ReleaseDatapath(all.For(v));
         }
     }
 

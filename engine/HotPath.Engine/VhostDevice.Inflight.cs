@@ -26,7 +26,7 @@ public sealed unsafe partial class VhostDevice
     public void SetInflight(InflightRegion? region)
     {
         InflightRegion? old;
-        using (HoldAll())
+        using (DeviceLockScope all = HoldAll())
         {
             old = Inflight;
             Inflight = region;
@@ -35,7 +35,7 @@ public sealed unsafe partial class VhostDevice
                 Vring? v = _vrings[i];
                 if (v == null) continue;
                 DropInflightLocked(v);
-                if (region != null && v.KickFd != Vring.FdUninitialized) StartInflightLocked(v);
+                if (region != null && v.KickFd != Vring.FdUninitialized) StartInflightLocked(v, all.For(v));
                 RefreshColdLocked(v);
             }
         }
@@ -57,10 +57,11 @@ public sealed unsafe partial class VhostDevice
     /// resubmits the list, <c>hp_vhost_get_vhost_ring_inflight</c>), and a packed one from
     /// <c>hp_vhost_get_vring_base_from_inflight</c>. The built-in net device resubmits by reading those entries
     /// from the avail ring again: it resumes at the ring's used.idx, where its in-order bursts left the first entry
-    /// they had not published. Call with the vring's access lock held.
+    /// they had not published. <paramref name="held"/>: the vring's access lock.
     /// </summary>
-    public InflightStart StartInflightLocked(Vring v)
+    public InflightStart StartInflightLocked(Vring v, in VringLockScope held)
     {
+        Debug.Assert(held.Covers(v));
         DropInflightLocked(v);
         InflightRegion? region = Inflight;
         InflightQueue? q = region == null || !v.IsTranslated ? null : InflightQueue.For(region, v.Index, v.Size, v.IsPacked);

@@ -20,10 +20,10 @@ public sealed partial class VhostDevice
     {
         Vring? vq = GetVring(queueId);
         if (vq == null) return false;
-        using (vq.Hold())
+        using (VringLockScope held = vq.Hold())
         {
             if (!vq.IsTranslated) return false;
-            vq.SetGuestKicks(enable, Features);
+            vq.SetGuestKicks(enable, Features, held);
             return true;
         }
     }

@@ -86,10 +86,10 @@ public sealed unsafe partial class VhostDevice : IDisposable
     public void SetFeatures(ulong features)
     {
         bool layoutChanged = ((Features ^ features) & VirtioFeatures.Bit(VirtioFeatures.RingPacked)) != 0;
-        using (HoldAll())
+        using (DeviceLockScope all = HoldAll())
         {
             Features = features;
-            if (layoutChanged) TranslateAllLocked();
+            if (layoutChanged) TranslateAllLocked(all);
             RefreshColdAllLocked();
         }
     }
@@ -104,11 +104,11 @@ public sealed unsafe partial class VhostDevice : IDisposable
         MemoryError e = GuestMemory.TryCreate(regions, out GuestMemory? table);
         if (e != MemoryError.None) return e;
         GuestMemory? old;
-        using (HoldAll())
+        using (DeviceLockScope all = HoldAll())
         {
             old = Memory;
             Memory = table;
-            TranslateAllLocked();
+            TranslateAllLocked(all);
         }
         old?.Dispose();
         var keep = new HashSet<MappedRegion>(regions);
@@ -126,33 +126,35 @@ public sealed unsafe partial class VhostDevice : IDisposable
     public void ClearMemory()
     {
         GuestMemory? old;
-        using (HoldAll())
+        using (DeviceLockScope all = HoldAll())
         {
             old = Memory;
             Memory = null;
-            for (int i = 0; i < VringCount; i++) _vrings[i]?.Invalidate();
+            for (int i = 0; i < VringCount; i++)
+                if (_vrings[i] is { } v) v.Invalidate(all.For(v));
         }
         old?.Dispose();
         foreach (MappedRegion r in _regions) r.Dispose();
         _regions.Clear();
     }
 
-    /// <summary>Re-translates one vring's addresses (call with its access lock held).</summary>
-    public VringError TranslateLocked(Vring v)
+    /// <summary>Re-translates one vring's addresses (<paramref name="held"/>: its access lock).</summary>
+    public VringError TranslateLocked(Vring v, in VringLockScope held)
     {
-        VringError e = v.Translate(Memory, IsPacked);
+        VringError e = v.Translate(Memory, IsPacked, held);
         RefreshColdLocked(v);
         return e;
     }
 
-    private void TranslateAllLocked()
+    private void TranslateAllLocked(in DeviceLockScope all)
     {
         for (int i = 0; i < VringCount; i++)
         {
             Vring? v = _vrings[i];
             if (v == null) continue;
-            VringError e = v.Translate(Memory, IsPacked);
-            if (e != VringError.None) v.BrokenReason = e;
+            VringLockScope held = all.For(v);
+            VringError e = v.Translate(Memory, IsPacked, held);
+            if (e != VringError.None) v.SetBrokenReason(e, held);
             RefreshColdLocked(v);
         }
     }
@@ -160,10 +162,11 @@ public sealed unsafe partial class VhostDevice : IDisposable
     /// <summary>Back to a fresh device (RESET_OWNER, RESET_DEVICE): features cleared, rings reset, memory kept.</summary>
     public void ResetRings()
     {
-        using (HoldAll())
+        using (DeviceLockScope all = HoldAll())
         {
             Features = 0;
-            for (int i = 0; i < VringCount; i++) _vrings[i]?.ResetState();
+            for (int i = 0; i < VringCount; i++)
+                if (_vrings[i] is { } v) v.ResetState(all.For(v));
             RefreshColdAllLocked();
         }
     }

@@ -46,7 +46,7 @@ public sealed unsafe partial class Vring
     internal ulong UsedLogGpa;
 
     /// <summary>Guest physical address of the descriptor table (of the packed ring's descriptors).</summary>
-    public ulong DescGuestPhysAddr;
+    public ulong DescGuestPhysAddr { get; private set; }
 
     /// <summary>Inflight tracking of this ring, while an inflight region covers it; used with the access lock held.</summary>
     public InflightQueue? Inflight { get; internal set; }

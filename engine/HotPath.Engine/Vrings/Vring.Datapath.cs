@@ -37,13 +37,13 @@ public sealed unsafe partial class Vring
     public bool GuestKicksWanted { get; private set; }
 
     /// <summary>
-    /// Switches guest kicks on or off and writes the ring's suppression fields now (call with the access lock held
-    /// and the ring translated). Ends with a full fence: a caller that enabled kicks and then checks the ring for
+    /// Switches guest kicks on or off and writes the ring's suppression fields now (the ring translated). Ends with a full fence: a caller that enabled kicks and then checks the ring for
     /// work sees every buffer the guest made available before it could have read our fields, so none is missed
     /// between "found nothing" and "sleep on the kick fd".
     /// </summary>
-    internal void SetGuestKicks(bool wanted, ulong features)
+    internal void SetGuestKicks(bool wanted, ulong features, in VringLockScope held)
     {
+        Debug.Assert(held.Covers(this));
         GuestKicksWanted = wanted;
         if (IsPacked) ApplyPackedKickSuppression(features);
         else ApplySplitKickSuppression(features);
@@ -54,8 +54,9 @@ public sealed unsafe partial class Vring
     /// Back to a clean datapath state for the ring as now configured: called when the ring is (re)translated, when its
     /// base changes, and on reset. Runs with the access lock held (no burst in flight).
     /// </summary>
-    private void ResetDatapath()
+    private void ResetDatapath(in VringLockScope held)
     {
+        Debug.Assert(held.Covers(this));
         SignalledUsed = 0;
         SignalledUsedValid = false;
         // A notification the application's hook still holds is for the ring as it was; do not let it mute the new one.
@@ -66,9 +67,10 @@ public sealed unsafe partial class Vring
         else PrepareSplit();
     }
 
-    /// <summary>Frees the native datapath memory (the device is going away). Call with the access lock held.</summary>
-    internal void ReleaseDatapath()
+    /// <summary>Frees the native datapath memory (the device is going away).</summary>
+    internal void ReleaseDatapath(in VringLockScope held)
     {
+        Debug.Assert(held.Covers(this));
         _splitScratch?.Dispose();
         _splitScratch = null;
         _packedScratch?.Dispose();

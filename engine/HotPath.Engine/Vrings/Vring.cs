@@ -5,8 +5,11 @@ namespace HotPath.Engine.Vrings;
 /// <summary>
 /// One virtqueue as the vhost-user control plane configures it: size, ring addresses, base indexes, eventfds and
 /// the enable bit, plus the host pointers translated from the addresses. The datapath state of the split and
-/// packed ring types lives in partial files beside this one. Fields written by the control plane are changed
-/// only while <see cref="AccessLock"/> is held.
+/// packed ring types lives in partial files beside this one.
+/// The configuration the control plane owns (size, addresses, eventfds, the enable bit, the base) is read-only to
+/// the outside and changed only by the methods below, which take the held lock as an <c>in VringLockScope</c>
+/// argument: a caller without <see cref="Hold"/> (or <see cref="DeviceLockScope.For"/>) cannot call them. The
+/// datapath state the bursts use (indexes, wrap counters, translated pointers) stays in plain fields.
 /// </summary>
 public sealed unsafe partial class Vring
 {
@@ -23,20 +26,27 @@ public sealed unsafe partial class Vring
     public VringLockScope Hold()
     {
         AccessLock.Enter();
-        return new VringLockScope(this);
+        return new VringLockScope(this, owns: true);
     }
 
     public readonly int Index;
 
-    // ---- configuration from the frontend ----
-    public uint Size;
-    public ulong DescUserAddr, AvailUserAddr, UsedUserAddr, LogGuestAddr;
-    public uint AddrFlags;
-    public bool AddrSet;
-    public int KickFd = FdUninitialized;
-    public int CallFd = FdUninitialized;
-    public int ErrFd = FdUninitialized;
-    public bool Enabled;
+    // ---- configuration from the frontend (changed only by the methods that take the held lock) ----
+    /// <summary>SET_VRING_NUM (0: not yet).</summary>
+    public uint Size { get; private set; }
+    /// <summary>SET_VRING_ADDR (frontend virtual addresses; the log address is a guest physical address).</summary>
+    public ulong DescUserAddr { get; private set; }
+    public ulong AvailUserAddr { get; private set; }
+    public ulong UsedUserAddr { get; private set; }
+    public ulong LogGuestAddr { get; private set; }
+    public uint AddrFlags { get; private set; }
+    /// <summary>SET_VRING_ADDR was accepted (and not taken back).</summary>
+    public bool AddrSet { get; private set; }
+    private int _kickFd = FdUninitialized, _callFd = FdUninitialized, _errFd = FdUninitialized;
+    public int KickFd => _kickFd;
+    public int CallFd => _callFd;
+    public int ErrFd => _errFd;
+    public bool Enabled { get; private set; }
 
     // ---- translated pointers, valid while the memory table they came from is current ----
     /// <summary>Descriptor table (split or packed).</summary>
@@ -46,7 +56,7 @@ public sealed unsafe partial class Vring
     /// <summary>Split: used ring. Packed: device event suppression area.</summary>
     public byte* Used;
     /// <summary>Guest physical address of the used ring (for dirty logging of used-ring writes).</summary>
-    public ulong UsedGuestPhysAddr;
+    public ulong UsedGuestPhysAddr { get; private set; }
     public bool IsPacked;
 
     // ---- indexes ----
@@ -57,12 +67,18 @@ public sealed unsafe partial class Vring
     public bool AvailWrapCounter = true;
     public bool UsedWrapCounter = true;
 
-    /// <summary>Set when the guest broke the ring (e.g. avail index jump); the datapath stops using it.</summary>
-    public VringError BrokenReason;
+    /// <summary>
+    /// Set when the guest broke the ring (e.g. avail index jump); the datapath stops using it. The datapath sets it
+    /// (internal); the control plane through <see cref="SetBrokenReason"/>.
+    /// </summary>
+    public VringError BrokenReason { get; internal set; }
     public bool IsBroken => BrokenReason != VringError.None;
 
-    /// <summary>Readiness as last reported through vring_state_changed (tracked by the control plane).</summary>
-    public bool ReportedReady;
+    /// <summary>
+    /// Readiness as last reported through vring_state_changed: bookkeeping of the session thread, which alone
+    /// reads and writes it (the datapath never does).
+    /// </summary>
+    public bool ReportedReady { get; internal set; }
 
     public Vring(int index) => Index = index;
 
@@ -97,11 +113,12 @@ public sealed unsafe partial class Vring
 
     /// <summary>
     /// Translates the ring addresses through <paramref name="memory"/>. Each area must lie entirely inside one
-    /// region. On failure the pointers are cleared and the reason is returned. Call with the access lock held.
+    /// region. On failure the pointers are cleared and the reason is returned.
     /// </summary>
-    public VringError Translate(GuestMemory? memory, bool packed)
+    public VringError Translate(GuestMemory? memory, bool packed, in VringLockScope held)
     {
-        Invalidate();
+        Debug.Assert(held.Covers(this));
+        Invalidate(held);
         // Translation runs again on each of SET_VRING_NUM, SET_VRING_ADDR, SET_FEATURES and every memory table
         // change. Before the size is known, each area must at least start inside memory (one entry's worth), so a
         // ring outside memory is refused at SET_VRING_ADDR; the pointers are kept only once the size is known.
@@ -132,7 +149,7 @@ public sealed unsafe partial class Vring
         UsedGuestPhysAddr = memory.QvaToGpa(UsedUserAddr);
         DescGuestPhysAddr = memory.QvaToGpa(DescUserAddr);
         IsPacked = packed;
-        ResetDatapath();
+        ResetDatapath(held);
         // A packed ring's positions are slot indexes: after a size change (SET_VRING_NUM on a ring that ran) they may
         // lie past the new end, where the descriptor table was not translated. Split indexes are free-running and
         // masked by the size, so they never can. Such a ring stays unusable until SET_VRING_BASE puts its positions
@@ -143,8 +160,9 @@ public sealed unsafe partial class Vring
     }
 
     /// <summary>Forgets the translated pointers (memory table gone or ring stopped).</summary>
-    public void Invalidate()
+    public void Invalidate(in VringLockScope held)
     {
+        Debug.Assert(held.Covers(this));
         Desc = null;
         Avail = null;
         Used = null;
@@ -161,8 +179,9 @@ public sealed unsafe partial class Vring
         IsPacked ? (uint)(LastAvailIdx & 0x7FFF) | (AvailWrapCounter ? 0x8000u : 0) : LastAvailIdx;
 
     /// <summary>Applies SET_VRING_BASE. Packed: bits 0-14 index, bit 15 wrap counter (used side starts equal).</summary>
-    public VringError SetBase(uint num, bool packed)
+    public VringError SetBase(uint num, bool packed, in VringLockScope held)
     {
+        Debug.Assert(held.Covers(this));
         if (packed)
         {
             if ((num & 0x7FFF) >= (Size == 0 ? PackedRingLayout.MaxSize : Size)) return VringError.BadBaseIndex;
@@ -178,24 +197,101 @@ public sealed unsafe partial class Vring
             LastAvailIdx = (ushort)num;
             LastUsedIdx = (ushort)num;
         }
-        ResetDatapath();
+        ResetDatapath(held);
         return VringError.None;
     }
 
-    /// <summary>Back to the state of a fresh vring (RESET_OWNER / RESET_DEVICE / disconnect). Does not close fds.</summary>
-    public void ResetState()
+    /// <summary>
+    /// rte_vhost_set_vring_base: <see cref="SetBase(uint, bool, in VringLockScope)"/> with the avail side, then the
+    /// used side on its own (packed: bits 0-14 index, bit 15 wrap counter). A used index past a packed ring's end is
+    /// refused after the avail side was applied.
+    /// </summary>
+    public VringError SetBase(ushort lastAvailIdx, ushort lastUsedIdx, bool packed, in VringLockScope held)
     {
+        VringError e = SetBase(lastAvailIdx, packed, held);
+        if (e != VringError.None) return e;
+        if (packed && (lastUsedIdx & 0x7FFF) >= Size) return VringError.BadBaseIndex;
+        LastUsedIdx = packed ? (ushort)(lastUsedIdx & 0x7FFF) : lastUsedIdx;
+        if (packed) UsedWrapCounter = (lastUsedIdx & 0x8000) != 0;
+        return VringError.None;
+    }
+
+    /// <summary>SET_VRING_NUM: the new size. The caller translates the ring again (<see cref="VhostDevice.TranslateLocked"/>).</summary>
+    public void SetNum(uint num, in VringLockScope held)
+    {
+        Debug.Assert(held.Covers(this));
+        Size = num;
+    }
+
+    /// <summary>
+    /// SET_VRING_ADDR: the ring addresses, its log address and flags, marked set. The caller translates the ring
+    /// again (<see cref="VhostDevice.TranslateLocked"/>) and calls <see cref="UnsetAddresses"/> when that fails.
+    /// </summary>
+    public void SetAddresses(ulong desc, ulong avail, ulong used, ulong log, uint flags, in VringLockScope held)
+    {
+        Debug.Assert(held.Covers(this));
+        DescUserAddr = desc;
+        AvailUserAddr = avail;
+        UsedUserAddr = used;
+        LogGuestAddr = log;
+        AddrFlags = flags;
+        AddrSet = true;
+    }
+
+    /// <summary>Takes refused addresses back: the ring has none (the values stay for diagnostics) and no pointers.</summary>
+    public void UnsetAddresses(in VringLockScope held)
+    {
+        AddrSet = false;
+        Invalidate(held);
+    }
+
+    /// <summary>SET_VRING_ENABLE (or a kick without VHOST_USER_F_PROTOCOL_FEATURES, or a stop).</summary>
+    public void SetEnabled(bool enabled, in VringLockScope held)
+    {
+        Debug.Assert(held.Covers(this));
+        Enabled = enabled;
+    }
+
+    /// <summary>SET_VRING_KICK: the kick eventfd (or <see cref="FdNone"/>/<see cref="FdUninitialized"/>). Returns
+    /// the fd it replaces, which the caller closes if it owns it.</summary>
+    public int SetKickFd(int fd, in VringLockScope held) => SwapFd(ref _kickFd, fd, held);
+
+    /// <summary>SET_VRING_CALL: the call eventfd; returns the fd it replaces (see <see cref="SetKickFd"/>).</summary>
+    public int SetCallFd(int fd, in VringLockScope held) => SwapFd(ref _callFd, fd, held);
+
+    /// <summary>SET_VRING_ERR: the error eventfd; returns the fd it replaces (see <see cref="SetKickFd"/>).</summary>
+    public int SetErrFd(int fd, in VringLockScope held) => SwapFd(ref _errFd, fd, held);
+
+    private int SwapFd(ref int slot, int fd, in VringLockScope held)
+    {
+        Debug.Assert(held.Covers(this));
+        int old = slot;
+        slot = fd;
+        return old;
+    }
+
+    /// <summary>Marks the ring broken for <paramref name="reason"/>, or repairs it (<see cref="VringError.None"/>).</summary>
+    public void SetBrokenReason(VringError reason, in VringLockScope held)
+    {
+        Debug.Assert(held.Covers(this));
+        BrokenReason = reason;
+    }
+
+    /// <summary>Back to the state of a fresh vring (RESET_OWNER / RESET_DEVICE / disconnect). Does not close fds.</summary>
+    public void ResetState(in VringLockScope held)
+    {
+        Debug.Assert(held.Covers(this));
         Size = 0;
         DescUserAddr = AvailUserAddr = UsedUserAddr = LogGuestAddr = 0;
         AddrFlags = 0;
         AddrSet = false;
         Enabled = false;
-        Invalidate();
+        Invalidate(held);
         LastAvailIdx = LastUsedIdx = 0;
         AvailWrapCounter = UsedWrapCounter = true;
         BrokenReason = VringError.None;
         ReportedReady = false;
         GuestKicksWanted = false;
-        ResetDatapath();
+        ResetDatapath(held);
     }
 }

@@ -116,8 +116,9 @@ internal static unsafe class DeviceExports
     }
 
     /// <summary>
-    /// Sets both indexes (split: free-running; packed: index | wrap &lt;&lt; 15). The avail side goes through
-    /// <see cref="Vring.SetBase"/> (which validates and resets the ring's datapath state); the used side follows.
+    /// Sets both indexes (split: free-running; packed: index | wrap &lt;&lt; 15) through
+    /// <see cref="Vring.SetBase(ushort, ushort, bool, in VringLockScope)"/>: the avail side validates and resets the
+    /// ring's datapath state; the used side follows.
     /// </summary>
     [UnmanagedCallersOnly(EntryPoint = "hp_vhost_set_vring_base")]
     public static int SetVringBase(int vid, ushort queueId, ushort lastAvailIdx, ushort lastUsedIdx)
@@ -129,16 +130,7 @@ internal static unsafe class DeviceExports
             if (v == null) return -1;
             bool packed = s!.Device.IsPacked;
             VringError e;
-            using (v.Hold())
-            {
-                e = v.SetBase(lastAvailIdx, packed);
-                if (e == VringError.None && packed && (lastUsedIdx & 0x7FFF) >= v.Size) e = VringError.BadBaseIndex;
-                if (e == VringError.None)
-                {
-                    v.LastUsedIdx = packed ? (ushort)(lastUsedIdx & 0x7FFF) : lastUsedIdx;
-                    if (packed) v.UsedWrapCounter = (lastUsedIdx & 0x8000) != 0;
-                }
-            }
+            using (VringLockScope held = v.Hold()) e = v.SetBase(lastAvailIdx, lastUsedIdx, packed, held);
             return e == VringError.None
                 ? 0
                 : LastError.Set(fn, $"vring {queueId} avail 0x{lastAvailIdx:x} used 0x{lastUsedIdx:x}: {e.Describe()}");

@@ -109,27 +109,27 @@ public sealed unsafe partial class VhostSession
         Driver.Callback(ops => { ops.DestroyDevice(Vid); return 0; }, "destroy_device");
     }
 
-    /// <summary>Closes a vring's eventfds (not the vring state itself). Call with the vring lock held.</summary>
-    internal static void CloseVringFds(Vring v)
+    /// <summary>Closes a vring's eventfds and marks them not received (not the rest of the vring state).</summary>
+    internal static void CloseVringFds(Vring v, in VringLockScope held)
     {
-        CloseFd(ref v.KickFd);
-        CloseFd(ref v.CallFd);
-        CloseFd(ref v.ErrFd);
+        CloseFd(v.SetKickFd(Vring.FdUninitialized, held));
+        CloseFd(v.SetCallFd(Vring.FdUninitialized, held));
+        CloseFd(v.SetErrFd(Vring.FdUninitialized, held));
     }
 
-    internal static void CloseFd(ref int fd)
+    /// <summary>Closes an fd a vring gave up (<see cref="Vring.FdNone"/> and <see cref="Vring.FdUninitialized"/> are none).</summary>
+    internal static void CloseFd(int fd)
     {
         if (fd >= 0) LibC.close(fd);
-        fd = Vring.FdUninitialized;
     }
 
     /// <summary>RESET_OWNER / RESET_DEVICE: stop, forget features and ring state, keep the connection.</summary>
     internal void ResetDevice()
     {
         StopDevice();
-        using (Device.HoldAll())
+        using (DeviceLockScope all = Device.HoldAll())
         {
-            foreach (Vring v in Device.Vrings) CloseVringFds(v);
+            foreach (Vring v in Device.Vrings) CloseVringFds(v, all.For(v));
         }
         Device.ResetRings();
         Device.SetInflight(null);   // as DPDK's reset: the region and its fd are released
@@ -140,9 +140,9 @@ public sealed unsafe partial class VhostSession
     /// <summary>Releases everything the connection holds besides the engine device (which disposes its memory).</summary>
     private void TearDownState()
     {
-        using (Device.HoldAll())
+        using (DeviceLockScope all = Device.HoldAll())
         {
-            foreach (Vring v in Device.Vrings) CloseVringFds(v);
+            foreach (Vring v in Device.Vrings) CloseVringFds(v, all.For(v));
         }
         Device.SetLog(null);
         Device.SetInflight(null);

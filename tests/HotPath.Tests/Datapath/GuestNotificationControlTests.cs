@@ -65,9 +65,8 @@ public unsafe class GuestNotificationControlTests
         // The setting survives the ring being translated again (a memory-table change, SET_VRING_ADDR).
         Assert.True(lb.Device.EnableGuestNotification(1, true));
         var v = lb.TxVring();
-        v.AccessLock.Enter();
-        try { Assert.Equal(HotPath.Engine.Vrings.VringError.None, lb.Device.TranslateLocked(v)); }
-        finally { v.AccessLock.Exit(); }
+        using (HotPath.Engine.Vrings.VringLockScope held = v.Hold())
+            Assert.Equal(HotPath.Engine.Vrings.VringError.None, lb.Device.TranslateLocked(v, held));
         Assert.True(Send(), "no kick after the ring was translated again");
         Assert.True(lb.Device.EnableGuestNotification(1, true));
         Assert.True(Send(), "no kick once a burst rewrote the suppression fields");

@@ -61,20 +61,17 @@ public unsafe class PackedDescriptorChainTests : DescriptorChainBehaviour<Packed
         Assert.Equal(40, v.LastAvailIdx);
         h.PostGoodTx(99);          // a valid packet at slot 40: inside the 64-slot table, past a 16-slot one
         h.Tx.Publish();
-        v.AccessLock.Enter();      // SET_VRING_NUM 16, as its handler applies it
-        try
+        using (VringLockScope held = v.Hold())      // SET_VRING_NUM 16, as its handler applies it
         {
-            v.Size = 16;
-            Assert.Equal(VringError.None, h.Lb.Device.TranslateLocked(v));
+            v.SetNum(16, held);
+            Assert.Equal(VringError.None, h.Lb.Device.TranslateLocked(v, held));
         }
-        finally { v.AccessLock.Exit(); }
         Assert.Equal(VringError.PositionOutsideRing, v.BrokenReason);
         Assert.Empty(h.Dequeue());
         Assert.Equal(40, v.LastAvailIdx);
 
-        v.AccessLock.Enter();      // SET_VRING_BASE 0, wrap counter 1
-        try { Assert.Equal(VringError.None, v.SetBase(0x8000, packed: true)); }
-        finally { v.AccessLock.Exit(); }
+        using (VringLockScope held = v.Hold())      // SET_VRING_BASE 0, wrap counter 1
+            Assert.Equal(VringError.None, v.SetBase(0x8000, packed: true, held));
         Assert.Equal(VringError.None, v.BrokenReason);
         Assert.True(v.IsReady);
     }

@@ -61,7 +61,9 @@ public unsafe class PackedRingStateTests : RingStateBehaviour<PackedRingDriver>
     public void A_base_index_beyond_the_ring_is_refused()
     {
         using var lb = new PackedLoopback(ringSize: 8);
-        Assert.Equal(HotPath.Engine.Vrings.VringError.BadBaseIndex, lb.TxVring().SetBase(0x8008, packed: true));
+        HotPath.Engine.Vrings.Vring v = lb.TxVring();
+        using HotPath.Engine.Vrings.VringLockScope held = v.Hold();
+        Assert.Equal(HotPath.Engine.Vrings.VringError.BadBaseIndex, v.SetBase(0x8008, packed: true, held));
     }
 
     [Fact]

@@ -29,9 +29,8 @@ public sealed unsafe class InflightSplitTests
     /// <summary>The ring restarts as after a backend restart: the start check runs on the region as left.</summary>
     private static InflightStart Restart(VhostDevice dev, Vring v)
     {
-        v.AccessLock.Enter();
-        try { return dev.StartInflightLocked(v); }
-        finally { v.AccessLock.Exit(); }
+        using VringLockScope held = v.Hold();
+        return dev.StartInflightLocked(v, held);
     }
 
     private static ushort[] PostTx(Loopback lb, int n)

@@ -81,21 +81,18 @@ public sealed class DirectAttach : IDisposable
         ulong used = Memory.UserAddr(ring.DeviceAreaGpa);
         Check(Vring.ValidateAddresses(desc, avail, used, 0, ring.Packed));
         int kick = Dup(kickFd), call = Dup(callFd);
-        using (vq.Hold())
+        using (VringLockScope held = vq.Hold())
         {
-            vq.Size = ring.Size;                                     // SET_VRING_NUM
-            Check(vq.SetBase(ring.BaseIndex, ring.Packed));          // SET_VRING_BASE
-            vq.DescUserAddr = desc;                                  // SET_VRING_ADDR
-            vq.AvailUserAddr = avail;
-            vq.UsedUserAddr = used;
-            // As QEMU: log_guest_addr is the used ring's GPA, and the LOG flag is set while LOG_ALL is negotiated.
-            vq.LogGuestAddr = ring.DeviceAreaGpa;
-            vq.AddrFlags = VirtioFeatures.Has(Device.Features, VirtioFeatures.LogAll) ? Vring.AddrFlagLog : 0;
-            vq.AddrSet = true;
-            Check(Device.TranslateLocked(vq));
-            vq.KickFd = kick;                                        // SET_VRING_KICK
-            vq.CallFd = call;                                        // SET_VRING_CALL
-            vq.Enabled = true;                                       // SET_VRING_ENABLE
+            vq.SetNum(ring.Size, held);                              // SET_VRING_NUM
+            Check(vq.SetBase(ring.BaseIndex, ring.Packed, held));    // SET_VRING_BASE
+            // SET_VRING_ADDR. As QEMU: log_guest_addr is the used ring's GPA, and the LOG flag is set while LOG_ALL is
+            // negotiated.
+            uint flags = VirtioFeatures.Has(Device.Features, VirtioFeatures.LogAll) ? Vring.AddrFlagLog : 0;
+            vq.SetAddresses(desc, avail, used, ring.DeviceAreaGpa, flags, held);
+            Check(Device.TranslateLocked(vq, held));
+            vq.SetKickFd(kick, held);                                // SET_VRING_KICK
+            vq.SetCallFd(call, held);                                // SET_VRING_CALL
+            vq.SetEnabled(true, held);                               // SET_VRING_ENABLE
         }
         return vq;
     }
@@ -126,10 +123,10 @@ public sealed class DirectAttach : IDisposable
     public uint StopRing(int index)
     {
         Vring vq = Device.GetVring(index) ?? throw new ArgumentOutOfRangeException(nameof(index));
-        using (vq.Hold())
+        using (VringLockScope held = vq.Hold())
         {
-            vq.Enabled = false;
-            vq.Invalidate();
+            vq.SetEnabled(false, held);
+            vq.Invalidate(held);
             return vq.BaseForReport();
         }
     }
@@ -151,12 +148,12 @@ public sealed class DirectAttach : IDisposable
     /// <summary>Closes the fds handed to the vrings (after clearing them from the rings).</summary>
     public void Dispose()
     {
-        using (Device.HoldAll())
+        using (DeviceLockScope all = Device.HoldAll())
         {
             foreach (Vring v in Device.Vrings)
             {
-                if (_ownedFds.Contains(v.KickFd)) v.KickFd = Vring.FdUninitialized;
-                if (_ownedFds.Contains(v.CallFd)) v.CallFd = Vring.FdUninitialized;
+                if (_ownedFds.Contains(v.KickFd)) v.SetKickFd(Vring.FdUninitialized, all.For(v));
+                if (_ownedFds.Contains(v.CallFd)) v.SetCallFd(Vring.FdUninitialized, all.For(v));
             }
         }
         foreach (int fd in _ownedFds) LibC.close(fd);

@@ -35,16 +35,16 @@ internal static class VringHandlers
         if (!TryGetVring(s, st.Index, "SET_VRING_NUM", out Vring v, out HandlerResult fail)) return fail;
         VringError e = Vring.ValidateSize(st.Num, s.Device.IsPacked);
         if (e != VringError.None) return HandlerResult.Fail(ControlError.BadVringNum, $"vring {st.Index} num {st.Num}: {e.Describe()}");
-        using (v.Hold())
+        using (VringLockScope held = v.Hold())
         {
             uint old = v.Size;
-            v.Size = st.Num;
-            e = s.Device.TranslateLocked(v);
+            v.SetNum(st.Num, held);
+            e = s.Device.TranslateLocked(v, held);
             if (e != VringError.None)
             {
                 // The rings at the addresses already given do not fit this size: keep the old size.
-                v.Size = old;
-                s.Device.TranslateLocked(v);
+                v.SetNum(old, held);
+                s.Device.TranslateLocked(v, held);
             }
         }
         return e == VringError.None
@@ -59,23 +59,17 @@ internal static class VringHandlers
         VringError e = Vring.ValidateAddresses(a.DescUserAddr, a.AvailUserAddr, a.UsedUserAddr, a.Flags, s.Device.IsPacked);
         if (e == VringError.None && s.Device.Memory == null) e = VringError.NoMemoryTable;
         if (e != VringError.None) return HandlerResult.Fail(ControlError.BadVringAddr, $"vring {a.Index}: {e.Describe()}");
-        using (v.Hold())
+        using (VringLockScope held = v.Hold())
         {
-            v.DescUserAddr = a.DescUserAddr;
-            v.AvailUserAddr = a.AvailUserAddr;
-            v.UsedUserAddr = a.UsedUserAddr;
-            v.LogGuestAddr = a.LogGuestAddr;
-            v.AddrFlags = a.Flags;
-            v.AddrSet = true;
-            e = s.Device.TranslateLocked(v);
+            v.SetAddresses(a.DescUserAddr, a.AvailUserAddr, a.UsedUserAddr, a.LogGuestAddr, a.Flags, held);
+            e = s.Device.TranslateLocked(v, held);
             if (e != VringError.None)
             {
-                v.AddrSet = false;
-                v.Invalidate();
+                v.UnsetAddresses(held);
             }
             else if (v.BrokenReason is not VringError.None and not VringError.AvailIndexJump and not VringError.PositionOutsideRing)
             {
-                v.BrokenReason = VringError.None;   // new addresses repair a ring the last table change broke
+                v.SetBrokenReason(VringError.None, held);   // new addresses repair a ring the last table change broke
             }
         }
         return e == VringError.None
@@ -88,10 +82,10 @@ internal static class VringHandlers
         VringStatePayload st = m.PayloadAs<VringStatePayload>();
         if (!TryGetVring(s, st.Index, "SET_VRING_BASE", out Vring v, out HandlerResult fail)) return fail;
         VringError e;
-        using (v.Hold())
+        using (VringLockScope held = v.Hold())
         {
-            e = v.SetBase(st.Num, s.Device.IsPacked);
-            if (e == VringError.None && v.BrokenReason == VringError.AvailIndexJump) v.BrokenReason = VringError.None;
+            e = v.SetBase(st.Num, s.Device.IsPacked, held);
+            if (e == VringError.None && v.BrokenReason == VringError.AvailIndexJump) v.SetBrokenReason(VringError.None, held);
         }
         return e == VringError.None
             ? HandlerResult.Ok
@@ -105,11 +99,11 @@ internal static class VringHandlers
         if (!TryGetVring(s, st.Index, "GET_VRING_BASE", out Vring v, out HandlerResult fail)) return fail;
         s.StopDevice();
         uint num;
-        using (v.Hold())
+        using (VringLockScope held = v.Hold())
         {
             num = v.BaseForReport();
-            VhostSession.CloseVringFds(v);
-            v.Invalidate();
+            VhostSession.CloseVringFds(v, held);
+            v.Invalidate(held);
         }
         return s.ReplyStruct(new VringStatePayload { Index = st.Index, Num = num });
     }
@@ -137,25 +131,22 @@ internal static class VringHandlers
             return HandlerResult.Fail(ControlError.NotAnEventFd, $"{name} vring {index}: fd {notEventFd}");
         }
         InflightStart inflight = default;
-        using (v.Hold())
+        using (VringLockScope held = v.Hold())
         {
             switch (which)
             {
                 case VringFd.Kick:
-                    VhostSession.CloseFd(ref v.KickFd);
-                    v.KickFd = fd;
+                    VhostSession.CloseFd(v.SetKickFd(fd, held));
                     // Without VHOST_USER_F_PROTOCOL_FEATURES rings start enabled (vhost-user spec, DPDK).
-                    if (!VirtioFeatures.Has(s.Device.Features, VirtioFeatures.ProtocolFeatures)) v.Enabled = true;
+                    if (!VirtioFeatures.Has(s.Device.Features, VirtioFeatures.ProtocolFeatures)) v.SetEnabled(true, held);
                     // The ring starts: inflight tracking begins (or resumes from what a previous backend left).
-                    if (s.Device.Inflight != null) inflight = s.Device.StartInflightLocked(v);
+                    if (s.Device.Inflight != null) inflight = s.Device.StartInflightLocked(v, held);
                     break;
                 case VringFd.Call:
-                    VhostSession.CloseFd(ref v.CallFd);
-                    v.CallFd = fd;
+                    VhostSession.CloseFd(v.SetCallFd(fd, held));
                     break;
                 default:
-                    VhostSession.CloseFd(ref v.ErrFd);
-                    v.ErrFd = fd;
+                    VhostSession.CloseFd(v.SetErrFd(fd, held));
                     break;
             }
         }
@@ -178,7 +169,7 @@ internal static class VringHandlers
         VringStatePayload st = m.PayloadAs<VringStatePayload>();
         if (!TryGetVring(s, st.Index, "SET_VRING_ENABLE", out Vring v, out HandlerResult fail)) return fail;
         if (st.Num > 1) return HandlerResult.Fail(ControlError.BadEnableValue, $"vring {st.Index} enable {st.Num}");
-        using (v.Hold()) v.Enabled = st.Num == 1;
+        using (VringLockScope held = v.Hold()) v.SetEnabled(st.Num == 1, held);
         return HandlerResult.Ok;
     }
 }
