@@ -44,8 +44,10 @@ if [ -S "$sock" ]; then
   echo "      $line | testpmd: $peer"
   got=$(echo "$line" | sed -n 's/.*packets=\([0-9]*\).*/\1/p')
   sent=$(echo "$peer" | sed -n 's/.* tx_total=\([0-9]*\).*/\1/p')
-  if [ $rc = 0 ] && [ "${got:-0}" -gt 0 ] && [ "$got" = "$sent" ]; then
-    pass "the sample (a C# program on the packages) dequeued all $got frames virtio-user sent"
+  # testpmd counts a frame as sent when it posts it, so up to one ring (queue_size=1024) of them can still be waiting
+  # when it quits and the device goes away: a loaded machine shows that (it once failed CI by 832 frames).
+  if [ $rc = 0 ] && [ "${got:-0}" -gt 0 ] && [ "$got" -le "${sent:-0}" ] && [ $((sent - got)) -le 1024 ]; then
+    pass "the sample (a C# program on the packages) dequeued $got of the $sent frames virtio-user sent ($((sent - got)) still in the 1024-entry ring when it quit)"
   else
     fail "the sample exited $rc, dequeued ${got:-?} of ${sent:-?}: $(tail -5 "$root/artifacts/nuget-sample.out")"
   fi
