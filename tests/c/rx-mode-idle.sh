@@ -36,7 +36,13 @@ for _ in $(seq 200); do grep -q '^device vid=' "$out" && break; sleep 0.1; done
 if ! grep -q '^device vid=' "$out"; then
   fail "$name: no device in 20 s: $(tail -3 "$tlog")"; stop_all; finish
 fi
-sleep 1   # the link settles (testpmd's port start, vring_state_changed) before the window opens
+# The window opens once both sides are idle for real: hp-fwd saw both vrings enabled and testpmd, having started its
+# port, waits at its prompt.
+for _ in $(seq 200); do
+  [ "$(grep -c '^vring_state_changed vid=[0-9]* queue=[01] enable=1$' "$out")" -ge 2 ] &&
+    strings "$tlog" | grep -q 'testpmd> ' && break
+  sleep 0.1
+done
 
 hz=$(getconf CLK_TCK)
 t0=$(date +%s.%N) c0=$(cpu_ticks $fpid)
