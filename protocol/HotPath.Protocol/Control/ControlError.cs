@@ -33,6 +33,9 @@ public enum ControlError
     SendFailed,
     NotAnEventFd,
     BadChannelFd,
+    PostcopyOutOfOrder,
+    PostcopyUnavailable,
+    PostcopyRegisterFailed,
 }
 
 public static class ControlErrorText
@@ -69,6 +72,9 @@ public static class ControlErrorText
         ControlError.SendFailed => "could not send the reply",
         ControlError.NotAnEventFd => "kick, call or err fd is not an eventfd",
         ControlError.BadChannelFd => "backend channel fd is not a socket",
+        ControlError.PostcopyOutOfOrder => "postcopy message out of order (ADVISE, LISTEN, memory table, END)",
+        ControlError.PostcopyUnavailable => "cannot create a userfaultfd for postcopy",
+        ControlError.PostcopyRegisterFailed => "guest memory cannot be registered with the postcopy userfaultfd",
         _ => e.ToString(),
     };
 }

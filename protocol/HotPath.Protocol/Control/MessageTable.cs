@@ -62,9 +62,9 @@ internal static class MessageTable
         Add(E(R.CreateCryptoSession, "CREATE_CRYPTO_SESSION", -1, null, needs: Needs.ProtocolFeature, pf: PF.CryptoSession,
             sizeCheck: _ => true));
         Add(E(R.CloseCryptoSession, "CLOSE_CRYPTO_SESSION", 8, null, needs: Needs.ProtocolFeature, pf: PF.CryptoSession));
-        Add(E(R.PostcopyAdvise, "POSTCOPY_ADVISE", 0, null, needs: Needs.ProtocolFeature, pf: PF.Pagefault));
-        Add(E(R.PostcopyListen, "POSTCOPY_LISTEN", 0, null, needs: Needs.ProtocolFeature, pf: PF.Pagefault));
-        Add(E(R.PostcopyEnd, "POSTCOPY_END", 0, null, needs: Needs.ProtocolFeature, pf: PF.Pagefault));
+        Add(E(R.PostcopyAdvise, "POSTCOPY_ADVISE", 0, PostcopyHandlers.Advise, needs: Needs.ProtocolFeature, pf: PF.Pagefault));
+        Add(E(R.PostcopyListen, "POSTCOPY_LISTEN", 0, PostcopyHandlers.Listen, needs: Needs.ProtocolFeature, pf: PF.Pagefault));
+        Add(E(R.PostcopyEnd, "POSTCOPY_END", 0, PostcopyHandlers.End, needs: Needs.ProtocolFeature, pf: PF.Pagefault));
         Add(E(R.GetInflightFd, "GET_INFLIGHT_FD", 24, InflightHandlers.GetInflightFd,
             needs: Needs.ProtocolFeature, pf: PF.InflightShmfd));
         Add(E(R.SetInflightFd, "SET_INFLIGHT_FD", 24, InflightHandlers.SetInflightFd, FdRule.One,

@@ -17,7 +17,7 @@ public sealed partial class VhostDriver
     private readonly object _lock = new();
     private ulong _supportedFeatures;
     private ulong _features;
-    private ulong _protocolFeatures = Wire.ProtocolFeatures.Supported;
+    private ulong _protocolFeatures;
     private uint _maxQueuePairs = VhostDevice.MaxQueuePairs;
     private bool _unregistered;
 
@@ -66,7 +66,13 @@ public sealed partial class VhostDriver
                    VirtioFeatures.Bit(VirtioFeatures.NetHostUfo) | VirtioFeatures.Bit(VirtioFeatures.NetHostEcn));
         _supportedFeatures = f;
         _features = f;
+        _protocolFeatures = ImplementedProtocolFeatures;
     }
+
+    /// <summary>Protocol features this driver can offer: PAGEFAULT only when registered with
+    /// <see cref="VhostDriverFlags.PostcopySupport"/> (as DPDK: postcopy is the application's choice).</summary>
+    private ulong ImplementedProtocolFeatures => Wire.ProtocolFeatures.Supported |
+        ((Flags & VhostDriverFlags.PostcopySupport) != 0 ? Wire.ProtocolFeatures.Bit(Wire.ProtocolFeatures.Pagefault) : 0);
 
     /// <summary>rte_vhost_driver_register: a new socket path with its flags.</summary>
     public static VhostDriver Register(string path, VhostDriverFlags flags)
@@ -76,7 +82,7 @@ public sealed partial class VhostDriver
             throw new VhostException($"socket path is longer than {Transport.SocketCalls.SunPathMax - 1} bytes: {path}");
         if ((flags & ~VhostDriverFlags.Known) != 0)
             throw new VhostException($"unknown flags 0x{(ulong)(flags & ~VhostDriverFlags.Known):x}");
-        foreach (VhostDriverFlags later in new[] { VhostDriverFlags.IommuSupport, VhostDriverFlags.PostcopySupport, VhostDriverFlags.AsyncCopy })
+        foreach (VhostDriverFlags later in new[] { VhostDriverFlags.IommuSupport, VhostDriverFlags.AsyncCopy })
             if ((flags & later) != 0) throw new VhostException($"{later} is not supported yet", HotPath.Engine.Interop.LibC.ENOTSUP);
         lock (s_registryLock)
         {
@@ -157,9 +163,11 @@ public sealed partial class VhostDriver
         lock (_lock)
         {
             EnsureNotNegotiating("set_protocol_features");
-            if ((features & ~Wire.ProtocolFeatures.Supported) != 0)
-                throw new VhostException($"protocol features 0x{features & ~Wire.ProtocolFeatures.Supported:x} are not implemented: " +
-                    Wire.ProtocolFeatures.Describe(features & ~Wire.ProtocolFeatures.Supported));
+            ulong unknown = features & ~ImplementedProtocolFeatures;
+            if (unknown != 0)
+                throw new VhostException($"protocol features 0x{unknown:x} are not implemented" +
+                    ((Flags & VhostDriverFlags.PostcopySupport) == 0 ? " (PAGEFAULT needs the postcopy flag)" : "") +
+                    $": {Wire.ProtocolFeatures.Describe(unknown)}");
             _protocolFeatures = features;
         }
     }

@@ -11,7 +11,7 @@ public enum VhostDriverFlags : ulong
     NoReconnect = 1UL << 1,
     /// <summary>(later) Offer VIRTIO_F_IOMMU_PLATFORM.</summary>
     IommuSupport = 1UL << 3,
-    /// <summary>(later) Postcopy live migration.</summary>
+    /// <summary>Postcopy live migration: offer VHOST_USER_PROTOCOL_F_PAGEFAULT (POSTCOPY_ADVISE/LISTEN/END).</summary>
     PostcopySupport = 1UL << 4,
     /// <summary>Dequeue may attach an external buffer to a packet too large for one mbuf.</summary>
     ExtbufSupport = 1UL << 5,

@@ -126,6 +126,7 @@ public sealed unsafe partial class VhostSession
     /// <summary>RESET_OWNER / RESET_DEVICE: stop, forget features and ring state, keep the connection.</summary>
     internal void ResetDevice()
     {
+        EndPostcopy();
         StopDevice();
         using (DeviceLockScope all = Device.HoldAll())
         {

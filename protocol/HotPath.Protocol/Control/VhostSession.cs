@@ -105,6 +105,7 @@ public sealed unsafe partial class VhostSession : IFdHandler, IDisposable
     {
         ControlCounters.CountMessage();
         ref readonly MessageHeader h = ref _reader.Header;
+        if (TryConsumePostcopyAck(h)) return;
         MessageEntry? entry = MessageTable.Find(h.Request);
         if (entry == null)
         {
@@ -310,6 +311,7 @@ public sealed unsafe partial class VhostSession : IFdHandler, IDisposable
         EventLoop.Shared.Remove(fd);
         LibC.close(fd);
         _reader.CloseUnclaimedFds();
+        EndPostcopy();   // first: a datapath thread parked on a page the frontend never sent must not hold up destroy_device
         StopDevice();
         TearDownState();
         Device.Dispose();

@@ -28,19 +28,23 @@ public sealed class HostileBackend : IDisposable
     public VhostDriver Driver { get; }
     public DeviceEventLog Events { get; } = new();
 
-    public HostileBackend()
+    public HostileBackend() : this(VhostDriverFlags.None)
+    {
+    }
+
+    public HostileBackend(VhostDriverFlags flags)
     {
         Path = DpdkBackend.NewSocketPath("hostile");
-        Driver = VhostDriver.Register(Path, VhostDriverFlags.None);
+        Driver = VhostDriver.Register(Path, flags);
         Driver.RegisterCallbacks(Events);
         Driver.Start();
     }
 
     /// <summary>A frontend that negotiated (1 pair, split) and, when asked, sent a memory table.</summary>
-    public VhostUserFrontend Negotiated(FrontendMemory? memory = null, uint? ringSize = null)
+    public VhostUserFrontend Negotiated(FrontendMemory? memory = null, uint? ringSize = null, NetDeviceOptions? options = null)
     {
         var fe = VhostUserFrontend.Connect(Path, TimeSpan.FromSeconds(5));
-        fe.Negotiate(1, packed: false);
+        fe.Negotiate(1, packed: false, options);
         if (memory != null) fe.SetMemTable(memory);
         if (ringSize is uint num) fe.SetVringNum(0, num);
         return fe;

@@ -18,6 +18,8 @@ public enum ReplyKind
     Inflight,
     /// <summary>SET_LOG_BASE with LOG_SHMFD: an empty reply (DPDK) or a u64 0 (the spec's table).</summary>
     LogBase,
+    /// <summary>An empty payload and one fd: the backend's userfaultfd (POSTCOPY_ADVISE).</summary>
+    UserFaultFd,
 }
 
 /// <summary>
@@ -59,6 +61,9 @@ public static class RequestRules
         new(FrontendRequest.SetBackendReqFd, ReplyKind.None, ProtocolFeatures.BackendReq),
         new(FrontendRequest.GetConfig, ReplyKind.Config, ProtocolFeatures.Config),
         new(FrontendRequest.SetConfig, ReplyKind.None, ProtocolFeatures.Config),
+        new(FrontendRequest.PostcopyAdvise, ReplyKind.UserFaultFd, ProtocolFeatures.Pagefault),
+        new(FrontendRequest.PostcopyListen, ReplyKind.None, ProtocolFeatures.Pagefault),
+        new(FrontendRequest.PostcopyEnd, ReplyKind.None, ProtocolFeatures.Pagefault),
         new(FrontendRequest.GetInflightFd, ReplyKind.Inflight, ProtocolFeatures.InflightShmfd),
         new(FrontendRequest.SetInflightFd, ReplyKind.None, ProtocolFeatures.InflightShmfd),
         new(FrontendRequest.ResetDevice, ReplyKind.None, ProtocolFeatures.ResetDevice),

@@ -16,6 +16,11 @@ public sealed partial class VhostUserFrontend
         if (n is 0 or > MemTableMaxRegions)
             throw new ArgumentException($"SET_MEM_TABLE carries 1..{MemTableMaxRegions} regions; the memory has {n}", nameof(memory));
         int[] fds = memory.Regions.Select(r => r.Fd).ToArray();
+        if (PostcopyListening)
+        {
+            SetMemTablePostcopy(memory, fds);
+            return;
+        }
         Post(FrontendRequest.SetMemTable, FrontendPayloads.MemTable(memory), fds);
     }
 

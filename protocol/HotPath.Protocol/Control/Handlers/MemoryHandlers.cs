@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using HotPath.Engine.Memory;
 using HotPath.Engine.Vrings;
 using HotPath.Protocol.Transport;
@@ -33,7 +34,7 @@ internal static unsafe class MemoryHandlers
             if (e != MemoryError.None) return HandlerResult.Fail(ControlError.BadMemoryTable, $"region {i}: {e.Describe()}");
         }
         // A frontend may resend the table it already sent (DPDK virtio-user does); keep the mappings then.
-        if (SameAsCurrent(s, regions)) return HandlerResult.Ok;
+        if (SameAsCurrent(s, regions)) return s.PostcopyListening ? ReplyPostcopyTable(s, entries, n) : HandlerResult.Ok;
         s.RemovedRegions.Clear();
 
         var mapped = new List<MappedRegion>((int)n);
@@ -48,6 +49,12 @@ internal static unsafe class MemoryHandlers
                 return HandlerResult.Fail(ControlError.BadMemoryTable, $"region {i}: {e.Describe()}");
             }
             WarnIfUnsealed(s, r!);
+            if (!PostcopyHandlers.TryRegister(s, r!, out string? why))
+            {
+                r!.Dispose();
+                mapped.ForEach(x => x.Dispose());
+                return HandlerResult.Fail(ControlError.PostcopyRegisterFailed, $"region {i}: {why}");
+            }
             mapped.Add(r!);
         }
         MemoryError swap = s.Device.ReplaceMemory(mapped);
@@ -58,7 +65,39 @@ internal static unsafe class MemoryHandlers
         }
         ReportBrokenRings(s);
         s.Log(LogLevel.Debug, $"memory table: {n} regions, {s.Device.Memory!.TotalSize >> 20} MiB");
-        return HandlerResult.Ok;
+        return s.PostcopyListening ? ReplyPostcopyTable(s, entries, n) : HandlerResult.Ok;
+    }
+
+    /// <summary>
+    /// Postcopy: the table goes back with each region's userspace_addr replaced by its address in this process, so
+    /// the frontend can tell which page a fault on its userfaultfd is for. It then sends a u64 0 (see
+    /// VhostSession.TryConsumePostcopyAck).
+    /// </summary>
+    private static HandlerResult ReplyPostcopyTable(VhostSession s, MemoryRegionPayload* entries, uint n)
+    {
+        Span<byte> reply = s.ReplyBuffer;
+        MemoryMarshal.Write(reply, new MemoryTableHeader { NRegions = n });
+        for (int i = 0; i < n; i++)
+        {
+            MemoryRegionPayload e = entries[i];
+            e.UserspaceAddr = (ulong)HostOf(s, Describe(e));
+            MemoryMarshal.Write(reply[(sizeof(MemoryTableHeader) + i * sizeof(MemoryRegionPayload))..], e);
+        }
+        return s.ReplyBytes(sizeof(MemoryTableHeader) + (int)n * sizeof(MemoryRegionPayload));
+    }
+
+    private static byte* HostOf(VhostSession s, in RegionDescriptor d)
+    {
+        foreach (MappedRegion r in s.Device.Regions)
+            if (r.Descriptor == d) return r.Host;
+        return null;
+    }
+
+    /// <summary>Postcopy: ADD_MEM_REG is answered with the region and its address in this process.</summary>
+    private static HandlerResult ReplyPostcopyRegion(VhostSession s, MemRegPayload p, in RegionDescriptor d)
+    {
+        p.Region.UserspaceAddr = (ulong)HostOf(s, d);
+        return s.ReplyStruct(p);
     }
 
     private static bool SameAsCurrent(VhostSession s, RegionDescriptor[] regions)
@@ -109,7 +148,7 @@ internal static unsafe class MemoryHandlers
         {
             HotPath.Engine.Interop.LibC.close(fd);
             s.Log(LogLevel.Debug, $"ADD_MEM_REG of the mapped region gpa 0x{d.GuestPhysAddr:x} size 0x{d.Size:x} again (one per queue pair, QEMU < 8.0): kept as it is");
-            return HandlerResult.Ok;
+            return s.PostcopyListening ? ReplyPostcopyRegion(s, m.PayloadAs<MemRegPayload>(), d) : HandlerResult.Ok;
         }
         if (current.Count >= GuestMemory.MaxRegions)
         {
@@ -123,6 +162,11 @@ internal static unsafe class MemoryHandlers
             return HandlerResult.Fail(ControlError.BadMemoryRegion, e.Describe());
         }
         WarnIfUnsealed(s, region!);
+        if (!PostcopyHandlers.TryRegister(s, region!, out string? why))
+        {
+            region!.Dispose();
+            return HandlerResult.Fail(ControlError.PostcopyRegisterFailed, why);
+        }
         var next = new List<MappedRegion>(current) { region! };
         MemoryError swap = s.Device.ReplaceMemory(next);
         if (swap != MemoryError.None)
@@ -132,7 +176,7 @@ internal static unsafe class MemoryHandlers
         }
         s.RemovedRegions.RemoveAll(r => SameIdentity(r, d));
         ReportBrokenRings(s);
-        return HandlerResult.Ok;
+        return s.PostcopyListening ? ReplyPostcopyRegion(s, m.PayloadAs<MemRegPayload>(), d) : HandlerResult.Ok;
     }
 
     /// <summary>The spec identifies a region to remove by guest address, user address and size (not the offset).</summary>
