@@ -26,6 +26,14 @@
 #             default 8 MiB/s, so precopy overlaps the traffic) over a Unix socket; status completed, the ping
 #             answered before and after, the destination guest pings 100/100, and the source hp-fwd printed
 #             features_changed log_all=1 and a nonzero pages_marked figure
+#   migrate-postcopy
+#             the same with postcopy-ram on both QEMUs and the destination hp-fwd --postcopy: the source switches
+#             to postcopy (migrate-start-postcopy) as soon as the migration is active; status goes through
+#             postcopy-active to completed (postcopy-requests reported), and the destination hp-fwd logged
+#             postcopy advised, listening and ended in that order
+#   migrate-hugepage
+#             migrate-precopy with the guest on hugetlbfs (memory-backend-file on /dev/hugepages); skipped loudly
+#             when 256 free 2 MiB hugepages are not there
 # A failed boot keeps its directory (guest console, hp-fwd logs, vhost-user message summary) and prints their tails.
 # vectors=0 on virtio-net-pci: QEMU 7.2 under TCG segfaults at DRIVER_OK with MSI-X and a vhost-user netdev.
 # Builds first (../../build.sh, seconds when nothing changed). Needs qemu-system-x86, linux-image-amd64,
@@ -46,7 +54,7 @@ KVER=${KVER:-$(ls /lib/modules 2>/dev/null | sort -V | tail -1)}
 KERNEL=/boot/vmlinuz-$KVER
 BOOT_TIMEOUT=${HPQ_BOOT_TIMEOUT:-300}
 BUDGET=${HPQ_BUDGET:-900}
-BOOTS=${HPQ_BOOTS:-server client mrg-off event-idx-off packed mq mtu9000 interrupt migrate-precopy}
+BOOTS=${HPQ_BOOTS:-server client mrg-off event-idx-off packed mq mtu9000 interrupt migrate-precopy migrate-postcopy migrate-hugepage}
 MIGRATE_BANDWIDTH=${HPQ_MIGRATE_BANDWIDTH:-8388608}
 IDLE_SECONDS=${HPQ_IDLE_SECONDS:-20}
 PEER_MAC=02:00:00:00:00:02 # hp-fwd --mac: what ARP replies give for 10.0.0.2
@@ -452,20 +460,33 @@ json_field() { echo "$1" | sed -n "s/.*\"$2\": *\"\{0,1\}\([^,}\"]*\).*/\1/p" | 
 
 # Migrates source QMP NAME to the Unix socket URI and waits (up to 300 s) for completed or failed; the last
 # query-migrate reply is left in $D/migrate.json. Status 0 when completed.
+# With POSTCOPY=1 it switches to postcopy (migrate-start-postcopy) as soon as the migration is active; every status
+# seen is appended to $D/migrate.states.
 migrate_qmp() { # NAME URI
-  local i r st
-  qmp "$1" caps '"execute": "qmp_capabilities"' > /dev/null || return 1
+  local i r st started=0
   qmp "$1" params "\"execute\": \"migrate-set-parameters\", \"arguments\": {\"max-bandwidth\": $MIGRATE_BANDWIDTH, \"downtime-limit\": 2000}" > /dev/null || return 1
   r=$(qmp "$1" mig "\"execute\": \"migrate\", \"arguments\": {\"uri\": \"$2\"}") || return 1
   echo "migrate: $r" >> "$D/host.log"
-  for i in $(seq 600); do
+  for i in $(seq 1200); do
     r=$(qmp "$1" "q$i" '"execute": "query-migrate"') || return 1
     st=$(json_field "$r" status)
     echo "$r" > "$D/migrate.json"
+    echo "$st" >> "$D/migrate.states"
+    if [ "${POSTCOPY:-0}" = 1 ] && [ "$st" = active ] && [ $started = 0 ]; then
+      r=$(qmp "$1" pc '"execute": "migrate-start-postcopy"') || return 1
+      echo "migrate-start-postcopy: $r" >> "$D/host.log"; started=1
+    fi
     case $st in completed) return 0 ;; failed | cancelled) return 1 ;; esac
-    sleep 0.5
+    sleep 0.25
   done
   return 1
+}
+
+# QMP greeting, then the postcopy-ram capability when POSTCOPY=1 (both sides need it before the migration starts).
+qmp_setup() { # NAME
+  qmp "$1" caps '"execute": "qmp_capabilities"' > /dev/null || return 1
+  [ "${POSTCOPY:-0}" = 1 ] || return 0
+  qmp "$1" pcap '"execute": "migrate-set-capabilities", "arguments": {"capabilities": [{"capability": "postcopy-ram", "state": true}]}' >> "$D/host.log"
 }
 
 # The QEMU of one side: vhost-user socket SOCK, control pipe CTL, QMP pipe QMP, extra arguments.
@@ -474,7 +495,7 @@ migrate_qemu() { # SOCK CTL QMP EXTRA...
   echo qemu-system-x86_64 -accel tcg -M pc -m 256M -smp 1 -display none -nodefaults -no-user-config \
     -no-reboot -kernel "$BOOT_KERNEL" -initrd "$work/initrd.gz" \
     -append "'console=ttyS0 quiet panic=-1 ipv6.disable=1 hpq.plan=$MIG_PLAN hpq.mac=$PEER_MAC'" \
-    -object memory-backend-memfd,id=mem,size=256M,share=on -numa node,memdev=mem \
+    $MIG_MEMORY -numa node,memdev=mem \
     -serial stdio -chardev "pipe,id=ctl,path=$D/$ctl" -serial chardev:ctl \
     -chardev "pipe,id=qmp,path=$D/$qmpn" -mon chardev=qmp,mode=control \
     -chardev "socket,id=c0,path=$sock" -netdev "vhost-user,id=n0,chardev=c0,queues=1" \
@@ -483,15 +504,23 @@ migrate_qemu() { # SOCK CTL QMP EXTRA...
 
 MIG_PLAN="ping:ping-100:100:56,migrate:migrate,ping:after-migrate:100:56,counters"
 
-boot_migrate-precopy() {
-  local name=migrate-precopy t0=$SECONDS src dst spid dpid fsrc fdst qrc=1 mig=fail st r
-  MODE=server QUEUES=1 FWD_EXTRA="" FWD_N=0 FWD_PID="" RETRIED=""
+MIG_MEMFD="-object memory-backend-memfd,id=mem,size=256M,share=on"
+MIG_HUGE="-object memory-backend-file,id=mem,size=256M,mem-path=/dev/hugepages,share=on,prealloc=off"
+
+# One live migration under traffic. KIND: precopy (memfd), postcopy (memfd, switched to postcopy once active; the
+# destination hp-fwd runs with --postcopy) or hugepage (precopy of a guest on hugetlbfs).
+migrate_boot() { # NAME KIND
+  local name=$1 kind=$2 t0=$SECONDS src dst spid dpid fsrc fdst qrc=1 mig=fail st r
+  MODE=server QUEUES=1 FWD_N=0 FWD_PID="" RETRIED=""
+  POSTCOPY=0; [ "$kind" = postcopy ] && POSTCOPY=1
+  MIG_MEMORY=$MIG_MEMFD; [ "$kind" = hugepage ] && MIG_MEMORY=$MIG_HUGE
   D=$work/$name
   mkdir -p "$D"
   mkfifo "$D/ctl.in" "$D/ctl.out" "$D/ctl-dst.in" "$D/ctl-dst.out" "$D/qmp-src.in" "$D/qmp-src.out" \
     "$D/qmp-dst.in" "$D/qmp-dst.out"
-  SOCK=$D/vhost.sock; start_fwd; fsrc=$FWD_PID
-  SOCK=$D/vhost-dst.sock; start_fwd; fdst=$FWD_PID
+  FWD_EXTRA=""; SOCK=$D/vhost.sock; start_fwd; fsrc=$FWD_PID
+  [ $POSTCOPY = 1 ] && FWD_EXTRA="--postcopy"
+  SOCK=$D/vhost-dst.sock; start_fwd; fdst=$FWD_PID; FWD_EXTRA=""
   wait_for 30 "$D/fwd.1.log" 'server listening' && wait_for 30 "$D/fwd.2.log" 'server listening' ||
     echo "an hp-fwd made no socket within 30 s" >> "$D/host.log"
   src=$(migrate_qemu "$D/vhost.sock" ctl qmp-src)
@@ -502,6 +531,7 @@ boot_migrate-precopy() {
   eval "timeout -k 5 $((BOOT_TIMEOUT + 300)) $dst" < /dev/null > "$D/console-dst.log" 2>&1 &
   dpid=$!
   qmp_reader qmp-src; qmp_reader qmp-dst
+  qmp_setup qmp-src && qmp_setup qmp-dst || echo "QMP setup failed" >> "$D/host.log"
   echo "QEMUs started after $((SECONDS - t0)) s" >> "$D/host.log"
   # The guest pings in the background and says HPQ-SYNC migrate: migrate it under that traffic.
   while kill -0 $spid 2> /dev/null && ! grep -qa '^HPQ-SYNC migrate' "$D/console.log"; do sleep 0.2; done
@@ -527,10 +557,11 @@ boot_migrate-precopy() {
   BOOT=$name
   report_guest ping-100
   r=$(cat "$D/migrate.json" 2> /dev/null); st=$(json_field "$r" status)
-  if [ "$st" = completed ]; then
-    pass "$BOOT/query-migrate" "status completed: total-time $(json_field "$r" total-time) ms, downtime $(json_field "$r" downtime) ms, setup-time $(json_field "$r" setup-time) ms, transferred $(json_field "$r" transferred) bytes, dirty-sync-count $(json_field "$r" dirty-sync-count), max-bandwidth $MIGRATE_BANDWIDTH B/s"
+  local states; states=$(uniq "$D/migrate.states" 2> /dev/null | tr '\n' ' ')
+  if [ "$st" = completed ] && { [ $POSTCOPY = 0 ] || grep -qx postcopy-active "$D/migrate.states"; }; then
+    pass "$BOOT/query-migrate" "status completed (${states% }): total-time $(json_field "$r" total-time) ms, downtime $(json_field "$r" downtime) ms, setup-time $(json_field "$r" setup-time) ms, transferred $(json_field "$r" transferred) bytes, dirty-sync-count $(json_field "$r" dirty-sync-count), postcopy-requests $(json_field "$r" postcopy-requests), max-bandwidth $MIGRATE_BANDWIDTH B/s"
   else
-    fail "$BOOT/query-migrate" "query-migrate status '${st:-none}': ${r:-no reply} (see $D/qmp-src.log)"
+    fail "$BOOT/query-migrate" "query-migrate status '${st:-none}' (states: ${states:-none}): ${r:-no reply} (see $D/qmp-src.log)"
   fi
   report_guest migrate
   report_guest after-migrate
@@ -543,10 +574,28 @@ boot_migrate-precopy() {
   else
     fail "$BOOT/dirty-log" "source hp-fwd: log_all=1 line '${on:-none}', summary pages_marked=${pages:-none}"
   fi
+  [ $POSTCOPY = 1 ] || return 0
+  local lines; lines=$(grep -aoE 'postcopy: (advised|listening|ended)' "$D/fwd.2.log" | uniq | tr '\n' ',')
+  if [ "$lines" = "postcopy: advised,postcopy: listening,postcopy: ended," ]; then
+    pass "$BOOT/postcopy" "destination hp-fwd (--postcopy): advised, listening, ended, in that order; $(grep -a 'device ready' "$D/fwd.2.log" | grep -o 'protocol [^ ,]*' | head -1)"
+  else
+    fail "$BOOT/postcopy" "destination hp-fwd postcopy lines: '${lines:-none}' (want advised, listening, ended)"
+  fi
+}
+
+boot_migrate-precopy() { migrate_boot migrate-precopy precopy; }
+boot_migrate-postcopy() { migrate_boot migrate-postcopy postcopy; }
+boot_migrate-hugepage() {
+  local free; free=$(awk '/HugePages_Free/ { print $2 }' /proc/meminfo)
+  if [ "$(awk '/Hugepagesize/ { print $2 }' /proc/meminfo)" != 2048 ] || [ "${free:-0}" -lt 300 ] || ! grep -q ' /dev/hugepages hugetlbfs' /proc/mounts; then
+    skip "migrate-hugepage: two 256 MiB guests need 256 free 2 MiB hugepages on /dev/hugepages (free: ${free:-0}; scripts/setup.sh reserves them as root)"
+    return
+  fi
+  migrate_boot migrate-hugepage hugepage
 }
 
 for b in $BOOTS; do
-  declare -F "boot_$b" > /dev/null || { fail "$b" "no such boot (known: server client mrg-off event-idx-off packed mq mtu9000 interrupt migrate-precopy)"; continue; }
+  declare -F "boot_$b" > /dev/null || { fail "$b" "no such boot (known: server client mrg-off event-idx-off packed mq mtu9000 interrupt migrate-precopy migrate-postcopy migrate-hugepage)"; continue; }
   run_boot "$b"
 done
 if [ $failed = 0 ] && [ "${HPQ_KEEP:-0}" = 0 ]; then rm -rf "$work"; else echo "qemu: kept $work"; fi

@@ -58,7 +58,7 @@ static int wait_signal(double secs)
 
 static int setup_driver(const struct fwd_options *o)
 {
-	uint64_t flags = o->client ? HP_VHOST_USER_CLIENT : 0;
+	uint64_t flags = (o->client ? HP_VHOST_USER_CLIENT : 0) | (o->postcopy ? HP_VHOST_USER_POSTCOPY_SUPPORT : 0);
 	if (hp_vhost_driver_register(o->socket, flags) != 0)
 		return -1;
 	if (o->split_only && hp_vhost_driver_disable_features(o->socket, 1ULL << HP_VIRTIO_F_RING_PACKED) != 0)
@@ -97,9 +97,9 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	install_signal_handlers();
-	fprintf(stderr, "hp-fwd: %s %s, mode %s, rx-mode %s, %u queue pair(s), burst %u%s\n",
+	fprintf(stderr, "hp-fwd: %s %s, mode %s, rx-mode %s, %u queue pair(s), burst %u%s%s\n",
 		o.client ? "connecting to" : "serving", o.socket, mode_name(o.mode), rx_mode_name(o.rx_mode), o.queues,
-		o.burst, o.seconds ? "" : ", until SIGINT/SIGTERM");
+		o.burst, o.postcopy ? ", postcopy" : "", o.seconds ? "" : ", until SIGINT/SIGTERM");
 
 	stats_start(&o);
 	end = o.seconds ? now_seconds() + o.seconds : 0;

@@ -11,7 +11,7 @@ static void usage(void)
 	fputs("usage: hp-fwd --socket PATH [--client] [--mode io|rxonly|txonly|macswap|icmpecho] [--pkt-len N]\n"
 	      "              [--burst N] [--queues N] [--seconds N] [--stats-interval S] [--json FILE] [--mac MAC]\n"
 	      "              [--rx-mode poll|interrupt|adaptive] [--idle-us N] [--idle-sleep US]\n"
-	      "              [--packed-only|--split-only]\n"
+	      "              [--packed-only|--split-only] [--postcopy]\n"
 	      "       hp-fwd --demo [--seconds N]\n"
 	      "  --socket PATH         vhost-user socket (server: created here; --client: the frontend's)\n"
 	      "  --client              connect to the frontend's socket (it listens) instead of listening\n"
@@ -37,6 +37,8 @@ static void usage(void)
 	      "                        adaptive, which sleep until the guest kicks instead\n"
 	      "  --packed-only         refuse devices that do not negotiate VIRTIO_F_RING_PACKED\n"
 	      "  --split-only          do not offer VIRTIO_F_RING_PACKED\n"
+	      "  --postcopy            offer postcopy live migration (VHOST_USER_PROTOCOL_F_PAGEFAULT): as a migration's\n"
+	      "                        destination, guest pages not yet copied are fetched from the source on first touch\n"
 	      "  --demo                run HotPath's own frontend (hp-frontend) against hp-fwd and print a table\n",
 	      stderr);
 }
@@ -167,6 +169,11 @@ bool parse_options(int argc, char **argv, struct fwd_options *o)
 		}
 		if (strcmp(a, "--split-only") == 0) {
 			o->split_only = true;
+			demo_only_ok = false;
+			continue;
+		}
+		if (strcmp(a, "--postcopy") == 0) {
+			o->postcopy = true;
 			demo_only_ok = false;
 			continue;
 		}

@@ -42,6 +42,7 @@ struct fwd_options {
 	uint8_t mac[6];          /* icmpecho: the address ARP replies give */
 	bool packed_only;
 	bool split_only;
+	bool postcopy;           /* HP_VHOST_USER_POSTCOPY_SUPPORT */
 	bool demo;
 };
 
