@@ -248,7 +248,9 @@ static void m_icmp_short(uint8_t *f, size_t *len) { wr16(f + 16, 27); fix_ip_csu
 static void m_runt(uint8_t *f, size_t *len) { (void)f; *len = 13; }
 static void m_mf(uint8_t *f, size_t *len) { (void)len; wr16(f + 20, 0x2000); fix_ip_csum(f); }
 static void m_offset(uint8_t *f, size_t *len) { (void)len; wr16(f + 20, 0x0001); fix_ip_csum(f); }
-static void m_udp(uint8_t *f, size_t *len) { (void)len; f[23] = 17; fix_ip_csum(f); }
+static void m_udp(uint8_t *f, size_t *len) { (void)len; f[23] = 17; wr16(f + 36, 7); fix_ip_csum(f); }
+static void m_udp9(uint8_t *f, size_t *len) { (void)len; f[23] = 17; wr16(f + 36, 9); fix_ip_csum(f); }
+static void m_udp9_frag(uint8_t *f, size_t *len) { (void)len; f[23] = 17; wr16(f + 36, 9); wr16(f + 20, 0x2000); fix_ip_csum(f); }
 static void m_type13(uint8_t *f, size_t *len) { (void)len; f[34] = 13; }
 static void m_code1(uint8_t *f, size_t *len) { (void)len; f[35] = 1; }
 static void m_mcast_ip(uint8_t *f, size_t *len) { (void)len; f[30] = 224; fix_ip_csum(f); }
@@ -273,7 +275,9 @@ static void test_variants(void)
 		{ "13-byte runt", ECHO_MALFORMED, m_runt },
 		{ "first fragment (MF)", ECHO_IGNORED, m_mf },
 		{ "later fragment (offset)", ECHO_IGNORED, m_offset },
-		{ "UDP", ECHO_IGNORED, m_udp },
+		{ "UDP to port 7", ECHO_IGNORED, m_udp },
+		{ "UDP to the discard port", ECHO_DISCARDED, m_udp9 },
+		{ "UDP to the discard port, first fragment", ECHO_IGNORED, m_udp9_frag },
 		{ "ICMP timestamp request", ECHO_IGNORED, m_type13 },
 		{ "echo request code 1", ECHO_IGNORED, m_code1 },
 		{ "multicast destination IP", ECHO_IGNORED, m_mcast_ip },

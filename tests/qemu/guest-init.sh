@@ -15,10 +15,12 @@
 #   pcireset:NAME             remove the PCI function and rescan the bus (reset and re-probe), then ping
 #   sync:TOKEN                HPQ-SYNC TOKEN, wait up to 180 s for the host's "go TOKEN", then up to 30 s for the
 #                             link; the carrier changes seen meanwhile are reported
-#   migrate:NAME              a ping every 20 ms in the background, HPQ-SYNC NAME, wait up to 600 s for "go NAME"
-#                             (the host live-migrates the guest meanwhile: "go" comes from the destination's
-#                             control pipe), then stop the ping; PASS when it was answered on both sides of the go
-#                             (HPQ-DATA: sent, received, replies before/after the go)
+#   migrate:NAME              a ping every 20 ms, a UDP flood of 64-byte frames at 2000 frames/s (udpflood, until
+#                             stopped) and a memory pattern being rewritten (memtouch, 4 MiB, a page per ms) in the
+#                             background, HPQ-SYNC NAME, wait up to 600 s for "go NAME" (the host live-migrates the
+#                             guest meanwhile: "go" comes from the destination's control pipe), then stop all three;
+#                             PASS when the ping was answered on both sides of the go and the pattern is intact
+#                             (HPQ-DATA: sent, received, replies before/after the go, flood_sent, memtouch bad pages)
 #   flood:NAME:SECS:LEN       udpflood LEN-byte UDP frames for SECS seconds (AF_PACKET, qdisc bypass)
 #   counters                  eth0 counters as HPQ-DATA counters
 /bin/busybox --install -s /bin
@@ -144,25 +146,34 @@ step_sync() { # TOKEN
 rx_now() { cat /sys/class/net/eth0/statistics/rx_packets; }
 
 step_migrate() { # NAME
-	local line="" t0=$(now) pid rx0 rx_go rx_end out sent got
+	local line="" t0=$(now) pid fpid mpid rx0 rx_go rx_end out sent got flood mem bad
 	rx0=$(rx_now)
+	/bin/memtouch 4 > /tmp/memtouch 2>&1 &
+	mpid=$!
+	/bin/udpflood eth0 $PEER_MAC $SELF $PEER 0 64 2000 > /tmp/migflood 2>&1 &
+	fpid=$!
 	ping -i 0.02 -W 5 $PEER > /tmp/migping 2>&1 &
 	pid=$!
 	echo "HPQ-SYNC $1"
 	read -t 600 line < /dev/ttyS1
 	rx_go=$(rx_now)
-	# Replies on the destination: wait (up to 60 s) for 20 more, then stop the ping (SIGINT: it prints its totals).
+	# Replies on the destination: wait (up to 60 s) for 20 more, then stop the three (SIGINT: each prints its totals).
 	for i in $(seq 600); do [ $(($(rx_now) - rx_go)) -ge 20 ] && break; sleep 0.1; done
 	rx_end=$(rx_now)
-	kill -INT $pid; wait $pid
+	kill -INT $fpid $pid $mpid; wait $fpid; wait $pid; wait $mpid
 	out=$(tail -3 /tmp/migping | tr '\n' ' ')
 	sent=$(echo "$out" | sed -n 's/.* \([0-9]*\) packets transmitted.*/\1/p')
 	got=$(echo "$out" | sed -n 's/.* \([0-9]*\) packets received.*/\1/p')
-	echo "HPQ-DATA $1 sent=${sent:-?} received=${got:-?} before_go=$((rx_go - rx0)) after_go=$((rx_end - rx_go)) waited=$(since $t0)s"
+	flood=$(sed -n 's/^udpflood sent=\([0-9]*\).*/\1/p' /tmp/migflood)
+	mem=$(cat /tmp/memtouch)
+	bad=$(echo "$mem" | sed -n 's/.* bad=\([0-9]*\).*/\1/p')
+	echo "HPQ-DATA $1 sent=${sent:-?} received=${got:-?} before_go=$((rx_go - rx0)) after_go=$((rx_end - rx_go)) flood_sent=${flood:-?} memtouch_bad=${bad:-?} waited=$(since $t0)s"
 	if [ "$line" != "go $1" ]; then
 		result $1 FAIL "no 'go $1' from the host within 600 s (got '$line'); ping: $out"
+	elif [ "${bad:-x}" != 0 ]; then
+		result $1 FAIL "memory pattern after the migration: ${mem:-memtouch printed nothing}"
 	elif [ $((rx_go - rx0)) -gt 0 ] && [ $((rx_end - rx_go)) -ge 20 ]; then
-		result $1 PASS "ping across the migration: ${got:-?}/${sent:-?} answered, $((rx_go - rx0)) replies before the go, $((rx_end - rx_go)) after, $(since $t0) s"
+		result $1 PASS "ping across the migration: ${got:-?}/${sent:-?} answered, $((rx_go - rx0)) replies before the go, $((rx_end - rx_go)) after, $(since $t0) s; ${flood:-?} UDP frames flooded; ${mem#memtouch }"
 	else
 		result $1 FAIL "ping across the migration: $((rx_go - rx0)) replies before the go, $((rx_end - rx_go)) after (want > 0 and >= 20): $out"
 	fi

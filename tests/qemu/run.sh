@@ -25,7 +25,9 @@
 #             the guest pings every 20 ms while the source migrates it (QMP, max-bandwidth HPQ_MIGRATE_BANDWIDTH,
 #             default 8 MiB/s, so precopy overlaps the traffic) over a Unix socket; status completed, the ping
 #             answered before and after, the destination guest pings 100/100, and the source hp-fwd printed
-#             features_changed log_all=1 and a nonzero pages_marked figure
+#             features_changed log_all=1 and a nonzero pages_marked figure; meanwhile the guest floods UDP frames
+#             (2000/s): source and destination hp-fwd together counted exactly the frames queued, and a memory
+#             pattern the guest kept rewriting (memtouch) is intact on the destination
 #   migrate-postcopy
 #             the same with postcopy-ram on both QEMUs and the destination hp-fwd --postcopy: the source switches
 #             to postcopy (migrate-start-postcopy) as soon as the migration is active; status goes through
@@ -93,6 +95,7 @@ build_initramfs() {
   mkdir -p $r/bin $r/dev $r/proc $r/sys $r/tmp $r/lib/modules
   cp "$(command -v busybox)" $r/bin/busybox
   gcc -static -O2 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -I"$root/tools/hp-fwd" -o $r/bin/udpflood "$here/udpflood.c" || return 1
+  gcc -static -O2 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -o $r/bin/memtouch "$here/memtouch.c" || return 1
   : > $r/lib/modules/order
   for mod in virtio_pci virtio_net; do modprobe -S "$KVER" --show-depends $mod; done |
     awk '$1 == "insmod" { print $2 }' | awk '!seen[$0]++' | while read -r ko; do
@@ -328,8 +331,9 @@ run_boot() { # NAME: boots it with its plan and checks it
 
 # ---------------------------------------------------------------- the boots
 # Exact accounting of a boot whose plan ends with floods and "counters" (and no reset: the guest's counters must
-# cover the whole boot). udpflood's count is exactly what the guest driver queued and hp-fwd counts UDP frames as
-# "ignored": the two must be equal. Every reply hp-fwd enqueued must have reached the guest's driver.
+# cover the whole boot). udpflood's count is exactly what the guest driver queued and hp-fwd counts its frames (UDP
+# to the discard port) as "discarded": the two must be equal. Every reply hp-fwd enqueued must have reached the
+# guest's driver.
 check_accounting() { # FLOOD_STEP...
   local s c step f n sent=0 rates="" ign tx rx
   s=$(fwd_summary 1); c=$(guest_data counters)
@@ -338,11 +342,11 @@ check_accounting() { # FLOOD_STEP...
     f=$(guest_data $step); n=$(field "$f" sent); sent=$((sent + ${n:-0}))
     rates="$rates, ${step#flood-} B: $(field "$f" pps) pps $(field "$f" mbps) Mbit/s"
   done
-  ign=$(field "$s" ignored); tx=$(field "$s" tx_packets); rx=$(field "$c" rx_packets)
+  ign=$(field "$s" discarded); tx=$(field "$s" tx_packets); rx=$(field "$c" rx_packets)
   if [ "$sent" -gt 0 ] && [ "${ign:-x}" = "$sent" ]; then
     pass "$BOOT/flood-accounting" "hp-fwd received all $sent UDP frames udpflood queued (guest clock${rates})"
   else
-    fail "$BOOT/flood-accounting" "udpflood queued $sent frames, hp-fwd counted ${ign:-?} non-echo frames"
+    fail "$BOOT/flood-accounting" "udpflood queued $sent frames, hp-fwd counted ${ign:-?} discarded UDP frames"
   fi
   if [ -n "$tx" ] && [ "$tx" = "$rx" ] && [ "$(field "$c" rx_dropped)" = 0 ]; then
     pass "$BOOT/reply-accounting" "the guest received exactly the $tx replies hp-fwd enqueued (rx_dropped 0)"
@@ -565,6 +569,7 @@ migrate_boot() { # NAME KIND
   fi
   report_guest migrate
   report_guest after-migrate
+  check_flood_across
   check_boot packed=0
   local on pages
   on=$(grep -a '^features_changed vid=[0-9]* log_all=1' "$D/fwd.1.log" | head -1)
@@ -580,6 +585,19 @@ migrate_boot() { # NAME KIND
     pass "$BOOT/postcopy" "destination hp-fwd (--postcopy): advised, listening, ended, in that order; $(grep -a 'device ready' "$D/fwd.2.log" | grep -o 'protocol [^ ,]*' | head -1)"
   else
     fail "$BOOT/postcopy" "destination hp-fwd postcopy lines: '${lines:-none}' (want advised, listening, ended)"
+  fi
+}
+
+# The guest flooded UDP frames through the whole migration: the source hp-fwd counted those sent before the switch,
+# the destination the rest; together exactly what udpflood queued (none lost, none twice), the destination some.
+check_flood_across() {
+  local sent src dst
+  sent=$(field "$(guest_data migrate)" flood_sent)
+  src=$(field "$(fwd_summary 1)" discarded); dst=$(field "$(fwd_summary 2)" discarded)
+  if [ "${sent:-0}" -gt 0 ] && [ "${dst:-0}" -gt 0 ] && [ $((${src:-0} + ${dst:-0})) = "$sent" ]; then
+    pass "$BOOT/flood-across" "udpflood queued $sent frames during the migration: $src reached the source hp-fwd, $dst the destination, none lost or repeated"
+  else
+    fail "$BOOT/flood-across" "udpflood queued ${sent:-?} frames; source hp-fwd counted ${src:-?}, destination ${dst:-?} (want a sum of exactly $sent, destination > 0)"
   fi
 }
 

@@ -5,7 +5,9 @@
  * send fails (ENOBUFS while the ring is full, then it yields and retries), so the count it prints is exactly the
  * number of frames the guest driver handed to the device, which the backend's count must equal.
  *
- * usage: udpflood IFACE DST_MAC SRC_IP DST_IP SECONDS FRAME_LEN
+ * usage: udpflood IFACE DST_MAC SRC_IP DST_IP SECONDS FRAME_LEN [MAX_PPS]
+ *   SECONDS 0: until SIGINT or SIGTERM (at most 600 s); MAX_PPS: at most that many frames per second (default: as
+ *   fast as the ring takes them), so a flood can run beside a live migration without starving it.
  * prints: udpflood sent=N bytes=B seconds=S busy=K pps=P mbps=M   (bytes: Ethernet frames without FCS)
  */
 #include <arpa/inet.h>
@@ -14,6 +16,7 @@
 #include <net/ethernet.h>
 #include <net/if.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +36,14 @@ static double now(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static volatile sig_atomic_t g_stop;
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	g_stop = 1;
 }
 
 static int parse_mac(const char *s, uint8_t mac[6])
@@ -56,20 +67,30 @@ int main(int argc, char **argv)
 	uint8_t dmac[6];
 	uint8_t *ip = frame + 14, *udp = ip + 20;
 	unsigned long long sent = 0, busy = 0;
-	double secs, len_d, t0, t1;
+	double secs, len_d, t0, t1, max_pps = 0;
 	size_t len;
 	int fd, one = 1;
 
-	if (argc != 7 || parse_mac(argv[2], dmac) != 0 || inet_pton(AF_INET, argv[3], &src) != 1 ||
+	if ((argc != 7 && argc != 8) || parse_mac(argv[2], dmac) != 0 || inet_pton(AF_INET, argv[3], &src) != 1 ||
 	    inet_pton(AF_INET, argv[4], &dst) != 1) {
-		fprintf(stderr, "usage: udpflood IFACE DST_MAC SRC_IP DST_IP SECONDS FRAME_LEN\n");
+		fprintf(stderr, "usage: udpflood IFACE DST_MAC SRC_IP DST_IP SECONDS FRAME_LEN [MAX_PPS]\n");
 		return 2;
 	}
 	secs = atof(argv[5]);
 	len_d = atof(argv[6]);
-	if (!(secs > 0 && secs <= 600) || !(len_d >= 60 && len_d <= MAX_FRAME)) {
-		fprintf(stderr, "udpflood: SECONDS in (0, 600], FRAME_LEN in [60, %d]\n", MAX_FRAME);
+	if (argc == 8)
+		max_pps = atof(argv[7]);
+	if (!(secs >= 0 && secs <= 600) || !(len_d >= 60 && len_d <= MAX_FRAME) || !(max_pps >= 0)) {
+		fprintf(stderr, "udpflood: SECONDS in [0, 600], FRAME_LEN in [60, %d], MAX_PPS >= 0\n", MAX_FRAME);
 		return 2;
+	}
+	if (secs == 0) {
+		struct sigaction sa;
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = on_stop; /* no SA_RESTART: a blocked send returns EINTR and the loop ends */
+		sigaction(SIGINT, &sa, NULL);
+		sigaction(SIGTERM, &sa, NULL);
+		secs = 600;
 	}
 	len = (size_t)len_d;
 
@@ -119,8 +140,20 @@ int main(int argc, char **argv)
 
 	t0 = now();
 	t1 = t0;
-	while (t1 - t0 < secs) {
-		int n = sendmmsg(fd, msgs, BATCH, 0);
+	while (t1 - t0 < secs && !g_stop) {
+		int want = BATCH, n;
+		if (max_pps > 0) {
+			double due = (t1 - t0) * max_pps - (double)sent;
+			if (due < 1) {
+				struct timespec pause = { 0, 1000000 };
+				nanosleep(&pause, NULL);
+				t1 = now();
+				continue;
+			}
+			if (due < BATCH)
+				want = (int)due;
+		}
+		n = sendmmsg(fd, msgs, (unsigned)want, 0);
 		if (n > 0) {
 			sent += (unsigned)n;
 		} else if (n < 0 && (errno == ENOBUFS || errno == EAGAIN || errno == EINTR)) {

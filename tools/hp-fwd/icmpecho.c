@@ -29,6 +29,11 @@
 #define IP_SRC 12
 #define IP_DST 16
 #define IPPROTO_ICMP_ 1
+#define IPPROTO_UDP_ 17
+
+#define UDP_HLEN 8
+#define UDP_DPORT 2
+#define UDP_PORT_DISCARD 9
 
 #define ICMP_HLEN 8 /* type code checksum identifier sequence */
 #define ICMP_CSUM 2
@@ -136,7 +141,12 @@ static enum echo_verdict icmp_reply(struct hp_mbuf *m, uint8_t *e, uint32_t len,
 		return ECHO_IGNORED; /* options spill into the next segment */
 	if (inet_checksum(ip, ihl) != 0)
 		return ECHO_MALFORMED;
-	if (ip[IP_PROTO] != IPPROTO_ICMP_ || (rd16(ip + IP_FRAG) & 0x3FFF) != 0) /* MF or an offset: a fragment */
+	if ((rd16(ip + IP_FRAG) & 0x3FFF) != 0) /* MF or an offset: a fragment */
+		return ECHO_IGNORED;
+	if (ip[IP_PROTO] == IPPROTO_UDP_ && tot - ihl >= UDP_HLEN && len >= ETH_HLEN + ihl + UDP_HLEN &&
+	    rd16(ip + ihl + UDP_DPORT) == UDP_PORT_DISCARD)
+		return ECHO_DISCARDED;
+	if (ip[IP_PROTO] != IPPROTO_ICMP_)
 		return ECHO_IGNORED;
 	if (tot - ihl < ICMP_HLEN)
 		return ECHO_MALFORMED;
@@ -179,6 +189,7 @@ const char *echo_verdict_name(enum echo_verdict v)
 	case ECHO_ARP_REPLY: return "arp_replies";
 	case ECHO_IGNORED: return "ignored";
 	case ECHO_MALFORMED: return "malformed";
+	case ECHO_DISCARDED: return "discarded";
 	}
 	return "?";
 }

@@ -15,8 +15,10 @@ enum echo_verdict {
 			  * announcements, headers not in the first segment */
 	ECHO_MALFORMED,  /* inconsistent: a runt, an IPv4 header shorter than 20 bytes or past the frame, a total length
 			  * past the frame or shorter than its header, a bad IPv4 header or ICMP checksum */
+	ECHO_DISCARDED,  /* a UDP datagram to the discard port (9), unfragmented, headers in the first segment: the
+			  * traffic-source frames of the QEMU tests (udpflood), counted apart from everything else */
 };
-#define ECHO_VERDICTS 4
+#define ECHO_VERDICTS 5
 
 /*
  * Looks at one Ethernet frame (an mbuf chain from hp_vhost_dequeue_burst) and, when it is an ARP request or an
