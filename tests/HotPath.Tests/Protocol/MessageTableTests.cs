@@ -7,7 +7,7 @@ namespace HotPath.Tests.Protocol;
 public class MessageTableTests
 {
     public static IEnumerable<object[]> Handled =>
-        Enumerable.Range(1, 22).Concat(new[] { 24, 25, 31, 32, 34, 36, 37, 38, 39, 40 }).Select(i => new object[] { i });
+        Enumerable.Range(1, 22).Concat(new[] { 24, 25, 28, 29, 30, 31, 32, 34, 36, 37, 38, 39, 40 }).Select(i => new object[] { i });
 
     [Theory]
     [MemberData(nameof(Handled))]
@@ -23,7 +23,7 @@ public class MessageTableTests
     [Theory]
     [InlineData(23)]
     [InlineData(26)]
-    [InlineData(28)]
+    [InlineData(27)]
     [InlineData(33)]
     [InlineData(35)]
     [InlineData(41)]
@@ -54,6 +54,8 @@ public class MessageTableTests
             (FrontendRequest.RemMemReg, ProtocolFeatures.ConfigureMemSlots), (FrontendRequest.SetStatus, ProtocolFeatures.Status),
             (FrontendRequest.GetStatus, ProtocolFeatures.Status), (FrontendRequest.GetQueueNum, ProtocolFeatures.Mq),
             (FrontendRequest.ResetDevice, ProtocolFeatures.ResetDevice),
+            (FrontendRequest.PostcopyAdvise, ProtocolFeatures.Pagefault), (FrontendRequest.PostcopyListen, ProtocolFeatures.Pagefault),
+            (FrontendRequest.PostcopyEnd, ProtocolFeatures.Pagefault),
         };
         foreach (var (r, bit) in expected)
         {

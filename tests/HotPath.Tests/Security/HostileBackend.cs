@@ -32,7 +32,7 @@ public sealed class HostileBackend : IDisposable
     {
     }
 
-    public HostileBackend(VhostDriverFlags flags)
+    internal HostileBackend(VhostDriverFlags flags)
     {
         Path = DpdkBackend.NewSocketPath("hostile");
         Driver = VhostDriver.Register(Path, flags);
