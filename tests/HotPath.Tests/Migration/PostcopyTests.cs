@@ -1,6 +1,7 @@
 using HotPath.Engine.Buffers;
 using HotPath.Engine.Interop;
 using HotPath.Engine.Memory;
+using HotPath.Frontend.Memory;
 using HotPath.Frontend.VhostUser;
 using HotPath.Protocol.Control;
 using HotPath.Protocol.Wire;
@@ -140,6 +141,62 @@ public sealed unsafe class PostcopyTests(ITestOutputHelper output)
         Assert.Equal(Packets, rig.Guest.Send(Packets, seq => 60 + (int)(seq % 1000)));
         Workers.Run(ct => Assert.Equal(Packets, rig.ForwardAll(Packets, ct)));
         Assert.Equal(Packets, rig.Guest.Collect());
+    }
+
+    [Fact]
+    public void Regions_added_one_by_one_while_listening_are_answered_with_their_address_and_registered()
+    {
+        using var driver = new PostcopyDriver();
+        using FrontendMemory mem = FrontendMemory.Create([2 << 20, 2 << 20]);
+        using var fe = VhostUserFrontend.Connect(driver.Driver.Path, Wait);
+        fe.Negotiate(1, packed: false, PostcopyOptions);
+        Assert.True(fe.HasProtocolFeature(ProtocolFeatures.ConfigureMemSlots));
+        int ufd = fe.PostcopyAdvise();
+        try
+        {
+            fe.PostcopyListen();
+            foreach (FrontendMemory.Region r in mem.Regions) fe.AddMemReg(r);
+            fe.PostcopyMemoryDone();
+            Assert.NotEqual(0UL, fe.GetFeatures());   // the ack was consumed silently: the next reply is GET_FEATURES'
+            VhostSession session = DeviceRegistry.Get(int.Parse(driver.Events.WaitFor("new_connection", Wait).Split(' ')[1]))!;
+            Assert.Equal(session.Device.Regions.Select(r => (ulong)r.Host).Order(), fe.PostcopyClientBases.Order());
+            foreach (MappedRegion r in session.Device.Regions) AssertRegistered(r);
+            fe.PostcopyEnd();
+            foreach (MappedRegion r in session.Device.Regions) AssertUnregistered(r);
+        }
+        finally
+        {
+            LibC.close(ufd);
+        }
+    }
+
+    private sealed class PostcopyDriver : IDisposable
+    {
+        public readonly VhostDriver Driver = VhostDriver.Register(DpdkBackend.NewSocketPath("pc-addreg"), VhostDriverFlags.PostcopySupport);
+        public readonly DeviceEventLog Events = new();
+
+        public PostcopyDriver()
+        {
+            Driver.RegisterCallbacks(Events);
+            Driver.Start();
+        }
+
+        public void Dispose() => Driver.Unregister();
+    }
+
+    /// <summary>Another userfaultfd cannot claim a range the backend's still holds (EBUSY).</summary>
+    private static void AssertRegistered(MappedRegion region)
+    {
+        int ufd = LibC.UserFaultFdCreate();
+        Assert.True(ufd >= 0, $"userfaultfd: {LibC.StrError(-ufd)}");
+        try
+        {
+            Assert.Equal(-LibC.EBUSY, LibC.UserFaultRegisterMissing(ufd, region.MapBase, region.MapLength));
+        }
+        finally
+        {
+            LibC.close(ufd);
+        }
     }
 
     private static void AssertUnregistered(MappedRegion region)

@@ -30,6 +30,11 @@ public sealed partial class VhostUserFrontend
     public void AddMemReg(MemoryRegionPayload region, int fd)
     {
         if (fd < 0) throw new ArgumentOutOfRangeException(nameof(fd), "ADD_MEM_REG needs the region's fd");
+        if (PostcopyListening)
+        {
+            AddMemRegPostcopy(region, fd);
+            return;
+        }
         Post(FrontendRequest.AddMemReg, FrontendPayloads.MemReg(region), [fd]);
     }
 

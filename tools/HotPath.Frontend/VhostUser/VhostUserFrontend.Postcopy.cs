@@ -80,4 +80,29 @@ public sealed partial class VhostUserFrontend
         PostcopyClientBases = bases;
         Send(req, FrontendPayloads.Of(0UL), default, 0);
     }
+
+    /// <summary>
+    /// The postcopy ADD_MEM_REG (CONFIGURE_MEM_SLOTS, QEMU's path when both sides have it): each region is answered
+    /// with the backend's address of it, returned here; once every change is sent, <see cref="PostcopyMemoryDone"/>.
+    /// </summary>
+    private ulong AddMemRegPostcopy(MemoryRegionPayload region, int fd)
+    {
+        const FrontendRequest req = FrontendRequest.AddMemReg;
+        byte[] payload = FrontendPayloads.MemReg(region);
+        Check(req);
+        Send(req, payload, [fd], 0);
+        using ReceivedMessage reply = Receive(req);
+        ExpectSize(req, reply, payload.Length, "postcopy ADD_MEM_REG reply");
+        ExpectFds(req, reply, 0);
+        MemoryRegionPayload got = reply.PayloadAs<MemRegPayload>().Region;
+        if (got.GuestPhysAddr != region.GuestPhysAddr || got.UserspaceAddr == 0)
+            throw Break(req, VhostUserFailure.MalformedReply,
+                $"postcopy reply: gpa 0x{got.GuestPhysAddr:x} at 0x{got.UserspaceAddr:x}, expected gpa 0x{region.GuestPhysAddr:x}");
+        PostcopyClientBases = [.. PostcopyClientBases, got.UserspaceAddr];
+        return got.UserspaceAddr;
+    }
+
+    /// <summary>After postcopy ADD_MEM_REGs: the u64 0 that tells the backend the frontend is ready for faults (QEMU
+    /// reuses the last request's header).</summary>
+    public void PostcopyMemoryDone() => Send(FrontendRequest.AddMemReg, FrontendPayloads.Of(0UL), default, 0);
 }
