@@ -45,7 +45,7 @@ internal static unsafe class PackedEnqueueSlow
                 {
                     uint written = MbufToGuest.WritePacket(m, 1, c.Vec, w.Count, hdr);
                     c.Use(w.Id, written, w.Descs);
-                    c.LogWritten(w.Count, written);
+                    c.Written(w.Count, written);
                     c.Avail.Advance(w.Descs, c.Size);
                     return true;
                 }
@@ -114,7 +114,7 @@ internal static unsafe class PackedEnqueueSlow
             c.Drop((DropReason)(e >> 32), (ushort)e, (ushort)(e >> 16));
         }
         uint written = MbufToGuest.WritePacket(m, (ushort)nGood, c.Vec, nVec, hdr);
-        c.LogWritten(nVec, written);
+        c.Written(nVec, written);
         return true;
     }
 }
