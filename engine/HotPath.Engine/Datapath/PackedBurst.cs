@@ -64,6 +64,9 @@ internal unsafe ref struct PackedBurst
     public readonly PackedWalk Walk(ulong meta, ushort writeFlag, int nVec) =>
         PackedChainWalker.Walk(Mem, Descs, Size, Avail, meta, writeFlag, Vec, VecCap, nVec);
 
+    /// <summary>The chain just walked at the avail cursor will be returned used (<see cref="ColdBurst.Taken"/>).</summary>
+    public readonly void Taken(PackedWalk w) => ColdBurst.Taken(Vq, Avail.Index, w.Descs);
+
     /// <summary>Returns a chain of <paramref name="descs"/> descriptors used with <paramref name="len"/> bytes written.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Use(ushort id, uint len, uint descs)

@@ -136,8 +136,9 @@ internal static unsafe class PackedDequeue
 
 
     /// <summary>
-    /// Any chain the inline paths do not take: the full walk with every guard (which also finds where the chain ends,
-    /// bad or not), then the shared tail of dequeue (<see cref="GuestToMbuf.Packet"/>). Copies run at once.
+    /// Any chain the inline paths do not take (with inflight tracking on, every chain: <see cref="ColdBurst"/>): the
+    /// full walk with every guard (which also finds where the chain ends, bad or not), then the shared tail of dequeue
+    /// (<see cref="GuestToMbuf.Packet"/>). Copies run at once.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static PackedStep Slow(VhostDevice dev, Vring vq, GuestMemory mem, PackedCursor head, ulong meta, Mbuf* m,
@@ -146,6 +147,8 @@ internal static unsafe class PackedDequeue
         PackedScratch s = vq.PackedScratch!;
         // The head's meta word as the burst read it (not read again); a non-plain header is read once downstream.
         PackedWalk w = PackedChainWalker.Walk(mem, vq.Desc, vq.Size, head, meta, 0, s.Vec, s.VecCapacity, 0);
+        // Every chain walked here is returned used by the burst, good or bad.
+        ColdBurst.Taken(vq, head.Index, w.Descs);
         DropReason r = w.Reason == DropReason.None ? GuestToMbuf.Packet(dev, s.Vec, w.Count, w.Total, m, pool, hdr, offload) : w.Reason;
         return new PackedStep(w.Descs, w.Id, r);
     }
