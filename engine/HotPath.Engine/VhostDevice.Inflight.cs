@@ -56,8 +56,10 @@ public sealed unsafe partial class VhostDevice
     /// resubmit list; then, as DPDK, a split ring of an application's device resumes past them (the application
     /// resubmits the list, <c>hp_vhost_get_vhost_ring_inflight</c>), and a packed one from
     /// <c>hp_vhost_get_vring_base_from_inflight</c>. The built-in net device resubmits by reading those entries
-    /// from the avail ring again: it resumes at the ring's used.idx, where its in-order bursts left the first entry
-    /// they had not published. <paramref name="held"/>: the vring's access lock.
+    /// from the ring again: a split ring resumes at its used.idx, where the in-order bursts left the first entry
+    /// they had not published; a packed ring at the region's old_used_idx, after the chains taken from there were
+    /// written back into the ring (<see cref="InflightPackedInOrder"/>). <paramref name="held"/>: the vring's access
+    /// lock.
     /// </summary>
     public InflightStart StartInflightLocked(Vring v, in VringLockScope held)
     {
@@ -75,8 +77,21 @@ public sealed unsafe partial class VhostDevice
         InflightStart result;
         if (q.Packed)
         {
-            int n = InflightPacked.Start(q, (VringPackedDesc*)v.Desc);
-            result = new InflightStart(true, recovered, n, MatchesRing: true);
+            var ring = (VringPackedDesc*)v.Desc;
+            int n = InflightPacked.Start(q, ring);
+            bool matches = true;
+            if (BuiltinNet)
+            {
+                // The region follows the built-in bursts from the ring's position on; after a crash the chains the
+                // dead backend took are written back into the ring and read again from old_used_idx.
+                matches = InflightPackedInOrder.Resume(q, ring, recovered, v.PackedUsedPosition, out ushort at);
+                if (recovered && matches)
+                {
+                    v.SetBase(at, packed: true, held);
+                    v.InflightResubmitted = n;
+                }
+            }
+            result = new InflightStart(true, recovered, n, matches);
         }
         else
         {
@@ -125,5 +140,6 @@ public sealed unsafe partial class VhostDevice
 /// <param name="Tracked">The ring tracks into an inflight region.</param>
 /// <param name="Recovered">The region had been used by a backend before (version 1).</param>
 /// <param name="Resubmit">Entries left inflight, now on the resubmit list.</param>
-/// <param name="MatchesRing">Split rings of the built-in net device: the list is the avail ring from used.idx on.</param>
+/// <param name="MatchesRing">Built-in net device: the list is the ring from where it resumes on (split: the avail ring
+/// from used.idx; packed: the chains from old_used_idx).</param>
 public readonly record struct InflightStart(bool Tracked, bool Recovered, int Resubmit, bool MatchesRing);

@@ -8,8 +8,8 @@ namespace HotPath.Engine.Datapath;
 /// indirect table a descriptor points at. Both ring types lay an entry out as the buffer address (first 8 bytes) and
 /// one 8-byte word holding the rest (split: len | flags | next; packed: len | id | flags); only the walkers interpret
 /// that word. An indirect table is validated when it is opened (SECURITY.md 12) and translated whole when it lies in
-/// one region, or entry by entry when it crosses regions. Lives in the walker's locals. The split walker, the packed
-/// walker and the split dirty log all read descriptors through it.
+/// one region, or entry by entry when it crosses regions. Lives in the walker's locals. Both chain walkers read
+/// descriptors through it.
 /// </summary>
 internal readonly unsafe struct DescriptorTable
 {

@@ -1,16 +1,14 @@
 using HotPath.Engine.Logging;
-using HotPath.Engine.Memory;
 using HotPath.Engine.Stats;
 using HotPath.Engine.Vrings;
 
 namespace HotPath.Engine.Datapath;
 
 /// <summary>
-/// Live-migration dirty logging of what the packed datapath writes into guest memory (DPDK's
-/// vhost_log_cache_write_iova and vhost_log_cache_used_vring): packet bytes and headers on enqueue, the descriptors
-/// written back as used, and the device area. Split rings log at publication instead (<see cref="SplitColdPublish"/>).
-/// Cold: a burst takes the log once (null unless VHOST_F_LOG_ALL is negotiated and a log is mapped) and calls here
-/// only when it is non-null. The pages marked are counted in the vring's <c>log_pages_marked</c>.
+/// Live-migration dirty logging of what the datapath writes into guest memory (DPDK's vhost_log_cache_write_iova and
+/// vhost_log_cache_used_vring): packet bytes and headers on enqueue, from the pieces they were written into (see
+/// <see cref="ColdBurst"/>), the packed descriptors written back as used, and the device area. Cold: called only
+/// while logging is on. The pages marked are counted in the vring's <c>log_pages_marked</c>.
 /// </summary>
 internal static unsafe class DirtyLogging
 {
@@ -19,16 +17,15 @@ internal static unsafe class DirtyLogging
     public static DirtyLog? For(VhostDevice dev, ulong features) =>
         (features & (1UL << VirtioFeatures.LogAll)) != 0 ? dev.Log : null;
 
-    /// <summary>Marks the first <paramref name="bytes"/> bytes written into the pieces.</summary>
+    /// <summary>Marks the first <paramref name="bytes"/> bytes written into the pieces, from their guest addresses.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    public static void Pieces(DirtyLog log, VringStats stats, GuestMemory mem, BufPiece* vec, int nVec, ulong bytes)
+    public static void Pieces(DirtyLog log, VringStats stats, BufPiece* vec, int nVec, ulong bytes)
     {
         ulong pages = 0;
         for (int i = 0; i < nVec && bytes != 0; i++)
         {
             ulong n = Math.Min(bytes, vec[i].Len);
-            ulong gpa = HostToGpa(mem, vec[i].Host);
-            if (gpa != ulong.MaxValue) pages += log.MarkRange(gpa, n);
+            pages += log.MarkRange(vec[i].Gpa, n);
             bytes -= n;
         }
         stats.Add(VringStats.LogPagesMarked, pages);
@@ -71,16 +68,4 @@ internal static unsafe class DirtyLogging
     }
 
     private static ulong UsedGpa(Vring vq) => (vq.AddrFlags & Vring.AddrFlagLog) != 0 ? vq.LogGuestAddr : vq.UsedGuestPhysAddr;
-
-    /// <summary>Guest physical address of a host pointer into guest memory (ulong.MaxValue when outside).</summary>
-    private static ulong HostToGpa(GuestMemory mem, byte* host)
-    {
-        IReadOnlyList<MappedRegion> regions = mem.Regions;
-        for (int i = 0; i < regions.Count; i++)
-        {
-            MappedRegion r = regions[i];
-            if (host >= r.Host && (ulong)(host - r.Host) < r.Size) return r.GuestPhysAddr + (ulong)(host - r.Host);
-        }
-        return ulong.MaxValue;
-    }
 }

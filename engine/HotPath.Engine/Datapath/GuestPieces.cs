@@ -24,7 +24,7 @@ internal static unsafe class GuestPieces
         if (h != null && got == len && n < cap)
         {
             // SAFETY: n < cap; [h, h+len) lies inside one mapped region (GpaToHost did not clamp).
-            vec[n++] = new BufPiece(h, len);
+            vec[n++] = new BufPiece(h, gpa, len);
             return DropReason.None;
         }
         return AddSplit(mem, gpa, len, vec, cap, ref n);
@@ -42,7 +42,7 @@ internal static unsafe class GuestPieces
             if (h == null) return DropReason.BufferOutsideMemory;
             if (n >= cap) return DropReason.TooManySegments;
             // SAFETY: n < cap; GpaToHost clamped got to the bytes contiguous inside one region.
-            vec[n++] = new BufPiece(h, (uint)got);
+            vec[n++] = new BufPiece(h, gpa, (uint)got);
             gpa += got;
             remain -= got;
         }

@@ -1,4 +1,3 @@
-using HotPath.Engine.Logging;
 using HotPath.Engine.Memory;
 using HotPath.Engine.Stats;
 using HotPath.Engine.Vrings;
@@ -22,15 +21,14 @@ internal unsafe ref struct PackedBurst
     public readonly uint* Shadow;
     public readonly ulong* PendingUsed;
     public readonly ulong* PendingBad;
-    /// <summary>The dirty log under LOG_ALL, else null.</summary>
-    public readonly DirtyLog? Log;
+    public readonly Vring Vq;
     public PackedCursor Avail;
     public PackedCursor Used;
     public uint NShadow;
 
     public PackedBurst(VhostDevice dev, Vring vq, GuestMemory mem, ulong features, PackedCursor avail, PackedCursor used, uint nShadow)
     {
-        Log = DirtyLogging.For(dev, features);
+        Vq = vq;
         PackedScratch s = vq.PackedScratch!;
         Mem = mem;
         Stats = vq.Stats;
@@ -66,6 +64,9 @@ internal unsafe ref struct PackedBurst
     public readonly PackedWalk Walk(ulong meta, ushort writeFlag, int nVec) =>
         PackedChainWalker.Walk(Mem, Descs, Size, Avail, meta, writeFlag, Vec, VecCap, nVec);
 
+    /// <summary>The chain just walked at the avail cursor will be returned used (<see cref="ColdBurst.Taken"/>).</summary>
+    public readonly void Taken(PackedWalk w) => ColdBurst.Taken(Vq, Avail.Index, w.Descs);
+
     /// <summary>Returns a chain of <paramref name="descs"/> descriptors used with <paramref name="len"/> bytes written.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Use(ushort id, uint len, uint descs)
@@ -82,11 +83,8 @@ internal unsafe ref struct PackedBurst
         Use(id, 0, descs);
     }
 
-    /// <summary>Marks the first <paramref name="bytes"/> bytes written into the vector's pieces under LOG_ALL.</summary>
-    public readonly void LogWritten(int nVec, ulong bytes)
-    {
-        if (Log != null) DirtyLogging.Pieces(Log, Stats, Mem, Vec, nVec, bytes);
-    }
+    /// <summary>The first <paramref name="bytes"/> bytes of the vector's first <paramref name="nVec"/> pieces were written (<see cref="ColdBurst.Written"/>).</summary>
+    public readonly void Written(int nVec, ulong bytes) => ColdBurst.Written(Vq, Vec, nVec, bytes);
 
     /// <summary>A pending chain record: id | descriptors &lt;&lt; 16 | (length or reason) &lt;&lt; 32.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

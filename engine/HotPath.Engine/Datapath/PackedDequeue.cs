@@ -60,10 +60,10 @@ internal static unsafe class PackedDequeue
                 {
                     // Addresses after the flags (the acquires above), each read once.
                     uint l0 = PackedDescriptor.Len(m0), l1 = PackedDescriptor.Len(m1), l2 = PackedDescriptor.Len(m2), l3 = PackedDescriptor.Len(m3);
-                    byte* s0 = PackedRing.Translate(ref region, mem, PackedDescriptor.ReadAddr(d), l0);
-                    byte* s1 = PackedRing.Translate(ref region, mem, PackedDescriptor.ReadAddr(d + 16), l1);
-                    byte* s2 = PackedRing.Translate(ref region, mem, PackedDescriptor.ReadAddr(d + 32), l2);
-                    byte* s3 = PackedRing.Translate(ref region, mem, PackedDescriptor.ReadAddr(d + 48), l3);
+                    byte* s0 = PackedRing.Translate(ref region, vq, ColdBurst.PackedReadNeedsPieces, mem, PackedDescriptor.ReadAddr(d), l0);
+                    byte* s1 = PackedRing.Translate(ref region, vq, ColdBurst.PackedReadNeedsPieces, mem, PackedDescriptor.ReadAddr(d + 16), l1);
+                    byte* s2 = PackedRing.Translate(ref region, vq, ColdBurst.PackedReadNeedsPieces, mem, PackedDescriptor.ReadAddr(d + 32), l2);
+                    byte* s3 = PackedRing.Translate(ref region, vq, ColdBurst.PackedReadNeedsPieces, mem, PackedDescriptor.ReadAddr(d + 48), l3);
                     // SAFETY: each non-null source holds its len > hdr >= 2 bytes; a header asking for offloads
                     // (flags or gso_type non-zero) goes the full way.
                     if (s0 != null && s1 != null && s2 != null && s3 != null &&
@@ -96,7 +96,7 @@ internal static unsafe class PackedDequeue
             // hdr < len <= hdr + room, unsigned: a length at or below the header wraps around and fails.
             if ((PackedDescriptor.Flags(meta) & ShapeFlags) == 0 && len - hdr - 1 < room)
             {
-                byte* src = PackedRing.Translate(ref region, mem, PackedDescriptor.ReadAddr(d), len);
+                byte* src = PackedRing.Translate(ref region, vq, ColdBurst.PackedReadNeedsPieces, mem, PackedDescriptor.ReadAddr(d), len);
                 // SAFETY: [src, src+len) is inside one mapped region and len > hdr >= 2.
                 if (src != null && (!offload || *(ushort*)src == 0))
                 {
@@ -136,8 +136,9 @@ internal static unsafe class PackedDequeue
 
 
     /// <summary>
-    /// Any chain the inline paths do not take: the full walk with every guard (which also finds where the chain ends,
-    /// bad or not), then the shared tail of dequeue (<see cref="GuestToMbuf.Packet"/>). Copies run at once.
+    /// Any chain the inline paths do not take (with inflight tracking on, every chain: <see cref="ColdBurst"/>): the
+    /// full walk with every guard (which also finds where the chain ends, bad or not), then the shared tail of dequeue
+    /// (<see cref="GuestToMbuf.Packet"/>). Copies run at once.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static PackedStep Slow(VhostDevice dev, Vring vq, GuestMemory mem, PackedCursor head, ulong meta, Mbuf* m,
@@ -146,6 +147,8 @@ internal static unsafe class PackedDequeue
         PackedScratch s = vq.PackedScratch!;
         // The head's meta word as the burst read it (not read again); a non-plain header is read once downstream.
         PackedWalk w = PackedChainWalker.Walk(mem, vq.Desc, vq.Size, head, meta, 0, s.Vec, s.VecCapacity, 0);
+        // Every chain walked here is returned used by the burst, good or bad.
+        ColdBurst.Taken(vq, head.Index, w.Descs);
         DropReason r = w.Reason == DropReason.None ? GuestToMbuf.Packet(dev, s.Vec, w.Count, w.Total, m, pool, hdr, offload) : w.Reason;
         return new PackedStep(w.Descs, w.Id, r);
     }

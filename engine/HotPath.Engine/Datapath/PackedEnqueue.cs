@@ -1,5 +1,4 @@
 using HotPath.Engine.Buffers;
-using HotPath.Engine.Logging;
 using HotPath.Engine.Memory;
 using HotPath.Engine.Vrings;
 
@@ -37,11 +36,6 @@ internal static unsafe class PackedEnqueue
         uint* shadow = s.Shadow;
         var batch = new BatchCopy(s.Batch, s.BatchCapacity);
         RegionCache region = default;
-        DirtyLog? log = DirtyLogging.For(dev, features);
-        // Pages the one-piece paths write are collected here and set in the log after the deferred copies ran (a bit
-        // set before its write could be synced and cleared while the page still held the old bytes).
-        LogCacheEntry* logStore = stackalloc LogCacheEntry[LogCache.Capacity];
-        LogCache logCache = log != null ? new LogCache(log, logStore, vq.Stats) : default;
         uint nShadow = 0, done = 0, batched = 0;
         // At most one lap of chains per burst: the shadow and the deferred copies hold one entry per chain.
         while (done < count && nShadow < size)
@@ -60,21 +54,21 @@ internal static unsafe class PackedEnqueue
                 {
                     // Addresses after the flags (the acquires above), each read once; whole buffers translated.
                     ulong a0 = PackedDescriptor.ReadAddr(d);
-                    byte* t0 = PackedRing.Translate(ref region, mem, a0, PackedDescriptor.Len(m0));
+                    byte* t0 = PackedRing.Translate(ref region, vq, ColdBurst.PackedWriteNeedsPieces, mem, a0, PackedDescriptor.Len(m0));
                     ulong a1 = PackedDescriptor.ReadAddr(d + 16);
-                    byte* t1 = PackedRing.Translate(ref region, mem, a1, PackedDescriptor.Len(m1));
+                    byte* t1 = PackedRing.Translate(ref region, vq, ColdBurst.PackedWriteNeedsPieces, mem, a1, PackedDescriptor.Len(m1));
                     ulong a2 = PackedDescriptor.ReadAddr(d + 32);
-                    byte* t2 = PackedRing.Translate(ref region, mem, a2, PackedDescriptor.Len(m2));
+                    byte* t2 = PackedRing.Translate(ref region, vq, ColdBurst.PackedWriteNeedsPieces, mem, a2, PackedDescriptor.Len(m2));
                     ulong a3 = PackedDescriptor.ReadAddr(d + 48);
-                    byte* t3 = PackedRing.Translate(ref region, mem, a3, PackedDescriptor.Len(m3));
+                    byte* t3 = PackedRing.Translate(ref region, vq, ColdBurst.PackedWriteNeedsPieces, mem, a3, PackedDescriptor.Len(m3));
                     if (t0 != null && t1 != null && t2 != null && t3 != null)
                     {
                         // SAFETY (all four): [t, t+len) is writable guest memory in one region and len >= pktLen + hdr;
                         // used.Index + 4 <= size and nShadow + 4 <= size (CanBatch).
-                        Put(ref batch, ref logCache, log != null, a0, b0, t0, hdr, descs, shadow, nShadow, used.Index, used.Pattern, PackedDescriptor.Id(m0));
-                        Put(ref batch, ref logCache, log != null, a1, b1, t1, hdr, descs, shadow, nShadow + 1, used.Index + 1, used.Pattern, PackedDescriptor.Id(m1));
-                        Put(ref batch, ref logCache, log != null, a2, b2, t2, hdr, descs, shadow, nShadow + 2, used.Index + 2, used.Pattern, PackedDescriptor.Id(m2));
-                        Put(ref batch, ref logCache, log != null, a3, b3, t3, hdr, descs, shadow, nShadow + 3, used.Index + 3, used.Pattern, PackedDescriptor.Id(m3));
+                        Put(ref batch, b0, t0, hdr, descs, shadow, nShadow, used.Index, used.Pattern, PackedDescriptor.Id(m0));
+                        Put(ref batch, b1, t1, hdr, descs, shadow, nShadow + 1, used.Index + 1, used.Pattern, PackedDescriptor.Id(m1));
+                        Put(ref batch, b2, t2, hdr, descs, shadow, nShadow + 2, used.Index + 2, used.Pattern, PackedDescriptor.Id(m2));
+                        Put(ref batch, b3, t3, hdr, descs, shadow, nShadow + 3, used.Index + 3, used.Pattern, PackedDescriptor.Id(m3));
                         nShadow += PackedRing.BatchSize;
                         done += PackedRing.BatchSize;
                         batched += PackedRing.BatchSize;
@@ -95,11 +89,11 @@ internal static unsafe class PackedEnqueue
                 len >= m->PktLen + hdr)
             {
                 ulong addr = PackedDescriptor.ReadAddr(d);
-                byte* dst = PackedRing.Translate(ref region, mem, addr, len);
+                byte* dst = PackedRing.Translate(ref region, vq, ColdBurst.PackedWriteNeedsPieces, mem, addr, len);
                 if (dst != null)
                 {
                     // SAFETY: [dst, dst+len) is writable guest memory in one region; hdr + pktLen <= len; nShadow < size.
-                    Put(ref batch, ref logCache, log != null, addr, m, dst, hdr, descs, shadow, nShadow++, used.Index, used.Pattern, PackedDescriptor.Id(meta));
+                    Put(ref batch, m, dst, hdr, descs, shadow, nShadow++, used.Index, used.Pattern, PackedDescriptor.Id(meta));
                     avail.Advance(1, size);
                     used.Advance(1, size);
                     done++;
@@ -116,7 +110,6 @@ internal static unsafe class PackedEnqueue
 
         // Every packet byte lands in guest memory before the used flags that hand the buffers over.
         batch.Flush();
-        if (log != null) logCache.Flush();
         PackedRing.Complete(dev, vq, mem, shadow, nShadow, avail, used, features);
         if (dev.StatsEnabled) PackedRing.CountStats(vq, pkts, done, batched);
         return (ushort)done;
@@ -129,18 +122,16 @@ internal static unsafe class PackedEnqueue
 
     /// <summary>
     /// A one-piece packet into the buffer at <paramref name="dst"/>: plain header now, data copy deferred, used entry
-    /// (header + data bytes) at <paramref name="usedIndex"/>, the written bytes marked under LOG_ALL.
+    /// (header + data bytes) at <paramref name="usedIndex"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Put(ref BatchCopy batch, ref LogCache logCache, bool logging, ulong gpa, Mbuf* m, byte* dst,
+    private static void Put(ref BatchCopy batch, Mbuf* m, byte* dst,
         uint hdr, byte* descs, uint* shadow, uint n, uint usedIndex, uint usedPattern, ushort id)
     {
         uint pktLen = m->PktLen;
         NetHeaderCodec.WritePlain(dst, hdr);
         batch.AddOnePerChain(dst + hdr, m->Data, pktLen);
         PackedUsedRing.Add(descs, shadow, n, usedIndex, usedPattern, id, pktLen + hdr);
-        // The guest address the buffer was translated from (read once): no reverse translation per packet.
-        if (logging) logCache.MarkRange(gpa, pktLen + hdr);
     }
 
 }

@@ -43,15 +43,17 @@ internal static unsafe class PackedEnqueueSlow
             {
                 if (w.Total >= need)
                 {
+                    c.Taken(w);
                     uint written = MbufToGuest.WritePacket(m, 1, c.Vec, w.Count, hdr);
                     c.Use(w.Id, written, w.Descs);
-                    c.LogWritten(w.Count, written);
+                    c.Written(w.Count, written);
                     c.Avail.Advance(w.Descs, c.Size);
                     return true;
                 }
                 if (w.Total >= hdr) return false;   // a valid buffer too small for this packet: leave it
                 r = DropReason.ChainTooShort;
             }
+            c.Taken(w);
             c.Drop(r, w.Id, w.Descs);
             c.Avail.Advance(w.Descs, c.Size);
         }
@@ -63,6 +65,7 @@ internal static unsafe class PackedEnqueueSlow
         uint hdr = c.HeaderSize;
         ulong remaining = (ulong)m->PktLen + hdr;
         PackedCursor mark = c.Avail;
+        uint takenMark = ColdBurst.TakenMark(c.Vq);
         int nVec = 0;
         uint nGood = 0, nBad = 0;
         for (bool first = true; remaining != 0; first = false)
@@ -72,10 +75,13 @@ internal static unsafe class PackedEnqueueSlow
                 // Not enough buffers for the whole packet: give back everything this packet reserved (bad chains
                 // after its first buffer too: they are met and counted when the guest has posted more buffers).
                 c.Avail = mark;
+                ColdBurst.Untake(c.Vq, takenMark);
                 return false;
             }
             int chainStart = nVec;
             PackedWalk w = c.Walk(meta, Write, nVec);
+            // Taken in ring order as walked; given back with the reservation if the packet does not fit.
+            c.Taken(w);
             DropReason r = w.Reason;
             // Every mergeable buffer must hold at least a header (virtio 5.1.6.3.1).
             if (r == DropReason.None && w.Total < hdr) r = DropReason.ChainTooShort;
@@ -88,6 +94,7 @@ internal static unsafe class PackedEnqueueSlow
                     // In front of the packet: dropped for good right away, the reservation starts after it.
                     c.Drop(r, w.Id, w.Descs);
                     mark = c.Avail;
+                    takenMark = ColdBurst.TakenMark(c.Vq);
                     continue;
                 }
                 // Between the packet's buffers: counted only if the packet commits (else met again later).
@@ -114,7 +121,7 @@ internal static unsafe class PackedEnqueueSlow
             c.Drop((DropReason)(e >> 32), (ushort)e, (ushort)(e >> 16));
         }
         uint written = MbufToGuest.WritePacket(m, (ushort)nGood, c.Vec, nVec, hdr);
-        c.LogWritten(nVec, written);
+        c.Written(nVec, written);
         return true;
     }
 }

@@ -91,7 +91,7 @@ internal static unsafe class PackedRing
 
     /// <summary>
     /// End of a burst, after its copies ran: publishes the <paramref name="n"/> shadowed used flags, stores both
-    /// cursors back into the vring, marks what it wrote under LOG_ALL and notifies the driver if it asked for it.
+    /// cursors back into the vring and notifies the driver if it asked for it.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Complete(VhostDevice dev, Vring vq, GuestMemory mem, uint* shadow, uint n, PackedCursor avail,
@@ -100,20 +100,24 @@ internal static unsafe class PackedRing
         vq.LastAvailIdx = (ushort)avail.Index;
         vq.AvailWrapCounter = avail.Wrap;
         if (n == 0) return;
-        PackedUsedRing.Publish(vq.Desc, shadow, n);
+        // Cold features (dirty log, inflight tracking): one predictable branch per burst; their path is NoInlining.
+        if (vq.ColdFeatures == 0) PackedUsedRing.Publish(vq.Desc, shadow, n);
+        else PackedColdPublish.Publish(vq, shadow, n, used);
         vq.LastUsedIdx = (ushort)used.Index;
         vq.UsedWrapCounter = used.Wrap;
-        if (DirtyLogging.For(dev, features) is { } log) DirtyLogging.PackedUsed(log, vq, shadow, used.Index);
         PackedUsedRing.NotifyIfWanted(dev, vq, used.Position, VirtioFeatures.Has(features, VirtioFeatures.RingEventIdx));
     }
 
-    /// <summary>Host address of a guest buffer through the burst's region cache (refreshed on a miss); null when unmapped.</summary>
+    /// <summary>
+    /// Host address of a guest buffer through the burst's region cache (refreshed on a miss); null when unmapped, or
+    /// while a cold feature in <paramref name="needsPieces"/> is on (<see cref="RegionCache.ForInline"/>).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static byte* Translate(ref RegionCache region, GuestMemory mem, ulong gpa, uint len)
+    public static byte* Translate(ref RegionCache region, Vring vq, int needsPieces, GuestMemory mem, ulong gpa, uint len)
     {
         byte* p = region.Translate(gpa, len);
         if (p != null) return p;
-        region = RegionCache.For(mem, gpa);
+        region = RegionCache.ForInline(vq, needsPieces, mem, gpa);
         return region.Translate(gpa, len);
     }
 

@@ -1,4 +1,5 @@
 using HotPath.Engine.Memory;
+using HotPath.Engine.Vrings;
 
 namespace HotPath.Engine.Datapath;
 
@@ -31,7 +32,20 @@ internal readonly unsafe struct RegionCache
 
     /// <summary>The cache for the region holding <paramref name="gpa"/>, or an empty cache when it is unmapped.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    public static RegionCache For(GuestMemory mem, ulong gpa)
+    public static RegionCache For(GuestMemory mem, ulong gpa) => Find(mem, gpa);
+
+    /// <summary>
+    /// The refill of an inline fast path's cache: empty while one of <paramref name="vq"/>'s cold features in
+    /// <paramref name="needsPieces"/> is on, so that every buffer of the burst misses and takes the slow path, which
+    /// walks it into pieces for the cold work (see <see cref="ColdBurst"/>). A burst refills on a miss only (once, as
+    /// a rule), so the fast path pays nothing for the check.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public static RegionCache ForInline(Vring vq, int needsPieces, GuestMemory mem, ulong gpa) =>
+        (vq.ColdFeatures & needsPieces) != 0 ? default : Find(mem, gpa);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static RegionCache Find(GuestMemory mem, ulong gpa)
     {
         int i = mem.FindRegion(gpa);
         if (i < 0) return default;

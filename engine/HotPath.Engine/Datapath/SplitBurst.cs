@@ -10,6 +10,7 @@ namespace HotPath.Engine.Datapath;
 /// </summary>
 internal unsafe ref struct SplitBurst
 {
+    public readonly Vring Vq;
     public readonly GuestMemory Mem;
     public readonly VringStats Stats;
     public readonly byte* Descs;
@@ -26,6 +27,7 @@ internal unsafe ref struct SplitBurst
     public SplitBurst(VhostDevice dev, Vring vq, GuestMemory mem, ulong features, uint nShadow)
     {
         SplitScratch s = vq.SplitScratch!;
+        Vq = vq;
         Mem = mem;
         Stats = vq.Stats;
         Descs = vq.Desc;
@@ -49,6 +51,9 @@ internal unsafe ref struct SplitBurst
         e->Id = head;
         e->Len = len;
     }
+
+    /// <summary>The first <paramref name="bytes"/> bytes of the vector's first <paramref name="nVec"/> pieces were written (<see cref="ColdBurst.Written"/>).</summary>
+    public readonly void Written(int nVec, ulong bytes) => ColdBurst.Written(Vq, Vec, nVec, bytes);
 
     /// <summary>Returns a bad chain to the guest as used with length 0 and counts the reason.</summary>
     public void DropChain(DropReason reason, ushort head)

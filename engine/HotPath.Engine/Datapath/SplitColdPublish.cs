@@ -1,23 +1,24 @@
 using HotPath.Engine.Inflight;
 using HotPath.Engine.Logging;
-using HotPath.Engine.Memory;
 using HotPath.Engine.Stats;
 using HotPath.Engine.Vrings;
 
 namespace HotPath.Engine.Datapath;
 
 /// <summary>
-/// Publication of a split-ring burst when a cold feature is on (<see cref="Vring.ColdFeatures"/>): dirty logging of
-/// everything the burst wrote into guest memory, and inflight tracking of the heads it took. The fast path's
-/// <see cref="SplitUsedRing.Publish"/> does the same publication without either. Runs after the burst's copies.
+/// Publication of a split-ring burst when a cold feature is on (<see cref="Vring.ColdFeatures"/>), the split half of
+/// <see cref="ColdBurst"/>'s contract: dirty logging of the used entries, and inflight tracking of the heads the burst
+/// took. The fast path's <see cref="SplitUsedRing.Publish"/> does the same publication without either. Runs after
+/// the burst's copies; the slow path already marked the bytes it wrote into guest buffers, from its pieces
+/// (<see cref="ColdBurst.Written"/>; while logging, no RX buffer takes the inline path).
 /// <para>Order, and why:</para>
 /// <list type="number">
 /// <item>Inflight: the burst's heads are marked taken and linked as the last batch. These stores precede the used.idx
 /// release store (5), so a backend killed after (5) leaves a region that names the published batch.</item>
 /// <item>The used entries are written.</item>
-/// <item>Logging: the pages of the bytes each used entry says were written (enqueue; dequeue writes none), and of the
-/// used entries when the ring has VHOST_VRING_F_LOG, go into a log cache, which is flushed with one atomic OR per
-/// log word. The data was written before the first OR (each is a full fence): a frontend that sees a bit set, clears
+/// <item>Logging: the pages of the used entries, when the ring has VHOST_VRING_F_LOG, go into a log cache, which is
+/// flushed with one atomic OR per log word (the packet bytes were marked the same way by the slow path, after its
+/// copies). The data was written before the first OR (each is a full fence): a frontend that sees a bit set, clears
 /// it and copies the page, copies our data. Never the other way round: a bit set before the write could be cleared
 /// and the stale page copied, and the write would be lost to the destination.</item>
 /// <item>(4 is the flush above) Every bit is set before the guest can see the buffers as used. From the guest's
@@ -35,8 +36,6 @@ internal static unsafe class SplitColdPublish
     [MethodImpl(MethodImplOptions.NoInlining)]
     public static ushort Publish(VhostDevice dev, Vring vq, VringUsedElem* shadow, uint n)
     {
-        // The burst holds the access lock: the memory table cannot change under it (it is swapped with every lock held).
-        GuestMemory mem = dev.Memory!;
         int cold = vq.ColdFeatures;
         InflightQueue? inflight = (cold & Vring.ColdInflight) != 0 ? vq.Inflight : null;
         DirtyLog? log = vq.ActiveLog;
@@ -46,14 +45,11 @@ internal static unsafe class SplitColdPublish
 
         if (inflight != null) InflightSplit.TakeBatch(inflight, shadow, n);
         SplitUsedRing.WriteEntries(used, size, shadow, n, lastUsed);
-        if (log != null)
+        if (log != null && vq.LogUsed)
         {
             LogCacheEntry* storage = stackalloc LogCacheEntry[LogCache.Capacity];
             var cache = new LogCache(log, storage, vq.Stats);
-            // Guest RX rings (even vrings) are written by enqueue; a dequeue writes no guest buffer (its used lengths are 0).
-            if ((vq.Index & 1) == 0)
-                for (uint k = 0; k < n; k++) SplitChainLog.Mark(ref cache, mem, vq.Desc, size, shadow[k].Id, shadow[k].Len);
-            if (vq.LogUsed) LogUsedEntries(ref cache, vq.UsedLogGpa, size, lastUsed, n);
+            LogUsedEntries(ref cache, vq.UsedLogGpa, size, lastUsed, n);
             cache.Flush();
         }
         ushort newUsed = (ushort)(lastUsed + n);

@@ -109,7 +109,7 @@ internal static unsafe class SplitDequeue
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static DropReason OffloadPacket(Mbuf* m, byte* src, uint len, uint hdr)
     {
-        var piece = new BufPiece(src, len);
+        var piece = new BufPiece(src, 0, len);   // read only: its guest address is never needed
         NetHeaderCodec.Read(&piece, 1, (int)hdr, out VirtioNetHeader h);
         uint pktLen = len - hdr;
         DropReason bad = NetHeaderCodec.Validate(h, pktLen);

@@ -58,7 +58,7 @@ internal static unsafe class SplitEnqueue
                     byte* dst = region.Translate(addr, len);
                     if (dst == null)
                     {
-                        region = RegionCache.For(mem, addr);
+                        region = RegionCache.ForInline(vq, ColdBurst.SplitWriteNeedsPieces, mem, addr);
                         dst = region.Translate(addr, len);
                     }
                     if (dst != null)

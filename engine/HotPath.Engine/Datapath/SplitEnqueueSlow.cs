@@ -70,7 +70,9 @@ internal static unsafe class SplitEnqueueSlow
             {
                 if (w.Total >= need)
                 {
-                    c.Used(head, MbufToGuest.WritePacket(m, 1, c.Vec, w.Count, hdr));
+                    uint written = MbufToGuest.WritePacket(m, 1, c.Vec, w.Count, hdr);
+                    c.Used(head, written);
+                    c.Written(w.Count, written);
                     lastAvail++;
                     return true;
                 }
@@ -133,7 +135,8 @@ internal static unsafe class SplitEnqueueSlow
         // Committed. Bad chains go after the packet's own entries, so they never sit between the buffers the
         // guest joins by num_buffers.
         if (nBad != 0) c.DropPending(nBad);
-        MbufToGuest.WritePacket(m, (ushort)numBuffers, c.Vec, nVec, hdr);
+        uint written = MbufToGuest.WritePacket(m, (ushort)numBuffers, c.Vec, nVec, hdr);
+        c.Written(nVec, written);
         return true;
     }
 }

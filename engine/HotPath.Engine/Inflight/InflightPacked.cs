@@ -11,15 +11,29 @@ public static unsafe class InflightPacked
 {
     /// <summary>
     /// rte_vhost_set_inflight_desc_packed: the chain in ring slots <paramref name="head"/>..<paramref name="last"/>
-    /// (wrapping at the ring end) was taken; its descriptors are copied from <paramref name="ring"/> into free
-    /// entries. <paramref name="entry"/> is the head entry, to pass to <see cref="AddToBatch"/> and
-    /// <see cref="Clear"/>. False when an index is out of range or the free list runs out or is corrupt.
+    /// (wrapping at the ring end; <paramref name="last"/> just before <paramref name="head"/> is a whole lap) was
+    /// taken; its descriptors are copied from <paramref name="ring"/> into free entries. <paramref name="entry"/> is
+    /// the head entry, to pass to <see cref="AddToBatch"/> and <see cref="Clear"/>. False when an index is out of
+    /// range or the free list runs out or is corrupt.
     /// </summary>
     public static bool Take(InflightQueue q, VringPackedDesc* ring, uint head, uint last, out ushort entry)
     {
         entry = 0;
         uint size = q.RingSize;
         if (head >= size || last >= size) return false;
+        return TakeChain(q, ring, head, (last + size - head) % size + 1, out entry);
+    }
+
+    /// <summary>
+    /// <see cref="Take"/> by descriptor count: the <paramref name="descs"/> (1 to the ring size) ring descriptors
+    /// from slot <paramref name="head"/> on. On failure nothing is taken: old_free_head and free_head are as before (the
+    /// entries written to are still on the free list).
+    /// </summary>
+    public static bool TakeChain(InflightQueue q, VringPackedDesc* ring, uint head, uint descs, out ushort entry)
+    {
+        entry = 0;
+        uint size = q.RingSize;
+        if (head >= size || descs == 0 || descs > size) return false;
         InflightPackedHeader* h = q.PackedHeader;
         InflightPackedDesc* d = q.PackedDescs;
         uint first = h->OldFreeHead;
@@ -29,10 +43,16 @@ public static unsafe class InflightPacked
         e->Counter = q.GlobalCounter++;
         e->Inflight = 1;
         uint free = first;
-        uint end = (last + 1) % size;
-        for (uint steps = 0; head != end; steps++)
+        for (uint k = 0; k < descs; k++)
         {
-            if (free >= q.Entries || steps >= size) return false;   // free list shorter than the chain, or looping
+            if (free >= q.Entries)
+            {
+                // The free list is shorter than the chain (or a frontend broke it): nothing was taken. The entries
+                // written are still on the free list (old_free_head did not move), so the next take reuses them.
+                e->Inflight = 0;
+                h->FreeHead = (ushort)first;
+                return false;
+            }
             // SAFETY: head < size, inside the translated descriptor ring; each field read once.
             VringPackedDesc desc = ring[head];
             InflightPackedDesc* f = d + free;
@@ -44,7 +64,7 @@ public static unsafe class InflightPacked
             e->Last = (ushort)free;
             free = f->Next;
             h->FreeHead = (ushort)free;
-            head = (head + 1) % size;
+            head = head + 1 == size ? 0 : head + 1;
         }
         h->OldFreeHead = (ushort)free;
         entry = (ushort)first;
@@ -107,7 +127,8 @@ public static unsafe class InflightPacked
             return q.BuildResubmit();
         }
         ushort oldUsed = h->OldUsedIdx;
-        if (h->UsedIdx != oldUsed && oldUsed < q.RingSize)
+        // The wrap counter too (DPDK compares the index only): a batch of a whole lap ends at the index it began at.
+        if ((h->UsedIdx != oldUsed || h->UsedWrapCounter != h->OldUsedWrapCounter) && oldUsed < q.RingSize)
         {
             // SAFETY: oldUsed < ring size, inside the translated descriptor ring; the flags are read once.
             ushort flags = Volatile.Read(ref ring[oldUsed].Flags);

@@ -2,6 +2,7 @@ using HotPath.Engine.Buffers;
 using HotPath.Engine.Interop;
 using HotPath.Engine.Logging;
 using HotPath.Engine.Memory;
+using HotPath.Engine.Stats;
 using HotPath.Engine.Virtio;
 using HotPath.Frontend.Rings;
 
@@ -122,6 +123,49 @@ public unsafe class MigrationSupportTests
         Assert.False(Dirty(log, rx.Buffers.Gpa(untouched)));
         Assert.True(Dirty(log, rx.Areas.DescGpa));   // used descriptors are written back into the descriptor ring
         Assert.Equal(0L, log.OutOfRangeWrites);
+    }
+
+    /// <summary>
+    /// Issue 12: while logging, no RX buffer takes an inline path (their writes are marked from the slow path's pieces,
+    /// each with its guest address); the batch path comes back as soon as logging stops.
+    /// </summary>
+    [Fact]
+    public void While_logging_rx_buffers_are_written_and_marked_by_the_slow_path_and_the_batch_path_returns_after()
+    {
+        using var lb = new PackedLoopback(PackedLoopback.With(VirtioFeatures.LogAll, VirtioFeatures.NetMrgRxbuf), ringSize: 256, bufferSize: 2048);
+        DirtyLog log = MapLog(lb.Device.Memory!.GuestPhysEnd);
+        lb.Device.SetLog(log);
+        lb.Device.StatsEnabled = true;
+        PackedRingDriver rx = lb.Rx[0];
+        var heads = new ushort[8];
+        for (int i = 0; i < 8; i++)
+        {
+            Assert.True(rx.PostRx(2048));
+            heads[i] = rx.LastPostedHead;
+        }
+        rx.Publish();
+        Assert.Equal(4, Enqueue(lb, 4, 0));
+        Assert.Equal(0UL, lb.RxVring().Stats[VringStats.PackedBatchDescriptors]);
+        for (int i = 0; i < 4; i++) Assert.True(Dirty(log, rx.Buffers.Gpa(heads[i])), $"buffer {heads[i]}");
+        Assert.False(Dirty(log, rx.Buffers.Gpa(heads[4])));
+
+        lb.Device.SetLog(null);
+        Assert.Equal(4, Enqueue(lb, 4, 4));
+        Assert.Equal(4UL, lb.RxVring().Stats[VringStats.PackedBatchDescriptors]);
+        var buf = new byte[4096];
+        for (ulong i = 0; i < 8; i++)
+        {
+            Assert.True(rx.TryReceive(buf, out RxInfo info));
+            Assert.True(Payload.Matches(buf.AsSpan(0, info.Length), i));
+        }
+
+        static int Enqueue(PackedLoopback lb, int n, int first)
+        {
+            Mbuf** ms = stackalloc Mbuf*[n];
+            for (int i = 0; i < n; i++) ms[i] = HandMbufs.Make(Payload.Make(200, (ulong)(first + i)));
+            try { return lb.Device.EnqueueBurst(0, ms, (ushort)n); }
+            finally { for (int i = 0; i < n; i++) HandMbufs.Free(ms[i]); }
+        }
     }
 
     [Fact]

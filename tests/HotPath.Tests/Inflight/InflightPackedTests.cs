@@ -94,6 +94,23 @@ public sealed unsafe class InflightPackedTests : IDisposable
     }
 
     [Fact]
+    public void A_batch_of_a_whole_lap_published_but_not_committed_is_committed()
+    {
+        using (InflightQueue q = Queue())
+        {
+            Assert.True(InflightPacked.Take(q, _ring, 0, Size - 1, out ushort e));   // last just before head: the whole ring
+            Assert.Equal(Size, D[e].Num);
+            Assert.True(InflightPacked.AddToBatch(q, e));
+            Assert.Equal(0, H->UsedIdx);   // back at the index it began at, the wrap counter flipped
+            _ring[0].Flags = (ushort)(VringPackedDesc.FlagAvail | VringPackedDesc.FlagUsed);
+            // killed before Clear
+        }
+        using InflightQueue again = InflightQueue.For(_region, 0, Size, packed: true)!;
+        Assert.Equal(0, InflightPacked.Start(again, _ring));   // DPDK compares the index only and would resubmit it
+        Assert.Equal(0, H->OldUsedWrapCounter);
+    }
+
+    [Fact]
     public void A_batch_not_yet_visible_in_the_ring_is_rolled_back_and_resubmitted()
     {
         using (InflightQueue q = Queue())

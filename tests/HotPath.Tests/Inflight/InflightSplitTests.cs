@@ -27,7 +27,7 @@ public sealed unsafe class InflightSplitTests
     private static InflightSplitDesc* Descs(Vring v) => (InflightSplitDesc*)(v.Inflight!.Queue + InflightRegion.SplitHeaderSize);
 
     /// <summary>The ring restarts as after a backend restart: the start check runs on the region as left.</summary>
-    private static InflightStart Restart(VhostDevice dev, Vring v)
+    internal static InflightStart Restart(VhostDevice dev, Vring v)
     {
         using VringLockScope held = v.Hold();
         return dev.StartInflightLocked(v, held);

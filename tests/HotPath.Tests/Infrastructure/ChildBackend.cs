@@ -17,7 +17,10 @@ public sealed class ChildBackend : IDisposable
     /// <summary>hp-test-backend (tests/HotPath.TestBackend), copied beside the test assembly.</summary>
     public static string TestBackendPath => Path.Combine(AppContext.BaseDirectory, "hp-test-backend");
 
-    public static ChildBackend Start(string program, params string[] args)
+    public static ChildBackend Start(string program, params string[] args) => Start(program, new Dictionary<string, string>(), args);
+
+    /// <summary><see cref="Start(string, string[])"/> with <paramref name="env"/> added to the child's environment.</summary>
+    public static ChildBackend Start(string program, IReadOnlyDictionary<string, string> env, params string[] args)
     {
         var psi = new ProcessStartInfo(program)
         {
@@ -27,6 +30,7 @@ public sealed class ChildBackend : IDisposable
             UseShellExecute = false,
         };
         foreach (string a in args) psi.ArgumentList.Add(a);
+        foreach ((string k, string v) in env) psi.Environment[k] = v;
         var p = Process.Start(psi) ?? throw new InvalidOperationException($"cannot start {program}");
         var child = new ChildBackend(p);
         p.OutputDataReceived += (_, e) => { if (e.Data != null) child._lines.Enqueue(e.Data); };

@@ -1,4 +1,5 @@
 using HotPath.Frontend.Memory;
+using HotPath.Frontend.Rings;
 using HotPath.Tests.Infrastructure;
 using Xunit.Abstractions;
 
@@ -21,7 +22,7 @@ public sealed class DirtyLogTests(ITestOutputHelper output)
     {
         using var lb = new SocketLoopback("mig-log");
         using var log = new FrontendDirtyLog(GuestEnd(lb.Guest.Memory));
-        var model = new DirtyLogModel(lb.Guest.Rx, lb.Guest.Rings);
+        var model = new DirtyLogModel((SplitRingDriver)lb.Guest.Rx, lb.Guest.Rings);
         lb.Guest.OnRxUsed = model.RxUsed;
         lb.Frontend.EnableLogging(log, lb.Guest.Memory, lb.Guest.Rings);
         Assert.True(lb.Device.Logging);
@@ -59,7 +60,7 @@ public sealed class DirtyLogTests(ITestOutputHelper output)
     {
         using var lb = new SocketLoopback("mig-toggle");
         using var log = new FrontendDirtyLog(GuestEnd(lb.Guest.Memory));
-        var model = new DirtyLogModel(lb.Guest.Rx, lb.Guest.Rings);
+        var model = new DirtyLogModel((SplitRingDriver)lb.Guest.Rx, lb.Guest.Rings);
         object modelLock = new();
         lb.Guest.OnRxUsed = (id, len) => { lock (modelLock) model.RxUsed(id, len); };
         int phase = 0;               // 1: logging confirmed on, rounds are modelled; 2: stop modelling; 3: off

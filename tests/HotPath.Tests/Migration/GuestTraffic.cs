@@ -1,3 +1,4 @@
+using HotPath.Engine.Virtio;
 using HotPath.Frontend.Memory;
 using HotPath.Frontend.Rings;
 using HotPath.Frontend.VhostUser;
@@ -6,8 +7,8 @@ using HotPath.Tests.Datapath;
 namespace HotPath.Tests.Migration;
 
 /// <summary>
-/// The guest side of one virtio-net queue pair in memfd guest memory: split-ring drivers for RX (vring 0) and TX
-/// (vring 1) that send numbered packets and check what comes back. The drivers throw on a used entry for a
+/// The guest side of one virtio-net queue pair in memfd guest memory: split- or packed-ring drivers for RX (vring 0)
+/// and TX (vring 1) that send numbered packets and check what comes back. The drivers throw on a used entry for a
 /// descriptor that was not in flight, so a descriptor completed twice never goes unnoticed.
 /// </summary>
 internal sealed class GuestTraffic : IDisposable
@@ -15,8 +16,8 @@ internal sealed class GuestTraffic : IDisposable
     public const ulong Features = NetDeviceOptions.DefaultFeatures;
 
     public FrontendMemory Memory { get; }
-    public SplitRingDriver Rx { get; }
-    public SplitRingDriver Tx { get; }
+    public RingDriver Rx { get; }
+    public RingDriver Tx { get; }
     public IReadOnlyList<RingAreas> Rings { get; }
 
     private readonly byte[] _buf = new byte[16384];
@@ -32,12 +33,12 @@ internal sealed class GuestTraffic : IDisposable
     /// <summary>Called with (descriptor id, used length) for every RX used entry before it is consumed.</summary>
     public Action<uint, uint>? OnRxUsed;
 
-    public GuestTraffic(ulong[]? regionSizes = null, uint ringSize = 256)
+    public GuestTraffic(ulong[]? regionSizes = null, uint ringSize = 256, bool packed = false)
     {
         Memory = FrontendMemory.Create(regionSizes ?? new ulong[] { 32 << 20 });
         var o = new RingDriverOptions { Size = ringSize, BufferSize = 2048, Features = Features, Region = 0 };
-        Rx = new SplitRingDriver(Memory, o);
-        Tx = new SplitRingDriver(Memory, o);
+        Rx = packed ? new PackedRingDriver(Memory, o) : new SplitRingDriver(Memory, o);
+        Tx = packed ? new PackedRingDriver(Memory, o) : new SplitRingDriver(Memory, o);
         Rings = new[] { Rx.Areas, Tx.Areas };
         _hdr = new byte[Rx.HeaderSize];
         Rx.FillRx(2048);
@@ -65,11 +66,14 @@ internal sealed class GuestTraffic : IDisposable
     {
         Tx.ReapTx();
         if (OnRxUsed != null)
-            for (ushort i = Rx.LastUsed; i != Rx.UsedIdx; i++)
+        {
+            var rx = (SplitRingDriver)Rx;   // split rings only
+            for (ushort i = rx.LastUsed; i != rx.UsedIdx; i++)
             {
-                var e = Rx.RawUsed(i);
+                var e = rx.RawUsed(i);
                 OnRxUsed(e.Id, e.Len);
             }
+        }
         int got = 0;
         while (Rx.TryReceive(_buf, out RxInfo info))
         {
@@ -85,6 +89,16 @@ internal sealed class GuestTraffic : IDisposable
         Rx.Publish();
         return got;
     }
+
+    /// <summary>True when the device has published a used entry on TX that was not reaped yet.</summary>
+    public bool TxUsedWaiting => Tx is SplitRingDriver s ? s.UsedIdx != s.LastUsed : ((PackedRingDriver)Tx).PeekUsed().Count != 0;
+
+    /// <summary>
+    /// How far the device has returned <paramref name="d"/>'s buffers, as GET_VRING_BASE reports a position once
+    /// everything was reaped: split used.idx, packed the next used slot | wrap &lt;&lt; 15.
+    /// </summary>
+    public static ushort UsedPosition(RingDriver d) =>
+        d is SplitRingDriver s ? s.UsedIdx : PackedRingLayout.Position(((PackedRingDriver)d).LastUsed, ((PackedRingDriver)d).UsedWrap);
 
     public void Dispose()
     {

@@ -158,9 +158,9 @@ internal static class VringHandlers
     {
         s.Log(r.MatchesRing ? LogLevel.Info : LogLevel.Warning,
             $"vring {v.Index}: inflight region from a previous backend, {r.Resubmit} entries to resubmit" +
-            (s.Device.BuiltinNet && !v.IsPacked
-                ? $"; resuming at used index {v.LastUsedIdx}" +
-                  (r.MatchesRing ? "" : " (the region's entries are not the avail ring from there: it was not tracked by an in-order device)")
+            (s.Device.BuiltinNet
+                ? $"; resuming at used index {v.LastUsedIdx}" + (v.IsPacked ? $" (wrap {(v.UsedWrapCounter ? 1 : 0)})" : "") +
+                  (r.MatchesRing ? "" : " (the region's entries are not the ring from there: it was not tracked by an in-order device)")
                 : $"; next avail index {v.LastAvailIdx}"));
     }
 
