@@ -37,9 +37,13 @@ public sealed unsafe partial class VhostDevice
         Vring? vq = GetVring(queueId);
         if (vq == null || !vq.AccessLock.TryEnter()) return 0;
         ushort n = 0;
-        GuestMemory? mem = Memory;
-        if (mem != null && vq.IsReady && !IdlePoll.NothingToDo(vq, Features))
-            n = vq.IsPacked ? PackedBursts.Enqueue(this, vq, mem, pkts, count) : SplitEnqueue.Run(this, vq, mem, pkts, count);
+        GuestMemory? mem = _burstMemory;
+        if (mem != null)
+        {
+            if (vq.IsReady && !IdlePoll.NothingToDo(vq, Features))
+                n = vq.IsPacked ? PackedBursts.Enqueue(this, vq, mem, pkts, count) : SplitEnqueue.Run(this, vq, mem, pkts, count);
+        }
+        else if (IotlbViews is { } views) n = Iommu.SplitIotlbBurst.Enqueue(this, vq, views, pkts, count);   // IOMMU_PLATFORM
         vq.AccessLock.Exit();
         return n;
     }
@@ -59,12 +63,14 @@ public sealed unsafe partial class VhostDevice
         Vring? vq = GetVring(queueId);
         if (vq == null || !vq.AccessLock.TryEnter()) return 0;
         ushort n = 0;
-        GuestMemory? mem = Memory;
-        if (mem != null && vq.IsReady)
+        GuestMemory? mem = _burstMemory;
+        if (mem != null)
         {
             // SEND_RARP pending: one predictable branch per burst; the announcement goes out from a NoInlining path.
-            n = _rarpPending != 0 ? DequeueWithRarp(vq, mem, pool, pkts, count) : DequeueRing(vq, mem, pool, pkts, count);
+            if (vq.IsReady)
+                n = _rarpPending != 0 ? DequeueWithRarp(vq, mem, pool, pkts, count) : DequeueRing(vq, mem, pool, pkts, count);
         }
+        else if (IotlbViews is { } views) n = Iommu.SplitIotlbBurst.Dequeue(this, vq, views, pool, pkts, count);   // IOMMU_PLATFORM
         vq.AccessLock.Exit();
         return n;
     }

@@ -85,13 +85,17 @@ public sealed unsafe partial class VhostDevice : IDisposable
     /// <summary>Sets the negotiated features and re-translates the rings when the ring layout changed.</summary>
     public void SetFeatures(ulong features)
     {
-        bool layoutChanged = ((Features ^ features) & VirtioFeatures.Bit(VirtioFeatures.RingPacked)) != 0;
+        const ulong retranslate = (1UL << VirtioFeatures.RingPacked) | (1UL << VirtioFeatures.AccessPlatform);
+        bool layoutChanged = ((Features ^ features) & retranslate) != 0;
+        Iommu.IotlbViews? oldViews;
         using (DeviceLockScope all = HoldAll())
         {
             Features = features;
+            oldViews = RefreshIotlbLocked(all, translate: false);
             if (layoutChanged) TranslateAllLocked(all);
             RefreshColdAllLocked();
         }
+        oldViews?.Dispose();
     }
 
     /// <summary>
@@ -104,12 +108,15 @@ public sealed unsafe partial class VhostDevice : IDisposable
         MemoryError e = GuestMemory.TryCreate(regions, out GuestMemory? table);
         if (e != MemoryError.None) return e;
         GuestMemory? old;
+        Iommu.IotlbViews? oldViews;
         using (DeviceLockScope all = HoldAll())
         {
             old = Memory;
             Memory = table;
-            TranslateAllLocked(all);
+            FlushIotlbLocked();
+            oldViews = RefreshIotlbLocked(all, translate: true);
         }
+        oldViews?.Dispose();
         old?.Dispose();
         var keep = new HashSet<MappedRegion>(regions);
         foreach (MappedRegion r in _regions)
@@ -126,13 +133,17 @@ public sealed unsafe partial class VhostDevice : IDisposable
     public void ClearMemory()
     {
         GuestMemory? old;
+        Iommu.IotlbViews? oldViews;
         using (DeviceLockScope all = HoldAll())
         {
             old = Memory;
             Memory = null;
+            FlushIotlbLocked();
+            oldViews = RefreshIotlbLocked(all, translate: false);
             for (int i = 0; i < VringCount; i++)
                 if (_vrings[i] is { } v) v.Invalidate(all.For(v));
         }
+        oldViews?.Dispose();
         old?.Dispose();
         foreach (MappedRegion r in _regions) r.Dispose();
         _regions.Clear();
@@ -141,7 +152,7 @@ public sealed unsafe partial class VhostDevice : IDisposable
     /// <summary>Re-translates one vring's addresses (<paramref name="held"/>: its access lock).</summary>
     public VringError TranslateLocked(Vring v, in VringLockScope held)
     {
-        VringError e = v.Translate(Memory, IsPacked, held);
+        VringError e = AfterTranslate(v, v.Translate(Memory, IsPacked, held, IotlbActive ? Iotlb : null));
         RefreshColdLocked(v);
         return e;
     }
@@ -153,8 +164,9 @@ public sealed unsafe partial class VhostDevice : IDisposable
             Vring? v = _vrings[i];
             if (v == null) continue;
             VringLockScope held = all.For(v);
-            VringError e = v.Translate(Memory, IsPacked, held);
-            if (e != VringError.None) v.SetBrokenReason(e, held);
+            VringError e = AfterTranslate(v, v.Translate(Memory, IsPacked, held, IotlbActive ? Iotlb : null));
+            // Under the IOTLB a ring mapped without the access it needs waits (untranslated) for a better update.
+            if (e != VringError.None && e != VringError.IotlbNotMapped) v.SetBrokenReason(e, held);
             RefreshColdLocked(v);
         }
     }
@@ -162,13 +174,17 @@ public sealed unsafe partial class VhostDevice : IDisposable
     /// <summary>Back to a fresh device (RESET_OWNER, RESET_DEVICE): features cleared, rings reset, memory kept.</summary>
     public void ResetRings()
     {
+        Iommu.IotlbViews? oldViews;
         using (DeviceLockScope all = HoldAll())
         {
             Features = 0;
+            FlushIotlbLocked();
+            oldViews = RefreshIotlbLocked(all, translate: false);
             for (int i = 0; i < VringCount; i++)
                 if (_vrings[i] is { } v) v.ResetState(all.For(v));
             RefreshColdAllLocked();
         }
+        oldViews?.Dispose();
     }
 
     public void Dispose()
@@ -176,6 +192,13 @@ public sealed unsafe partial class VhostDevice : IDisposable
         SetLog(null);
         SetInflight(null);
         ClearMemory();
+        Iommu.IotlbViews? views;
+        using (HoldAll())
+        {
+            views = IotlbViews;
+            IotlbViews = null;
+        }
+        views?.Dispose();
         ReleaseDatapath();
     }
 }

@@ -66,8 +66,11 @@ static void test_driver(void)
 	CHECK(hp_vhost_driver_unregister(sock) == -1, "second unregister");
 	CHECK_ERROR("is not registered (ENOENT)");
 
-	CHECK(hp_vhost_driver_register(sock, HP_VHOST_USER_IOMMU_SUPPORT) == -1, "IOMMU_SUPPORT is for later");
+	CHECK(hp_vhost_driver_register(sock, HP_VHOST_USER_ASYNC_COPY) == -1, "ASYNC_COPY is for later");
 	CHECK_ERROR("(ENOTSUP)");
+	CHECK(hp_vhost_driver_register(sock, HP_VHOST_USER_IOMMU_SUPPORT) == 0, "%s", hp_last_error());
+	CHECK(hp_vhost_driver_get_features(sock, &f) == 0 && (f & BIT(HP_VIRTIO_F_ACCESS_PLATFORM)), "IOMMU_SUPPORT offers ACCESS_PLATFORM");
+	CHECK(hp_vhost_driver_unregister(sock) == 0, "%s", hp_last_error());
 	CHECK(hp_vhost_driver_register(sock, 1ULL << 40) == -1, "unknown flag");
 	CHECK_ERROR("unknown flags");
 }

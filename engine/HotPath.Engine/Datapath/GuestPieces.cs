@@ -39,7 +39,7 @@ internal static unsafe class GuestPieces
         {
             ulong got = remain;
             byte* h = mem.GpaToHost(gpa, ref got);
-            if (h == null) return DropReason.BufferOutsideMemory;
+            if (h == null) return mem.UnmappedReason;
             if (n >= cap) return DropReason.TooManySegments;
             // SAFETY: n < cap; GpaToHost clamped got to the bytes contiguous inside one region.
             vec[n++] = new BufPiece(h, gpa, (uint)got);

@@ -49,7 +49,7 @@ internal readonly unsafe struct RegionCache
     {
         int i = mem.FindRegion(gpa);
         if (i < 0) return default;
-        MappedRegion r = mem.Regions[i];
-        return new RegionCache(r.GuestPhysAddr, r.Size, (long)((ulong)r.Host - r.GuestPhysAddr));
+        mem.RangeAt(i, out ulong first, out ulong span, out long delta);
+        return new RegionCache(first, span, delta);
     }
 }

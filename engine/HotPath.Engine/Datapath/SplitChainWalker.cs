@@ -30,14 +30,17 @@ internal static unsafe class SplitChainWalker
         ushort flags = SplitDescriptor.Flags(meta);
         // The table being walked: the ring's, or the indirect one. Its entry count bounds next and the chain length.
         DescriptorTable table = DescriptorTable.Ring(desc, size);
+        GuestMemory tables = mem;
 
         if ((flags & FlagIndirect) != 0)
         {
             // The WRITE bit of the descriptor pointing at an indirect table is ignored (virtio 2.7.5.3.2).
             if ((flags & FlagNext) != 0) return WalkResult.Bad(DropReason.IndirectWithNext);
-            DropReason bad = DescriptorTable.OpenIndirect(mem, addr, SplitDescriptor.Len(meta), size, out table);
+            // Descriptor tables are read (an IOTLB write view reads them through its readable view).
+            tables = mem.DescriptorTables;
+            DropReason bad = DescriptorTable.OpenIndirect(tables, addr, SplitDescriptor.Len(meta), size, out table);
             if (bad != DropReason.None) return WalkResult.Bad(bad);
-            if (!table.TryLoad(mem, 0, out addr, out meta)) return WalkResult.Bad(DropReason.IndirectOutsideMemory);
+            if (!table.TryLoad(tables, 0, out addr, out meta)) return WalkResult.Bad(DropReason.IndirectOutsideMemory);
             flags = SplitDescriptor.Flags(meta);
         }
 
@@ -55,7 +58,7 @@ internal static unsafe class SplitChainWalker
             if ((flags & FlagNext) == 0) return new WalkResult(total, nVec);
             ushort next = SplitDescriptor.Next(meta);
             if (next >= table.Entries) return WalkResult.Bad(DropReason.DescIndexOutOfRange);
-            if (!table.TryLoad(mem, next, out addr, out meta)) return WalkResult.Bad(DropReason.IndirectOutsideMemory);
+            if (!table.TryLoad(tables, next, out addr, out meta)) return WalkResult.Bad(DropReason.IndirectOutsideMemory);
             flags = SplitDescriptor.Flags(meta);
         }
     }

@@ -1,3 +1,5 @@
+using HotPath.Engine.Stats;
+
 namespace HotPath.Engine.Memory;
 
 /// <summary>
@@ -23,21 +25,68 @@ public sealed unsafe class GuestMemory : IDisposable
     public int Count => _count;
     public IReadOnlyList<MappedRegion> Regions => _regions;
 
+    /// <summary>
+    /// What a buffer this table cannot translate is dropped for: <see cref="DropReason.BufferOutsideMemory"/> for a
+    /// memory table; <see cref="DropReason.IotlbPermissionDenied"/> for an IOTLB permission view, whose bursts only
+    /// run on chains every address of which the IOTLB maps (<see cref="Iommu.IotlbViews"/>). Read on failure only.
+    /// </summary>
+    public DropReason UnmappedReason { get; private init; } = DropReason.BufferOutsideMemory;
+
+    /// <summary>
+    /// The table descriptor tables (indirect tables) are read through: this one for a memory table; the readable
+    /// view for an IOTLB write view (the device reads an RX chain's indirect table, it never writes it).
+    /// </summary>
+    public GuestMemory DescriptorTables => _tables ?? this;
+    private GuestMemory? _tables;
+
     /// <summary>Sum of the region sizes.</summary>
     public ulong TotalSize { get; }
 
     /// <summary>One past the highest guest physical address (what a dirty log must cover).</summary>
     public ulong GuestPhysEnd { get; }
 
-    private GuestMemory(MappedRegion[] sorted)
+    /// <summary>
+    /// A translation table without regions: sorted, non-overlapping ranges [first, last] translated by adding delta
+    /// (an IOTLB view). It owns only its native arrays; the memory it points into belongs to the memory table.
+    /// </summary>
+    internal GuestMemory(ReadOnlySpan<ulong> first, ReadOnlySpan<ulong> last, ReadOnlySpan<long> delta, DropReason unmapped,
+        GuestMemory? descriptorTables) : this(Array.Empty<MappedRegion>(), first.Length)
     {
-        _regions = sorted;
-        _count = sorted.Length;
+        for (int i = 0; i < _padded; i++)
+        {
+            _first[i] = i < _count ? first[i] : ulong.MaxValue;
+            _last[i] = i < _count ? last[i] : 0;
+            _delta[i] = i < _count ? delta[i] : 0;
+        }
+        UnmappedReason = unmapped;
+        _tables = descriptorTables;
+    }
+
+    /// <summary>Range <paramref name="i"/> (below <see cref="Count"/>): its first address, size and host delta.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void RangeAt(int i, out ulong first, out ulong span, out long delta)
+    {
+        Debug.Assert((uint)i < (uint)_count);
+        // SAFETY: i < _count (callers pass an index FindRegion returned).
+        first = _first[i];
+        span = _last[i] - _first[i] + 1;
+        delta = _delta[i];
+    }
+
+    /// <summary>The native arrays for <paramref name="count"/> entries, padded (filled by the calling constructor).</summary>
+    private GuestMemory(MappedRegion[] regions, int count)
+    {
+        _regions = regions;
+        _count = count;
         _padded = Math.Max(8, (_count + 7) & ~7);
         nuint bytes = (nuint)(_padded * sizeof(ulong));
         _first = (ulong*)NativeMemory.AlignedAlloc(bytes, 64);
         _last = (ulong*)NativeMemory.AlignedAlloc(bytes, 64);
         _delta = (long*)NativeMemory.AlignedAlloc(bytes, 64);
+    }
+
+    private GuestMemory(MappedRegion[] sorted) : this(sorted, sorted.Length)
+    {
         ulong total = 0, end = 0;
         for (int i = 0; i < _padded; i++)
         {

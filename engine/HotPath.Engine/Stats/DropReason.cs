@@ -44,4 +44,7 @@ public enum DropReason : byte
     /// <summary>A packed-ring chain goes on (NEXT) into a descriptor the driver has not made available: the chain is
     /// returned up to there (SECURITY.md 17).</summary>
     ChainNotAvailable,
+    /// <summary>VIRTIO_F_IOMMU_PLATFORM: the IOTLB maps a buffer, but not with the access the device needs (a write
+    /// through a read-only mapping, a read through a write-only one).</summary>
+    IotlbPermissionDenied,
 }

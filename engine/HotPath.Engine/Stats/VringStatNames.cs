@@ -34,6 +34,8 @@ public static class VringStatNames
         names[VringStats.LogCacheFlushes] = "log_cache_flushes";
         foreach (DropReason r in Enum.GetValues<DropReason>())
             if (r != DropReason.None) names[VringStats.FirstDrop + (int)r - 1] = "drop_" + SnakeCase(r);
+        names[VringStats.IotlbHits] = "iotlb_hits";
+        names[VringStats.IotlbMisses] = "iotlb_misses";
         return names;
     }
 

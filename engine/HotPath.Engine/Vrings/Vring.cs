@@ -115,7 +115,10 @@ public sealed unsafe partial class Vring
     /// Translates the ring addresses through <paramref name="memory"/>. Each area must lie entirely inside one
     /// region. On failure the pointers are cleared and the reason is returned.
     /// </summary>
-    public VringError Translate(GuestMemory? memory, bool packed, in VringLockScope held)
+    /// <remarks>With <paramref name="iotlb"/> (VIRTIO_F_IOMMU_PLATFORM) the addresses are IOVAs: translated through
+    /// the IOTLB into frontend virtual addresses first (desc and avail readable, used writable). A miss returns
+    /// <see cref="VringError.IotlbMiss"/> with the address in <see cref="RingMissIova"/>.</remarks>
+    public VringError Translate(GuestMemory? memory, bool packed, in VringLockScope held, Iommu.IotlbCache? iotlb = null)
     {
         Debug.Assert(held.Covers(this));
         Invalidate(held);
@@ -131,11 +134,17 @@ public sealed unsafe partial class Vring
         ulong availBytes = packed ? PackedRingLayout.EventBytes : SplitRingLayout.AvailBytes(size);
         ulong usedBytes = packed ? PackedRingLayout.EventBytes : SplitRingLayout.UsedBytes(size);
 
-        byte* desc = memory.QvaToHost(DescUserAddr, descBytes);
+        e = AreaToUser(iotlb, DescUserAddr, descBytes, Iommu.IotlbPerm.Read, out ulong descUser);
+        if (e != VringError.None) return e;
+        byte* desc = memory.QvaToHost(descUser, descBytes);
         if (desc == null) return VringError.DescOutsideMemory;
-        byte* avail = memory.QvaToHost(AvailUserAddr, availBytes);
+        e = AreaToUser(iotlb, AvailUserAddr, availBytes, Iommu.IotlbPerm.Read, out ulong availUser);
+        if (e != VringError.None) return e;
+        byte* avail = memory.QvaToHost(availUser, availBytes);
         if (avail == null) return VringError.AvailOutsideMemory;
-        byte* used = memory.QvaToHost(UsedUserAddr, usedBytes);
+        e = AreaToUser(iotlb, UsedUserAddr, usedBytes, Iommu.IotlbPerm.Write, out ulong usedUser);
+        if (e != VringError.None) return e;
+        byte* used = memory.QvaToHost(usedUser, usedBytes);
         if (used == null) return VringError.UsedOutsideMemory;
         // The log address need not be guest memory (vhost-user "Migration"): the log only has to cover the ring's
         // last byte, which the log checks on every write. Refuse only an address whose ring would wrap.
@@ -146,8 +155,8 @@ public sealed unsafe partial class Vring
         Desc = desc;
         Avail = avail;
         Used = used;
-        UsedGuestPhysAddr = memory.QvaToGpa(UsedUserAddr);
-        DescGuestPhysAddr = memory.QvaToGpa(DescUserAddr);
+        UsedGuestPhysAddr = memory.QvaToGpa(usedUser);
+        DescGuestPhysAddr = memory.QvaToGpa(descUser);
         IsPacked = packed;
         ResetDatapath(held);
         // A packed ring's positions are slot indexes: after a size change (SET_VRING_NUM on a ring that ran) they may
@@ -157,6 +166,31 @@ public sealed unsafe partial class Vring
         if (packed && (LastAvailIdx >= Size || LastUsedIdx >= Size)) BrokenReason = VringError.PositionOutsideRing;
         else if (BrokenReason == VringError.PositionOutsideRing) BrokenReason = VringError.None;
         return VringError.None;
+    }
+
+    /// <summary>The IOVA the last ring translation missed on, and the access it needed (<see cref="VringError.IotlbMiss"/>).</summary>
+    public ulong RingMissIova { get; private set; }
+    public byte RingMissPerm { get; private set; }
+
+    /// <summary>A ring area's frontend virtual address: the address itself, or (IOMMU) its IOTLB translation.</summary>
+    private VringError AreaToUser(Iommu.IotlbCache? iotlb, ulong addr, ulong len, byte perm, out ulong user)
+    {
+        if (iotlb == null)
+        {
+            user = addr;
+            return VringError.None;
+        }
+        switch (iotlb.Translate(addr, len, perm, out user, out ulong miss))
+        {
+            case Iommu.IotlbLookup.Hit:
+                return VringError.None;
+            case Iommu.IotlbLookup.Miss:
+                RingMissIova = miss;
+                RingMissPerm = perm;
+                return VringError.IotlbMiss;
+            default:
+                return VringError.IotlbNotMapped;
+        }
     }
 
     /// <summary>Forgets the translated pointers (memory table gone or ring stopped).</summary>

@@ -17,6 +17,8 @@ public enum VringError
     AvailIndexJump,
     BadBaseIndex,
     PositionOutsideRing,
+    IotlbMiss,
+    IotlbNotMapped,
 }
 
 public static class VringErrorText
@@ -37,6 +39,8 @@ public static class VringErrorText
         VringError.AvailIndexJump => "avail index moved by more than the ring size",
         VringError.BadBaseIndex => "ring base index out of range",
         VringError.PositionOutsideRing => "packed ring position past the end of the ring after a size change (until SET_VRING_BASE)",
+        VringError.IotlbMiss => "a ring address is not in the IOTLB yet (a miss was sent; the ring waits for the update)",
+        VringError.IotlbNotMapped => "a ring area is mapped by the IOTLB without the access it needs, or not to contiguous memory",
         _ => e.ToString(),
     };
 }

@@ -64,6 +64,10 @@ public sealed partial class VhostDriver
         if ((flags & VhostDriverFlags.LinearbufSupport) != 0 && (flags & VhostDriverFlags.ExtbufSupport) == 0)
             f &= ~(VirtioFeatures.Bit(VirtioFeatures.NetHostTso4) | VirtioFeatures.Bit(VirtioFeatures.NetHostTso6) |
                    VirtioFeatures.Bit(VirtioFeatures.NetHostUfo) | VirtioFeatures.Bit(VirtioFeatures.NetHostEcn));
+        // IOMMU_SUPPORT (as DPDK): offer VIRTIO_F_IOMMU_PLATFORM; ring addresses and buffers are then IOVAs translated
+        // through the device's IOTLB. Packed rings are not translated through the IOTLB yet, so they are not offered.
+        if ((flags & VhostDriverFlags.IommuSupport) != 0)
+            f = (f | VirtioFeatures.Bit(VirtioFeatures.AccessPlatform)) & ~VirtioFeatures.Bit(VirtioFeatures.RingPacked);
         _supportedFeatures = f;
         _features = f;
         _protocolFeatures = ImplementedProtocolFeatures;
@@ -82,8 +86,8 @@ public sealed partial class VhostDriver
             throw new VhostException($"socket path is longer than {Transport.SocketCalls.SunPathMax - 1} bytes: {path}");
         if ((flags & ~VhostDriverFlags.Known) != 0)
             throw new VhostException($"unknown flags 0x{(ulong)(flags & ~VhostDriverFlags.Known):x}");
-        foreach (VhostDriverFlags later in new[] { VhostDriverFlags.IommuSupport, VhostDriverFlags.AsyncCopy })
-            if ((flags & later) != 0) throw new VhostException($"{later} is not supported yet", HotPath.Engine.Interop.LibC.ENOTSUP);
+        if ((flags & VhostDriverFlags.AsyncCopy) != 0)
+            throw new VhostException($"{VhostDriverFlags.AsyncCopy} is not supported yet", HotPath.Engine.Interop.LibC.ENOTSUP);
         lock (s_registryLock)
         {
             if (s_drivers.ContainsKey(path)) throw new VhostException($"{path} is already registered", HotPath.Engine.Interop.LibC.EEXIST);

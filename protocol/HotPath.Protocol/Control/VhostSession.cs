@@ -38,6 +38,8 @@ public sealed unsafe partial class VhostSession : IFdHandler, IDisposable
             ExternalBuffers = (driver.Flags & VhostDriverFlags.ExtbufSupport) != 0,
             BuiltinNet = driver.BuiltinNet,
         };
+        _drainIotlbMisses = DrainIotlbMisses;
+        Device.IotlbMisses.Sink = this;
         _reply = (byte*)NativeMemory.AllocZeroed(MessageHeader.WireSize + MessageLimits.MaxPayload);
         InitConfigSpace();
     }

@@ -22,6 +22,7 @@ internal sealed unsafe class SocketLoopback : IDisposable
     public DeviceEventLog Events => _socket.Events;
     public VhostUserFrontend Frontend => _socket.Frontend;
     public VhostDevice Device => _socket.Device;
+    public global::HotPath.Protocol.Control.VhostSession Session => _socket.Session;
     public Mempool Pool { get; }
 
     private readonly nint[] _burst = new nint[Burst];
@@ -32,10 +33,11 @@ internal sealed unsafe class SocketLoopback : IDisposable
     /// <summary>Packets the forwarder gave up on (the guest RX ring stayed full or locked).</summary>
     public long Dropped;
 
-    public SocketLoopback(string tag, ulong[]? regionSizes = null, uint ringSize = 256, NetDeviceOptions? options = null)
+    public SocketLoopback(string tag, ulong[]? regionSizes = null, uint ringSize = 256, NetDeviceOptions? options = null,
+        global::HotPath.Protocol.Control.VhostDriverFlags flags = global::HotPath.Protocol.Control.VhostDriverFlags.None, Action<VhostUserFrontend, GuestTraffic>? afterStart = null)
     {
         Guest = new GuestTraffic(regionSizes, ringSize);
-        _socket = new SocketDevice(tag, Guest.Memory, Guest.Rings, options);
+        _socket = new SocketDevice(tag, Guest.Memory, Guest.Rings, options, flags, fe => afterStart?.Invoke(fe, Guest));
         Pool = TestPools.Create(4096);
     }
 

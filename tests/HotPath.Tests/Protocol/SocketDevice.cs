@@ -24,13 +24,17 @@ internal sealed class SocketDevice : IDisposable
 
     /// <summary>Registers and starts a backend on a new socket, connects the frontend, starts the device and waits
     /// for new_device.</summary>
-    public SocketDevice(string tag, FrontendMemory memory, IReadOnlyList<IRingLayout> rings, NetDeviceOptions? options = null)
+    /// <remarks><paramref name="afterStart"/> runs between the frontend's start and the wait (an IOMMU frontend maps
+    /// the rings there: they are not ready before).</remarks>
+    public SocketDevice(string tag, FrontendMemory memory, IReadOnlyList<IRingLayout> rings, NetDeviceOptions? options = null,
+        VhostDriverFlags flags = VhostDriverFlags.None, Action<VhostUserFrontend>? afterStart = null)
     {
-        Driver = VhostDriver.Register(DpdkBackend.NewSocketPath(tag), VhostDriverFlags.None);
+        Driver = VhostDriver.Register(DpdkBackend.NewSocketPath(tag), flags);
         Driver.RegisterCallbacks(Events);
         Driver.Start();
         Frontend = VhostUserFrontend.Connect(Driver.Path, Wait);
         Frontend.Start(memory, rings, options);
+        afterStart?.Invoke(Frontend);
         int vid = int.Parse(Events.WaitFor("new_device", Wait).Split(' ')[1]);
         Session = DeviceRegistry.Get(vid)!;
     }

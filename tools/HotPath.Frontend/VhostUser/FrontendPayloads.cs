@@ -68,6 +68,21 @@ public static class FrontendPayloads
         LogGuestAddr = logGuestAddr,
     };
 
+    /// <summary>SET_VRING_ADDR under IOMMU_PLATFORM: the ring areas as IOVAs (this frontend's IOVA = guest physical address).</summary>
+    public static VringAddrPayload VringAddrIova(uint index, IRingLayout ring, uint flags = 0, ulong logGuestAddr = 0) => new()
+    {
+        Index = index,
+        Flags = flags,
+        DescUserAddr = ring.DescGpa,
+        UsedUserAddr = ring.DeviceAreaGpa,
+        AvailUserAddr = ring.DriverAreaGpa,
+        LogGuestAddr = logGuestAddr,
+    };
+
+    /// <summary>IOTLB_MSG: struct vhost_iotlb_msg.</summary>
+    public static byte[] Iotlb(ulong iova, ulong size, ulong userAddr, byte perm, byte type) =>
+        Of(new IotlbPayload { Iova = iova, Size = size, UserAddr = userAddr, Perm = perm, Type = type });
+
     /// <summary>
     /// GET/SET_CONFIG: u32 offset, u32 size, u32 flags, then <paramref name="data"/> (the config bytes to write,
     /// or zeros of the length to read). The message is 12 + data.Length bytes, as QEMU sends it.

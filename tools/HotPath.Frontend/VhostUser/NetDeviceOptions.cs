@@ -27,6 +27,14 @@ public sealed record NetDeviceOptions
     /// <summary>Set up the backend-request channel (SET_BACKEND_REQ_FD); fails when BACKEND_REQ is not offered.</summary>
     public bool BackendChannel { get; init; }
 
+    /// <summary>
+    /// IOTLB mode: the frontend plays the guest's IOMMU. It acks VIRTIO_F_IOMMU_PLATFORM, sends ring addresses as IOVAs
+    /// (this frontend maps IOVA = guest physical address, so the rings and buffers need no rewriting) and fills the
+    /// backend's IOTLB with <see cref="VhostUserFrontend.IotlbUpdate"/> / <see cref="VhostUserFrontend.IotlbInvalidate"/>,
+    /// answering its misses with <see cref="VhostUserFrontend.ServeIotlbMisses"/>. Needs <see cref="BackendChannel"/>.
+    /// </summary>
+    public bool Iommu { get; init; }
+
     /// <summary>Also create an error eventfd per vring and send it with SET_VRING_ERR (QEMU does; virtio-user does not).</summary>
     public bool ErrorFds { get; init; }
 

@@ -59,6 +59,7 @@ public static class RequestRules
         new(FrontendRequest.SendRarp, ReplyKind.None, ProtocolFeatures.Rarp),
         new(FrontendRequest.NetSetMtu, ReplyKind.None, ProtocolFeatures.NetMtu),
         new(FrontendRequest.SetBackendReqFd, ReplyKind.None, ProtocolFeatures.BackendReq),
+        new(FrontendRequest.IotlbMsg, ReplyKind.None),
         new(FrontendRequest.GetConfig, ReplyKind.Config, ProtocolFeatures.Config),
         new(FrontendRequest.SetConfig, ReplyKind.None, ProtocolFeatures.Config),
         new(FrontendRequest.PostcopyAdvise, ReplyKind.UserFaultFd, ProtocolFeatures.Pagefault),

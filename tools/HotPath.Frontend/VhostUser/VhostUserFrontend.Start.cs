@@ -96,8 +96,11 @@ public sealed partial class VhostUserFrontend
             throw new NotSupportedException(
                 $"{Peer} does not offer {VirtioFeatures.Describe(required & ~offered)}, needed for " +
                 $"{(packed ? "packed" : "split")} rings and {queuePairs} queue pair(s)");
+        if (_options.Iommu && !VirtioFeatures.Has(offered, VirtioFeatures.AccessPlatform))
+            throw new NotSupportedException($"{Peer} does not offer ACCESS_PLATFORM (IOMMU_PLATFORM), needed for IOTLB mode");
         ulong wanted = (_options.WantedFeatures & ~VirtioFeatures.Bit(VirtioFeatures.RingPacked)) | required
-                       | VirtioFeatures.Bit(VirtioFeatures.ProtocolFeatures);
+                       | VirtioFeatures.Bit(VirtioFeatures.ProtocolFeatures)
+                       | (_options.Iommu ? VirtioFeatures.Bit(VirtioFeatures.AccessPlatform) : 0);
         return wanted & offered;
     }
 
@@ -143,7 +146,8 @@ public sealed partial class VhostUserFrontend
             IRingLayout ring = rings[(int)i];
             SetVringNum(i, ring.Size);
             SetVringBase(i, ring.BaseIndex);
-            SetVringAddr(i, ring, memory);
+            if (_options.Iommu) SetVringAddr(FrontendPayloads.VringAddrIova(i, ring));
+            else SetVringAddr(i, ring, memory);
             SetVringKick(i, _notifiers[(int)i].KickFd);
         }
         if (VirtioHasProtocolFeaturesBit)

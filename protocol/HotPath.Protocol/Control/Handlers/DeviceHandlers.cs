@@ -1,4 +1,5 @@
 using HotPath.Engine.Interop;
+using HotPath.Engine.Iommu;
 using HotPath.Engine.Virtio;
 using HotPath.Protocol.Transport;
 using HotPath.Protocol.Wire;
@@ -51,13 +52,52 @@ internal static unsafe class DeviceHandlers
         return HandlerResult.Ok;
     }
 
+    /// <summary>vhost_iotlb_msg types (the frontend sends UPDATE and INVALIDATE; MISS and ACCESS_FAIL go the other way).</summary>
+    public const byte IotlbMiss = 1, IotlbUpdate = 2, IotlbInvalidate = 3, IotlbAccessFail = 4;
+
+    /// <summary>
+    /// IOTLB_MSG (VIRTIO_F_IOMMU_PLATFORM negotiated): UPDATE maps [iova, iova+size) to the frontend virtual addresses
+    /// from uaddr with perm; INVALIDATE unmaps [iova, iova+size). Every field is checked at the door: the type, size 0,
+    /// wrap-around of iova or uaddr, perm 1..3 (RO, WO, RW), and uaddr+size inside one region of the memory table.
+    /// Both run with every vring's access lock held (<see cref="HotPath.Engine.VhostDevice.IotlbUpdate"/>), and
+    /// the reply follows, so no burst uses an invalidated mapping once its invalidation is acknowledged.
+    /// </summary>
     public static HandlerResult IotlbMsg(VhostSession s, MessageReader m)
     {
-        // HotPath never offers VIRTIO_F_ACCESS_PLATFORM (IOMMU_SUPPORT is for later), so there is no IOTLB to update.
         if (!VirtioFeatures.Has(s.Device.Features, VirtioFeatures.AccessPlatform))
             return HandlerResult.Fail(ControlError.IommuNotNegotiated, "IOTLB_MSG without VIRTIO_F_ACCESS_PLATFORM");
-        return HandlerResult.Fail(ControlError.UnsupportedRequest, "IOTLB translation is not supported");
+        IotlbPayload p = m.PayloadAs<IotlbPayload>();
+        switch (p.Type)
+        {
+            case IotlbUpdate:
+                if (p.Size == 0) return BadIotlb("UPDATE of size 0");
+                if (p.Iova > ulong.MaxValue - (p.Size - 1)) return BadIotlb($"UPDATE iova 0x{p.Iova:x} + size 0x{p.Size:x} wraps around");
+                if (p.UserAddr > ulong.MaxValue - (p.Size - 1)) return BadIotlb($"UPDATE uaddr 0x{p.UserAddr:x} + size 0x{p.Size:x} wraps around");
+                if (p.Perm is < IotlbPerm.Read or > IotlbPerm.ReadWrite) return BadIotlb($"UPDATE perm 0x{p.Perm:x} is not RO, WO or RW");
+                if (s.Device.Memory is not { } mem) return BadIotlb("UPDATE before any memory table");
+                if (mem.QvaToHost(p.UserAddr, p.Size) == null)
+                    return BadIotlb($"UPDATE uaddr 0x{p.UserAddr:x} size 0x{p.Size:x} is not inside one memory region");
+                s.Device.IotlbUpdate(new IotlbEntry(p.Iova, p.Size, p.UserAddr, p.Perm));
+                return HandlerResult.Ok;
+            case IotlbInvalidate:
+                if (p.Size == 0) return BadIotlb("INVALIDATE of size 0");
+                if (p.Iova > ulong.MaxValue - (p.Size - 1))
+                {
+                    // Refused, but nothing stays mapped from iova on: a stale mapping is the one unsafe outcome.
+                    s.Device.IotlbInvalidate(p.Iova, ulong.MaxValue);
+                    return BadIotlb($"INVALIDATE iova 0x{p.Iova:x} + size 0x{p.Size:x} wraps around (invalidated to the end)");
+                }
+                s.Device.IotlbInvalidate(p.Iova, p.Iova + (p.Size - 1));
+                return HandlerResult.Ok;
+            case IotlbMiss:
+            case IotlbAccessFail:
+                return BadIotlb($"type {(p.Type == IotlbMiss ? "MISS" : "ACCESS_FAIL")} is sent by the backend, not to it");
+            default:
+                return BadIotlb($"unknown type {p.Type}");
+        }
     }
+
+    private static HandlerResult BadIotlb(string why) => HandlerResult.Fail(ControlError.BadIotlbMessage, why);
 
     /// <summary>Payload rule of GET/SET_CONFIG: the 12-byte header plus at least cfg.size bytes, at most 256.</summary>
     public static bool ConfigSizeOk(MessageReader m) =>

@@ -1,0 +1,115 @@
+using HotPath.Engine.Buffers;
+using HotPath.Engine.Datapath;
+using HotPath.Engine.Stats;
+using HotPath.Engine.Vrings;
+
+namespace HotPath.Engine.Iommu;
+
+/// <summary>
+/// Split-ring bursts under VIRTIO_F_IOMMU_PLATFORM: every guest address is an IOVA. Selected once per burst (the
+/// burst entry finds no memory table to translate through, <see cref="VhostDevice"/>'s _burstMemory), so the
+/// IOTLB-off paths carry none of this. Each burst first finds how many chains the IOTLB maps
+/// (<see cref="IotlbPrescan"/>, which asks for the first missing address), then runs the slow paths on those chains
+/// through the permission views: TX buffers through the readable view, RX buffers through the writable one (indirect
+/// tables through the readable one), so the device never writes through a read-only mapping nor reads through a
+/// write-only one; such a chain is dropped (<see cref="DropReason.IotlbPermissionDenied"/>) and returned used with
+/// length 0. Allocates nothing. Runs with the vring's access lock held.
+/// </summary>
+internal static unsafe class SplitIotlbBurst
+{
+    /// <summary>Chains prescanned at a time when an RX burst needs more than it checked (mergeable packets).</summary>
+    private const uint ExtendStep = 32;
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public static ushort Dequeue(VhostDevice dev, Vring vq, IotlbViews views, MempoolHeader* pool, Mbuf** pkts, uint count)
+    {
+        if (!vq.IsReady || vq.IsPacked) return 0;
+        ulong features = dev.Features;
+        uint pending = SplitRing.Begin(vq, features, out _, out ushort lastAvail);
+        if (pending == 0) return 0;
+        uint n = IotlbPrescan.Resolvable(dev, vq, views, lastAvail, Math.Min(count, pending), IotlbPerm.Read);
+        if (n == 0) return 0;
+        if (MbufOps.AllocBulk(pool, pkts, n) != 0)
+        {
+            vq.Stats.Add(VringStats.MbufAllocFailed, n);
+            return 0;
+        }
+        SplitScratch s = vq.SplitScratch!;
+        ushort* ring = (ushort*)(vq.Avail + SplitRingLayout.AvailRingOffset);
+        uint size = vq.Size, mask = size - 1;
+        uint hdr = (uint)VirtioNetHeader.SizeFor(features);
+        bool offload = (features & DatapathLimits.HostOffloadFeatures) != 0;
+        VringUsedElem* shadow = s.Shadow;
+        uint got = 0;
+        for (uint k = 0; k < n; k++)
+        {
+            // SAFETY: the index is masked into the translated avail ring; read once into a local.
+            ushort head = ring[(ushort)(lastAvail + k) & mask];
+            // Every consumed chain is returned used with length 0; k < n <= size, inside the shadow ring.
+            *(ulong*)(shadow + k) = head;
+            WalkResult w = SplitRing.Walk(views.Read, vq.Desc, size, head, 0, s.Vec, s.VecCapacity);
+            DropReason r = w.Reason != DropReason.None
+                ? w.Reason
+                : GuestToMbuf.Packet(dev, s.Vec, w.Count, w.Total, pkts[got], pool, hdr, offload);
+            if (r == DropReason.None) got++;
+            else vq.Stats.Drop(r);
+        }
+        if (got != n) MbufOps.FreeBulk(pkts + got, n - got);
+        SplitRing.Complete(dev, vq, shadow, n, (ushort)(lastAvail + n), VirtioFeatures.Has(features, VirtioFeatures.RingEventIdx));
+        if (dev.StatsEnabled && got != 0) vq.Stats.CountPackets(pkts, (int)got);
+        return (ushort)got;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public static ushort Enqueue(VhostDevice dev, Vring vq, IotlbViews views, Mbuf** pkts, uint count)
+    {
+        if (!vq.IsReady || vq.IsPacked) return 0;
+        ulong features = dev.Features;
+        uint pending = SplitRing.Begin(vq, features, out ushort availIdx, out ushort lastAvail);
+        if (pending == 0) return 0;
+        uint ask = Math.Min(pending, count);
+        uint ok = IotlbPrescan.Resolvable(dev, vq, views, lastAvail, ask, IotlbPerm.Write);
+        // The chains the burst may take: up to the first that missed (or what was checked so far).
+        ushort cap = (ushort)(lastAvail + ok);
+        bool missed = ok < ask;
+
+        SplitScratch s = vq.SplitScratch!;
+        ushort* ring = (ushort*)(vq.Avail + SplitRingLayout.AvailRingOffset);
+        byte* descs = vq.Desc;
+        uint size = vq.Size, mask = size - 1;
+        uint nShadow = 0, done = 0;
+        while (done < count)
+        {
+            if (lastAvail == cap && !Extend(dev, vq, views, availIdx, ref cap, ref missed)) break;
+            // SAFETY: the index is masked into the translated avail ring; read once into a local.
+            ushort head = ring[lastAvail & mask];
+            ulong addr = 0, meta = 0;
+            // SAFETY: head < size: the descriptor is inside the translated table.
+            if (head < size) SplitDescriptor.Read(descs + ((nuint)head << 4), out addr, out meta);
+            EnqueueStep step = SplitEnqueueSlow.Packet(dev, vq, views.Write, pkts[done], head, addr, meta, lastAvail, cap, nShadow);
+            nShadow = step.NShadow;
+            lastAvail = step.LastAvail;
+            if (step.Delivered)
+            {
+                done++;
+                continue;
+            }
+            // Not delivered: out of checked chains (a mergeable packet needs more), or a buffer too small for it.
+            if (!Extend(dev, vq, views, availIdx, ref cap, ref missed)) break;
+        }
+        SplitRing.Complete(dev, vq, s.Shadow, nShadow, lastAvail, VirtioFeatures.Has(features, VirtioFeatures.RingEventIdx));
+        if (dev.StatsEnabled && done != 0) vq.Stats.CountPackets(pkts, (int)done);
+        return (ushort)done;
+    }
+
+    /// <summary>Checks up to <see cref="ExtendStep"/> more chains after <paramref name="cap"/>; false when none could be added.</summary>
+    private static bool Extend(VhostDevice dev, Vring vq, IotlbViews views, ushort availIdx, ref ushort cap, ref bool missed)
+    {
+        if (missed || cap == availIdx) return false;
+        uint ask = Math.Min((uint)(ushort)(availIdx - cap), ExtendStep);
+        uint more = IotlbPrescan.Resolvable(dev, vq, views, cap, ask, IotlbPerm.Write);
+        missed = more < ask;
+        cap += (ushort)more;
+        return more != 0;
+    }
+}

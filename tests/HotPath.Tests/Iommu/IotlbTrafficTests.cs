@@ -1,0 +1,317 @@
+using System.Diagnostics;
+using HotPath.Engine;
+using HotPath.Engine.Iommu;
+using HotPath.Engine.Stats;
+using HotPath.Engine.Virtio;
+using HotPath.Engine.Vrings;
+using HotPath.Frontend.Memory;
+using HotPath.Frontend.Rings;
+using HotPath.Frontend.VhostUser;
+using HotPath.Protocol.Control;
+using HotPath.Tests.Infrastructure;
+using HotPath.Tests.Migration;
+using Xunit.Abstractions;
+
+namespace HotPath.Tests.Iommu;
+
+/// <summary>
+/// VIRTIO_F_IOMMU_PLATFORM over a real socket: HotPath's frontend in IOTLB mode plays the guest's IOMMU (IOVA = guest
+/// physical address, UPDATE / INVALIDATE on the main socket, misses answered from the backend-request channel) and
+/// HotPath's backend (registered with IOMMU_SUPPORT) translates rings and buffers through its IOTLB.
+/// </summary>
+[Collection(SerialCollection.Name)]
+public sealed unsafe class IotlbTrafficTests(ITestOutputHelper output)
+{
+    private static readonly NetDeviceOptions Iommu = new() { Iommu = true, BackendChannel = true };
+    private const VhostDriverFlags Flags = VhostDriverFlags.IommuSupport;
+    private const byte RO = VhostUserFrontend.PermRead, WO = VhostUserFrontend.PermWrite, RW = VhostUserFrontend.PermReadWrite;
+    private const ulong Page = 4096;
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(20);
+
+    private static SocketLoopback MappedLoopback(string tag) =>
+        new(tag, options: Iommu, flags: Flags, afterStart: (fe, g) => fe.IotlbMapAll(g.Memory));
+
+    private static ulong Stat(VhostDevice d, int vring, int counter) => d.GetVring(vring)!.Stats[counter];
+    private static ulong Drops(VhostDevice d, int vring, DropReason r) => d.GetVring(vring)!.Stats.Drops(r);
+
+    /// <summary>The pages of every ring area (desc, avail, used) of the loopback's two rings.</summary>
+    private static HashSet<ulong> RingPages(GuestTraffic g)
+    {
+        var pages = new HashSet<ulong>();
+        foreach (IRingLayout r in g.Rings)
+        {
+            AddPages(pages, r.DescGpa, SplitRingLayout.DescBytes(r.Size));
+            AddPages(pages, r.DriverAreaGpa, SplitRingLayout.AvailBytes(r.Size));
+            AddPages(pages, r.DeviceAreaGpa, SplitRingLayout.UsedBytes(r.Size));
+        }
+        return pages;
+    }
+
+    private static void AddPages(HashSet<ulong> pages, ulong gpa, ulong bytes)
+    {
+        for (ulong p = gpa & ~(Page - 1); p < gpa + bytes; p += Page) pages.Add(p);
+    }
+
+    private static void MapPages(VhostUserFrontend fe, FrontendMemory mem, IEnumerable<ulong> pages, byte perm)
+    {
+        foreach (ulong p in pages) fe.IotlbMap(mem, p, Page, perm);
+    }
+
+    [Fact]
+    public void The_iommu_flag_offers_iommu_platform_and_without_it_nothing_changes()
+    {
+        string a = FrontendRigPath("iommu-flag"), b = FrontendRigPath("iommu-noflag");
+        VhostDriver with = VhostDriver.Register(a, VhostDriverFlags.IommuSupport);
+        VhostDriver without = VhostDriver.Register(b, VhostDriverFlags.None);
+        try
+        {
+            Assert.True(VirtioFeatures.Has(with.Features, VirtioFeatures.AccessPlatform));
+            Assert.False(VirtioFeatures.Has(with.Features, VirtioFeatures.RingPacked));   // split only, for now
+            Assert.False(VirtioFeatures.Has(without.Features, VirtioFeatures.AccessPlatform));
+            Assert.Equal(without.Features, (with.Features & ~(1UL << VirtioFeatures.AccessPlatform)) | (1UL << VirtioFeatures.RingPacked));
+        }
+        finally
+        {
+            with.Unregister();
+            without.Unregister();
+        }
+    }
+
+    private static string FrontendRigPath(string tag) => DpdkBackend.NewSocketPath(tag);
+
+    [Fact]
+    public void Traffic_goes_through_the_iotlb_both_ways()
+    {
+        using SocketLoopback lb = MappedLoopback("iotlb-traffic");
+        Assert.True(lb.Device.IotlbActive);
+        Assert.True(VirtioFeatures.Has(lb.Frontend.AckedFeatures, VirtioFeatures.AccessPlatform));
+        lb.Guest.ReceivedSeqs = new HashSet<ulong>();
+        for (int i = 0; i < 50; i++) lb.Round(32, seq => 60 + (int)(seq * 37 % 1400));
+        Drain(lb);
+        output.WriteLine($"{lb.Guest.Sent} sent, {lb.Guest.Received} received; iotlb hits rx {Stat(lb.Device, 0, VringStats.IotlbHits)} tx {Stat(lb.Device, 1, VringStats.IotlbHits)}");
+        Assert.Equal(lb.Guest.Sent, lb.Guest.Received);
+        Assert.Equal(0UL, lb.Device.GetVring(0)!.Stats.TotalDrops + lb.Device.GetVring(1)!.Stats.TotalDrops);
+        Assert.True(Stat(lb.Device, 0, VringStats.IotlbHits) >= (ulong)lb.Guest.Sent);
+        Assert.True(Stat(lb.Device, 1, VringStats.IotlbHits) >= (ulong)lb.Guest.Sent);
+        Assert.Equal(0UL, Stat(lb.Device, 1, VringStats.IotlbMisses));
+    }
+
+    private static void Drain(SocketLoopback lb)
+    {
+        var clock = Stopwatch.StartNew();
+        while (lb.Guest.Received < lb.Guest.Sent && clock.Elapsed < Deadline) lb.Round(0, _ => 60);
+    }
+
+    [Fact]
+    public void Rings_whose_addresses_miss_wait_for_the_update_then_buffers_miss_once_per_address()
+    {
+        var asked = new List<IotlbMissRequest>();
+        HashSet<ulong>? ringPages = null;
+        // The device cannot be ready before its rings are mapped: answer the ring misses page by page until it is.
+        using SocketLoopback lb = new("iotlb-miss", options: Iommu, flags: Flags, afterStart: (fe, g) =>
+        {
+            ringPages = RingPages(g);
+            var mapped = new HashSet<ulong>();
+            var clock = Stopwatch.StartNew();
+            while (!ringPages.IsSubsetOf(mapped) && clock.Elapsed < Deadline)
+                asked.AddRange(fe.ServeIotlbMisses(TimeSpan.FromSeconds(1), m =>
+                {
+                    ulong p = m.Iova & ~(Page - 1);
+                    fe.IotlbMap(g.Memory, p, Page, RW);
+                    mapped.Add(p);
+                }));
+        });
+        // new_device came (SocketDevice waited for it): every ring page was asked for, once, and nothing else.
+        output.WriteLine($"ring misses: {string.Join(", ", asked.Select(m => $"0x{m.Iova:x}/{m.Perm}"))}");
+        Assert.Equal(ringPages!.OrderBy(p => p), asked.Select(m => m.Iova & ~(Page - 1)).OrderBy(p => p));
+        Assert.True(lb.Device.GetVring(0)!.IsReady && lb.Device.GetVring(1)!.IsReady);
+
+        // Buffers are not mapped yet: bursts move nothing, drop nothing, and ask once per page however often they run.
+        lb.Guest.Send(16, seq => 100);
+        for (int i = 0; i < 20; i++) lb.Forward();
+        Assert.Equal(0L, lb.Guest.Collect());
+        Assert.True(Stat(lb.Device, 1, VringStats.IotlbMisses) >= 20, "every burst counts its miss");
+        // The application keeps what it dequeued until RX takes it (the loopback's forwarder would give up on it).
+        var bufferMisses = new List<IotlbMissRequest>();
+        var held = new List<nint>();
+        var burst = new nint[32];
+        var clock = Stopwatch.StartNew();
+        while (lb.Guest.Received < lb.Guest.Sent && clock.Elapsed < Deadline)
+        {
+            bufferMisses.AddRange(lb.Frontend.ServeIotlbMisses(TimeSpan.FromMilliseconds(100),
+                m => lb.Frontend.IotlbMap(lb.Guest.Memory, m.Iova & ~(Page - 1), Page, RW)));
+            int n = lb.Device.DequeueBurst(1, lb.Pool, burst);
+            held.AddRange(burst.Take(n));
+            int k = lb.Device.EnqueueBurst(0, held.ToArray());
+            for (int i = 0; i < k; i++) HotPath.Engine.Buffers.MbufOps.Free((HotPath.Engine.Buffers.Mbuf*)held[i]);
+            held.RemoveRange(0, k);
+            lb.Guest.Collect();
+        }
+        output.WriteLine($"buffer misses: {bufferMisses.Count} for {lb.Guest.Sent} packets");
+        Assert.Equal(lb.Guest.Sent, lb.Guest.Received);
+        Assert.NotEmpty(bufferMisses);
+        Assert.Equal(bufferMisses.Count, bufferMisses.Select(m => (m.Iova & ~(Page - 1), m.Perm)).Distinct().Count());
+        Assert.Contains(bufferMisses, m => m.Perm == RO);   // TX buffers are read
+        Assert.Contains(bufferMisses, m => m.Perm == WO);   // RX buffers are written
+        Assert.Equal(0UL, lb.Device.GetVring(0)!.Stats.TotalDrops + lb.Device.GetVring(1)!.Stats.TotalDrops);
+    }
+
+    [Fact]
+    public void After_an_acknowledged_invalidation_the_device_touches_nothing_until_the_memory_is_mapped_again()
+    {
+        using SocketLoopback lb = MappedLoopback("iotlb-inval");
+        lb.Guest.ReceivedSeqs = new HashSet<ulong>();
+        FrontendMemory.Region region = lb.Guest.Memory.Regions[0];
+        long rounds = 0;
+        int stop = 0;
+        Workers.Run(
+            token =>
+            {
+                while (Volatile.Read(ref stop) == 0 && !token.IsCancellationRequested)
+                {
+                    lb.Round(16, seq => 60 + (int)(seq % 1000));
+                    Interlocked.Increment(ref rounds);
+                }
+            },
+            token =>
+            {
+                try
+                {
+                    for (int cycle = 0; cycle < 5; cycle++)
+                    {
+                        WaitRounds(ref rounds, 20, token);
+                        lb.Frontend.IotlbInvalidate(region.GuestPhysAddr, region.Size);   // acknowledged (REPLY_ACK)
+                        Vring rx = lb.Device.GetVring(0)!, tx = lb.Device.GetVring(1)!;
+                        ushort rxUsed = rx.LastUsedIdx, txAvail = tx.LastAvailIdx;
+                        Assert.False(rx.IsTranslated || tx.IsTranslated, "rings translated after the invalidation");
+                        WaitRounds(ref rounds, 20, token);
+                        Assert.Equal(rxUsed, rx.LastUsedIdx);
+                        Assert.Equal(txAvail, tx.LastAvailIdx);
+                        lb.Frontend.IotlbMapAll(lb.Guest.Memory);
+                    }
+                }
+                finally { Volatile.Write(ref stop, 1); }
+            });
+        Drain(lb);
+        output.WriteLine($"{lb.Guest.Sent} sent, {lb.Guest.Received} received over {rounds} rounds and 5 invalidations");
+        Assert.Equal(lb.Guest.Sent, lb.Guest.Received);
+        Assert.Equal(0UL, lb.Device.GetVring(0)!.Stats.TotalDrops + lb.Device.GetVring(1)!.Stats.TotalDrops);
+    }
+
+    private static void WaitRounds(ref long rounds, long more, CancellationToken token)
+    {
+        long until = Interlocked.Read(ref rounds) + more;
+        while (Interlocked.Read(ref rounds) < until)
+        {
+            token.ThrowIfCancellationRequested();
+            Thread.Yield();
+        }
+    }
+
+    [Fact]
+    public void The_device_never_writes_through_a_read_only_mapping_nor_reads_through_a_write_only_one()
+    {
+        // Everything read-only but the used rings: RX buffers cannot be written.
+        using (SocketLoopback lb = new("iotlb-ro", options: Iommu, flags: Flags, afterStart: (fe, g) =>
+               {
+                   fe.IotlbMapAll(g.Memory, RO);
+                   foreach (IRingLayout r in g.Rings) fe.IotlbMap(g.Memory, r.DeviceAreaGpa & ~(Page - 1), Page, RW);
+               }))
+        {
+            lb.Guest.Send(8, _ => 200);
+            lb.Forward();
+            Assert.Equal(0, lb.Guest.Collect());   // every RX buffer came back used with length 0
+            Assert.True(Drops(lb.Device, 0, DropReason.IotlbPermissionDenied) >= 8);
+            Assert.Equal(0UL, Drops(lb.Device, 1, DropReason.IotlbPermissionDenied));
+        }
+        // Everything write-only but the rings' read areas: TX buffers cannot be read.
+        using (SocketLoopback lb = new("iotlb-wo", options: Iommu, flags: Flags, afterStart: (fe, g) =>
+               {
+                   fe.IotlbMapAll(g.Memory, WO);
+                   foreach (IRingLayout r in g.Rings)
+                   {
+                       var read = new HashSet<ulong>();
+                       AddPages(read, r.DescGpa, SplitRingLayout.DescBytes(r.Size));
+                       AddPages(read, r.DriverAreaGpa, SplitRingLayout.AvailBytes(r.Size));
+                       MapPages(fe, g.Memory, read, RO);
+                       fe.IotlbMap(g.Memory, r.DeviceAreaGpa & ~(Page - 1), Page, RW);
+                   }
+               }))
+        {
+            lb.Guest.Send(8, _ => 200);
+            lb.Forward();
+            Assert.Equal(8UL, Drops(lb.Device, 1, DropReason.IotlbPermissionDenied));
+            Assert.Equal(0, lb.Guest.Collect());
+        }
+    }
+
+    [Fact]
+    public void Hostile_iotlb_messages_are_refused_and_counted_and_the_device_keeps_working()
+    {
+        using SocketLoopback lb = MappedLoopback("iotlb-hostile");
+        ulong gpa = lb.Guest.Memory.Regions[0].GuestPhysAddr, qva = lb.Guest.Memory.UserAddr(gpa);
+        long before = ControlCounters.Refused(ControlError.BadIotlbMessage);
+        var cases = new (string Name, Action<VhostUserFrontend> Send)[]
+        {
+            ("size 0", fe => fe.IotlbUpdate(0x1000, 0, qva, RW)),
+            ("iova wraps", fe => fe.IotlbUpdate(ulong.MaxValue - 0xFFF, 0x2000, qva, RW)),
+            ("uaddr wraps", fe => fe.IotlbUpdate(0x1000, 0x2000, ulong.MaxValue - 0xFFF, RW)),
+            ("perm 0", fe => fe.IotlbUpdate(0x1000, 0x1000, qva, 0)),
+            ("perm 4", fe => fe.IotlbUpdate(0x1000, 0x1000, qva, 4)),
+            ("uaddr outside memory", fe => fe.IotlbUpdate(0x1000, 0x1000, 0x1000, RW)),
+            ("uaddr past the region's end", fe => fe.IotlbUpdate(0x1000, lb.Guest.Memory.Regions[0].Size + 0x1000, qva, RW)),
+            ("invalidate of size 0", fe => fe.IotlbInvalidate(0x1000, 0)),
+            ("type MISS", fe => fe.IotlbUpdate(0x1000, 0x1000, qva, RW, VhostUserFrontend.IotlbMiss)),
+            ("type ACCESS_FAIL", fe => fe.IotlbUpdate(0x1000, 0x1000, qva, RW, VhostUserFrontend.IotlbAccessFail)),
+            ("type 9", fe => fe.IotlbUpdate(0x1000, 0x1000, qva, RW, 9)),
+        };
+        foreach (var (name, send) in cases)
+        {
+            var e = Assert.Throws<VhostUserException>(() => send(lb.Frontend));
+            output.WriteLine($"{name}: {e.Message}");
+            Assert.Equal(VhostUserFailure.Nack, e.Failure);
+        }
+        Assert.Equal(before + cases.Length, ControlCounters.Refused(ControlError.BadIotlbMessage));
+        Assert.Equal(1, lb.Device.Iotlb.Count);   // only the mapping of the whole region
+        lb.Guest.Send(8, _ => 100);
+        Drain(lb);
+        Assert.Equal(8L, lb.Guest.Received);
+
+        // IOTLB_MSG on a device that did not negotiate IOMMU_PLATFORM.
+        using SocketLoopback plain = new("iotlb-off");
+        long off = ControlCounters.Refused(ControlError.IommuNotNegotiated);
+        Assert.Throws<VhostUserException>(() => plain.Frontend.IotlbUpdate(0x1000, 0x1000, qva, RW));
+        Assert.Equal(off + 1, ControlCounters.Refused(ControlError.IommuNotNegotiated));
+    }
+
+    [Fact]
+    public void An_iotlb_update_flood_keeps_the_cache_bounded_and_fds_and_rss_flat()
+    {
+        using SocketLoopback lb = MappedLoopback("iotlb-flood");
+        FrontendMemory.Region region = lb.Guest.Memory.Regions[0];
+        ulong pages = region.Size / Page;
+        void Flood(ulong from)
+        {
+            for (ulong i = 0; i < 3000; i++)
+                lb.Frontend.IotlbUpdate(0x100_0000_0000 + (from + i) * Page, Page, region.UserAddr + (i % pages) * Page, RW);
+        }
+        Flood(0);
+        int fds = FrontendRigFds();
+        long rss = ProcessResources.RssBytes;
+        Flood(1_000_000);
+        int fdsAfter = FrontendRigFds();
+        long rssAfter = ProcessResources.RssBytes;
+        output.WriteLine($"cache {lb.Device.Iotlb.Count} entries, {lb.Device.Iotlb.Evictions} evicted; fds {fds} -> {fdsAfter}; RSS {rss >> 20} -> {rssAfter >> 20} MiB");
+        Assert.True(lb.Device.Iotlb.Count <= IotlbCache.MaxEntries);
+        Assert.True(lb.Device.Iotlb.Evictions > 0);
+        Assert.Equal(fds, fdsAfter);
+        Assert.True(rssAfter - rss < 32L << 20, $"RSS grew by {(rssAfter - rss) >> 20} MiB");
+        // Still a working device once its memory is mapped again.
+        lb.Frontend.IotlbMapAll(lb.Guest.Memory);
+        lb.Guest.Send(8, _ => 100);
+        Drain(lb);
+        Assert.Equal(8L, lb.Guest.Received);
+    }
+
+    private static int FrontendRigFds() => HotPath.Tests.Frontend.FrontendRig.OpenFds();
+}
