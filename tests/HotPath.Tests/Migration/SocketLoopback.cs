@@ -33,6 +33,15 @@ internal sealed unsafe class SocketLoopback : IDisposable
     /// <summary>Packets the forwarder gave up on (the guest RX ring stayed full or locked).</summary>
     public long Dropped;
 
+    /// <summary>
+    /// Keep the packets the guest RX ring did not take (instead of counting them in <see cref="Dropped"/>) and offer
+    /// them first at the next <see cref="Forward"/>: for tests where the RX ring may stay unusable for a while (an
+    /// IOTLB invalidation between the dequeue and the enqueue of one round).
+    /// </summary>
+    public bool HoldUndelivered { get; set; }
+
+    private readonly List<nint> _held = new();
+
     public SocketLoopback(string tag, ulong[]? regionSizes = null, uint ringSize = 256, NetDeviceOptions? options = null,
         global::HotPath.Protocol.Control.VhostDriverFlags flags = global::HotPath.Protocol.Control.VhostDriverFlags.None, Action<VhostUserFrontend, GuestTraffic>? afterStart = null)
     {
@@ -57,6 +66,14 @@ internal sealed unsafe class SocketLoopback : IDisposable
     /// </summary>
     public void Forward()
     {
+        if (_held.Count > 0)
+        {
+            nint[] held = _held.ToArray();
+            int k = Device.EnqueueBurst(0, held);
+            fixed (nint* p = held) MbufOps.FreeBulk((Mbuf**)p, (uint)k);
+            _held.RemoveRange(0, k);
+            if (_held.Count > 0) return;   // still not taken: the ring is not usable yet
+        }
         while (true)
         {
             ushort n = Device.DequeueBurst(1, Pool, _burst);
@@ -70,6 +87,12 @@ internal sealed unsafe class SocketLoopback : IDisposable
                     if (k == 0) Thread.Yield();
                     done += k;
                 }
+                if (HoldUndelivered && done < n)
+                {
+                    for (int i = done; i < n; i++) _held.Add(p[i]);
+                    MbufOps.FreeBulk((Mbuf**)p, (uint)done);
+                    return;
+                }
                 MbufOps.FreeBulk((Mbuf**)p, (uint)n);
                 Dropped += n - done;
             }
@@ -78,6 +101,8 @@ internal sealed unsafe class SocketLoopback : IDisposable
 
     public void Dispose()
     {
+        foreach (nint m in _held) MbufOps.Free((Mbuf*)m);
+        _held.Clear();
         _socket.Dispose();
         Guest.Dispose();
         Pool.Dispose();
