@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using HotPath.Frontend.Memory;
 using HotPath.Protocol.Wire;
 
@@ -44,11 +45,7 @@ public sealed partial class VhostUserFrontend
     {
         Check(req);
         Send(req, default, default, MessageHeader.FlagNeedReply);
-        using ReceivedMessage reply = Receive(req);
-        ExpectSize(req, reply, 8, "u64 ack");
-        ExpectFds(req, reply, 0);
-        if (reply.U64 != 0)
-            throw new VhostUserException(req, VhostUserFailure.Nack, $"{Peer} refused it (replied {reply.U64}, expected 0)");
+        ReceiveAck(req);
     }
 
     /// <summary>
@@ -67,10 +64,10 @@ public sealed partial class VhostUserFrontend
         {
             ExpectSize(req, reply, table.Length, "postcopy memory table reply");
             ExpectFds(req, reply, 0);
-            int header = sizeof(uint) * 2, entry = sizeof(ulong) * 4;
+            int header = Marshal.SizeOf<MemoryTableHeader>(), entry = Marshal.SizeOf<MemoryRegionPayload>();
             for (int i = 0; i < bases.Length; i++)
             {
-                var region = System.Runtime.InteropServices.MemoryMarshal.Read<MemoryRegionPayload>(reply.Payload.AsSpan(header + i * entry));
+                var region = MemoryMarshal.Read<MemoryRegionPayload>(reply.Payload.AsSpan(header + i * entry));
                 if (region.GuestPhysAddr != memory.Regions[i].GuestPhysAddr || region.UserspaceAddr == 0)
                     throw Break(req, VhostUserFailure.MalformedReply,
                         $"postcopy reply region {i}: gpa 0x{region.GuestPhysAddr:x} at 0x{region.UserspaceAddr:x}, expected gpa 0x{memory.Regions[i].GuestPhysAddr:x}");

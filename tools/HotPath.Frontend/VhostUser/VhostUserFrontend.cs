@@ -140,7 +140,12 @@ public sealed partial class VhostUserFrontend : IDisposable
         RequestRule rule = Check(request);
         bool ack = rule.Reply == ReplyKind.None && RequestAcks && AcksNegotiated;
         Send(request, payload, fds, ack ? MessageHeader.FlagNeedReply : 0);
-        if (!ack) return;
+        if (ack) ReceiveAck(request);
+    }
+
+    /// <summary>Waits for the u64 ack of a request sent with NEED_REPLY: zero is success, anything else a refusal.</summary>
+    private void ReceiveAck(FrontendRequest request)
+    {
         using ReceivedMessage reply = Receive(request);
         ExpectSize(request, reply, 8, "REPLY_ACK u64");
         ExpectFds(request, reply, 0);

@@ -57,8 +57,8 @@ internal static class PostcopyHandlers
     }
 
     /// <summary>
-    /// While listening: registers a region just mapped. 0, or the errno text in <paramref name="why"/> (the caller
-    /// unmaps what it mapped).
+    /// While listening: registers a region just mapped. True when registered (or not listening); false with the
+    /// reason in <paramref name="why"/>, and the caller unmaps what it mapped.
     /// </summary>
     public static bool TryRegister(VhostSession s, MappedRegion r, out string? why)
     {
