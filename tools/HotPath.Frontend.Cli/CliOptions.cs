@@ -13,15 +13,17 @@ public enum Direction
 
 /// <summary>
 /// hp-frontend's command line:
-/// <c>hp-frontend --socket PATH --direction dequeue|enqueue|loop [--pkt-len N] [--seconds S] [--connect-timeout S]</c>.
+/// <c>hp-frontend --socket PATH --direction dequeue|enqueue|loop [--pkt-len N] [--seconds S] [--connect-timeout S] [--iommu]</c>.
 /// </summary>
 public sealed record CliOptions
 {
     public const string Usage =
-        "usage: hp-frontend --socket PATH --direction dequeue|enqueue|loop [--pkt-len N] [--seconds S] [--connect-timeout S]\n" +
+        "usage: hp-frontend --socket PATH --direction dequeue|enqueue|loop [--pkt-len N] [--seconds S] [--connect-timeout S] [--iommu]\n" +
         "  connects to a vhost-user backend, brings up a split-ring net device and drives traffic:\n" +
         "  dequeue: transmit (the backend dequeues); enqueue: receive (the backend enqueues); loop: both.\n" +
         "  --pkt-len 60..1518 (default 64), --seconds 1..3600 (default 5), --connect-timeout (default 10).\n" +
+        "  --iommu: IOTLB mode: acks IOMMU_PLATFORM (the backend must offer it), sends ring addresses as IOVAs and maps\n" +
+        "  all guest memory read-write at IOVA = guest physical address.\n" +
         "  Prints one line: hp-frontend direction=D pkt_len=N seconds=S tx_packets=N rx_packets=N tx_mpps=X rx_mpps=X";
 
     public required string Socket { get; init; }
@@ -29,6 +31,7 @@ public sealed record CliOptions
     public int PacketLength { get; init; } = 64;
     public double Seconds { get; init; } = 5;
     public double ConnectTimeout { get; init; } = 10;
+    public bool Iommu { get; init; }
 
     /// <summary>The options, or null and the reason.</summary>
     public static CliOptions? Parse(string[] args, out string? error)
@@ -38,9 +41,15 @@ public sealed record CliOptions
         Direction? direction = null;
         int len = 64;
         double seconds = 5, connect = 10;
+        bool iommu = false;
         for (int i = 0; i < args.Length; i++)
         {
             string a = args[i];
+            if (a == "--iommu")
+            {
+                iommu = true;
+                continue;
+            }
             string? v = i + 1 < args.Length ? args[i + 1] : null;
             if (v == null) return Fail($"missing value for {a}", out error);
             i++;
@@ -70,7 +79,10 @@ public sealed record CliOptions
         }
         if (socket == null) return Fail("--socket is required", out error);
         if (direction == null) return Fail("--direction is required", out error);
-        return new CliOptions { Socket = socket, Direction = direction.Value, PacketLength = len, Seconds = seconds, ConnectTimeout = connect };
+        return new CliOptions
+        {
+            Socket = socket, Direction = direction.Value, PacketLength = len, Seconds = seconds, ConnectTimeout = connect, Iommu = iommu,
+        };
     }
 
     private static CliOptions? Fail(string why, out string? error)

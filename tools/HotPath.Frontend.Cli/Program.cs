@@ -12,7 +12,7 @@ if (options == null)
 }
 try
 {
-    using TrafficDevice device = TrafficDevice.Open(options.Socket, TimeSpan.FromSeconds(options.ConnectTimeout));
+    using TrafficDevice device = TrafficDevice.Open(options.Socket, TimeSpan.FromSeconds(options.ConnectTimeout), options.Iommu);
     (long tx, long rx, double secs) = device.Run(options.Direction, options.PacketLength, TimeSpan.FromSeconds(options.Seconds));
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
         $"hp-frontend direction={options.Direction.ToString().ToLowerInvariant()} pkt_len={options.PacketLength} seconds={secs:F2} " +

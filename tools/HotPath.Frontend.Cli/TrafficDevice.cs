@@ -23,11 +23,13 @@ internal sealed class TrafficDevice : IDisposable
     private TrafficDevice(SplitNetDevice device) => _device = device;
 
     /// <summary>Connects to <paramref name="socket"/> (waiting for it up to <paramref name="connectTimeout"/>) and starts
-    /// the device; the connection must end up with exactly the ring features the drivers are built for.</summary>
-    public static TrafficDevice Open(string socket, TimeSpan connectTimeout) =>
+    /// the device; the connection must end up with exactly the ring features the drivers are built for.
+    /// <paramref name="iommu"/>: IOTLB mode (IOMMU_PLATFORM, all memory mapped at IOVA = GPA).</summary>
+    public static TrafficDevice Open(string socket, TimeSpan connectTimeout, bool iommu = false) =>
         new(SplitNetDevice.Open(socket, connectTimeout, 32UL << 20, RingSize, BufferSize, d =>
         {
-            d.Start();
+            if (iommu) d.StartIommu();
+            else d.Start();
             if ((d.Frontend.AckedFeatures & RingFeatureMask) != (SplitNetDevice.Features & RingFeatureMask))
                 throw new NotSupportedException($"the backend acked {VirtioFeatures.Describe(d.Frontend.AckedFeatures)}; the rings are built for " +
                     VirtioFeatures.Describe(SplitNetDevice.Features));

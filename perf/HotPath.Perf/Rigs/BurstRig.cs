@@ -32,11 +32,13 @@ public sealed unsafe class BurstRig : IDisposable
     public VhostDevice Device { get; }
 
     /// <summary>A rig for packets of <paramref name="length"/> bytes. <paramref name="indirectTx"/> posts TX packets
-    /// inside indirect tables; <paramref name="logging"/> negotiates LOG_ALL and installs a dirty log.</summary>
+    /// inside indirect tables; <paramref name="logging"/> negotiates LOG_ALL and installs a dirty log;
+    /// <paramref name="iotlb"/> negotiates IOMMU_PLATFORM with an IOTLB mapping all guest memory (IOVA = GPA).</summary>
     public BurstRig(RingKind ring, int length, RxLayout rx = RxLayout.Mergeable, bool indirectTx = false,
-        bool logging = false, bool stats = false)
+        bool logging = false, bool stats = false, bool iotlb = false)
     {
         ulong features = VirtioFeatures.Bit(VirtioFeatures.Version1) | VirtioFeatures.Bit(VirtioFeatures.RingIndirectDesc);
+        if (iotlb) features |= VirtioFeatures.Bit(VirtioFeatures.AccessPlatform);
         if (rx == RxLayout.Mergeable) features |= VirtioFeatures.Bit(VirtioFeatures.NetMrgRxbuf);
         if (logging) features |= VirtioFeatures.Bit(VirtioFeatures.LogAll);
         // Each descriptor owns a buffer big enough for the largest packet, so any layout fits in one.

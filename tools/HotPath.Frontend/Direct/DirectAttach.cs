@@ -1,6 +1,7 @@
 using HotPath.Engine.Virtio;
 using HotPath.Engine;
 using HotPath.Engine.Interop;
+using HotPath.Engine.Iommu;
 using HotPath.Engine.Memory;
 using HotPath.Engine.Vrings;
 using HotPath.Frontend.Memory;
@@ -29,13 +30,26 @@ public sealed class DirectAttach : IDisposable
         Memory = memory;
     }
 
-    /// <summary>SET_FEATURES then SET_MEM_TABLE with every region of <paramref name="memory"/>.</summary>
+    /// <summary>
+    /// SET_FEATURES then SET_MEM_TABLE with every region of <paramref name="memory"/>. With ACCESS_PLATFORM
+    /// (IOMMU_PLATFORM) in <paramref name="features"/>, the IOTLB is then given an identity mapping of every region
+    /// (IOVA = guest physical address, read-write; see <see cref="MapIotlbIdentity"/>), as a guest whose IOMMU maps all
+    /// of its memory for the device, and rings are attached by IOVA.
+    /// </summary>
     public static DirectAttach Create(VhostDevice device, FrontendMemory memory, ulong features)
     {
         var a = new DirectAttach(device, memory);
         device.SetFeatures(features);
         a.SetMemTable();
+        if (device.IotlbActive) a.MapIotlbIdentity();
         return a;
+    }
+
+    /// <summary>IOTLB_MSG UPDATE for every region: IOVA = guest physical address, read-write.</summary>
+    public void MapIotlbIdentity()
+    {
+        foreach (FrontendMemory.Region r in Memory.Regions)
+            Device.IotlbUpdate(new IotlbEntry(r.GuestPhysAddr, r.Size, r.UserAddr, IotlbPerm.ReadWrite));
     }
 
     /// <summary>SET_MEM_TABLE: maps every region from a dup of its fd and installs the table.</summary>
@@ -76,9 +90,11 @@ public sealed class DirectAttach : IDisposable
     {
         Vring vq = Device.GetOrCreateVring((uint)index) ?? throw new ArgumentOutOfRangeException(nameof(index));
         Check(Vring.ValidateSize(ring.Size, ring.Packed));
-        ulong desc = Memory.UserAddr(ring.DescGpa);
-        ulong avail = Memory.UserAddr(ring.DriverAreaGpa);
-        ulong used = Memory.UserAddr(ring.DeviceAreaGpa);
+        // Under the IOTLB, SET_VRING_ADDR carries IOVAs (here the guest physical addresses); otherwise user addresses.
+        bool iova = Device.IotlbActive;
+        ulong desc = iova ? ring.DescGpa : Memory.UserAddr(ring.DescGpa);
+        ulong avail = iova ? ring.DriverAreaGpa : Memory.UserAddr(ring.DriverAreaGpa);
+        ulong used = iova ? ring.DeviceAreaGpa : Memory.UserAddr(ring.DeviceAreaGpa);
         Check(Vring.ValidateAddresses(desc, avail, used, 0, ring.Packed));
         int kick = Dup(kickFd), call = Dup(callFd);
         using (VringLockScope held = vq.Hold())

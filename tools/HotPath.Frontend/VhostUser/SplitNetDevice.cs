@@ -66,6 +66,16 @@ public sealed class SplitNetDevice : IDisposable
     /// <summary>Negotiates and brings the device up on the two rings.</summary>
     public void Start() => Frontend.Start(Memory, new IRingLayout[] { Rx.Areas, Tx.Areas }, Options);
 
+    /// <summary>
+    /// <see cref="Start"/> in IOTLB mode (IOMMU_PLATFORM acked, ring addresses sent as IOVAs), then every region
+    /// mapped read-write at IOVA = guest physical address, as a guest IOMMU that maps all of its memory for the device.
+    /// </summary>
+    public void StartIommu()
+    {
+        Frontend.Start(Memory, new IRingLayout[] { Rx.Areas, Tx.Areas }, Options with { Iommu = true, BackendChannel = true });
+        Frontend.IotlbMapAll(Memory);
+    }
+
     /// <summary>Negotiates features and the queue pair only; the device is not started.</summary>
     public void Negotiate() => Frontend.Negotiate(1, packed: false, Options);
 
