@@ -94,7 +94,7 @@ internal static unsafe class IotlbPrescan
     }
 
     /// <summary>True when every byte of [iova, iova+len) has a mapping; else false with the first that has none.</summary>
-    private static bool Mapped(Memory.GuestMemory any, ulong iova, uint len, ref ulong hits, ref ulong miss)
+    internal static bool Mapped(Memory.GuestMemory any, ulong iova, uint len, ref ulong hits, ref ulong miss)
     {
         if (iova > ulong.MaxValue - (len - 1)) return true;   // wraps: the walk drops it
         ulong remain = len;
