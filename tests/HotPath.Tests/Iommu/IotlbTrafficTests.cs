@@ -40,7 +40,7 @@ public sealed unsafe class IotlbTrafficTests(ITestOutputHelper output)
     private static ulong Drops(VhostDevice d, int vring, DropReason r) => d.GetVring(vring)!.Stats.Drops(r);
 
     /// <summary>The pages of every ring area (desc, driver area, device area) of the loopback's two rings.</summary>
-    private static HashSet<ulong> RingPages(GuestTraffic g)
+    internal static HashSet<ulong> RingPages(GuestTraffic g)
     {
         var pages = new HashSet<ulong>();
         foreach (IRingLayout r in g.Rings)
