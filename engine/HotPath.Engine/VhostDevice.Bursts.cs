@@ -43,7 +43,7 @@ public sealed unsafe partial class VhostDevice
             if (vq.IsReady && !IdlePoll.NothingToDo(vq, Features))
                 n = vq.IsPacked ? PackedBursts.Enqueue(this, vq, mem, pkts, count) : SplitEnqueue.Run(this, vq, mem, pkts, count);
         }
-        else if (IotlbViews is { } views) n = Iommu.SplitIotlbBurst.Enqueue(this, vq, views, pkts, count);   // IOMMU_PLATFORM
+        else if (IotlbViews is { } views) n = EnqueueIotlb(vq, views, pkts, count);   // IOMMU_PLATFORM
         vq.AccessLock.Exit();
         return n;
     }
@@ -70,7 +70,7 @@ public sealed unsafe partial class VhostDevice
             if (vq.IsReady)
                 n = _rarpPending != 0 ? DequeueWithRarp(vq, mem, pool, pkts, count) : DequeueRing(vq, mem, pool, pkts, count);
         }
-        else if (IotlbViews is { } views) n = Iommu.SplitIotlbBurst.Dequeue(this, vq, views, pool, pkts, count);   // IOMMU_PLATFORM
+        else if (IotlbViews is { } views) n = DequeueIotlb(vq, views, pool, pkts, count);   // IOMMU_PLATFORM
         vq.AccessLock.Exit();
         return n;
     }
@@ -78,11 +78,21 @@ public sealed unsafe partial class VhostDevice
     /// <summary>
     /// A dequeue burst that first claims the pending RARP announcement (DPDK's broadcast_rarp in
     /// rte_vhost_dequeue_burst: whichever TX queue bursts first): the frame goes first in <paramref name="pkts"/>, so a
-    /// switch learns the MAC before any other packet of the guest, and the guest's packets follow. When the pool is
-    /// empty the announcement stays pending for a later burst; when its mbufs are too small for 64 bytes it is dropped.
+    /// switch learns the MAC before any other packet of the guest, and the guest's packets follow.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private ushort DequeueWithRarp(Vring vq, GuestMemory mem, MempoolHeader* pool, Mbuf** pkts, ushort count)
+    {
+        ushort r = PutRarp(vq, pool, pkts);
+        return (ushort)(r + (count == r ? 0 : DequeueRing(vq, mem, pool, pkts + r, (ushort)(count - r))));
+    }
+
+    /// <summary>
+    /// Claims the pending RARP announcement and puts its frame in <paramref name="pkts"/>[0]: returns 1, or 0 when there
+    /// is none. When the pool is empty the announcement stays pending for a later burst; when its mbufs are too small
+    /// for 64 bytes it is dropped. The frame is built by the device: no guest memory is read for it.
+    /// </summary>
+    private ushort PutRarp(Vring vq, MempoolHeader* pool, Mbuf** pkts)
     {
         byte[]? mac = RarpMac;
         bool claimed = mac != null && TakeRarp();
@@ -91,7 +101,7 @@ public sealed unsafe partial class VhostDevice
         {
             RarpFrame.Write(m, mac!);
             pkts[0] = m;
-            return (ushort)(1 + (count == 1 ? 0 : DequeueRing(vq, mem, pool, pkts + 1, (ushort)(count - 1))));
+            return 1;
         }
         if (m != null)
         {
@@ -103,7 +113,7 @@ public sealed unsafe partial class VhostDevice
             Volatile.Write(ref _rarpPending, 1);   // claimed but the pool was empty: announce on a later burst
             vq.Stats.Add(Stats.VringStats.MbufAllocFailed, 1);
         }
-        return DequeueRing(vq, mem, pool, pkts, count);
+        return 0;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

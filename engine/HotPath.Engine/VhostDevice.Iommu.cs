@@ -1,3 +1,4 @@
+using HotPath.Engine.Buffers;
 using HotPath.Engine.Iommu;
 using HotPath.Engine.Memory;
 using HotPath.Engine.Vrings;
@@ -31,6 +32,28 @@ public sealed unsafe partial class VhostDevice
     /// anyway (no extra test on the IOTLB-off fast path).
     /// </summary>
     private GuestMemory? _burstMemory;
+
+    /// <summary>An enqueue burst under the IOTLB (<see cref="EnqueueBurst(int, Mbuf**, ushort)"/> found no burst memory).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private ushort EnqueueIotlb(Vring vq, IotlbViews views, Mbuf** pkts, ushort count) => vq.IsPacked
+        ? PackedIotlbBurst.Enqueue(this, vq, views, pkts, count)
+        : SplitIotlbBurst.Enqueue(this, vq, views, pkts, count);
+
+    /// <summary>
+    /// A dequeue burst under the IOTLB: the pending RARP announcement first, as on the IOTLB-off path
+    /// (<see cref="PutRarp"/>), then the guest's packets.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private ushort DequeueIotlb(Vring vq, IotlbViews views, MempoolHeader* pool, Mbuf** pkts, ushort count)
+    {
+        ushort r = vq.IsReady && _rarpPending != 0 ? PutRarp(vq, pool, pkts) : (ushort)0;
+        if (r == count) return r;
+        pkts += r;
+        uint rest = (uint)(count - r);
+        return (ushort)(r + (vq.IsPacked
+            ? PackedIotlbBurst.Dequeue(this, vq, views, pool, pkts, rest)
+            : SplitIotlbBurst.Dequeue(this, vq, views, pool, pkts, rest)));
+    }
 
     /// <summary>IOTLB_MSG UPDATE (validated by the caller): maps it, answers the misses it covers, translates the rings again.</summary>
     public void IotlbUpdate(IotlbEntry e)

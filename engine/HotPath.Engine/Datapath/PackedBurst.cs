@@ -22,13 +22,17 @@ internal unsafe ref struct PackedBurst
     public readonly ulong* PendingUsed;
     public readonly ulong* PendingBad;
     public readonly Vring Vq;
+    /// <summary>Shadow entries the burst may fill: the ring size, or (IOTLB bursts) the chains it checked are mapped.</summary>
+    public readonly uint Limit;
     public PackedCursor Avail;
     public PackedCursor Used;
     public uint NShadow;
 
-    public PackedBurst(VhostDevice dev, Vring vq, GuestMemory mem, ulong features, PackedCursor avail, PackedCursor used, uint nShadow)
+    public PackedBurst(VhostDevice dev, Vring vq, GuestMemory mem, ulong features, PackedCursor avail, PackedCursor used, uint nShadow,
+        uint limit)
     {
         Vq = vq;
+        Limit = limit;
         PackedScratch s = vq.PackedScratch!;
         Mem = mem;
         Stats = vq.Stats;
@@ -45,8 +49,8 @@ internal unsafe ref struct PackedBurst
         NShadow = nShadow;
     }
 
-    /// <summary>Chains the burst can still return used: one lap per burst (the shadow's size).</summary>
-    public readonly uint Room => Size - NShadow;
+    /// <summary>Chains the burst can still return used: one lap per burst (the shadow's size), or fewer (<see cref="Limit"/>).</summary>
+    public readonly uint Room => Limit - NShadow;
 
     /// <summary>
     /// The head at the avail cursor, read once (acquire): its meta word, or false when the driver has not made it

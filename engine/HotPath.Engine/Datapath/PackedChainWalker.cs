@@ -92,12 +92,14 @@ internal static unsafe class PackedChainWalker
     private static DropReason WalkIndirect(GuestMemory mem, ulong gpa, uint len, uint size, ushort writeFlag,
         BufPiece* vec, int vecCap, ref int nVec, ref ulong total)
     {
-        DropReason r = DescriptorTable.OpenIndirect(mem, gpa, len, size, out DescriptorTable table);
+        // Descriptor tables are read (an IOTLB write view reads them through its readable view).
+        GuestMemory tables = mem.DescriptorTables;
+        DropReason r = DescriptorTable.OpenIndirect(tables, gpa, len, size, out DescriptorTable table);
         if (r != DropReason.None) return r;
         for (uint i = 0; i < table.Entries; i++)
         {
             // The table was written before the ring descriptor's flags were released; one read per entry.
-            if (!table.TryLoad(mem, i, out ulong addr, out ulong meta)) return DropReason.IndirectOutsideMemory;
+            if (!table.TryLoad(tables, i, out ulong addr, out ulong meta)) return DropReason.IndirectOutsideMemory;
             ushort flags = PackedDescriptor.Flags(meta);
             if ((flags & FlagIndirect) != 0) return DropReason.IndirectNested;
             if ((flags & FlagWrite) != writeFlag) return DropReason.WrongDirection;

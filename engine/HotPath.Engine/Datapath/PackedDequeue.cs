@@ -138,10 +138,10 @@ internal static unsafe class PackedDequeue
     /// <summary>
     /// Any chain the inline paths do not take (with inflight tracking on, every chain: <see cref="ColdBurst"/>): the
     /// full walk with every guard (which also finds where the chain ends, bad or not), then the shared tail of dequeue
-    /// (<see cref="GuestToMbuf.Packet"/>). Copies run at once.
+    /// (<see cref="GuestToMbuf.Packet"/>). Copies run at once. The IOTLB burst takes every chain this way.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static PackedStep Slow(VhostDevice dev, Vring vq, GuestMemory mem, PackedCursor head, ulong meta, Mbuf* m,
+    internal static PackedStep Slow(VhostDevice dev, Vring vq, GuestMemory mem, PackedCursor head, ulong meta, Mbuf* m,
         MempoolHeader* pool, uint hdr, bool offload)
     {
         PackedScratch s = vq.PackedScratch!;

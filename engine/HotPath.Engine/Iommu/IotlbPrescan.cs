@@ -5,10 +5,11 @@ using HotPath.Engine.Vrings;
 namespace HotPath.Engine.Iommu;
 
 /// <summary>
-/// Before an IOTLB burst takes chains: how many of the next available chains the IOTLB maps every address of (their
-/// buffers, their indirect tables). The first address no mapping holds is asked of the frontend (one IOTLB miss,
-/// deduplicated in <see cref="IotlbMisses"/>) and the burst stops in front of its chain: nothing is dropped for a
-/// miss, the chain is taken on a later call once the update arrived. Only presence is checked here; access rights
+/// Before an IOTLB burst on a split ring takes chains (<see cref="PackedIotlbPrescan"/> for packed rings): how many of
+/// the next available chains the IOTLB maps every address of (their buffers, their indirect tables). The first
+/// address no mapping holds is asked of the frontend (one IOTLB miss, deduplicated in <see cref="IotlbMisses"/>) and
+/// the burst stops in front of its chain: nothing is dropped for a miss, the chain is taken on a later call once the
+/// update arrived. Only presence is checked here; access rights
 /// and every other guard are the real walk's (a chain a guest rewrites in between is dropped there, never misread).
 /// Descriptors are read through the readable view only.
 /// </summary>
@@ -93,8 +94,8 @@ internal static unsafe class IotlbPrescan
         return true;
     }
 
-    /// <summary>True when every byte of [iova, iova+len) has a mapping; else false with the first that has none.</summary>
-    private static bool Mapped(Memory.GuestMemory any, ulong iova, uint len, ref ulong hits, ref ulong miss)
+    /// <summary>True when every byte of [iova, iova+len) has a mapping (len &gt; 0); else false with the first that has none.</summary>
+    internal static bool Mapped(Memory.GuestMemory any, ulong iova, uint len, ref ulong hits, ref ulong miss)
     {
         if (iova > ulong.MaxValue - (len - 1)) return true;   // wraps: the walk drops it
         ulong remain = len;

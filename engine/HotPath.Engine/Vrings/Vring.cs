@@ -116,7 +116,8 @@ public sealed unsafe partial class Vring
     /// region. On failure the pointers are cleared and the reason is returned.
     /// </summary>
     /// <remarks>With <paramref name="iotlb"/> (VIRTIO_F_IOMMU_PLATFORM) the addresses are IOVAs: translated through
-    /// the IOTLB into frontend virtual addresses first (desc and avail readable, used writable). A miss returns
+    /// the IOTLB into frontend virtual addresses first (split: desc and avail readable, used writable; packed: desc
+    /// readable and writable, the driver area readable, the device area writable). A miss returns
     /// <see cref="VringError.IotlbMiss"/> with the address in <see cref="RingMissIova"/>.</remarks>
     public VringError Translate(GuestMemory? memory, bool packed, in VringLockScope held, Iommu.IotlbCache? iotlb = null)
     {
@@ -134,7 +135,8 @@ public sealed unsafe partial class Vring
         ulong availBytes = packed ? PackedRingLayout.EventBytes : SplitRingLayout.AvailBytes(size);
         ulong usedBytes = packed ? PackedRingLayout.EventBytes : SplitRingLayout.UsedBytes(size);
 
-        e = AreaToUser(iotlb, DescUserAddr, descBytes, Iommu.IotlbPerm.Read, out ulong descUser);
+        // A packed ring's descriptors are written too (used entries go in place).
+        e = AreaToUser(iotlb, DescUserAddr, descBytes, packed ? Iommu.IotlbPerm.ReadWrite : Iommu.IotlbPerm.Read, out ulong descUser);
         if (e != VringError.None) return e;
         byte* desc = memory.QvaToHost(descUser, descBytes);
         if (desc == null) return VringError.DescOutsideMemory;

@@ -51,7 +51,7 @@ extern "C" {
 
 #define HP_VHOST_USER_CLIENT                 (1ULL << 0) /* connect to the frontend's socket instead of listening */
 #define HP_VHOST_USER_NO_RECONNECT           (1ULL << 1) /* client mode: do not reconnect after a disconnect */
-#define HP_VHOST_USER_IOMMU_SUPPORT          (1ULL << 3) /* offer IOMMU_PLATFORM: IOTLB translation (split rings) */
+#define HP_VHOST_USER_IOMMU_SUPPORT          (1ULL << 3) /* offer IOMMU_PLATFORM: IOTLB translation */
 #define HP_VHOST_USER_POSTCOPY_SUPPORT       (1ULL << 4) /* offer PAGEFAULT: postcopy live migration */
 #define HP_VHOST_USER_EXTBUF_SUPPORT         (1ULL << 5) /* dequeue may attach external buffers to large packets */
 #define HP_VHOST_USER_LINEARBUF_SUPPORT      (1ULL << 6) /* dequeue never builds multi-segment mbufs */

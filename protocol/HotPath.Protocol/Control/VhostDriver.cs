@@ -64,10 +64,9 @@ public sealed partial class VhostDriver
         if ((flags & VhostDriverFlags.LinearbufSupport) != 0 && (flags & VhostDriverFlags.ExtbufSupport) == 0)
             f &= ~(VirtioFeatures.Bit(VirtioFeatures.NetHostTso4) | VirtioFeatures.Bit(VirtioFeatures.NetHostTso6) |
                    VirtioFeatures.Bit(VirtioFeatures.NetHostUfo) | VirtioFeatures.Bit(VirtioFeatures.NetHostEcn));
-        // IOMMU_SUPPORT (as DPDK): offer VIRTIO_F_IOMMU_PLATFORM; ring addresses and buffers are then IOVAs translated
-        // through the device's IOTLB. Packed rings are not translated through the IOTLB yet, so they are not offered.
-        if ((flags & VhostDriverFlags.IommuSupport) != 0)
-            f = (f | VirtioFeatures.Bit(VirtioFeatures.AccessPlatform)) & ~VirtioFeatures.Bit(VirtioFeatures.RingPacked);
+        // IOMMU_SUPPORT (as DPDK): offer VIRTIO_F_IOMMU_PLATFORM; ring addresses and buffers of split and packed rings
+        // are then IOVAs translated through the device's IOTLB.
+        if ((flags & VhostDriverFlags.IommuSupport) != 0) f |= VirtioFeatures.Bit(VirtioFeatures.AccessPlatform);
         _supportedFeatures = f;
         _features = f;
         _protocolFeatures = ImplementedProtocolFeatures;

@@ -9,8 +9,8 @@ public enum VhostDriverFlags : ulong
     Client = 1UL << 0,
     /// <summary>Client mode: do not reconnect after the connection drops.</summary>
     NoReconnect = 1UL << 1,
-    /// <summary>Offer VIRTIO_F_IOMMU_PLATFORM (bit 33) and translate through an IOTLB the frontend fills (IOTLB_MSG);
-    /// split rings only for now (RING_PACKED is not offered with it).</summary>
+    /// <summary>Offer VIRTIO_F_IOMMU_PLATFORM (bit 33) and translate through an IOTLB the frontend fills (IOTLB_MSG),
+    /// for split and packed rings.</summary>
     IommuSupport = 1UL << 3,
     /// <summary>Postcopy live migration: offer VHOST_USER_PROTOCOL_F_PAGEFAULT (POSTCOPY_ADVISE/LISTEN/END).</summary>
     PostcopySupport = 1UL << 4,

@@ -33,17 +33,33 @@ internal sealed class GuestTraffic : IDisposable
     /// <summary>Called with (descriptor id, used length) for every RX used entry before it is consumed.</summary>
     public Action<uint, uint>? OnRxUsed;
 
-    public GuestTraffic(ulong[]? regionSizes = null, uint ringSize = 256, bool packed = false)
+    /// <summary>Bytes of each RX buffer the guest posts.</summary>
+    public uint RxBuffer { get; }
+
+    /// <summary>TX packets are a header descriptor and two data descriptors behind an indirect table, RX buffers two
+    /// descriptors behind one.</summary>
+    public bool Indirect { get; }
+
+    private readonly TxShape _txShape;
+
+    /// <param name="features">The virtio features the rings honour (header size, MRG_RXBUF); negotiate the same.</param>
+    public GuestTraffic(ulong[]? regionSizes = null, uint ringSize = 256, bool packed = false, ulong features = Features,
+        uint rxBuffer = 2048, bool indirect = false)
     {
         Memory = FrontendMemory.Create(regionSizes ?? new ulong[] { 32 << 20 });
-        var o = new RingDriverOptions { Size = ringSize, BufferSize = 2048, Features = Features, Region = 0 };
+        var o = new RingDriverOptions { Size = ringSize, BufferSize = 2048, Features = features, Region = 0 };
         Rx = packed ? new PackedRingDriver(Memory, o) : new SplitRingDriver(Memory, o);
         Tx = packed ? new PackedRingDriver(Memory, o) : new SplitRingDriver(Memory, o);
         Rings = new[] { Rx.Areas, Tx.Areas };
         _hdr = new byte[Rx.HeaderSize];
-        Rx.FillRx(2048);
+        RxBuffer = rxBuffer;
+        Indirect = indirect;
+        _txShape = indirect ? new TxShape(SeparateHeader: true, DataDescriptors: 2, Indirect: true) : TxShape.Single;
+        FillRx();
         Rx.Publish();
     }
+
+    private void FillRx() => Rx.FillRx(RxBuffer, Indirect ? 2 : 1, Indirect);
 
     /// <summary>Posts up to <paramref name="packets"/> numbered TX packets and publishes them; returns how many.</summary>
     public int Send(int packets, Func<ulong, int> size)
@@ -53,7 +69,7 @@ internal sealed class GuestTraffic : IDisposable
         {
             int len = size(_seq);
             Payload.Fill(_buf.AsSpan(0, len), _seq);
-            if (!Tx.PostTx(_hdr, _buf.AsSpan(0, len))) break;
+            if (!Tx.PostTx(_hdr, _buf.AsSpan(0, len), _txShape)) break;
             _seq++;
         }
         Sent += n;
@@ -85,7 +101,7 @@ internal sealed class GuestTraffic : IDisposable
             got++;
         }
         Received += got;
-        Rx.FillRx(2048);
+        FillRx();
         Rx.Publish();
         return got;
     }

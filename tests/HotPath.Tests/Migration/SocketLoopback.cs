@@ -9,7 +9,7 @@ namespace HotPath.Tests.Migration;
 
 /// <summary>
 /// HotPath's backend (server mode, in this process) and HotPath's frontend talking over a real Unix socket, one
-/// queue pair of split rings (<see cref="GuestTraffic"/>). The test thread plays both the guest and the application
+/// queue pair of split or packed rings (<see cref="GuestTraffic"/>). The test thread plays both the guest and the application
 /// on the backend, which forwards guest TX to guest RX with real bursts on the device the control plane built.
 /// </summary>
 internal sealed unsafe class SocketLoopback : IDisposable
@@ -43,9 +43,10 @@ internal sealed unsafe class SocketLoopback : IDisposable
     private readonly List<nint> _held = new();
 
     public SocketLoopback(string tag, ulong[]? regionSizes = null, uint ringSize = 256, NetDeviceOptions? options = null,
-        global::HotPath.Protocol.Control.VhostDriverFlags flags = global::HotPath.Protocol.Control.VhostDriverFlags.None, Action<VhostUserFrontend, GuestTraffic>? afterStart = null)
+        global::HotPath.Protocol.Control.VhostDriverFlags flags = global::HotPath.Protocol.Control.VhostDriverFlags.None, Action<VhostUserFrontend, GuestTraffic>? afterStart = null,
+        bool packed = false, ulong features = GuestTraffic.Features, uint rxBuffer = 2048, bool indirect = false)
     {
-        Guest = new GuestTraffic(regionSizes, ringSize);
+        Guest = new GuestTraffic(regionSizes, ringSize, packed, features, rxBuffer, indirect);
         _socket = new SocketDevice(tag, Guest.Memory, Guest.Rings, options, flags, fe => afterStart?.Invoke(fe, Guest));
         Pool = TestPools.Create(4096);
     }

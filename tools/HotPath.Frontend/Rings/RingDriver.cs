@@ -241,6 +241,9 @@ public abstract unsafe class RingDriver : IRingDriver
         Kicks++;
     }
 
+    /// <summary>Where the indirect tables of every buffer id lie: one area (Bytes 0 without indirect tables).</summary>
+    public (ulong Gpa, ulong Bytes) IndirectArea => (_indirectGpa, _maxIndirect > 0 ? RingSize * (ulong)_maxIndirect * 16 : 0);
+
     /// <summary>Guest address of the indirect table owned by <paramref name="head"/>.</summary>
     protected ulong IndirectGpa(ushort head) => _indirectGpa + (ulong)head * (ulong)_maxIndirect * 16;
 

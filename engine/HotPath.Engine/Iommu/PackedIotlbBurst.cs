@@ -1,0 +1,110 @@
+using HotPath.Engine.Buffers;
+using HotPath.Engine.Datapath;
+using HotPath.Engine.Stats;
+using HotPath.Engine.Vrings;
+
+namespace HotPath.Engine.Iommu;
+
+/// <summary>
+/// Packed-ring bursts under VIRTIO_F_IOMMU_PLATFORM, the packed half of <see cref="SplitIotlbBurst"/>: selected once per
+/// burst (no memory table to translate through), so the IOTLB-off packed paths carry none of this. Each burst first
+/// finds how many chains the IOTLB maps (<see cref="PackedIotlbPrescan"/>, which asks for the first missing address and
+/// stops in front of its chain), then takes only those, each through the packed slow paths with a permission view: TX
+/// buffers and indirect tables through the readable view, RX buffers through the writable one, so the device never
+/// writes through a read-only mapping nor reads through a write-only one; such a chain is dropped
+/// (<see cref="DropReason.IotlbPermissionDenied"/>) and returned used with length 0. The descriptor ring itself was
+/// translated read-write (used entries are written in place). Allocates nothing. Runs with the vring's access lock held.
+/// </summary>
+internal static unsafe class PackedIotlbBurst
+{
+    /// <summary>Chains prescanned at a time when an RX burst needs more than it checked (mergeable packets).</summary>
+    private const uint ExtendStep = 32;
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public static ushort Dequeue(VhostDevice dev, Vring vq, IotlbViews views, MempoolHeader* pool, Mbuf** pkts, uint count)
+    {
+        if (!vq.IsReady || !vq.IsPacked) return 0;
+        ulong features = dev.Features;
+        PackedRing.Begin(dev, vq, features, out PackedCursor avail, out PackedCursor used);
+        byte* descs = vq.Desc;
+        uint size = vq.Size;
+        if (!PackedRing.HeadAvailable(descs, avail)) return 0;   // an empty ring costs one load
+        PackedCursor scan = avail;
+        uint n = PackedIotlbPrescan.Resolvable(dev, vq, views, ref scan, Math.Min(count, size), IotlbPerm.Read, out _);
+        if (n == 0) return 0;
+        if (MbufOps.AllocBulk(pool, pkts, n) != 0)
+        {
+            vq.Stats.Add(VringStats.MbufAllocFailed, n);
+            return 0;
+        }
+        PackedScratch s = vq.PackedScratch!;
+        uint hdr = (uint)VirtioNetHeader.SizeFor(features);
+        bool offload = (features & DatapathLimits.HostOffloadFeatures) != 0;
+        uint* shadow = s.Shadow;
+        uint nShadow = 0, got = 0;
+        // One shadow entry per chain, n <= size of them.
+        while (nShadow < n)
+        {
+            // SAFETY: avail.Index < size; acquire load of its flags before anything else of it is read.
+            ulong meta = PackedDescriptor.ReadMeta(PackedDescriptor.At(descs, avail.Index));
+            if (!PackedDescriptor.IsAvail(meta, avail.Pattern)) break;   // only a guest taking a descriptor back
+            PackedStep step = PackedDequeue.Slow(dev, vq, views.Read, avail, meta, pkts[got], pool, hdr, offload);
+            PackedUsedRing.Add(descs, shadow, nShadow++, used.Index, used.Pattern, step.Id, 0);
+            avail.Advance(step.Descs, size);
+            used.Advance(step.Descs, size);
+            if (step.Reason == DropReason.None) got++;
+            else vq.Stats.Drop(step.Reason);
+        }
+        if (got != n) MbufOps.FreeBulk(pkts + got, n - got);
+        PackedRing.Complete(dev, vq, views.Read, shadow, nShadow, avail, used, features);
+        if (dev.StatsEnabled && got != 0) vq.Stats.CountPackets(pkts, (int)got);
+        return (ushort)got;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public static ushort Enqueue(VhostDevice dev, Vring vq, IotlbViews views, Mbuf** pkts, uint count)
+    {
+        if (!vq.IsReady || !vq.IsPacked) return 0;
+        ulong features = dev.Features;
+        PackedRing.Begin(dev, vq, features, out PackedCursor avail, out PackedCursor used);
+        byte* descs = vq.Desc;
+        uint size = vq.Size;
+        if (!PackedRing.HeadAvailable(descs, avail)) return 0;
+        // The chains the burst may take (one shadow entry each): those checked mapped, from the burst's start.
+        PackedCursor scan = avail;
+        uint limit = PackedIotlbPrescan.Resolvable(dev, vq, views, ref scan, Math.Min(count, size), IotlbPerm.Write, out bool stopped);
+
+        PackedScratch s = vq.PackedScratch!;
+        uint nShadow = 0, done = 0;
+        while (done < count)
+        {
+            if (nShadow == limit && !Extend(dev, vq, views, ref scan, ref limit, ref stopped)) break;
+            // SAFETY: avail.Index < size; acquire load of its flags before anything else of it is read.
+            ulong meta = PackedDescriptor.ReadMeta(PackedDescriptor.At(descs, avail.Index));
+            if (!PackedDescriptor.IsAvail(meta, avail.Pattern)) break;   // out of guest buffers: not an error
+            PackedEnqueueStep step = PackedEnqueueSlow.PacketWithin(dev, vq, views.Write, pkts[done], meta, avail, used, nShadow, limit);
+            avail = step.Avail;
+            used = step.Used;
+            nShadow = step.NShadow;
+            if (step.Delivered)
+            {
+                done++;
+                continue;
+            }
+            // Not delivered: out of checked chains (a mergeable packet needs more), or a buffer too small for it.
+            if (!Extend(dev, vq, views, ref scan, ref limit, ref stopped)) break;
+        }
+        PackedRing.Complete(dev, vq, views.Write, s.Shadow, nShadow, avail, used, features);
+        if (dev.StatsEnabled && done != 0) vq.Stats.CountPackets(pkts, (int)done);
+        return (ushort)done;
+    }
+
+    /// <summary>Checks up to <see cref="ExtendStep"/> more chains from <paramref name="scan"/>; false when none could be added.</summary>
+    private static bool Extend(VhostDevice dev, Vring vq, IotlbViews views, ref PackedCursor scan, ref uint limit, ref bool stopped)
+    {
+        if (stopped || limit == vq.Size) return false;
+        uint more = PackedIotlbPrescan.Resolvable(dev, vq, views, ref scan, Math.Min(vq.Size - limit, ExtendStep), IotlbPerm.Write, out stopped);
+        limit += more;
+        return more != 0;
+    }
+}
