@@ -33,10 +33,12 @@ internal sealed class GuestTraffic : IDisposable
     /// <summary>Called with (descriptor id, used length) for every RX used entry before it is consumed.</summary>
     public Action<uint, uint>? OnRxUsed;
 
-    public GuestTraffic(ulong[]? regionSizes = null, uint ringSize = 256, bool packed = false)
+    /// <param name="iovaOffset">Descriptors carry guest physical address + this (a guest behind an IOMMU; see
+    /// <see cref="NetDeviceOptions.IovaOffset"/>).</param>
+    public GuestTraffic(ulong[]? regionSizes = null, uint ringSize = 256, bool packed = false, ulong iovaOffset = 0)
     {
         Memory = FrontendMemory.Create(regionSizes ?? new ulong[] { 32 << 20 });
-        var o = new RingDriverOptions { Size = ringSize, BufferSize = 2048, Features = Features, Region = 0 };
+        var o = new RingDriverOptions { Size = ringSize, BufferSize = 2048, Features = Features, Region = 0, IovaOffset = iovaOffset };
         Rx = packed ? new PackedRingDriver(Memory, o) : new SplitRingDriver(Memory, o);
         Tx = packed ? new PackedRingDriver(Memory, o) : new SplitRingDriver(Memory, o);
         Rings = new[] { Rx.Areas, Tx.Areas };

@@ -45,7 +45,7 @@ internal sealed unsafe class SocketLoopback : IDisposable
     public SocketLoopback(string tag, ulong[]? regionSizes = null, uint ringSize = 256, NetDeviceOptions? options = null,
         global::HotPath.Protocol.Control.VhostDriverFlags flags = global::HotPath.Protocol.Control.VhostDriverFlags.None, Action<VhostUserFrontend, GuestTraffic>? afterStart = null)
     {
-        Guest = new GuestTraffic(regionSizes, ringSize);
+        Guest = new GuestTraffic(regionSizes, ringSize, iovaOffset: options?.IovaOffset ?? 0);
         _socket = new SocketDevice(tag, Guest.Memory, Guest.Rings, options, flags, fe => afterStart?.Invoke(fe, Guest));
         Pool = TestPools.Create(4096);
     }
