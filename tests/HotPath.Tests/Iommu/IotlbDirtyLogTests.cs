@@ -57,16 +57,26 @@ public sealed unsafe class IotlbDirtyLogTests(ITestOutputHelper output)
         model.Pages.Clear();
     }
 
+    /// <summary>
+    /// Switches logging on (every request acked) with a log covering the guest's memory; <paramref name="model"/>
+    /// will know the guest pages the device writes.
+    /// </summary>
+    private static FrontendDirtyLog StartLogging(SocketLoopback lb, out DirtyLogModel model)
+    {
+        var log = new FrontendDirtyLog(DirtyLogTests.GuestEnd(lb.Guest.Memory));
+        model = new DirtyLogModel((SplitRingDriver)lb.Guest.Rx, lb.Guest.Rings);
+        lb.Frontend.EnableLogging(log, lb.Guest.Memory, lb.Guest.Rings);
+        return log;
+    }
+
     private static string Describe(IEnumerable<ulong> pages) => string.Join(", ", pages.Select(p => $"0x{p << 12:x}"));
 
     [Fact]
     public void Migration_under_the_iotlb_logs_exactly_the_guest_physical_pages_written_and_never_an_iova()
     {
         using SocketLoopback lb = Loopback("iotlb-log");
-        using var log = new FrontendDirtyLog(DirtyLogTests.GuestEnd(lb.Guest.Memory));
-        var model = new DirtyLogModel((SplitRingDriver)lb.Guest.Rx, lb.Guest.Rings);
+        using FrontendDirtyLog log = StartLogging(lb, out DirtyLogModel model);   // LOG_ALL with ACCESS_PLATFORM: accepted
         lb.Guest.OnRxUsed = model.RxUsed;
-        lb.Frontend.EnableLogging(log, lb.Guest.Memory, lb.Guest.Rings);   // LOG_ALL with ACCESS_PLATFORM: accepted
         Assert.True(lb.Device.Logging && lb.Device.IotlbActive);
         Assert.Equal(lb.Guest.Rings[0].DeviceAreaGpa, lb.Device.GetVring(0)!.LogGuestPhysAddr);   // sent as an IOVA
         model.Restart(lb.Guest.Memory);
@@ -99,9 +109,7 @@ public sealed unsafe class IotlbDirtyLogTests(ITestOutputHelper output)
     public void Tx_marks_only_its_used_ring_and_rx_marks_the_buffers_it_wrote_and_its_used_ring()
     {
         using SocketLoopback lb = Loopback("iotlb-log-dir");
-        using var log = new FrontendDirtyLog(DirtyLogTests.GuestEnd(lb.Guest.Memory));
-        var model = new DirtyLogModel((SplitRingDriver)lb.Guest.Rx, lb.Guest.Rings);
-        lb.Frontend.EnableLogging(log, lb.Guest.Memory, lb.Guest.Rings);
+        using FrontendDirtyLog log = StartLogging(lb, out DirtyLogModel model);
         lb.Round(8, Size);   // the first burst of each ring after the feature change rewrites (and logs) used.flags
         lb.Guest.OnRxUsed = model.RxUsed;
         model.Restart(lb.Guest.Memory);
@@ -135,9 +143,7 @@ public sealed unsafe class IotlbDirtyLogTests(ITestOutputHelper output)
     public void A_log_address_the_iotlb_does_not_map_yet_is_asked_for_and_the_ring_waits_for_it()
     {
         using SocketLoopback lb = Loopback("iotlb-log-miss");
-        using var log = new FrontendDirtyLog(DirtyLogTests.GuestEnd(lb.Guest.Memory));
-        var model = new DirtyLogModel((SplitRingDriver)lb.Guest.Rx, lb.Guest.Rings);
-        lb.Frontend.EnableLogging(log, lb.Guest.Memory, lb.Guest.Rings);
+        using FrontendDirtyLog log = StartLogging(lb, out DirtyLogModel model);
         lb.Round(8, Size);
         Assert.Equal(8L, lb.Guest.Received);
 
