@@ -4,7 +4,8 @@
 # ready-to-paste xunit test (printed, and written to $HOTPATH_FUZZ_OUT, default artifacts/fuzz/PROPERTY-0xSEED.cs).
 # Usage: fuzz/run.sh [--minutes N] [--property NAME]... [--batch N]
 #        fuzz/run.sh --property NAME --seed S [--cases N]      (replays one run exactly)
-# Properties: split, packed (ring datapaths against their models), control (vhost-user message sequences).
+# Properties: split, packed (ring datapaths against their models), control (vhost-user message sequences),
+# iotlb-cache, iotlb-messages (IOTLB_MSG sequences against a byte-range model, on the cache and through the control plane).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 dotnet build "$root/fuzz/HotPath.Fuzz.Runner" -c Release -v q --nologo -p:TreatWarningsAsErrors=true > /tmp/hotpath-fuzz-build.log 2>&1 ||

@@ -42,7 +42,7 @@ public sealed unsafe partial class VhostDevice
         if (Logging) cold |= Vring.ColdLog;
         if (v.Inflight != null) cold |= Vring.ColdInflight;
         v.LogUsed = (v.AddrFlags & Vring.AddrFlagLog) != 0;
-        v.UsedLogGpa = v.IsPacked ? v.DescGuestPhysAddr : v.LogGuestAddr;
+        v.UsedLogGpa = v.IsPacked ? v.DescGuestPhysAddr : v.LogGuestPhysAddr;
         v.ActiveLog = (cold & Vring.ColdLog) != 0 ? Log : null;
         v.ColdFeatures = cold;
     }

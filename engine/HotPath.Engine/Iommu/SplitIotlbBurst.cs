@@ -1,5 +1,6 @@
 using HotPath.Engine.Buffers;
 using HotPath.Engine.Datapath;
+using HotPath.Engine.Logging;
 using HotPath.Engine.Stats;
 using HotPath.Engine.Vrings;
 
@@ -13,7 +14,8 @@ namespace HotPath.Engine.Iommu;
 /// through the permission views: TX buffers through the readable view, RX buffers through the writable one (indirect
 /// tables through the readable one), so the device never writes through a read-only mapping nor reads through a
 /// write-only one; such a chain is dropped (<see cref="DropReason.IotlbPermissionDenied"/>) and returned used with
-/// length 0. Allocates nothing. Runs with the vring's access lock held.
+/// length 0. While logging, what the RX slow path writes is logged by guest physical address
+/// (<see cref="IotlbDirtyLog"/>). Allocates nothing. Runs with the vring's access lock held.
 /// </summary>
 internal static unsafe class SplitIotlbBurst
 {
@@ -78,6 +80,8 @@ internal static unsafe class SplitIotlbBurst
         byte* descs = vq.Desc;
         uint size = vq.Size, mask = size - 1;
         uint nShadow = 0, done = 0;
+        // While logging, the pieces are logged here by guest physical address (the slow path would log IOVAs).
+        DirtyLog? log = IotlbDirtyLog.Suspend(vq);
         while (done < count)
         {
             if (lastAvail == cap && !Extend(dev, vq, views, availIdx, ref cap, ref missed)) break;
@@ -87,6 +91,7 @@ internal static unsafe class SplitIotlbBurst
             // SAFETY: head < size: the descriptor is inside the translated table.
             if (head < size) SplitDescriptor.Read(descs + ((nuint)head << 4), out addr, out meta);
             EnqueueStep step = SplitEnqueueSlow.Packet(dev, vq, views.Write, pkts[done], head, addr, meta, lastAvail, cap, nShadow);
+            if (log != null) IotlbDirtyLog.Step(log, views, vq, nShadow, step.NShadow);
             nShadow = step.NShadow;
             lastAvail = step.LastAvail;
             if (step.Delivered)
@@ -97,6 +102,7 @@ internal static unsafe class SplitIotlbBurst
             // Not delivered: out of checked chains (a mergeable packet needs more), or a buffer too small for it.
             if (!Extend(dev, vq, views, availIdx, ref cap, ref missed)) break;
         }
+        IotlbDirtyLog.Resume(vq, log);
         SplitRing.Complete(dev, vq, s.Shadow, nShadow, lastAvail, VirtioFeatures.Has(features, VirtioFeatures.RingEventIdx));
         if (dev.StatsEnabled && done != 0) vq.Stats.CountPackets(pkts, (int)done);
         return (ushort)done;

@@ -38,7 +38,8 @@ public sealed unsafe partial class Vring
     internal bool LogUsed;
 
     /// <summary>
-    /// Where used-ring writes are logged. Split: log_guest_addr, as the spec, DPDK and the kernel do. Packed: the
+    /// Where used-ring writes are logged. Split: log_guest_addr, as the spec, DPDK and the kernel do (under
+    /// IOMMU_PLATFORM its translation, <see cref="LogGuestPhysAddr"/>). Packed: the
     /// descriptor ring's own guest physical address, since the used descriptors are written there (DPDK adds their
     /// offset to log_guest_addr, but QEMU sends the device event area's address for a packed ring, so that marks
     /// pages the device never wrote and misses the ones it did).

@@ -39,6 +39,12 @@ public sealed unsafe partial class Vring
     public ulong AvailUserAddr { get; private set; }
     public ulong UsedUserAddr { get; private set; }
     public ulong LogGuestAddr { get; private set; }
+    /// <summary>
+    /// Where used-ring writes are logged (VHOST_VRING_F_LOG): <see cref="LogGuestAddr"/>, or under IOMMU_PLATFORM,
+    /// where that is an IOVA (QEMU sends the used ring's), the guest physical address it translates to, set when the
+    /// ring is translated (DPDK's translate_log_addr).
+    /// </summary>
+    public ulong LogGuestPhysAddr { get; private set; }
     public uint AddrFlags { get; private set; }
     /// <summary>SET_VRING_ADDR was accepted (and not taken back).</summary>
     public bool AddrSet { get; private set; }
@@ -152,11 +158,23 @@ public sealed unsafe partial class Vring
         // last byte, which the log checks on every write. Refuse only an address whose ring would wrap.
         if ((AddrFlags & AddrFlagLog) != 0 && LogGuestAddr > ulong.MaxValue - usedBytes)
             return VringError.LogAddrInvalid;
+        ulong logGpa = LogGuestAddr;
+        if (iotlb != null && (AddrFlags & AddrFlagLog) != 0)
+        {
+            // An IOVA: through the IOTLB (a miss waits for the update, as the ring areas do) to a frontend virtual
+            // address, then to the guest physical address the log is kept by. The whole used ring must map to one
+            // contiguous range of one region, so every used-ring offset from there is a guest physical address too.
+            e = AreaToUser(iotlb, LogGuestAddr, usedBytes, Iommu.IotlbPerm.Write, out ulong logUser);
+            if (e != VringError.None) return e;
+            if (memory.QvaToHost(logUser, usedBytes) == null) return VringError.LogAddrOutsideMemory;
+            logGpa = memory.QvaToGpa(logUser);
+        }
 
         if (Size == 0) return VringError.None;
         Desc = desc;
         Avail = avail;
         Used = used;
+        LogGuestPhysAddr = logGpa;
         UsedGuestPhysAddr = memory.QvaToGpa(usedUser);
         DescGuestPhysAddr = memory.QvaToGpa(descUser);
         IsPacked = packed;
@@ -270,6 +288,7 @@ public sealed unsafe partial class Vring
         AvailUserAddr = avail;
         UsedUserAddr = used;
         LogGuestAddr = log;
+        LogGuestPhysAddr = log;
         AddrFlags = flags;
         AddrSet = true;
     }
@@ -318,7 +337,7 @@ public sealed unsafe partial class Vring
     {
         Debug.Assert(held.Covers(this));
         Size = 0;
-        DescUserAddr = AvailUserAddr = UsedUserAddr = LogGuestAddr = 0;
+        DescUserAddr = AvailUserAddr = UsedUserAddr = LogGuestAddr = LogGuestPhysAddr = 0;
         AddrFlags = 0;
         AddrSet = false;
         Enabled = false;

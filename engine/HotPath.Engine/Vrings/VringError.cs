@@ -19,6 +19,7 @@ public enum VringError
     PositionOutsideRing,
     IotlbMiss,
     IotlbNotMapped,
+    LogAddrOutsideMemory,
 }
 
 public static class VringErrorText
@@ -41,6 +42,7 @@ public static class VringErrorText
         VringError.PositionOutsideRing => "packed ring position past the end of the ring after a size change (until SET_VRING_BASE)",
         VringError.IotlbMiss => "a ring address is not in the IOTLB yet (a miss was sent; the ring waits for the update)",
         VringError.IotlbNotMapped => "a ring area is mapped by the IOTLB without the access it needs, or not to contiguous memory",
+        VringError.LogAddrOutsideMemory => "the used ring log address (an IOVA under IOMMU_PLATFORM) does not lead into one memory region",
         _ => e.ToString(),
     };
 }

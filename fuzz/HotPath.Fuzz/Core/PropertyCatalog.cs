@@ -39,6 +39,8 @@ public static class PropertyCatalog
         CatalogEntry.For(new SplitRingProperty()),
         CatalogEntry.For(new Packed.PackedRingProperty()),
         CatalogEntry.For(new Control.ControlProperty()),
+        CatalogEntry.For(new Iotlb.IotlbCacheProperty()),
+        CatalogEntry.For(new Iotlb.IotlbMessageProperty()),
     };
 
     public static CatalogEntry Find(string name) =>

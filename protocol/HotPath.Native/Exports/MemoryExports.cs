@@ -111,7 +111,7 @@ internal static unsafe class MemoryExports
                     Desc = v.Desc,
                     Avail = v.Avail,
                     Used = v.Used,
-                    LogGuestAddr = v.LogGuestAddr,
+                    LogGuestAddr = v.LogGuestPhysAddr,   // as DPDK: translated from an IOVA under IOMMU_PLATFORM
                     CallFd = v.CallFd,
                     KickFd = v.KickFd,
                     Size = (ushort)v.Size,

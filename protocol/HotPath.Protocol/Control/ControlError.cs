@@ -37,7 +37,6 @@ public enum ControlError
     PostcopyOutOfOrder,
     PostcopyUnavailable,
     PostcopyRegisterFailed,
-    LoggingUnderIommu,
 }
 
 public static class ControlErrorText
@@ -78,7 +77,6 @@ public static class ControlErrorText
         ControlError.PostcopyOutOfOrder => "postcopy message out of order (ADVISE, LISTEN, memory table, END)",
         ControlError.PostcopyUnavailable => "cannot create a userfaultfd for postcopy",
         ControlError.PostcopyRegisterFailed => "guest memory cannot be registered with the postcopy userfaultfd",
-        ControlError.LoggingUnderIommu => "dirty logging (LOG_ALL) with ACCESS_PLATFORM is not supported yet",
         _ => e.ToString(),
     };
 }

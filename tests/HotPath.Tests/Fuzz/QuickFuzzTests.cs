@@ -46,6 +46,13 @@ public class QuickFuzzTests(ITestOutputHelper output)
     [Fact]
     public void Message_sequences_match_the_control_model() => Quick("control", 0x5EED_0003, cases: Math.Min(Cases, 200));
 
+    [Fact]
+    public void Iotlb_message_sequences_keep_the_cache_equal_to_the_byte_range_model() => Quick("iotlb-cache", 0x5EED_0004, cases: Math.Min(Cases, 150));
+
+    [Fact]
+    public void Iotlb_messages_through_the_control_plane_match_the_model() =>
+        Quick("iotlb-messages", 0x5EED_0005, cases: Math.Min(Cases, 100));
+
     /// <summary>Replays one recorded run exactly (a long-run finding), whatever HOTPATH_FUZZ_SEED says.</summary>
     private void Replay(string property, ulong seed, int cases)
     {

@@ -43,11 +43,13 @@ internal sealed class GuestTraffic : IDisposable
     private readonly TxShape _txShape;
 
     /// <param name="features">The virtio features the rings honour (header size, MRG_RXBUF); negotiate the same.</param>
+    /// <param name="iovaOffset">Descriptors carry guest physical address + this (a guest behind an IOMMU; see
+    /// <see cref="NetDeviceOptions.IovaOffset"/>).</param>
     public GuestTraffic(ulong[]? regionSizes = null, uint ringSize = 256, bool packed = false, ulong features = Features,
-        uint rxBuffer = 2048, bool indirect = false)
+        uint rxBuffer = 2048, bool indirect = false, ulong iovaOffset = 0)
     {
         Memory = FrontendMemory.Create(regionSizes ?? new ulong[] { 32 << 20 });
-        var o = new RingDriverOptions { Size = ringSize, BufferSize = 2048, Features = features, Region = 0 };
+        var o = new RingDriverOptions { Size = ringSize, BufferSize = 2048, Features = features, Region = 0, IovaOffset = iovaOffset };
         Rx = packed ? new PackedRingDriver(Memory, o) : new SplitRingDriver(Memory, o);
         Tx = packed ? new PackedRingDriver(Memory, o) : new SplitRingDriver(Memory, o);
         Rings = new[] { Rx.Areas, Tx.Areas };

@@ -46,7 +46,7 @@ internal sealed unsafe class SocketLoopback : IDisposable
         global::HotPath.Protocol.Control.VhostDriverFlags flags = global::HotPath.Protocol.Control.VhostDriverFlags.None, Action<VhostUserFrontend, GuestTraffic>? afterStart = null,
         bool packed = false, ulong features = GuestTraffic.Features, uint rxBuffer = 2048, bool indirect = false)
     {
-        Guest = new GuestTraffic(regionSizes, ringSize, packed, features, rxBuffer, indirect);
+        Guest = new GuestTraffic(regionSizes, ringSize, packed, features, rxBuffer, indirect, options?.IovaOffset ?? 0);
         _socket = new SocketDevice(tag, Guest.Memory, Guest.Rings, options, flags, fe => afterStart?.Invoke(fe, Guest));
         Pool = TestPools.Create(4096);
     }

@@ -68,13 +68,13 @@ public sealed unsafe partial class PackedRingDriver : RingDriver
         {
             var table = (VringPackedDesc*)Mem.Host(IndirectGpa(head));
             for (int p = 0; p < parts; p++, id = Chains.Next(id))
-                table[p] = new VringPackedDesc { Addr = Chains.Gpa(id), Len = lens[p], Id = 0, Flags = write };
-            WriteSlot(0, IndirectGpa(head), (uint)(parts * 16), head, FlagIndirect);
+                table[p] = new VringPackedDesc { Addr = Dma(Chains.Gpa(id)), Len = lens[p], Id = 0, Flags = write };
+            WriteSlot(0, Dma(IndirectGpa(head)), (uint)(parts * 16), head, FlagIndirect);
             Track(head, 1, FlagIndirect, raw: false);
             return;
         }
         for (int p = 0; p < parts; p++, id = Chains.Next(id))
-            WriteSlot(p, Chains.Gpa(id), lens[p], head, (ushort)(write | (p + 1 < parts ? FlagNext : 0)));
+            WriteSlot(p, Dma(Chains.Gpa(id)), lens[p], head, (ushort)(write | (p + 1 < parts ? FlagNext : 0)));
         Track(head, (ushort)parts, (ushort)(write | (parts > 1 ? FlagNext : 0)), raw: false);
     }
 

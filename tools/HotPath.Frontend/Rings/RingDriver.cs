@@ -247,6 +247,9 @@ public abstract unsafe class RingDriver : IRingDriver
     /// <summary>Guest address of the indirect table owned by <paramref name="head"/>.</summary>
     protected ulong IndirectGpa(ushort head) => _indirectGpa + (ulong)head * (ulong)_maxIndirect * 16;
 
+    /// <summary>The address the device is given for guest address <paramref name="gpa"/> (<see cref="RingDriverOptions.IovaOffset"/>).</summary>
+    protected ulong Dma(ulong gpa) => gpa + Options.IovaOffset;
+
     /// <summary>Entries an indirect table may hold.</summary>
     protected int MaxIndirect => _maxIndirect;
 

@@ -20,6 +20,12 @@ public sealed record RingDriverOptions
     public int Region { get; init; } = -1;
     /// <summary>Also place one buffer across a region boundary (needs regions created with gap 0).</summary>
     public bool CrossingBuffer { get; init; }
+    /// <summary>
+    /// A guest behind an IOMMU whose mapping for the device is IOVA = guest physical address + this: what the driver
+    /// writes into descriptors (buffer and indirect table addresses) is the IOVA (the frontend's IOTLB mode must map
+    /// with the same offset, <see cref="VhostUser.NetDeviceOptions.IovaOffset"/>). 0: IOVA = GPA, or no IOMMU.
+    /// </summary>
+    public ulong IovaOffset { get; init; }
 
     public int HeaderSize => VirtioNetHeader.SizeFor(Features);
     public bool EventIdx => VirtioFeatures.Has(Features, VirtioFeatures.RingEventIdx);

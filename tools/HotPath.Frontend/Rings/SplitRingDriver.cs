@@ -49,11 +49,11 @@ public sealed unsafe partial class SplitRingDriver : RingDriver
         {
             ushort next = Chains.Next(id);
             ushort flags = (ushort)(write | (p + 1 < parts ? VringDesc.FlagNext : 0));
-            if (indirect) table[p] = new VringDesc { Addr = Chains.Gpa(id), Len = lens[p], Flags = flags, Next = (ushort)(p + 1) };
-            else SetDesc(id, Chains.Gpa(id), lens[p], flags, next);
+            if (indirect) table[p] = new VringDesc { Addr = Dma(Chains.Gpa(id)), Len = lens[p], Flags = flags, Next = (ushort)(p + 1) };
+            else SetDesc(id, Dma(Chains.Gpa(id)), lens[p], flags, next);
             id = next;
         }
-        if (indirect) SetDesc(head, IndirectGpa(head), (uint)(parts * 16), VringDesc.FlagIndirect, 0);
+        if (indirect) SetDesc(head, Dma(IndirectGpa(head)), (uint)(parts * 16), VringDesc.FlagIndirect, 0);
         InFlightIds[head] = true;
         RawIds[head] = false;
         PushAvail(head);

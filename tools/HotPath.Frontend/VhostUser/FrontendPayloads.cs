@@ -68,14 +68,15 @@ public static class FrontendPayloads
         LogGuestAddr = logGuestAddr,
     };
 
-    /// <summary>SET_VRING_ADDR under IOMMU_PLATFORM: the ring areas as IOVAs (this frontend's IOVA = guest physical address).</summary>
-    public static VringAddrPayload VringAddrIova(uint index, IRingLayout ring, uint flags = 0, ulong logGuestAddr = 0) => new()
+    /// <summary>SET_VRING_ADDR under IOMMU_PLATFORM: the ring areas as IOVAs (guest physical address + <paramref name="iovaOffset"/>).</summary>
+    public static VringAddrPayload VringAddrIova(uint index, IRingLayout ring, uint flags = 0, ulong logGuestAddr = 0,
+        ulong iovaOffset = 0) => new()
     {
         Index = index,
         Flags = flags,
-        DescUserAddr = ring.DescGpa,
-        UsedUserAddr = ring.DeviceAreaGpa,
-        AvailUserAddr = ring.DriverAreaGpa,
+        DescUserAddr = ring.DescGpa + iovaOffset,
+        UsedUserAddr = ring.DeviceAreaGpa + iovaOffset,
+        AvailUserAddr = ring.DriverAreaGpa + iovaOffset,
         LogGuestAddr = logGuestAddr,
     };
 

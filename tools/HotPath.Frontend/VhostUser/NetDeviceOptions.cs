@@ -29,11 +29,19 @@ public sealed record NetDeviceOptions
 
     /// <summary>
     /// IOTLB mode: the frontend plays the guest's IOMMU. It acks VIRTIO_F_IOMMU_PLATFORM, sends ring addresses as IOVAs
-    /// (this frontend maps IOVA = guest physical address, so the rings and buffers need no rewriting) and fills the
-    /// backend's IOTLB with <see cref="VhostUserFrontend.IotlbUpdate"/> / <see cref="VhostUserFrontend.IotlbInvalidate"/>,
-    /// answering its misses with <see cref="VhostUserFrontend.ServeIotlbMisses"/>. Needs <see cref="BackendChannel"/>.
+    /// (IOVA = guest physical address + <see cref="IovaOffset"/>) and fills the backend's IOTLB with
+    /// <see cref="VhostUserFrontend.IotlbUpdate"/> / <see cref="VhostUserFrontend.IotlbInvalidate"/>, answering its misses
+    /// with <see cref="VhostUserFrontend.ServeIotlbMisses"/>. Needs <see cref="BackendChannel"/>.
     /// </summary>
     public bool Iommu { get; init; }
+
+    /// <summary>
+    /// IOTLB mode: IOVA = guest physical address + this, for the ring addresses and the mappings this frontend sends
+    /// (<see cref="VhostUserFrontend.Iova"/>). 0 keeps IOVA = GPA; another value catches a backend that mixes the two
+    /// up (dirty logging must mark guest physical pages). The ring drivers must write descriptors with the same
+    /// offset (<see cref="Rings.RingDriverOptions.IovaOffset"/>).
+    /// </summary>
+    public ulong IovaOffset { get; init; }
 
     /// <summary>Also create an error eventfd per vring and send it with SET_VRING_ERR (QEMU does; virtio-user does not).</summary>
     public bool ErrorFds { get; init; }

@@ -21,14 +21,20 @@ public sealed partial class VhostUserFrontend
     public void IotlbInvalidate(ulong iova, ulong size) =>
         Post(FrontendRequest.IotlbMsg, FrontendPayloads.Iotlb(iova, size, 0, 0, IotlbInvalidateType));
 
-    /// <summary>Maps [gpa, gpa+size) of <paramref name="memory"/> at IOVA = GPA (inside one region).</summary>
-    public void IotlbMap(FrontendMemory memory, ulong gpa, ulong size, byte perm) =>
-        IotlbUpdate(gpa, size, memory.UserAddr(gpa), perm);
+    /// <summary>The IOVA this frontend gives guest physical address <paramref name="gpa"/> (<see cref="NetDeviceOptions.IovaOffset"/>).</summary>
+    public ulong Iova(ulong gpa) => gpa + _options.IovaOffset;
 
-    /// <summary>Maps every region of <paramref name="memory"/> at IOVA = GPA with <paramref name="perm"/>.</summary>
+    /// <summary>The guest physical address of <paramref name="iova"/> (a miss the backend sent, say).</summary>
+    public ulong GpaOfIova(ulong iova) => iova - _options.IovaOffset;
+
+    /// <summary>Maps [gpa, gpa+size) of <paramref name="memory"/> at its IOVA (inside one region).</summary>
+    public void IotlbMap(FrontendMemory memory, ulong gpa, ulong size, byte perm) =>
+        IotlbUpdate(Iova(gpa), size, memory.UserAddr(gpa), perm);
+
+    /// <summary>Maps every region of <paramref name="memory"/> at its IOVAs with <paramref name="perm"/>.</summary>
     public void IotlbMapAll(FrontendMemory memory, byte perm = PermReadWrite)
     {
-        foreach (FrontendMemory.Region r in memory.Regions) IotlbUpdate(r.GuestPhysAddr, r.Size, r.UserAddr, perm);
+        foreach (FrontendMemory.Region r in memory.Regions) IotlbUpdate(Iova(r.GuestPhysAddr), r.Size, r.UserAddr, perm);
     }
 
     /// <summary>

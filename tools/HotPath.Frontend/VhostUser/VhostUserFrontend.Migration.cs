@@ -14,21 +14,31 @@ public sealed partial class VhostUserFrontend
     /// <paramref name="log"/>, SET_FEATURES with VHOST_F_LOG_ALL added, then SET_VRING_ADDR for every ring with
     /// VHOST_VRING_F_LOG and the used ring's guest address as log address (QEMU's used_phys; the device event
     /// area of a packed ring). Each request is acknowledged (REPLY_ACK) before the next, so when this returns the
-    /// backend logs every write.
+    /// backend logs every write. In IOTLB mode the ring addresses and the log address are IOVAs, as QEMU sends them
+    /// for a device behind a vIOMMU.
     /// </summary>
     public void EnableLogging(FrontendDirtyLog log, FrontendMemory memory, IReadOnlyList<IRingLayout> rings)
     {
         SetLogBase(log.Fd, log.Size);
         SetFeatures(AckedFeatures | VirtioFeatures.Bit(VirtioFeatures.LogAll));
         for (uint i = 0; i < rings.Count; i++)
-            SetVringAddr(FrontendPayloads.VringAddr(i, rings[(int)i], memory, flags: 1, logGuestAddr: rings[(int)i].DeviceAreaGpa));
+            SetVringAddr(RingAddr(i, rings[(int)i], memory, log: true));
     }
 
     /// <summary>Stops dirty logging: SET_FEATURES without VHOST_F_LOG_ALL and the ring addresses without VHOST_VRING_F_LOG.</summary>
     public void DisableLogging(FrontendMemory memory, IReadOnlyList<IRingLayout> rings)
     {
         SetFeatures(AckedFeatures & ~VirtioFeatures.Bit(VirtioFeatures.LogAll));
-        for (uint i = 0; i < rings.Count; i++) SetVringAddr(i, rings[(int)i], memory);
+        for (uint i = 0; i < rings.Count; i++) SetVringAddr(RingAddr(i, rings[(int)i], memory, log: false));
+    }
+
+    /// <summary>SET_VRING_ADDR for a ring, with VHOST_VRING_F_LOG and the used ring as log address or without.</summary>
+    private VringAddrPayload RingAddr(uint i, IRingLayout ring, FrontendMemory memory, bool log)
+    {
+        uint flags = log ? 1u : 0;
+        if (_options.Iommu)
+            return FrontendPayloads.VringAddrIova(i, ring, flags, log ? Iova(ring.DeviceAreaGpa) : 0, _options.IovaOffset);
+        return FrontendPayloads.VringAddr(i, ring, memory, flags: flags, logGuestAddr: log ? ring.DeviceAreaGpa : 0);
     }
 
     /// <summary>

@@ -146,7 +146,7 @@ public sealed partial class VhostUserFrontend
             IRingLayout ring = rings[(int)i];
             SetVringNum(i, ring.Size);
             SetVringBase(i, ring.BaseIndex);
-            if (_options.Iommu) SetVringAddr(FrontendPayloads.VringAddrIova(i, ring));
+            if (_options.Iommu) SetVringAddr(FrontendPayloads.VringAddrIova(i, ring, iovaOffset: _options.IovaOffset));
             else SetVringAddr(i, ring, memory);
             SetVringKick(i, _notifiers[(int)i].KickFd);
         }

@@ -16,11 +16,6 @@ internal static class FeatureHandlers
         if ((features & ~offered) != 0)
             return HandlerResult.Fail(ControlError.FeaturesNotOffered,
                 $"0x{features:x} has bits never offered: {VirtioFeatures.Describe(features & ~offered)}");
-        // Dirty logging marks guest physical pages, but under ACCESS_PLATFORM the bursts see IOVAs: until the log is
-        // fed through the IOTLB, a vIOMMU guest's live migration is refused here rather than logged wrong.
-        if (VirtioFeatures.Has(features, VirtioFeatures.LogAll) && VirtioFeatures.Has(features, VirtioFeatures.AccessPlatform))
-            return HandlerResult.Fail(ControlError.LoggingUnderIommu,
-                "LOG_ALL with ACCESS_PLATFORM: dirty logging through the IOTLB is not implemented yet");
         ulong current = s.Device.Features;
         if (s.IsRunning)
         {
