@@ -67,5 +67,6 @@ internal static unsafe class DirtyLogging
         vq.Stats.Add(VringStats.LogPagesMarked, pages);
     }
 
-    private static ulong UsedGpa(Vring vq) => (vq.AddrFlags & Vring.AddrFlagLog) != 0 ? vq.LogGuestAddr : vq.UsedGuestPhysAddr;
+    // LogGuestPhysAddr: the log address, or under IOMMU_PLATFORM (where it is an IOVA) its translation.
+    private static ulong UsedGpa(Vring vq) => (vq.AddrFlags & Vring.AddrFlagLog) != 0 ? vq.LogGuestPhysAddr : vq.UsedGuestPhysAddr;
 }

@@ -47,6 +47,18 @@ internal static unsafe class IotlbDirtyLog
         Pieces(log, views, vq.Stats, s.Vec, s.VecCapacity, bytes);
     }
 
+    /// <summary>
+    /// Packed rings: a slow-path step delivered a packet of <paramref name="bytes"/> bytes (header included) into the
+    /// scratch pieces, from the first (a step that delivers nothing writes nothing: dropped chains are returned with
+    /// length 0): marks their guest physical pages.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public static void PackedStep(DirtyLog log, IotlbViews views, Vring vq, ulong bytes)
+    {
+        PackedScratch s = vq.PackedScratch!;
+        Pieces(log, views, vq.Stats, s.Vec, s.VecCapacity, bytes);
+    }
+
     /// <summary>Marks the first <paramref name="bytes"/> bytes written into the pieces, by guest physical address.</summary>
     public static void Pieces(DirtyLog log, IotlbViews views, VringStats stats, BufPiece* vec, int nVec, ulong bytes)
     {

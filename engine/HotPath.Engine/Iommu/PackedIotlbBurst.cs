@@ -1,5 +1,6 @@
 using HotPath.Engine.Buffers;
 using HotPath.Engine.Datapath;
+using HotPath.Engine.Logging;
 using HotPath.Engine.Stats;
 using HotPath.Engine.Vrings;
 
@@ -13,7 +14,8 @@ namespace HotPath.Engine.Iommu;
 /// buffers and indirect tables through the readable view, RX buffers through the writable one, so the device never
 /// writes through a read-only mapping nor reads through a write-only one; such a chain is dropped
 /// (<see cref="DropReason.IotlbPermissionDenied"/>) and returned used with length 0. The descriptor ring itself was
-/// translated read-write (used entries are written in place). Allocates nothing. Runs with the vring's access lock held.
+/// translated read-write (used entries are written in place). While logging, what the RX slow path writes is logged by
+/// guest physical address (<see cref="IotlbDirtyLog"/>). Allocates nothing. Runs with the vring's access lock held.
 /// </summary>
 internal static unsafe class PackedIotlbBurst
 {
@@ -75,7 +77,10 @@ internal static unsafe class PackedIotlbBurst
         uint limit = PackedIotlbPrescan.Resolvable(dev, vq, views, ref scan, Math.Min(count, size), IotlbPerm.Write, out bool stopped);
 
         PackedScratch s = vq.PackedScratch!;
+        uint hdr = (uint)VirtioNetHeader.SizeFor(features);
         uint nShadow = 0, done = 0;
+        // While logging, the pieces are logged here by guest physical address (the slow path would log IOVAs).
+        DirtyLog? log = IotlbDirtyLog.Suspend(vq);
         while (done < count)
         {
             if (nShadow == limit && !Extend(dev, vq, views, ref scan, ref limit, ref stopped)) break;
@@ -88,12 +93,14 @@ internal static unsafe class PackedIotlbBurst
             nShadow = step.NShadow;
             if (step.Delivered)
             {
+                if (log != null) IotlbDirtyLog.PackedStep(log, views, vq, pkts[done]->PktLen + hdr);
                 done++;
                 continue;
             }
             // Not delivered: out of checked chains (a mergeable packet needs more), or a buffer too small for it.
             if (!Extend(dev, vq, views, ref scan, ref limit, ref stopped)) break;
         }
+        IotlbDirtyLog.Resume(vq, log);
         PackedRing.Complete(dev, vq, views.Write, s.Shadow, nShadow, avail, used, features);
         if (dev.StatsEnabled && done != 0) vq.Stats.CountPackets(pkts, (int)done);
         return (ushort)done;

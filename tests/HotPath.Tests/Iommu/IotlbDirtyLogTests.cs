@@ -185,4 +185,59 @@ public sealed unsafe class IotlbDirtyLogTests(ITestOutputHelper output)
         Assert.Equal(lb.Guest.Sent, lb.Guest.Received);
         Assert.Equal(0, lb.Device.Log!.OutOfRangeWrites);
     }
+
+    [Fact]
+    public void Packed_rings_under_the_iotlb_log_their_buffers_and_rings_by_guest_physical_address()
+    {
+        using SocketLoopback lb = new("iotlb-log-packed", options: Iommu, flags: VhostDriverFlags.IommuSupport, packed: true,
+            afterStart: (fe, g) => MapInChunks(fe, g.Memory));
+        using var log = new FrontendDirtyLog(DirtyLogTests.GuestEnd(lb.Guest.Memory));
+        lb.Frontend.EnableLogging(log, lb.Guest.Memory, lb.Guest.Rings);
+        Assert.True(lb.Device.Logging && lb.Device.IotlbActive && lb.Device.GetVring(0)!.IsPacked);
+        lb.Round(8, Size);
+        log.Clear();
+
+        // What the device may write while logging: RX buffers, and each ring's descriptor ring and device event area.
+        RingDriver rxDriver = lb.Guest.Rx;
+        var rxPages = new HashSet<ulong>();
+        for (uint id = 0; id < lb.Guest.Rings[0].Size; id++) AddPages(rxPages, rxDriver.Buffers.Gpa(id), 2048);
+        var ringPages = new HashSet<ulong>();
+        foreach (RingAreas r in lb.Guest.Rings)
+        {
+            AddPages(ringPages, r.DescGpa, PackedRingLayout.DescBytes(r.Size));
+            AddPages(ringPages, r.DeviceAreaGpa, 4);
+        }
+        var all = new HashSet<ulong>();
+        for (int sync = 0; sync < 10; sync++)
+        {
+            for (int r = 0; r < 8; r++) lb.Round(64, Size);
+            var dirty = new HashSet<ulong>();
+            log.Collect(dirty);
+            ulong[] iova = dirty.Where(p => IsIovaPage(lb.Guest.Memory, p)).Take(8).ToArray();
+            Assert.True(iova.Length == 0, $"sync {sync}: pages marked at IOVAs: {Describe(iova)}");
+            ulong[] stray = dirty.Where(p => !rxPages.Contains(p) && !ringPages.Contains(p)).Take(8).ToArray();
+            Assert.True(stray.Length == 0, $"sync {sync}: pages marked the device never writes: {Describe(stray)}");
+            Assert.True(dirty.Overlaps(rxPages), $"sync {sync}: no RX buffer page marked");
+            // Used descriptors are written back into both descriptor rings every round.
+            foreach (RingAreas r in lb.Guest.Rings)
+            {
+                var descPages = new HashSet<ulong>();
+                AddPages(descPages, r.DescGpa, PackedRingLayout.DescBytes(r.Size));
+                Assert.True(dirty.Overlaps(descPages), $"sync {sync}: the descriptor ring at 0x{r.DescGpa:x} was not marked");
+            }
+            all.UnionWith(dirty);
+        }
+        output.WriteLine($"{lb.Guest.Received} packets; {all.Count} pages marked over 10 syncs " +
+                         $"({all.Count(rxPages.Contains)} RX buffer pages, {all.Count(ringPages.Contains)} ring pages)");
+        Assert.Equal(lb.Guest.Sent, lb.Guest.Received);
+        // 512 packets of up to 1518 B into 2 KiB buffers per sync: every RX buffer page was written at some point.
+        Assert.True(rxPages.IsSubsetOf(all), $"RX buffer pages never marked: {Describe(rxPages.Except(all).Take(8))}");
+        Assert.Equal(0, lb.Device.Log!.OutOfRangeWrites);
+        Assert.Equal(0UL, lb.Device.GetVring(0)!.Stats.TotalDrops + lb.Device.GetVring(1)!.Stats.TotalDrops);
+    }
+
+    private static void AddPages(HashSet<ulong> pages, ulong gpa, ulong bytes)
+    {
+        for (ulong p = gpa >> 12; p <= (gpa + bytes - 1) >> 12; p++) pages.Add(p);
+    }
 }

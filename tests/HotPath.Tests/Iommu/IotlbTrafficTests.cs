@@ -212,21 +212,6 @@ public sealed unsafe class IotlbTrafficTests(ITestOutputHelper output)
         MbufOps.Free((Mbuf*)mbufs[0]);
     }
 
-    [Fact]
-    public void Live_migration_of_a_vIOMMU_device_is_refused_until_the_log_goes_through_the_iotlb()
-    {
-        using SocketLoopback lb = MappedLoopback("iotlb-nolog", packed: false);
-        using var log = new FrontendDirtyLog(DirtyLogTests.GuestEnd(lb.Guest.Memory));
-        long counted = ControlCounters.Refused(ControlError.LoggingUnderIommu);
-        var e = Assert.Throws<VhostUserException>(() => lb.Frontend.EnableLogging(log, lb.Guest.Memory, lb.Guest.Rings));
-        Assert.Equal(VhostUserFailure.Nack, e.Failure);
-        Assert.Equal(1, ControlCounters.Refused(ControlError.LoggingUnderIommu) - counted);
-        Assert.False(lb.Device.Logging);
-        for (int i = 0; i < 10; i++) lb.Round(32, _ => 60);   // the device goes on as before
-        Drain(lb);
-        Assert.Equal(lb.Guest.Sent, lb.Guest.Received);
-    }
-
     private static void Drain(SocketLoopback lb)
     {
         var clock = Stopwatch.StartNew();
