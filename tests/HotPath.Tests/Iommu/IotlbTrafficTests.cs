@@ -171,6 +171,39 @@ public sealed unsafe class IotlbTrafficTests(ITestOutputHelper output)
         Assert.Equal(0UL, lb.Device.GetVring(0)!.Stats.TotalDrops + lb.Device.GetVring(1)!.Stats.TotalDrops);
     }
 
+    /// <summary>
+    /// QEMU forwards no invalidation while the device is stopped (it drops its IOMMU notifier at vhost stop): a guest
+    /// that frees its rings then (a driver unbind) maps the same IOVAs to other pages before the next start. Found
+    /// with a real guest: after an unbind/bind the TX ring was read through the old mapping (now the RX ring's page)
+    /// and every chain was dropped as WrongDirection.
+    /// </summary>
+    [Fact]
+    public void A_ring_stop_empties_the_iotlb_so_the_next_start_asks_for_its_ring_addresses_again()
+    {
+        using SocketLoopback lb = MappedLoopback("iotlb-stop");
+        for (int i = 0; i < 5; i++) lb.Round(16, _ => 60);
+        Drain(lb);
+        Assert.Equal(lb.Guest.Sent, lb.Guest.Received);
+        Assert.NotEqual(0, lb.Device.Iotlb.Count);
+
+        lb.Frontend.GetVringBase(0);
+        lb.Frontend.GetVringBase(1);
+        Assert.Equal(0, lb.Device.Iotlb.Count);
+
+        // The next start names the same ring IOVAs: the backend asks for them instead of using the old mappings.
+        HashSet<ulong> ringPages = RingPages(lb.Guest);
+        lb.Frontend.SetVringAddr(FrontendPayloads.VringAddrIova(0, lb.Guest.Rings[0]));
+        lb.Frontend.SetVringAddr(FrontendPayloads.VringAddrIova(1, lb.Guest.Rings[1]));
+        var asked = new List<IotlbMissRequest>();
+        var clock = Stopwatch.StartNew();
+        while (asked.Count < 2 && clock.Elapsed < Deadline)
+            asked.AddRange(lb.Frontend.ServeIotlbMisses(TimeSpan.FromMilliseconds(200), _ => { }));
+        output.WriteLine($"misses after the restart: {string.Join(", ", asked.Select(m => $"0x{m.Iova:x}/{m.Perm}"))}");
+        Assert.True(asked.Count >= 2, "each restarted ring asks for its descriptor table");
+        Assert.All(asked, m => Assert.Contains(m.Iova & ~(Page - 1), ringPages));
+        Assert.False(lb.Device.GetVring(0)!.IsTranslated || lb.Device.GetVring(1)!.IsTranslated);
+    }
+
     [Fact]
     public void After_an_acknowledged_invalidation_the_device_touches_nothing_until_the_memory_is_mapped_again()
     {
