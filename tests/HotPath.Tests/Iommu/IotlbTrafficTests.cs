@@ -185,10 +185,15 @@ public sealed unsafe class IotlbTrafficTests(ITestOutputHelper output)
         Drain(lb);
         Assert.Equal(lb.Guest.Sent, lb.Guest.Received);
         Assert.NotEqual(0, lb.Device.Iotlb.Count);
+        // The ring misses of the start (sent before the loopback mapped everything) are read off the channel first.
+        lb.Frontend.ServeIotlbMisses(TimeSpan.FromMilliseconds(100), _ => { });
 
         lb.Frontend.GetVringBase(0);
-        lb.Frontend.GetVringBase(1);
         Assert.Equal(0, lb.Device.Iotlb.Count);
+        // Nothing is asked while the device stops (QEMU: "Unexpected IOTLB message when virtio device is stopped").
+        Assert.Empty(lb.Frontend.ServeIotlbMisses(TimeSpan.FromMilliseconds(300), _ => { }));
+        lb.Frontend.GetVringBase(1);
+        Assert.False(lb.Device.GetVring(0)!.IsTranslated || lb.Device.GetVring(1)!.IsTranslated);
 
         // The next start names the same ring IOVAs: the backend asks for them instead of using the old mappings.
         HashSet<ulong> ringPages = RingPages(lb.Guest);
@@ -201,7 +206,6 @@ public sealed unsafe class IotlbTrafficTests(ITestOutputHelper output)
         output.WriteLine($"misses after the restart: {string.Join(", ", asked.Select(m => $"0x{m.Iova:x}/{m.Perm}"))}");
         Assert.True(asked.Count >= 2, "each restarted ring asks for its descriptor table");
         Assert.All(asked, m => Assert.Contains(m.Iova & ~(Page - 1), ringPages));
-        Assert.False(lb.Device.GetVring(0)!.IsTranslated || lb.Device.GetVring(1)!.IsTranslated);
     }
 
     [Fact]
