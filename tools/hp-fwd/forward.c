@@ -106,10 +106,12 @@ static uint16_t receive_burst(struct worker *w, struct hp_mbuf **pkts, uint64_t 
 	return n;
 }
 
-/* --iommu: how long a burst the guest RX ring did not take in full is offered again. An enqueue stops in front of
- * a buffer the IOTLB does not map yet and asks the frontend for it; the update comes back within a round trip
- * through the frontend (QEMU's main loop), so a reply is not dropped for a buffer the guest has just mapped. */
-#define IOTLB_RETRY_SECONDS 0.02
+/* --iommu: how long a burst the guest RX ring did not take in full is offered again, and the pause between tries.
+ * An enqueue stops in front of a buffer the IOTLB does not map yet and asks the frontend for it; the update comes
+ * back after a round trip through the frontend (QEMU's main loop), so a reply is not dropped for a buffer the guest
+ * has just mapped. The pause sleeps rather than spins: on a small host the threads that answer need the core. */
+#define IOTLB_RETRY_SECONDS 0.1
+#define IOTLB_RETRY_PAUSE_NS 50000
 
 /* Enqueues n packets to the guest RX queue of w's pair (the enqueue copies them); counts what the ring took and
  * what it had no room for. */
@@ -120,8 +122,9 @@ static void send_burst(struct worker *w, struct hp_mbuf **pkts, uint16_t n)
 	uint16_t sent = n ? hp_vhost_enqueue_burst(w->dev->vid, q, pkts, n) : 0;
 	if (g_opt.iommu && sent < n) {
 		double until = now_seconds() + IOTLB_RETRY_SECONDS;
+		const struct timespec pause = { 0, IOTLB_RETRY_PAUSE_NS };
 		while (sent < n && running(w->dev) && now_seconds() < until) {
-			cpu_relax();
+			nanosleep(&pause, NULL);
 			sent += hp_vhost_enqueue_burst(w->dev->vid, q, pkts + sent, (uint16_t)(n - sent));
 		}
 	}

@@ -42,7 +42,7 @@ static void usage(void)
 	      "  --iommu               offer VIRTIO_F_IOMMU_PLATFORM (a guest behind a vIOMMU: buffers and rings are\n"
 	      "                        IOVAs, translated through the IOTLB the frontend fills); the summary's per-queue\n"
 	      "                        lines add iotlb_hits and iotlb_misses; replies the guest RX ring does not take at\n"
-	      "                        once (a buffer the IOTLB does not map yet) are offered again for up to 20 ms.\n"
+	      "                        once (a buffer the IOTLB does not map yet) are offered again for up to 100 ms.\n"
 	      "                        For now the library then does not offer VIRTIO_F_RING_PACKED\n"
 	      "  --demo                run HotPath's own frontend (hp-frontend) against hp-fwd and print a table\n",
 	      stderr);
