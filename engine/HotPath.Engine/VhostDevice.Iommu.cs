@@ -81,6 +81,29 @@ public sealed unsafe partial class VhostDevice
     }
 
     /// <summary>
+    /// A ring stopped (GET_VRING_BASE, the device stops): the IOTLB and its pending misses are emptied and every ring's
+    /// translation dropped. A frontend stops forwarding its vIOMMU's invalidations while the device is stopped (QEMU
+    /// unregisters its IOMMU notifier at vhost stop), so a guest that frees its rings and buffers then (a driver
+    /// unbind) and reuses their IOVAs for other pages would otherwise meet the old mappings at the next start.
+    /// Nothing is asked meanwhile (QEMU refuses IOTLB requests of a stopped device): each ring is translated again,
+    /// and asks for what it misses, when its addresses come again (SET_VRING_ADDR) or an IOTLB update arrives.
+    /// vhost-kernel starts from an empty IOTLB at each SET_FEATURES for the same reason.
+    /// </summary>
+    public void IotlbStopped()
+    {
+        if (!IotlbActive) return;
+        IotlbViews? old;
+        using (DeviceLockScope all = HoldAll())
+        {
+            FlushIotlbLocked();
+            old = RefreshIotlbLocked(all, translate: false);
+            for (int i = 0; i < VringCount; i++)
+                if (_vrings[i] is { } v) v.Invalidate(all.For(v));
+        }
+        old?.Dispose();
+    }
+
+    /// <summary>
     /// With every access lock held: the burst memory and the IOTLB views for the current features, memory table and
     /// cache, and (<paramref name="translate"/>) every ring translated again. Returns the views replaced (dispose
     /// them after the locks are released).

@@ -104,6 +104,16 @@ echo "== hp-fwd command line"
 [ $rc = 2 ] && pass "hp-fwd --mac with a multicast address: exit 2" || fail "hp-fwd --mac 01:... exited $rc"
 "$art/bin/hp-fwd" --socket /tmp/x.sock --packed-only --split-only > /dev/null 2>&1; rc=$?
 [ $rc = 2 ] && pass "hp-fwd --packed-only --split-only: exit 2" || fail "exclusive options exited $rc"
+# --iommu offers ACCESS_PLATFORM (bit 33); without it, hp-fwd offers no such thing.
+access_platform_offered() { # EXTRA_OPTION...
+  local f
+  "$art/bin/hp-fwd" --socket "$work/offer.sock" --seconds 1 "$@" > "$work/offer.out" 2>&1
+  f=$(sed -n 's/^offered features=\(0x[0-9a-f]*\) .*/\1/p' "$work/offer.out")
+  [ -n "$f" ] && echo $(((f >> 33) & 1))
+}
+a=$(access_platform_offered --iommu); b=$(access_platform_offered)
+[ "$a" = 1 ] && [ "$b" = 0 ] && pass "hp-fwd --iommu offers ACCESS_PLATFORM (IOMMU_PLATFORM), hp-fwd without it does not" ||
+  fail "ACCESS_PLATFORM offered: with --iommu '${a:-no offered line}' (want 1), without '${b:-no offered line}' (want 0)"
 
 echo "== hp-fwd --demo (hp-frontend, HotPath's own frontend, as the guest side)"
 "$art/bin/hp-frontend" --socket /tmp/x.sock --direction sideways > /dev/null 2>&1; rc=$?

@@ -20,6 +20,17 @@
 #   interrupt hp-fwd --rx-mode interrupt (issue 14): the guest idles (link up, nothing sent) for HPQ_IDLE_SECONDS
 #             (default 20) while hp-fwd's CPU time (utime+stime) grows by under 1% of the wall time; then ping
 #             100/100 and floods of 64 and 1514-byte frames with the same exact accounting
+#   viommu    the guest behind QEMU's intel-iommu (-machine q35, intel-iommu,intremap=on,device-iotlb=on; under TCG
+#             intremap needs no kernel-irqchip=split, that is KVM's), the NIC behind a pcie-root-port with
+#             iommu_platform=on,ats=on, kernel intel_iommu=on iommu.strict=1 (and no_timer_check: an interrupt-
+#             remapped guest panics when TCG is too slow for its early timer check), hp-fwd --iommu: a driver unbind/bind
+#             first (the rings freed and mapped again), then ping 100/100, 64 and 1514-byte floods with the same
+#             exact accounting (5 pings after the floods: hp-fwd has drained the TX ring), ACCESS_PLATFORM negotiated (access_platform=1) and hp-fwd's iotlb_hits and
+#             iotlb_misses both > 0
+#   viommu-lazy
+#             the same machine with lazy invalidation (iommu.strict=0) and packed=on on the NIC: ping 100/100, a
+#             1514-byte flood with exact accounting; RING_PACKED must be negotiated when hp-fwd's offered features
+#             have it, split rings run otherwise (the boot says which)
 #   migrate-precopy
 #             live migration (issue 15): a source and a destination QEMU (memfd memory), each NIC on its own hp-fwd;
 #             the guest pings every 20 ms while the source migrates it (QMP, max-bandwidth HPQ_MIGRATE_BANDWIDTH,
@@ -47,7 +58,8 @@
 # them; poll fails its idle-CPU check by design); HPQ_BUDGET (s, default 900) bounds the suite: boots not started
 # by then fail with that reason; HPQ_KEEP=1 keeps
 # the work directory of passing boots too. HPQ_MIGRATE_BACKEND=dpdk (default hotpath) serves the migrate boots'
-# NICs with DPDK's backend instead (testpmd icmpecho, see start_tp; perf/migrate.sh compares the two).
+# NICs with DPDK's backend instead (testpmd icmpecho, see start_tp; perf/migrate.sh compares the two);
+# HPQ_VIOMMU_BACKEND=dpdk does the same for the viommu boots (iommu-support=1; only the guest's verdicts are checked).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -57,7 +69,7 @@ KVER=${KVER:-$(ls /lib/modules 2>/dev/null | sort -V | tail -1)}
 KERNEL=/boot/vmlinuz-$KVER
 BOOT_TIMEOUT=${HPQ_BOOT_TIMEOUT:-300}
 BUDGET=${HPQ_BUDGET:-900}
-BOOTS=${HPQ_BOOTS:-server client mrg-off event-idx-off packed mq mtu9000 interrupt migrate-precopy migrate-postcopy migrate-hugepage}
+BOOTS=${HPQ_BOOTS:-server client mrg-off event-idx-off packed mq mtu9000 interrupt viommu viommu-lazy migrate-precopy migrate-postcopy migrate-hugepage}
 MIGRATE_BANDWIDTH=${HPQ_MIGRATE_BANDWIDTH:-8388608}
 MIGRATE_BACKEND=${HPQ_MIGRATE_BACKEND:-hotpath}
 IDLE_SECONDS=${HPQ_IDLE_SECONDS:-20}
@@ -134,6 +146,9 @@ echo "qemu: initramfs $(du -k $work/initrd.gz | cut -f1) KiB ($(tr '\n' ' ' < $w
 # ---------------------------------------------------------------- one boot
 # Globals of the boot in progress.
 D="" SOCK="" MODE="" QUEUES=1 FWD_EXTRA="" FWD_N=0 FWD_PID="" RETRIED=""
+# What a boot may change before calling boot (run_boot sets them back): the machine type, devices placed before the
+# NIC, words added to the kernel command line, and the backend's starter with the log line saying it listens.
+VM_MACHINE=pc VM_DEVICES=() VM_APPEND="" FWD_START=start_fwd FWD_LISTENING='server listening'
 
 # Starts hp-fwd instance FWD_N+1 (log fwd.N.log with the library's per-message debug lines, JSON fwd.N.json).
 # --idle-sleep 200: an idle queue is polled every 200 us instead of spinning, so hp-fwd's threads leave the two
@@ -171,8 +186,15 @@ stop_fwd() { # SIG
 start_tp() {
   FWD_N=$((FWD_N + 1))
   local vdev="net_vhost0,iface=$SOCK,queues=1"; [ "${POSTCOPY:-0}" = 1 ] && vdev="$vdev,postcopy-support=1"
+  local retry=()
+  if [ "${TP_IOMMU:-0}" = 1 ]; then
+    # As hp-fwd --iommu: replies the RX ring does not take at once (an IOTLB miss) are offered again, 100 x 1 ms.
+    vdev="$vdev,iommu-support=1"
+    printf 'set fwd icmpecho retry\nset burst tx delay 1000 retry 100\n' > "$D/testpmd.cmds"
+    retry=(--cmdline-file="$D/testpmd.cmds")
+  fi
   dpdk-testpmd -l 0,1 --main-lcore 0 --no-pci --in-memory -m 256 --file-prefix="hpq$$-$FWD_N" --vdev "$vdev" -- \
-    --forward-mode=icmpecho --nb-cores=1 --total-num-mbufs=8192 --stats-period 1 --no-mlockall \
+    --forward-mode=icmpecho --nb-cores=1 --total-num-mbufs=8192 --stats-period 1 --no-mlockall "${retry[@]}" \
     < /dev/null > "$D/fwd.$FWD_N.log" 2>&1 &
   FWD_PID=$!
   echo "$FWD_PID" > "$D/fwd.$FWD_N.pid"
@@ -235,18 +257,19 @@ boot_once() {
   D=$work/$name SOCK=$work/$name/vhost.sock
   mkdir -p "$D"; mkfifo "$D/ctl.in" "$D/ctl.out"
   chardev="socket,id=c0,path=$SOCK"; [ "$MODE" = client ] && chardev="$chardev,server=on,wait=off"
-  local qemu=(qemu-system-x86_64 -accel tcg -M pc -m 256M -smp "$smp" -display none -nodefaults -no-user-config
+  local qemu=(qemu-system-x86_64 -accel tcg -M "$VM_MACHINE" -m 256M -smp "$smp" -display none -nodefaults -no-user-config
     -no-reboot -kernel "$BOOT_KERNEL" -initrd "$work/initrd.gz"
-    -append "console=ttyS0 quiet panic=-1 ipv6.disable=1 hpq.plan=$plan hpq.mac=$PEER_MAC"
+    -append "console=ttyS0 quiet panic=-1 ipv6.disable=1 hpq.plan=$plan hpq.mac=$PEER_MAC${VM_APPEND:+ $VM_APPEND}"
     -object memory-backend-memfd,id=mem,size=256M,share=on -numa node,memdev=mem
     -serial stdio -chardev "pipe,id=ctl,path=$D/ctl" -serial chardev:ctl
+    "${VM_DEVICES[@]}"
     -chardev "$chardev" -netdev "vhost-user,id=n0,chardev=c0,queues=$QUEUES"
     -device "virtio-net-pci,netdev=n0,mac=$GUEST_MAC,romfile=,vectors=0$dev_extra")
   echo "${qemu[*]}" > "$D/qemu.cmd"
   : > "$D/console.log"
   if [ "$MODE" = server ]; then
-    start_fwd
-    wait_for 30 "$D/fwd.1.log" 'server listening' || echo "hp-fwd made no socket within 30 s" >> "$D/host.log"
+    $FWD_START
+    wait_for 30 "$D/fwd.1.log" "$FWD_LISTENING" || echo "$FWD_START made no socket within 30 s" >> "$D/host.log"
   fi
   timeout -k 5 "$BOOT_TIMEOUT" "${qemu[@]}" < /dev/null > "$D/console.log" 2>&1 &
   qpid=$!
@@ -340,6 +363,7 @@ diagnose() {
 
 run_boot() { # NAME: boots it with its plan and checks it
   BOOT=$1 boot_failed=0
+  VM_MACHINE=pc VM_DEVICES=() VM_APPEND="" FWD_START=start_fwd FWD_LISTENING='server listening' TP_IOMMU=0 POSTCOPY=0
   if [ $((SECONDS - t_suite)) -ge "$BUDGET" ]; then fail "$BOOT/boot" "not started: the suite's $BUDGET s budget is spent"; return; fi
   echo "== boot $BOOT"
   "boot_$BOOT"
@@ -461,6 +485,85 @@ boot_interrupt() {
   check_accounting flood-64 flood-1514
   s=$(grep -a '^summary rx_mode=' "$D/fwd.1.log" | tail -1)
   echo "      hp-fwd: ${s#summary }"
+}
+
+# ---------------------------------------------------------------- vIOMMU (issue 16)
+# The guest behind QEMU's intel-iommu: the NIC (iommu_platform=on, ats=on) sits behind a PCIe root port (on the
+# root bus it gets no ATS capability), so the guest's DMA API maps every ring and buffer through the vIOMMU and QEMU
+# forwards the device IOTLB to the backend (IOTLB_MSG updates, invalidations on unmap, misses answered).
+# HPQ_VIOMMU_BACKEND=dpdk serves it with DPDK's backend instead (testpmd icmpecho, iommu-support=1): the reference
+# for the QEMU command line; then only the guest's verdicts are checked.
+viommu_setup() { # STRICT (1: iommu.strict=1, 0: lazy invalidation)
+  VM_MACHINE=q35
+  VM_DEVICES=(-device intel-iommu,intremap=on,device-iotlb=on -device pcie-root-port,id=rp0,bus=pcie.0,chassis=1)
+  # no_timer_check: with interrupt remapping the kernel panics when its early check of the timer interrupt (a
+  # few ticks within a busy-wait) fails, which a slow TCG guest on a busy host sometimes does ("timer doesn't work
+  # through Interrupt-remapped IO-APIC"); without remapping it falls back quietly.
+  VM_APPEND="intel_iommu=on iommu.strict=$1 no_timer_check"
+  case ${HPQ_VIOMMU_BACKEND:-hotpath} in
+    hotpath) ;;
+    dpdk) FWD_START=start_tp FWD_LISTENING='binding succeeded' TP_IOMMU=1 ;;
+    *) fail "$BOOT/boot" "HPQ_VIOMMU_BACKEND=$HPQ_VIOMMU_BACKEND (want hotpath or dpdk)"; return 1 ;;
+  esac
+}
+
+# What hp-fwd offered (its "offered features=" line), as a number; empty when it printed none.
+offered_features() { local f; f=$(sed -n 's/^offered features=\(0x[0-9a-f]*\).*/\1/p' "$D/fwd.1.log" | head -1); [ -n "$f" ] && echo $((f)); }
+
+# A boot served by DPDK's backend: only the boot itself (the guest ran its plan and powered off); testpmd's log stays.
+check_boot_dpdk() {
+  local qrc; qrc=$(cat "$D/qemu.rc")
+  if [ "$qrc" = 0 ] && grep -qa '^HPQ-DONE' "$D/console.txt"; then
+    pass "$BOOT/boot" "DPDK's backend (testpmd, iommu-support=1): guest booted, ran its plan, powered off in $(cat "$D/seconds") s; hp-fwd's checks skipped (testpmd log: $D/fwd.1.log)"
+  else
+    fail "$BOOT/boot" "DPDK's backend: QEMU exited $qrc; $(grep -qa '^HPQ-DONE' "$D/console.txt" && echo "plan finished" || echo "the guest did not finish its plan")"
+  fi
+}
+
+# hp-fwd's IOTLB figures (summary q0).
+check_iotlb() {
+  local q hits misses
+  q=$(fwd_queue 1 0); hits=$(field "$q" iotlb_hits); misses=$(field "$q" iotlb_misses)
+  if [ "${hits:-0}" -gt 0 ] && [ "${misses:-0}" -gt 0 ]; then
+    pass "$BOOT/iotlb" "hp-fwd translated through the IOTLB: iotlb_hits=$hits iotlb_misses=$misses (queue pair 0); $(count_in "$D/fwd.1.log" 'read message IOTLB_MSG') IOTLB_MSG messages from QEMU"
+  else
+    fail "$BOOT/iotlb" "hp-fwd's queue pair 0: iotlb_hits=${hits:-?} iotlb_misses=${misses:-?} (want both > 0): '${q:-no summary q0 line}'"
+  fi
+}
+
+# The plans ping once more after the floods: every frame is a miss and an update away from hp-fwd, which may still be
+# behind the guest when a flood ends; the ping's replies leave the TX ring after the flood's frames, so when they
+# come hp-fwd has taken every frame (the accounting then counts them all, or finds the ones lost).
+boot_viommu() {
+  viommu_setup 1 || return
+  boot viommu server 1 1 ",bus=rp0,iommu_platform=on,ats=on" \
+    "unbind:reset-unbind,ping:ping-100:100:56,flood:flood-64:2:64,flood:flood-1514:2:1514,ping:after-floods:5:56,counters" "--iommu"
+  report_guest reset-unbind; report_guest ping-100; report_guest after-floods
+  if [ "$FWD_START" = start_tp ]; then
+    check_boot_dpdk; report_guest flood-64; report_guest flood-1514; return
+  fi
+  check_boot packed=0 access_platform=1
+  check_accounting flood-64 flood-1514
+  check_iotlb
+}
+
+# Lazy invalidation (iommu.strict=0: the guest batches its IOTLB flushes). packed=on on the NIC: RING_PACKED must be
+# negotiated when hp-fwd offers it under --iommu, and split rings are what runs when it does not.
+boot_viommu-lazy() {
+  viommu_setup 0 || return
+  boot viommu-lazy server 1 1 ",bus=rp0,iommu_platform=on,ats=on,packed=on" \
+    "ping:ping-100:100:56,flood:flood-1514:2:1514,ping:after-floods:5:56,counters" "--iommu"
+  report_guest ping-100; report_guest after-floods
+  if [ "$FWD_START" = start_tp ]; then
+    check_boot_dpdk; report_guest flood-1514; return
+  fi
+  local want=packed=0 offered ring=split
+  offered=$(offered_features)
+  if [ -n "$offered" ] && [ $(((offered >> 34) & 1)) = 1 ]; then want=packed=1 ring=packed; fi
+  check_boot $want access_platform=1
+  [ -n "$offered" ] && echo "      hp-fwd offered features $(printf '0x%x' "$offered") under --iommu: the guest ran $ring rings"
+  check_accounting flood-1514
+  check_iotlb
 }
 
 # ---------------------------------------------------------------- live migration (issue 15)
@@ -639,7 +742,7 @@ boot_migrate-hugepage() {
 }
 
 for b in $BOOTS; do
-  declare -F "boot_$b" > /dev/null || { fail "$b" "no such boot (known: server client mrg-off event-idx-off packed mq mtu9000 interrupt migrate-precopy migrate-postcopy migrate-hugepage)"; continue; }
+  declare -F "boot_$b" > /dev/null || { fail "$b" "no such boot (known: server client mrg-off event-idx-off packed mq mtu9000 interrupt viommu viommu-lazy migrate-precopy migrate-postcopy migrate-hugepage)"; continue; }
   run_boot "$b"
 done
 if [ $failed = 0 ] && [ "${HPQ_KEEP:-0}" = 0 ]; then rm -rf "$work"; else echo "qemu: kept $work"; fi

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "icmpecho.h"
+#include "iotlb.h"
 #include "migration.h"
 #include "output.h"
 #include "packets.h"
@@ -105,12 +106,28 @@ static uint16_t receive_burst(struct worker *w, struct hp_mbuf **pkts, uint64_t 
 	return n;
 }
 
+/* --iommu: how long a burst the guest RX ring did not take in full is offered again, and the pause between tries.
+ * An enqueue stops in front of a buffer the IOTLB does not map yet and asks the frontend for it; the update comes
+ * back after a round trip through the frontend (QEMU's main loop), so a reply is not dropped for a buffer the guest
+ * has just mapped. The pause sleeps rather than spins: on a small host the threads that answer need the core. */
+#define IOTLB_RETRY_SECONDS 0.1
+#define IOTLB_RETRY_PAUSE_NS 50000
+
 /* Enqueues n packets to the guest RX queue of w's pair (the enqueue copies them); counts what the ring took and
  * what it had no room for. */
 static void send_burst(struct worker *w, struct hp_mbuf **pkts, uint16_t n)
 {
 	struct queue_stats *s = &g_stats[w->qp];
-	uint16_t sent = n ? hp_vhost_enqueue_burst(w->dev->vid, (uint16_t)(2 * w->qp), pkts, n) : 0;
+	uint16_t q = (uint16_t)(2 * w->qp);
+	uint16_t sent = n ? hp_vhost_enqueue_burst(w->dev->vid, q, pkts, n) : 0;
+	if (g_opt.iommu && sent < n) {
+		double until = now_seconds() + IOTLB_RETRY_SECONDS;
+		const struct timespec pause = { 0, IOTLB_RETRY_PAUSE_NS };
+		while (sent < n && running(w->dev) && now_seconds() < until) {
+			nanosleep(&pause, NULL);
+			sent += hp_vhost_enqueue_burst(w->dev->vid, q, pkts + sent, (uint16_t)(n - sent));
+		}
+	}
 	stats_add(&s->tx_packets, sent);
 	stats_add(&s->tx_bytes, bytes_of(pkts, sent));
 	if (sent < n)
@@ -254,7 +271,7 @@ static int stop_device(struct device *d)
 /* What the frontend set up, for logs and scripts: one "device vid=N ..." line. */
 static void print_device(int vid, uint64_t features, unsigned vrings)
 {
-	char line[256], mtu_text[32];
+	char line[288], mtu_text[32];
 	uint16_t mtu = 0;
 	int rc = hp_vhost_get_mtu(vid, &mtu);
 	if (rc == 0)
@@ -263,9 +280,11 @@ static void print_device(int vid, uint64_t features, unsigned vrings)
 		snprintf(mtu_text, sizeof(mtu_text), "%s", rc == -ENOTSUP ? "none" : "error");
 #define F(bit) ((features >> (bit)) & 1)
 	snprintf(line, sizeof(line),
-		 "device vid=%d vrings=%u features=0x%llx packed=%d mrg_rxbuf=%d event_idx=%d indirect=%d mtu=%s", vid,
-		 vrings, (unsigned long long)features, (int)F(HP_VIRTIO_F_RING_PACKED), (int)F(HP_VIRTIO_NET_F_MRG_RXBUF),
-		 (int)F(HP_VIRTIO_RING_F_EVENT_IDX), (int)F(HP_VIRTIO_RING_F_INDIRECT_DESC), mtu_text);
+		 "device vid=%d vrings=%u features=0x%llx packed=%d mrg_rxbuf=%d event_idx=%d indirect=%d "
+		 "access_platform=%d mtu=%s",
+		 vid, vrings, (unsigned long long)features, (int)F(HP_VIRTIO_F_RING_PACKED),
+		 (int)F(HP_VIRTIO_NET_F_MRG_RXBUF), (int)F(HP_VIRTIO_RING_F_EVENT_IDX), (int)F(HP_VIRTIO_RING_F_INDIRECT_DESC),
+		 (int)F(HP_VIRTIO_F_ACCESS_PLATFORM), mtu_text);
 #undef F
 	out_line(line);
 }
@@ -338,6 +357,8 @@ static void on_destroy_device(int vid)
 		return;
 	retire_device(vid);
 	migration_device_gone(vid);
+	if (g_opt.iommu)
+		iotlb_device_gone(vid, g_opt.queues);
 	/* Every mbuf of a stopped device is back: the pool's in-use count is what other devices hold. */
 	snprintf(line, sizeof(line), "destroy_device vid=%d pool_in_use=%u pool_avail=%u", vid,
 		 hp_mempool_in_use_count(g_pool), hp_mempool_avail_count(g_pool));

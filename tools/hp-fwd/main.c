@@ -16,6 +16,7 @@
 #include "demo.h"
 #include "forward.h"
 #include "options.h"
+#include "output.h"
 #include "rxwait.h"
 #include "stats.h"
 
@@ -58,7 +59,8 @@ static int wait_signal(double secs)
 
 static int setup_driver(const struct fwd_options *o)
 {
-	uint64_t flags = (o->client ? HP_VHOST_USER_CLIENT : 0) | (o->postcopy ? HP_VHOST_USER_POSTCOPY_SUPPORT : 0);
+	uint64_t flags = (o->client ? HP_VHOST_USER_CLIENT : 0) | (o->postcopy ? HP_VHOST_USER_POSTCOPY_SUPPORT : 0) |
+			 (o->iommu ? HP_VHOST_USER_IOMMU_SUPPORT | HP_VHOST_USER_NET_STATS_ENABLE : 0);
 	if (hp_vhost_driver_register(o->socket, flags) != 0)
 		return -1;
 	if (o->split_only && hp_vhost_driver_disable_features(o->socket, 1ULL << HP_VIRTIO_F_RING_PACKED) != 0)
@@ -70,6 +72,19 @@ static int setup_driver(const struct fwd_options *o)
 	if (hp_vhost_driver_callback_register(o->socket, forward_ops()) != 0)
 		return -1;
 	return hp_vhost_driver_start(o->socket);
+}
+
+/* What the driver offers, for scripts (the features a frontend can negotiate): one "offered ..." line. */
+static void print_offered(const char *socket)
+{
+	char line[128];
+	uint64_t features = 0, protocol = 0;
+	if (hp_vhost_driver_get_features(socket, &features) != 0 ||
+	    hp_vhost_driver_get_protocol_features(socket, &protocol) != 0)
+		return;
+	snprintf(line, sizeof(line), "offered features=0x%llx protocol_features=0x%llx", (unsigned long long)features,
+		 (unsigned long long)protocol);
+	out_line(line);
 }
 
 int main(int argc, char **argv)
@@ -97,10 +112,11 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	install_signal_handlers();
-	fprintf(stderr, "hp-fwd: %s %s, mode %s, rx-mode %s, %u queue pair(s), burst %u%s%s\n",
+	fprintf(stderr, "hp-fwd: %s %s, mode %s, rx-mode %s, %u queue pair(s), burst %u%s%s%s\n",
 		o.client ? "connecting to" : "serving", o.socket, mode_name(o.mode), rx_mode_name(o.rx_mode), o.queues,
-		o.burst, o.postcopy ? ", postcopy" : "", o.seconds ? "" : ", until SIGINT/SIGTERM");
+		o.burst, o.postcopy ? ", postcopy" : "", o.iommu ? ", iommu" : "", o.seconds ? "" : ", until SIGINT/SIGTERM");
 
+	print_offered(o.socket);
 	stats_start(&o);
 	end = o.seconds ? now_seconds() + o.seconds : 0;
 	next_stats = o.stats_interval > 0 ? now_seconds() + o.stats_interval : 0;

@@ -11,7 +11,7 @@ static void usage(void)
 	fputs("usage: hp-fwd --socket PATH [--client] [--mode io|rxonly|txonly|macswap|icmpecho] [--pkt-len N]\n"
 	      "              [--burst N] [--queues N] [--seconds N] [--stats-interval S] [--json FILE] [--mac MAC]\n"
 	      "              [--rx-mode poll|interrupt|adaptive] [--idle-us N] [--idle-sleep US]\n"
-	      "              [--packed-only|--split-only] [--postcopy]\n"
+	      "              [--packed-only|--split-only] [--postcopy] [--iommu]\n"
 	      "       hp-fwd --demo [--seconds N]\n"
 	      "  --socket PATH         vhost-user socket (server: created here; --client: the frontend's)\n"
 	      "  --client              connect to the frontend's socket (it listens) instead of listening\n"
@@ -39,6 +39,11 @@ static void usage(void)
 	      "  --split-only          do not offer VIRTIO_F_RING_PACKED\n"
 	      "  --postcopy            offer postcopy live migration (VHOST_USER_PROTOCOL_F_PAGEFAULT): as a migration's\n"
 	      "                        destination, guest pages not yet copied are fetched from the source on first touch\n"
+	      "  --iommu               offer VIRTIO_F_IOMMU_PLATFORM (a guest behind a vIOMMU: buffers and rings are\n"
+	      "                        IOVAs, translated through the IOTLB the frontend fills); the summary's per-queue\n"
+	      "                        lines add iotlb_hits and iotlb_misses; replies the guest RX ring does not take at\n"
+	      "                        once (a buffer the IOTLB does not map yet) are offered again for up to 100 ms.\n"
+	      "                        For now the library then does not offer VIRTIO_F_RING_PACKED\n"
 	      "  --demo                run HotPath's own frontend (hp-frontend) against hp-fwd and print a table\n",
 	      stderr);
 }
@@ -174,6 +179,11 @@ bool parse_options(int argc, char **argv, struct fwd_options *o)
 		}
 		if (strcmp(a, "--postcopy") == 0) {
 			o->postcopy = true;
+			demo_only_ok = false;
+			continue;
+		}
+		if (strcmp(a, "--iommu") == 0) {
+			o->iommu = true;
 			demo_only_ok = false;
 			continue;
 		}

@@ -43,6 +43,7 @@ struct fwd_options {
 	bool packed_only;
 	bool split_only;
 	bool postcopy;           /* HP_VHOST_USER_POSTCOPY_SUPPORT */
+	bool iommu;              /* HP_VHOST_USER_IOMMU_SUPPORT (and per-vring stats for its IOTLB figures) */
 	bool demo;
 };
 

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "iotlb.h"
 #include "migration.h"
 #include "output.h"
 #include "rxwait.h"
@@ -49,6 +50,16 @@ static void echo_text(const struct fwd_options *o, const struct totals *t, char 
 	for (int v = 0; o->mode == FWD_ICMPECHO && v < ECHO_VERDICTS && used < len; v++)
 		used += (size_t)snprintf(buf + used, len - used, " %s=%llu", echo_verdict_name((enum echo_verdict)v),
 					 (unsigned long long)t->echo[v]);
+}
+
+/* --iommu: " iotlb_hits=N iotlb_misses=N" of queue pair q over the devices gone, into buf (else empty). */
+static void iotlb_text(const struct fwd_options *o, unsigned q, char *buf, size_t len)
+{
+	struct iotlb_figures f = iotlb_queue(q);
+	buf[0] = '\0';
+	if (o->iommu)
+		snprintf(buf, len, " iotlb_hits=%llu iotlb_misses=%llu", (unsigned long long)f.hits,
+			 (unsigned long long)f.misses);
 }
 
 void stats_start(const struct fwd_options *o)
@@ -115,6 +126,9 @@ static int write_json(const struct fwd_options *o, const struct totals *sum, con
 		for (int v = 0; o->mode == FWD_ICMPECHO && v < ECHO_VERDICTS; v++)
 			fprintf(f, ", \"%s\": %llu", echo_verdict_name((enum echo_verdict)v),
 				(unsigned long long)per[q].echo[v]);
+		if (o->iommu)
+			fprintf(f, ", \"iotlb_hits\": %llu, \"iotlb_misses\": %llu",
+				(unsigned long long)iotlb_queue(q).hits, (unsigned long long)iotlb_queue(q).misses);
 		fputs("}", f);
 	}
 	fputs("\n  ]\n}\n", f);
@@ -125,7 +139,7 @@ int stats_finish(const struct fwd_options *o, double active_seconds)
 {
 	double secs = now_seconds() - g_start, active = active_seconds > 0 ? active_seconds : secs;
 	struct totals per[FWD_MAX_QUEUES], sum;
-	char line[512], echo[160];
+	char line[512], echo[160], iotlb[64];
 	memset(&sum, 0, sizeof(sum));
 	for (unsigned q = 0; q < o->queues; q++) {
 		per[q] = read_queue(q);
@@ -139,9 +153,10 @@ int stats_finish(const struct fwd_options *o, double active_seconds)
 		sum.rx_sleeps += per[q].rx_sleeps;
 		sum.rx_kick_wakeups += per[q].rx_kick_wakeups;
 		echo_text(o, &per[q], echo, sizeof(echo));
-		snprintf(line, sizeof(line), "summary q%u rx_packets=%llu tx_packets=%llu tx_dropped=%llu%s", q,
+		iotlb_text(o, q, iotlb, sizeof(iotlb));
+		snprintf(line, sizeof(line), "summary q%u rx_packets=%llu tx_packets=%llu tx_dropped=%llu%s%s", q,
 			 (unsigned long long)per[q].rx_packets, (unsigned long long)per[q].tx_packets,
-			 (unsigned long long)per[q].tx_dropped, echo);
+			 (unsigned long long)per[q].tx_dropped, echo, iotlb);
 		out_line(line);
 	}
 	echo_text(o, &sum, echo, sizeof(echo));

@@ -282,6 +282,43 @@ public sealed unsafe class IotlbTrafficTests(ITestOutputHelper output)
         Assert.Equal(0UL, lb.Device.GetVring(0)!.Stats.TotalDrops + lb.Device.GetVring(1)!.Stats.TotalDrops);
     }
 
+    /// <summary>
+    /// QEMU forwards no invalidation while the device is stopped (it drops its IOMMU notifier at vhost stop): a guest
+    /// that frees its rings then (a driver unbind) maps the same IOVAs to other pages before the next start. Found
+    /// with a real guest: after an unbind/bind the TX ring was read through the old mapping (now the RX ring's page)
+    /// and every chain was dropped as WrongDirection.
+    /// </summary>
+    [Fact]
+    public void A_ring_stop_empties_the_iotlb_so_the_next_start_asks_for_its_ring_addresses_again()
+    {
+        using SocketLoopback lb = MappedLoopback("iotlb-stop", packed: false);
+        for (int i = 0; i < 5; i++) lb.Round(16, _ => 60);
+        Drain(lb);
+        Assert.Equal(lb.Guest.Sent, lb.Guest.Received);
+        Assert.NotEqual(0, lb.Device.Iotlb.Count);
+        // The ring misses of the start (sent before the loopback mapped everything) are read off the channel first.
+        lb.Frontend.ServeIotlbMisses(TimeSpan.FromMilliseconds(100), _ => { });
+
+        lb.Frontend.GetVringBase(0);
+        Assert.Equal(0, lb.Device.Iotlb.Count);
+        // Nothing is asked while the device stops (QEMU: "Unexpected IOTLB message when virtio device is stopped").
+        Assert.Empty(lb.Frontend.ServeIotlbMisses(TimeSpan.FromMilliseconds(300), _ => { }));
+        lb.Frontend.GetVringBase(1);
+        Assert.False(lb.Device.GetVring(0)!.IsTranslated || lb.Device.GetVring(1)!.IsTranslated);
+
+        // The next start names the same ring IOVAs: the backend asks for them instead of using the old mappings.
+        HashSet<ulong> ringPages = RingPages(lb.Guest);
+        lb.Frontend.SetVringAddr(FrontendPayloads.VringAddrIova(0, lb.Guest.Rings[0]));
+        lb.Frontend.SetVringAddr(FrontendPayloads.VringAddrIova(1, lb.Guest.Rings[1]));
+        var asked = new List<IotlbMissRequest>();
+        var clock = Stopwatch.StartNew();
+        while (asked.Count < 2 && clock.Elapsed < Deadline)
+            asked.AddRange(lb.Frontend.ServeIotlbMisses(TimeSpan.FromMilliseconds(200), _ => { }));
+        output.WriteLine($"misses after the restart: {string.Join(", ", asked.Select(m => $"0x{m.Iova:x}/{m.Perm}"))}");
+        Assert.True(asked.Count >= 2, "each restarted ring asks for its descriptor table");
+        Assert.All(asked, m => Assert.Contains(m.Iova & ~(Page - 1), ringPages));
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
@@ -388,6 +425,35 @@ public sealed unsafe class IotlbTrafficTests(ITestOutputHelper output)
         lb.Guest.Send(8, _ => 100);
         Drain(lb);
         Assert.Equal(8L, lb.Guest.Received);
+    }
+
+    /// <summary>
+    /// A Linux guest with lazy invalidation (iommu.strict=0) flushes its whole domain: QEMU's intel-iommu sends two
+    /// INVALIDATEs around the interrupt window, [0, 0xfee00000) and [0xfef00000, 2^64), the second ending exactly at
+    /// 2^64 (iova + size wraps to 0). Both are accepted and remove everything. DPDK 22.11 compares iova + size and
+    /// keeps every mapping above 0xfef00000 (where Linux puts its IOVAs): its guest in the viommu-lazy QEMU boot
+    /// gets 4 ping replies in 100.
+    /// </summary>
+    [Fact]
+    public void A_domain_wide_invalidation_ending_at_2_to_the_64_removes_every_mapping_above_its_start()
+    {
+        using SocketLoopback lb = MappedLoopback("iotlb-domain", packed: false);
+        for (int i = 0; i < 3; i++) lb.Round(16, _ => 60);
+        Drain(lb);
+        Assert.All(lb.Device.Iotlb.Entries, e => Assert.True(e.Iova >= 0xfef00000UL));
+        Assert.NotEqual(0, lb.Device.Iotlb.Count);
+
+        lb.Frontend.IotlbInvalidate(0xfef00000, 0xffffffff01100000);   // acknowledged, not refused
+        lb.Frontend.IotlbInvalidate(0, 0xfee00000);
+        Assert.Equal(0, lb.Device.Iotlb.Count);
+        Assert.False(lb.Device.GetVring(0)!.IsTranslated || lb.Device.GetVring(1)!.IsTranslated);
+
+        // Mapped again, the device goes on.
+        lb.Frontend.IotlbMapAll(lb.Guest.Memory);
+        long received = lb.Guest.Received;
+        lb.Guest.Send(8, _ => 100);
+        Drain(lb);
+        Assert.Equal(received + 8, lb.Guest.Received);
     }
 
     [Fact]

@@ -67,6 +67,8 @@ internal static unsafe class DeviceHandlers
         if (!VirtioFeatures.Has(s.Device.Features, VirtioFeatures.AccessPlatform))
             return HandlerResult.Fail(ControlError.IommuNotNegotiated, "IOTLB_MSG without VIRTIO_F_ACCESS_PLATFORM");
         IotlbPayload p = m.PayloadAs<IotlbPayload>();
+        if (ControlLog.IsEnabled(LogLevel.Debug))
+            s.Log(LogLevel.Debug, $"IOTLB type {p.Type} iova 0x{p.Iova:x} size 0x{p.Size:x} uaddr 0x{p.UserAddr:x} perm {IotlbPerm.Describe(p.Perm)}");
         switch (p.Type)
         {
             case IotlbUpdate:

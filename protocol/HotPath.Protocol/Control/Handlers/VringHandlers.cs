@@ -105,6 +105,7 @@ internal static class VringHandlers
             VhostSession.CloseVringFds(v, held);
             v.Invalidate(held);
         }
+        s.Device.IotlbStopped();
         return s.ReplyStruct(new VringStatePayload { Index = st.Index, Num = num });
     }
 
