@@ -2,8 +2,8 @@
 # What VIRTIO_F_IOMMU_PLATFORM costs: instructions per packet of hp-fwd's burst functions under callgrind, with the
 # IOTLB off and on, measured in one run under the same conditions. DPDK's virtio-user has no IOMMU mode, so the
 # frontend here is HotPath's own (artifacts/bin/hp-frontend, --iommu: IOMMU_PLATFORM acked, every region mapped
-# read-write at IOVA = GPA, one IOTLB entry per region) at full speed while hp-fwd (--iommu: the driver offers it)
-# runs under callgrind, as callgrind-ipp.sh does with DPDK's frontend. Per workload, length and mode it prints
+# read-write at IOVA = GPA, one IOTLB entry per region) at full speed while hp-fwd (--iommu: the driver offers it;
+# the IOTLB-off run gets --vring-stats, which --iommu implies) runs under callgrind, as callgrind-ipp.sh does with DPDK's frontend. Per workload, length and mode it prints
 # instructions per packet (ipp, empty polls included), burst calls per packet, and work = ipp - calls/pkt x the
 # instructions of an idle call (measured the same way with a frontend that sends nothing / posts no buffer).
 # Usage: perf/iotlb-ipp.sh [OUTFILE]    (env SECS per run, default 12; LENS default "64 1518"; WORKLOADS; HP_FWD)
@@ -20,7 +20,9 @@ out=${1:-/dev/null}
 run() {
   local wl=$1 len=$2 iommu=$3 dir=$4 mode field flag=""
   case $wl in dequeue) mode=rxonly; field=tx_packets;; enqueue) mode=txonly; field=rx_packets;; esac
-  [ "$iommu" = 1 ] && flag=--iommu
+  # --iommu turns per-vring stats on (its IOTLB counters); the IOTLB-off run gets them too, so only the IOTLB differs.
+  local fflag=""
+  if [ "$iommu" = 1 ]; then flag=--iommu; fflag=--iommu; else flag=--vring-stats; fi
   local sock=/tmp/iotlb-ipp-$$.sock cg=/tmp/iotlb-ipp-$$.callgrind log=/tmp/iotlb-ipp-$$.log
   rm -f "$sock"
   VALGRIND_OPTS="--dump-instr=yes" DOTNET_GCRegionRange=40000000 nice -n 19 valgrind --tool=callgrind --fair-sched=yes \
@@ -29,7 +31,7 @@ run() {
   local vp=$!
   for _ in $(seq 600); do [ -S "$sock" ] && break; sleep 0.2; done
   local line
-  line=$("$fe" --socket "$sock" --direction "$dir" --pkt-len "$len" --seconds "$secs" --connect-timeout 60 $flag 2>&1)
+  line=$("$fe" --socket "$sock" --direction "$dir" --pkt-len "$len" --seconds "$secs" --connect-timeout 60 $fflag 2>&1)
   kill -INT "$vp" 2>/dev/null; for _ in $(seq 150); do kill -0 "$vp" 2>/dev/null || break; sleep 0.2; done
   kill -KILL "$vp" 2>/dev/null; wait "$vp" 2>/dev/null
   local ins calls pk

@@ -28,9 +28,9 @@
 #             exact accounting (5 pings after the floods: hp-fwd has drained the TX ring), ACCESS_PLATFORM negotiated (access_platform=1) and hp-fwd's iotlb_hits and
 #             iotlb_misses both > 0
 #   viommu-lazy
-#             the same machine with lazy invalidation (iommu.strict=0) and packed=on on the NIC: ping 100/100, a
-#             1514-byte flood with exact accounting; RING_PACKED must be negotiated when hp-fwd's offered features
-#             have it, split rings run otherwise (the boot says which)
+#             the same machine and steps with lazy invalidation (iommu.strict=0) and packed=on on the NIC:
+#             RING_PACKED must be negotiated when hp-fwd's offered features have it (they do), split rings run
+#             otherwise (the boot says which)
 #   migrate-precopy
 #             live migration (issue 15): a source and a destination QEMU (memfd memory), each NIC on its own hp-fwd;
 #             the guest pings every 20 ms while the source migrates it (QMP, max-bandwidth HPQ_MIGRATE_BANDWIDTH,
@@ -548,21 +548,22 @@ boot_viommu() {
 }
 
 # Lazy invalidation (iommu.strict=0: the guest batches its IOTLB flushes). packed=on on the NIC: RING_PACKED must be
-# negotiated when hp-fwd offers it under --iommu, and split rings are what runs when it does not.
+# negotiated when hp-fwd offers it under --iommu (it does since the IOTLB takes packed rings), and split rings are
+# what runs when it does not. The same steps as the strict boot, so packed rings get the unbind/bind too.
 boot_viommu-lazy() {
   viommu_setup 0 || return
   boot viommu-lazy server 1 1 ",bus=rp0,iommu_platform=on,ats=on,packed=on" \
-    "ping:ping-100:100:56,flood:flood-1514:2:1514,ping:after-floods:5:56,counters" "--iommu"
-  report_guest ping-100; report_guest after-floods
+    "unbind:reset-unbind,ping:ping-100:100:56,flood:flood-64:2:64,flood:flood-1514:2:1514,ping:after-floods:5:56,counters" "--iommu"
+  report_guest reset-unbind; report_guest ping-100; report_guest after-floods
   if [ "$FWD_START" = start_tp ]; then
-    check_boot_dpdk; report_guest flood-1514; return
+    check_boot_dpdk; report_guest flood-64; report_guest flood-1514; return
   fi
   local want=packed=0 offered ring=split
   offered=$(offered_features)
   if [ -n "$offered" ] && [ $(((offered >> 34) & 1)) = 1 ]; then want=packed=1 ring=packed; fi
   check_boot $want access_platform=1
   [ -n "$offered" ] && echo "      hp-fwd offered features $(printf '0x%x' "$offered") under --iommu: the guest ran $ring rings"
-  check_accounting flood-1514
+  check_accounting flood-64 flood-1514
   check_iotlb
 }
 

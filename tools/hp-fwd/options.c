@@ -11,7 +11,7 @@ static void usage(void)
 	fputs("usage: hp-fwd --socket PATH [--client] [--mode io|rxonly|txonly|macswap|icmpecho] [--pkt-len N]\n"
 	      "              [--burst N] [--queues N] [--seconds N] [--stats-interval S] [--json FILE] [--mac MAC]\n"
 	      "              [--rx-mode poll|interrupt|adaptive] [--idle-us N] [--idle-sleep US]\n"
-	      "              [--packed-only|--split-only] [--postcopy] [--iommu]\n"
+	      "              [--packed-only|--split-only] [--postcopy] [--iommu] [--vring-stats]\n"
 	      "       hp-fwd --demo [--seconds N]\n"
 	      "  --socket PATH         vhost-user socket (server: created here; --client: the frontend's)\n"
 	      "  --client              connect to the frontend's socket (it listens) instead of listening\n"
@@ -43,7 +43,9 @@ static void usage(void)
 	      "                        IOVAs, translated through the IOTLB the frontend fills); the summary's per-queue\n"
 	      "                        lines add iotlb_hits and iotlb_misses; replies the guest RX ring does not take at\n"
 	      "                        once (a buffer the IOTLB does not map yet) are offered again for up to 100 ms.\n"
-	      "                        For now the library then does not offer VIRTIO_F_RING_PACKED\n"
+	      "                        Implies --vring-stats\n"
+	      "  --vring-stats         per-vring statistics (HP_VHOST_USER_NET_STATS_ENABLE): each burst also counts\n"
+	      "                        packets and bytes by size; perf/iotlb-ipp.sh measures --iommu against this\n"
 	      "  --demo                run HotPath's own frontend (hp-frontend) against hp-fwd and print a table\n",
 	      stderr);
 }
@@ -184,6 +186,12 @@ bool parse_options(int argc, char **argv, struct fwd_options *o)
 		}
 		if (strcmp(a, "--iommu") == 0) {
 			o->iommu = true;
+			o->vring_stats = true;
+			demo_only_ok = false;
+			continue;
+		}
+		if (strcmp(a, "--vring-stats") == 0) {
+			o->vring_stats = true;
 			demo_only_ok = false;
 			continue;
 		}

@@ -43,7 +43,8 @@ struct fwd_options {
 	bool packed_only;
 	bool split_only;
 	bool postcopy;           /* HP_VHOST_USER_POSTCOPY_SUPPORT */
-	bool iommu;              /* HP_VHOST_USER_IOMMU_SUPPORT (and per-vring stats for its IOTLB figures) */
+	bool iommu;              /* HP_VHOST_USER_IOMMU_SUPPORT (and vring_stats for its IOTLB figures) */
+	bool vring_stats;        /* HP_VHOST_USER_NET_STATS_ENABLE */
 	bool demo;
 };
 
