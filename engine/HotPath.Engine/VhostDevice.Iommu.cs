@@ -1,4 +1,5 @@
 using HotPath.Engine.Buffers;
+using HotPath.Engine.Datapath;
 using HotPath.Engine.Iommu;
 using HotPath.Engine.Memory;
 using HotPath.Engine.Vrings;
@@ -35,9 +36,12 @@ public sealed unsafe partial class VhostDevice
 
     /// <summary>An enqueue burst under the IOTLB (<see cref="EnqueueBurst(int, Mbuf**, ushort)"/> found no burst memory).</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private ushort EnqueueIotlb(Vring vq, IotlbViews views, Mbuf** pkts, ushort count) => vq.IsPacked
-        ? PackedIotlbBurst.Enqueue(this, vq, views, pkts, count)
-        : SplitIotlbBurst.Enqueue(this, vq, views, pkts, count);
+    private ushort EnqueueIotlb(Vring vq, IotlbViews views, Mbuf** pkts, ushort count)
+    {
+        // An idle poll ends here, as on the IOTLB-off path (the translated ring is read, nothing through the IOTLB).
+        if (!vq.IsReady || IdlePoll.NothingToDo(vq, Features)) return 0;
+        return vq.IsPacked ? PackedIotlbBurst.Enqueue(this, vq, views, pkts, count) : SplitIotlbBurst.Enqueue(this, vq, views, pkts, count);
+    }
 
     /// <summary>
     /// A dequeue burst under the IOTLB: the pending RARP announcement first, as on the IOTLB-off path
@@ -46,8 +50,9 @@ public sealed unsafe partial class VhostDevice
     [MethodImpl(MethodImplOptions.NoInlining)]
     private ushort DequeueIotlb(Vring vq, IotlbViews views, MempoolHeader* pool, Mbuf** pkts, ushort count)
     {
-        ushort r = vq.IsReady && _rarpPending != 0 ? PutRarp(vq, pool, pkts) : (ushort)0;
-        if (r == count) return r;
+        if (!vq.IsReady) return 0;
+        ushort r = _rarpPending != 0 ? PutRarp(vq, pool, pkts) : (ushort)0;
+        if (r == count || IdlePoll.NothingToDo(vq, Features)) return r;
         pkts += r;
         uint rest = (uint)(count - r);
         return (ushort)(r + (vq.IsPacked

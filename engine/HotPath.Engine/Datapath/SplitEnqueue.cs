@@ -23,10 +23,24 @@ internal static unsafe class SplitEnqueue
     private const ulong OffloadRequests =
         MbufOffload.TxL4Mask | MbufOffload.TxTcpSeg | MbufOffload.TxUdpSeg | MbufOffload.TxIpCksum;
 
-    public static ushort Run(VhostDevice dev, Vring vq, GuestMemory mem, Mbuf** pkts, uint count)
+    public static ushort Run(VhostDevice dev, Vring vq, GuestMemory mem, Mbuf** pkts, uint count) =>
+        Burst(dev, vq, mem, pkts, count, uint.MaxValue);
+
+    /// <summary>
+    /// <see cref="Run"/> taking at most <paramref name="chains"/> of the available chains: the IOTLB burst's bound
+    /// (the chains it checked the IOTLB maps). Running into it is running out of guest buffers.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public static ushort RunWithin(VhostDevice dev, Vring vq, GuestMemory mem, Mbuf** pkts, uint count, uint chains) =>
+        Burst(dev, vq, mem, pkts, count, chains);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ushort Burst(VhostDevice dev, Vring vq, GuestMemory mem, Mbuf** pkts, uint count, uint chains)
     {
         ulong features = dev.Features;
-        if (SplitRing.Begin(vq, features, out ushort availIdx, out ushort lastAvail) == 0) return 0;
+        uint pending = SplitRing.Begin(vq, features, out ushort availIdx, out ushort lastAvail);
+        if (pending == 0) return 0;
+        if (chains < pending) availIdx = (ushort)(lastAvail + chains);   // never with Run's bound (2^32 - 1)
 
         SplitScratch s = vq.SplitScratch!;
         byte* descs = vq.Desc;

@@ -26,41 +26,14 @@ internal static unsafe class PackedIotlbBurst
     public static ushort Dequeue(VhostDevice dev, Vring vq, IotlbViews views, MempoolHeader* pool, Mbuf** pkts, uint count)
     {
         if (!vq.IsReady || !vq.IsPacked) return 0;
-        ulong features = dev.Features;
-        PackedRing.Begin(dev, vq, features, out PackedCursor avail, out PackedCursor used);
-        byte* descs = vq.Desc;
-        uint size = vq.Size;
-        if (!PackedRing.HeadAvailable(descs, avail)) return 0;   // an empty ring costs one load
+        PackedRing.Begin(dev, vq, dev.Features, out PackedCursor avail, out _);
+        if (!PackedRing.HeadAvailable(vq.Desc, avail)) return 0;   // an empty ring costs one load
         PackedCursor scan = avail;
-        uint n = PackedIotlbPrescan.Resolvable(dev, vq, views, ref scan, Math.Min(count, size), IotlbPerm.Read, out _);
-        if (n == 0) return 0;
-        if (MbufOps.AllocBulk(pool, pkts, n) != 0)
-        {
-            vq.Stats.Add(VringStats.MbufAllocFailed, n);
-            return 0;
-        }
-        PackedScratch s = vq.PackedScratch!;
-        uint hdr = (uint)VirtioNetHeader.SizeFor(features);
-        bool offload = (features & DatapathLimits.HostOffloadFeatures) != 0;
-        uint* shadow = s.Shadow;
-        uint nShadow = 0, got = 0;
-        // One shadow entry per chain, n <= size of them.
-        while (nShadow < n)
-        {
-            // SAFETY: avail.Index < size; acquire load of its flags before anything else of it is read.
-            ulong meta = PackedDescriptor.ReadMeta(PackedDescriptor.At(descs, avail.Index));
-            if (!PackedDescriptor.IsAvail(meta, avail.Pattern)) break;   // only a guest taking a descriptor back
-            PackedStep step = PackedDequeue.Slow(dev, vq, views.Read, avail, meta, pkts[got], pool, hdr, offload);
-            PackedUsedRing.Add(descs, shadow, nShadow++, used.Index, used.Pattern, step.Id, 0);
-            avail.Advance(step.Descs, size);
-            used.Advance(step.Descs, size);
-            if (step.Reason == DropReason.None) got++;
-            else vq.Stats.Drop(step.Reason);
-        }
-        if (got != n) MbufOps.FreeBulk(pkts + got, n - got);
-        PackedRing.Complete(dev, vq, views.Read, shadow, nShadow, avail, used, features);
-        if (dev.StatsEnabled && got != 0) vq.Stats.CountPackets(pkts, (int)got);
-        return (ushort)got;
+        uint n = PackedIotlbPrescan.Resolvable(dev, vq, views, ref scan, Math.Min(count, vq.Size), IotlbPerm.Read, out _);
+        // Exactly those chains (one packet each), through the IOTLB-off burst with the readable view as its memory:
+        // a buffer or table the view does not hold (a write-only mapping, or a descriptor the guest rewrote since the
+        // prescan) is dropped as IotlbPermissionDenied there; nothing else differs.
+        return n == 0 ? (ushort)0 : PackedBursts.Dequeue(dev, vq, views.Read, pool, pkts, n);
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]

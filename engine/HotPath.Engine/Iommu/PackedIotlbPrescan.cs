@@ -38,12 +38,13 @@ internal static unsafe class PackedIotlbPrescan
         uint size = vq.Size;
         ushort writeFlag = bufPerm == IotlbPerm.Write ? FlagWrite : (ushort)0;
         ulong hits = 0;
+        RegionCache last = default;   // the mapping the previous buffer was found in
         uint k = 0;
         Scan s = Scan.Mapped;
         for (; k < max; k++)
         {
             PackedCursor next = at;
-            s = Chain(views, descs, size, ref next, writeFlag, bufPerm, ref hits, out ulong miss, out byte perm);
+            s = Chain(views, descs, size, ref next, writeFlag, bufPerm, ref last, ref hits, out ulong miss, out byte perm);
             if (s == Scan.Missed)
             {
                 vq.Stats.Add(VringStats.IotlbMisses, 1);
@@ -59,7 +60,7 @@ internal static unsafe class PackedIotlbPrescan
 
     /// <summary>Checks the chain at <paramref name="at"/> and moves <paramref name="at"/> past it.</summary>
     private static Scan Chain(IotlbViews v, byte* descs, uint size, ref PackedCursor at, ushort writeFlag, byte bufPerm,
-        ref ulong hits, out ulong miss, out byte missPerm)
+        ref RegionCache last, ref ulong hits, out ulong miss, out byte missPerm)
     {
         miss = 0;
         missPerm = bufPerm;
@@ -71,14 +72,14 @@ internal static unsafe class PackedIotlbPrescan
         ushort flags = PackedDescriptor.Flags(meta);
         at.Advance(1, size);
         if ((flags & (FlagIndirect | FlagNext)) == FlagIndirect)
-            return Indirect(v, addr, PackedDescriptor.Len(meta), size, writeFlag, bufPerm, ref hits, ref miss, ref missPerm);
+            return Indirect(v, addr, PackedDescriptor.Len(meta), size, writeFlag, bufPerm, ref last, ref hits, ref miss, ref missPerm);
 
         bool check = true;
         for (uint n = 1; ; n++)
         {
             if ((flags & FlagIndirect) != 0 || (flags & FlagWrite) != writeFlag) check = false;   // the walk drops it
             uint len = PackedDescriptor.Len(meta);
-            if (check && len != 0 && !IotlbPrescan.Mapped(v.Any, addr, len, ref hits, ref miss)) return Scan.Missed;
+            if (check && len != 0 && !IotlbPrescan.Mapped(v.Any, addr, len, ref last, ref hits, ref miss)) return Scan.Missed;
             if ((flags & FlagNext) == 0 || n == size) return Scan.Mapped;
             // SAFETY: at.Index < size. Acquire, as for the head.
             d = PackedDescriptor.At(descs, at.Index);
@@ -91,12 +92,12 @@ internal static unsafe class PackedIotlbPrescan
     }
 
     /// <summary>The indirect table at (<paramref name="iova"/>, <paramref name="len"/>) and the buffers of its entries.</summary>
-    private static Scan Indirect(IotlbViews v, ulong iova, uint len, uint size, ushort writeFlag, byte bufPerm, ref ulong hits,
-        ref ulong miss, ref byte missPerm)
+    private static Scan Indirect(IotlbViews v, ulong iova, uint len, uint size, ushort writeFlag, byte bufPerm,
+        ref RegionCache last, ref ulong hits, ref ulong miss, ref byte missPerm)
     {
         if (len == 0 || (len & 15) != 0 || (len >> 4) > size) return Scan.Mapped;   // malformed: the walk drops it
         missPerm = IotlbPerm.Read;
-        if (!IotlbPrescan.Mapped(v.Any, iova, len, ref hits, ref miss)) return Scan.Missed;
+        if (!IotlbPrescan.Mapped(v.Any, iova, len, ref last, ref hits, ref miss)) return Scan.Missed;
         missPerm = bufPerm;
         // Mapped but perhaps not readable: the walk drops it then. Read through the readable view, as the walk does.
         if (DescriptorTable.OpenIndirect(v.Read, iova, len, size, out DescriptorTable table) != DropReason.None) return Scan.Mapped;
@@ -106,7 +107,7 @@ internal static unsafe class PackedIotlbPrescan
             ushort flags = PackedDescriptor.Flags(meta);
             if ((flags & FlagIndirect) != 0 || (flags & FlagWrite) != writeFlag) return Scan.Mapped;
             uint l = PackedDescriptor.Len(meta);
-            if (l != 0 && !IotlbPrescan.Mapped(v.Any, addr, l, ref hits, ref miss)) return Scan.Missed;
+            if (l != 0 && !IotlbPrescan.Mapped(v.Any, addr, l, ref last, ref hits, ref miss)) return Scan.Missed;
         }
         return Scan.Mapped;
     }

@@ -26,44 +26,47 @@ internal static unsafe class SplitIotlbBurst
     public static ushort Dequeue(VhostDevice dev, Vring vq, IotlbViews views, MempoolHeader* pool, Mbuf** pkts, uint count)
     {
         if (!vq.IsReady || vq.IsPacked) return 0;
-        ulong features = dev.Features;
-        uint pending = SplitRing.Begin(vq, features, out _, out ushort lastAvail);
+        uint pending = SplitRing.Begin(vq, dev.Features, out _, out ushort lastAvail);
         if (pending == 0) return 0;
         uint n = IotlbPrescan.Resolvable(dev, vq, views, lastAvail, Math.Min(count, pending), IotlbPerm.Read);
-        if (n == 0) return 0;
-        if (MbufOps.AllocBulk(pool, pkts, n) != 0)
-        {
-            vq.Stats.Add(VringStats.MbufAllocFailed, n);
-            return 0;
-        }
-        SplitScratch s = vq.SplitScratch!;
-        ushort* ring = (ushort*)(vq.Avail + SplitRingLayout.AvailRingOffset);
-        uint size = vq.Size, mask = size - 1;
-        uint hdr = (uint)VirtioNetHeader.SizeFor(features);
-        bool offload = (features & DatapathLimits.HostOffloadFeatures) != 0;
-        VringUsedElem* shadow = s.Shadow;
-        uint got = 0;
-        for (uint k = 0; k < n; k++)
-        {
-            // SAFETY: the index is masked into the translated avail ring; read once into a local.
-            ushort head = ring[(ushort)(lastAvail + k) & mask];
-            // Every consumed chain is returned used with length 0; k < n <= size, inside the shadow ring.
-            *(ulong*)(shadow + k) = head;
-            WalkResult w = SplitRing.Walk(views.Read, vq.Desc, size, head, 0, s.Vec, s.VecCapacity);
-            DropReason r = w.Reason != DropReason.None
-                ? w.Reason
-                : GuestToMbuf.Packet(dev, s.Vec, w.Count, w.Total, pkts[got], pool, hdr, offload);
-            if (r == DropReason.None) got++;
-            else vq.Stats.Drop(r);
-        }
-        if (got != n) MbufOps.FreeBulk(pkts + got, n - got);
-        SplitRing.Complete(dev, vq, shadow, n, (ushort)(lastAvail + n), VirtioFeatures.Has(features, VirtioFeatures.RingEventIdx));
-        if (dev.StatsEnabled && got != 0) vq.Stats.CountPackets(pkts, (int)got);
-        return (ushort)got;
+        // Exactly those chains (one packet each), through the IOTLB-off burst with the readable view as its memory:
+        // a buffer or table the view does not hold (a write-only mapping, or a descriptor the guest rewrote since the
+        // prescan) is dropped as IotlbPermissionDenied there; nothing else differs.
+        return n == 0 ? (ushort)0 : SplitDequeue.Run(dev, vq, views.Read, pool, pkts, n);
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     public static ushort Enqueue(VhostDevice dev, Vring vq, IotlbViews views, Mbuf** pkts, uint count)
+    {
+        if (!vq.IsReady || vq.IsPacked) return 0;
+        // While logging, the pieces must be logged by guest physical address: the slow path with the log taken away.
+        if (vq.ActiveLog != null) return EnqueueLogged(dev, vq, views, pkts, count);
+        uint done = 0, want = count;   // chains to check: one per packet to start with
+        while (done < count)
+        {
+            uint pending = SplitRing.Begin(vq, dev.Features, out _, out ushort lastAvail);
+            if (pending == 0) break;
+            uint ask = Math.Min(pending, want);
+            uint ok = IotlbPrescan.Resolvable(dev, vq, views, lastAvail, ask, IotlbPerm.Write);
+            if (ok == 0) break;
+            // The IOTLB-off burst with the writable view as its memory, on the checked chains only (RX indirect
+            // tables are read through the readable view: the writable view's DescriptorTables).
+            uint k = SplitEnqueue.RunWithin(dev, vq, views.Write, pkts + done, count - done, ok);
+            done += k;
+            if (ok < ask) break;   // a miss, asked for: the rest waits for the update
+            if (k == 0)
+            {
+                // The next packet did not fit the checked chains: out of buffers, or (mergeable) it needs more.
+                if (ask == pending) break;
+                want = 2 * ask;
+            }
+        }
+        return (ushort)done;
+    }
+
+    /// <summary>The enqueue while logging: each packet through the slow path, its pieces logged by guest physical address.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static ushort EnqueueLogged(VhostDevice dev, Vring vq, IotlbViews views, Mbuf** pkts, uint count)
     {
         if (!vq.IsReady || vq.IsPacked) return 0;
         ulong features = dev.Features;
