@@ -20,10 +20,10 @@ internal static unsafe class PackedEnqueueSlow
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     public static PackedEnqueueStep Packet(VhostDevice dev, Vring vq, GuestMemory mem, Mbuf* m, ulong meta,
-        PackedCursor avail, PackedCursor used, uint nShadow)
+        PackedCursor avail, PackedCursor used, uint nShadow, uint directFrom)
     {
         ulong features = dev.Features;
-        var c = new PackedBurst(dev, vq, mem, features, avail, used, nShadow);
+        var c = new PackedBurst(dev, vq, mem, features, avail, used, nShadow, directFrom);
         bool delivered = VirtioFeatures.Has(features, VirtioFeatures.NetMrgRxbuf) ? Mergeable(ref c, m, meta) : Single(ref c, m, meta);
         return new PackedEnqueueStep(c.Avail, c.Used, c.NShadow, delivered);
     }
