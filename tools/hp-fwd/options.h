@@ -44,6 +44,8 @@ struct fwd_options {
 	bool split_only;
 	bool postcopy;           /* HP_VHOST_USER_POSTCOPY_SUPPORT */
 	bool demo;
+	unsigned nr_lcores;      /* 0: threads run where the scheduler puts them; else queue pair q on lcores[q % nr_lcores] */
+	unsigned lcores[FWD_MAX_QUEUES];
 };
 
 /* Parses argv into *o. On a bad command line prints the reason and the usage on stderr and returns false. */
