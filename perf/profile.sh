@@ -10,10 +10,15 @@ wl=$1; len=$2; packed=$3
 prof=$root/artifacts/profile
 if [ ! -f "$prof/lib/libhotpath.so.1" ] || [ "${REPUBLISH:-0}" = 1 ]; then
   dotnet publish protocol/HotPath.Native/HotPath.Native.csproj -c Release -o "$prof/obj" --nologo -v quiet -p:StripSymbols=false
-  # Valgrind 3.19 cannot read the DWARF 5 of the .dbg: keep only its symbol table, and point the library at it.
   mkdir -p "$prof/lib"
-  objcopy --strip-debug "$prof/obj/HotPath.Native.so.dbg" "$prof/lib/HotPath.Native.so.sym"
-  objcopy --remove-section .gnu_debuglink "$prof/obj/HotPath.Native.so" "$prof/lib/libhotpath.so.1"
+  # The unstripped native output must not be what build.sh's next publish picks up as up to date (it would find no
+  # .dbg to install): drop the intermediate native folder so that publish links again with its own settings.
+  rm -rf "$root/protocol/HotPath.Native/obj/Release/net9.0/linux-x64/native"
+  # Valgrind 3.19 cannot read DWARF 5: keep only the symbol table, beside the library, and point the library at it.
+  # StripSymbols=false leaves the symbols in the .so itself (a .dbg in obj/ would be one from an older publish).
+  rm -f "$prof/obj/HotPath.Native.so.dbg"
+  objcopy --strip-debug "$prof/obj/HotPath.Native.so" "$prof/lib/HotPath.Native.so.sym"
+  objcopy --strip-debug --remove-section .gnu_debuglink "$prof/obj/HotPath.Native.so" "$prof/lib/libhotpath.so.1"
   (cd "$prof/lib" && objcopy --add-gnu-debuglink=HotPath.Native.so.sym libhotpath.so.1)
 fi
 line=$(LD_LIBRARY_PATH=$prof/lib DOTNET_GCRegionRange=40000000 SECS=${SECS:-15} "$(cd "$(dirname "$0")/.." && pwd)/scripts/interop/callgrind-ipp.sh" \

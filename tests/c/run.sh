@@ -102,6 +102,10 @@ echo "== hp-fwd command line"
 [ $rc = 2 ] && pass "hp-fwd --idle-sleep 100001: exit 2" || fail "hp-fwd --idle-sleep 100001 exited $rc"
 "$art/bin/hp-fwd" --socket /tmp/x.sock --mac 01:00:00:00:00:01 > /dev/null 2>&1; rc=$?
 [ $rc = 2 ] && pass "hp-fwd --mac with a multicast address: exit 2" || fail "hp-fwd --mac 01:... exited $rc"
+for bad in "--lcores 0-" "--lcores 1,,2" "--cpu 0,1" "--lcores $(nproc --all)" "--lcores 0 --cpu 0"; do
+  "$art/bin/hp-fwd" --socket /tmp/x.sock $bad > /dev/null 2>&1; rc=$?
+  [ $rc = 2 ] && pass "hp-fwd $bad: exit 2" || fail "hp-fwd $bad exited $rc"
+done
 "$art/bin/hp-fwd" --socket /tmp/x.sock --packed-only --split-only > /dev/null 2>&1; rc=$?
 [ $rc = 2 ] && pass "hp-fwd --packed-only --split-only: exit 2" || fail "exclusive options exited $rc"
 # --iommu offers ACCESS_PLATFORM (bit 33); without it, hp-fwd offers no such thing.
@@ -141,10 +145,24 @@ json_num() { sed -n "s/.*\"$2\": \([0-9]*\).*/\1/p" "$1" | head -1; }
 peer_num() { echo "$1" | sed -n "s/.* $2=\([0-9]*\).*/\1/p"; }
 wait_socket() { for _ in $(seq 100); do [ -S "$1" ] && return 0; sleep 0.1; done; return 1; }
 
+# True when a thread of process $1 other than its main thread may run on CPU $2 only (waits up to 10 s for it).
+pinned_thread() {
+  local deadline=$((SECONDS + 10)) t
+  while [ $SECONDS -lt $deadline ]; do
+    for t in /proc/"$1"/task/*; do
+      [ "${t##*/}" = "$1" ] && continue
+      [ "$(sed -n 's/^Cpus_allowed_list:\s*//p' "$t/status" 2>/dev/null)" = "$2" ] && return 0
+    done
+    sleep 0.1
+  done
+  return 1
+}
+
 # One hp-fwd run against virtio-user. Server mode: hp-fwd listens, testpmd connects. Client mode: testpmd listens
-# (virtio-user server=1) and hp-fwd --client connects.
-fwd_case() { # NAME FWD_MODE PEER_MODE server|client
-  local name=$1 mode=$2 pmode=$3 side=$4
+# (virtio-user server=1) and hp-fwd --client connects. PIN_CPU (server mode): hp-fwd --cpu PIN_CPU, and its
+# forwarding thread must be seen on that CPU alone.
+fwd_case() { # NAME FWD_MODE PEER_MODE server|client [PIN_CPU]
+  local name=$1 mode=$2 pmode=$3 side=$4 pin=${5:-}
   local sock=$work/$name.sock json=$work/$name.json out=$work/$name.out err=$work/$name.err peer fwd_rc
   if [ "$side" = client ]; then
     "$peer_sh" "$sock" "$pmode" 8 64 0 1 ",server=1" > "$work/$name.peer" &
@@ -153,10 +171,17 @@ fwd_case() { # NAME FWD_MODE PEER_MODE server|client
     "$art/bin/hp-fwd" --client --socket "$sock" --mode "$mode" --seconds 6 --json "$json" > "$out" 2> "$err"; fwd_rc=$?
     wait $ppid; peer=$(cat "$work/$name.peer")
   else
-    "$art/bin/hp-fwd" --socket "$sock" --mode "$mode" --seconds 9 --json "$json" > "$out" 2> "$err" &
+    "$art/bin/hp-fwd" --socket "$sock" --mode "$mode" --seconds 9 --json "$json" ${pin:+--cpu "$pin"} > "$out" 2> "$err" &
     local fpid=$!
     wait_socket "$sock" || { fail "hp-fwd $name: no socket"; kill -INT $fpid; wait $fpid; return; }
-    peer=$("$peer_sh" "$sock" "$pmode" 6 64)
+    "$peer_sh" "$sock" "$pmode" 6 64 > "$work/$name.peer" &
+    local ppid=$!
+    if [ -n "$pin" ]; then
+      pinned_thread $fpid "$pin" && grep -q "forwarding thread on CPU $pin\$" "$err" &&
+        pass "hp-fwd $name --cpu $pin: the forwarding thread runs on CPU $pin alone" ||
+        fail "hp-fwd $name --cpu $pin: no thread pinned to CPU $pin"
+    fi
+    wait $ppid; peer=$(cat "$work/$name.peer")
     wait $fpid; fwd_rc=$?
   fi
   local frx ftx prx ptx
@@ -177,7 +202,7 @@ fwd_case() { # NAME FWD_MODE PEER_MODE server|client
 echo "== hp-fwd against virtio-user"
 fwd_case txonly txonly rxonly server
 fwd_case rxonly rxonly txonly server
-fwd_case io io io server
+fwd_case io io io server $(( $(nproc) - 1 ))
 fwd_case macswap macswap io server
 fwd_case client-txonly txonly rxonly client
 fwd_case client-rxonly rxonly txonly client

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -236,6 +237,31 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
+/* Starts w's thread, on its CPU when --lcores gave some (the attribute pins it before its first instruction). */
+static int start_worker(struct worker *w)
+{
+	pthread_attr_t attr;
+	int rc;
+	if (g_opt.nr_lcores == 0)
+		return pthread_create(&w->thread, NULL, worker_main, w);
+	if (pthread_attr_init(&attr) != 0)
+		return -1;
+	cpu_set_t cpus;
+	CPU_ZERO(&cpus);
+	CPU_SET(g_opt.lcores[w->qp % g_opt.nr_lcores], &cpus);
+	rc = pthread_attr_setaffinity_np(&attr, sizeof(cpus), &cpus);
+	if (rc == 0)
+		rc = pthread_create(&w->thread, &attr, worker_main, w);
+	else
+		fprintf(stderr, "hp-fwd: queue pair %u: cannot pin to CPU %u: %s\n", w->qp,
+			g_opt.lcores[w->qp % g_opt.nr_lcores], strerror(rc));
+	pthread_attr_destroy(&attr);
+	if (rc == 0)
+		fprintf(stderr, "hp-fwd: vid %d queue pair %u: forwarding thread on CPU %u\n", w->dev->vid, w->qp,
+			g_opt.lcores[w->qp % g_opt.nr_lcores]);
+	return rc;
+}
+
 #define JOIN_TIMEOUT_S 5
 
 /*
@@ -320,7 +346,7 @@ static int on_new_device(int vid)
 	for (unsigned q = 0; q < d->nr_qp; q++) {
 		d->workers[q].dev = d;
 		d->workers[q].qp = q;
-		if (pthread_create(&d->workers[q].thread, NULL, worker_main, &d->workers[q]) != 0) {
+		if (start_worker(&d->workers[q]) != 0) {
 			fprintf(stderr, "hp-fwd: vid %d: cannot start the thread of queue pair %u\n", vid, q);
 			if (stop_device(d) == 0)
 				free(d);

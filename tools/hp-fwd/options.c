@@ -1,6 +1,7 @@
 #include "options.h"
 
 #include <ctype.h>
+#include <sched.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,7 +12,7 @@ static void usage(void)
 	fputs("usage: hp-fwd --socket PATH [--client] [--mode io|rxonly|txonly|macswap|icmpecho] [--pkt-len N]\n"
 	      "              [--burst N] [--queues N] [--seconds N] [--stats-interval S] [--json FILE] [--mac MAC]\n"
 	      "              [--rx-mode poll|interrupt|adaptive] [--idle-us N] [--idle-sleep US]\n"
-	      "              [--packed-only|--split-only] [--postcopy] [--iommu] [--vring-stats]\n"
+	      "              [--packed-only|--split-only] [--postcopy] [--iommu] [--vring-stats] [--lcores LIST|--cpu N]\n"
 	      "       hp-fwd --demo [--seconds N]\n"
 	      "  --socket PATH         vhost-user socket (server: created here; --client: the frontend's)\n"
 	      "  --client              connect to the frontend's socket (it listens) instead of listening\n"
@@ -35,6 +36,10 @@ static void usage(void)
 	      "                        before each poll until packets come again, leaving the CPU to others (a VM's\n"
 	      "                        vCPUs on a small host); default 0: busy-poll always. Not with interrupt or\n"
 	      "                        adaptive, which sleep until the guest kicks instead\n"
+	      "  --lcores LIST         pin the forwarding threads as testpmd's -l: queue pair q's thread runs on the q-th\n"
+	      "                        CPU of LIST (wrapping around), e.g. 2 or 2,3 or 2-5; each CPU must be one this\n"
+	      "                        process may run on (default: no pinning)\n"
+	      "  --cpu N               the same as --lcores N\n"
 	      "  --packed-only         refuse devices that do not negotiate VIRTIO_F_RING_PACKED\n"
 	      "  --split-only          do not offer VIRTIO_F_RING_PACKED\n"
 	      "  --postcopy            offer postcopy live migration (VHOST_USER_PROTOCOL_F_PAGEFAULT): as a migration's\n"
@@ -70,6 +75,37 @@ static bool parse_uint(const char *s, unsigned long lo, unsigned long hi, unsign
 		return false;
 	*out = (unsigned)v;
 	return true;
+}
+
+/* A CPU list as testpmd's -l: "N", "A-B" and commas between them, at most FWD_MAX_QUEUES CPUs, each one this process
+ * may run on (its affinity mask). */
+static bool parse_lcores(const char *s, struct fwd_options *o)
+{
+	cpu_set_t allowed;
+	if (sched_getaffinity(0, sizeof(allowed), &allowed) != 0)
+		CPU_ZERO(&allowed);
+	o->nr_lcores = 0;
+	while (*s != '\0') {
+		char *end;
+		unsigned long a, b;
+		if (!isdigit((unsigned char)*s))
+			return false;
+		a = b = strtoul(s, &end, 10);
+		if (*end == '-') {
+			if (!isdigit((unsigned char)end[1]))
+				return false;
+			b = strtoul(end + 1, &end, 10);
+		}
+		if (b < a || b >= CPU_SETSIZE || (*end != ',' && *end != '\0') || (*end == ',' && end[1] == '\0'))
+			return false;
+		for (unsigned long c = a; c <= b; c++) {
+			if (o->nr_lcores == FWD_MAX_QUEUES || !CPU_ISSET(c, &allowed))
+				return false;
+			o->lcores[o->nr_lcores++] = (unsigned)c;
+		}
+		s = *end == ',' ? end + 1 : end;
+	}
+	return o->nr_lcores > 0;
 }
 
 static bool parse_rx_mode(const char *s, enum rx_mode *m)
@@ -240,6 +276,13 @@ bool parse_options(int argc, char **argv, struct fwd_options *o)
 		} else if (strcmp(a, "--mac") == 0) {
 			if (!parse_mac(v, o->mac))
 				return bad("--mac wants a unicast address like 02:00:00:00:00:02", v);
+		} else if (strcmp(a, "--lcores") == 0 || strcmp(a, "--cpu") == 0) {
+			if (o->nr_lcores != 0)
+				return bad("--lcores and --cpu are given once", NULL);
+			if (strcmp(a, "--cpu") == 0 && strchr(v, ',') != NULL)
+				return bad("--cpu wants one CPU (--lcores takes a list)", v);
+			if (!parse_lcores(v, o))
+				return bad("--lcores wants CPUs this process may run on, as N, A-B or a comma list of them", v);
 		} else if (strcmp(a, "--json") == 0) {
 			if (*v == '\0')
 				return bad("--json wants a file name", NULL);

@@ -46,6 +46,8 @@ struct fwd_options {
 	bool iommu;              /* HP_VHOST_USER_IOMMU_SUPPORT (and vring_stats for its IOTLB figures) */
 	bool vring_stats;        /* HP_VHOST_USER_NET_STATS_ENABLE */
 	bool demo;
+	unsigned nr_lcores;      /* 0: threads run where the scheduler puts them; else queue pair q on lcores[q % nr_lcores] */
+	unsigned lcores[FWD_MAX_QUEUES];
 };
 
 /* Parses argv into *o. On a bad command line prints the reason and the usage on stderr and returns false. */

@@ -1,3 +1,4 @@
+using System.Runtime.Intrinsics;
 using HotPath.Engine.Interop;
 
 namespace HotPath.Engine.Buffers;
@@ -35,18 +36,17 @@ public static unsafe class MbufOps
     {
         Debug.Assert(m != null);
         ushort bufLen = m->BufLen;
-        ushort dataOff = bufLen < Mbuf.DefaultHeadroom ? bufLen : Mbuf.DefaultHeadroom;
-        // data_off, refcnt, nb_segs and port are adjacent (offsets 16..23, DPDK's rearm_data): one 8-byte store.
-        *(ulong*)&m->DataOff = dataOff | (1UL << 16) | (1UL << 32) | (0xFFFFUL << 48);
-        m->OlFlags = 0;
-        m->PacketType = 0;
-        m->PktLen = 0;
-        m->DataLen = 0;
-        m->VlanTci = 0;
-        m->VlanTciOuter = 0;
-        m->Hash = 0;
-        m->Next = null;
-        m->TxOffload = 0;
+        ulong dataOff = bufLen < Mbuf.DefaultHeadroom ? bufLen : Mbuf.DefaultHeadroom;
+        // Five stores over the fields a reset sets: data_off, refcnt 1, nb_segs 1, port 0xFFFF (16..23, DPDK's
+        // rearm_data); ol_flags, packet_type, pkt_len (24..39); data_len, vlan_tci, buf_len (kept), vlan_tci_outer
+        // (40..47); hash (48..55); next and tx_offload (64..79). The pool pointer and everything past 80 stay.
+        // SAFETY: m points to a whole mbuf header (the Mbuf struct's layout is fixed: FieldOffset).
+        byte* p = (byte*)m;
+        *(ulong*)(p + 16) = dataOff | (1UL << 16) | (1UL << 32) | (0xFFFFUL << 48);
+        Vector128<ulong>.Zero.Store((ulong*)(p + 24));
+        *(ulong*)(p + 40) = (ulong)bufLen << 32;
+        *(ulong*)(p + 48) = 0;
+        Vector128<ulong>.Zero.Store((ulong*)(p + 64));
     }
 
     /// <summary>rte_pktmbuf_free: frees every segment of the chain (each honouring its refcnt). Null is a no-op.</summary>

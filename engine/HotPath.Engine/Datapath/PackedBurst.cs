@@ -27,9 +27,11 @@ internal unsafe ref struct PackedBurst
     public PackedCursor Avail;
     public PackedCursor Used;
     public uint NShadow;
+    /// <summary>The burst's <see cref="PackedUsedRing.DirectFrom"/>.</summary>
+    public readonly uint DirectFrom;
 
     public PackedBurst(VhostDevice dev, Vring vq, GuestMemory mem, ulong features, PackedCursor avail, PackedCursor used, uint nShadow,
-        uint limit)
+        uint limit, uint directFrom)
     {
         Vq = vq;
         Limit = limit;
@@ -47,6 +49,7 @@ internal unsafe ref struct PackedBurst
         Avail = avail;
         Used = used;
         NShadow = nShadow;
+        DirectFrom = directFrom;
     }
 
     /// <summary>Chains the burst can still return used: one lap per burst (the shadow's size), or fewer (<see cref="Limit"/>).</summary>
@@ -76,7 +79,7 @@ internal unsafe ref struct PackedBurst
     public void Use(ushort id, uint len, uint descs)
     {
         // SAFETY: NShadow < Size (callers check Room first); Used.Index < Size.
-        PackedUsedRing.Add(Descs, Shadow, NShadow++, Used.Index, Used.Pattern, id, len);
+        PackedUsedRing.Add(Descs, Shadow, NShadow++, DirectFrom, Used.Index, Used.Pattern, id, len);
         Used.Advance(descs, Size);
     }
 

@@ -21,7 +21,7 @@ internal static unsafe class PackedColdPublish
         PackedScratch s = vq.PackedScratch!;
         InflightQueue? inflight = (vq.ColdFeatures & Vring.ColdInflight) != 0 ? vq.Inflight : null;
         if (inflight != null) InflightPackedInOrder.Publishing(inflight, s.TakenEntries, s.Taken, used.Index, used.Wrap);
-        PackedUsedRing.Publish(vq.Desc, shadow, n);
+        PackedUsedRing.Publish(vq.Desc, shadow, n, PackedUsedRing.DirectNever);
         if (vq.ActiveLog is { } log) DirtyLogging.PackedUsed(log, vq, shadow, used.Index);
         if (inflight != null) InflightPackedInOrder.Published(inflight, s.TakenEntries, s.Taken);
         s.Taken = 0;

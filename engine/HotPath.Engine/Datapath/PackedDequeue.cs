@@ -13,10 +13,10 @@ namespace HotPath.Engine.Datapath;
 /// the ring is ready.
 /// <para>Shape: the burst loop keeps its state in registers. At a cache-line boundary with four packets wanted it
 /// tries the batch: four available single readable descriptors whose packets fit one mbuf each, in the cached memory
-/// region, with plain headers, checked together (<see cref="PackedBatch"/>) before any is taken. Otherwise one chain:
+/// region, with plain headers, checked together and taken out of line (<see cref="PackedBatch.TxBatches"/>). Otherwise one chain:
 /// the common one (single descriptor, cached region, plain header, fits one mbuf) inline, every other shape through
-/// <see cref="Slow"/> (full walker, copies at once). Inline copies are deferred to the end of the burst; used flags are
-/// published once, after them (<see cref="PackedUsedRing"/>).</para>
+/// <see cref="Slow"/> (full walker, copies at once). The one-chain path's copies are deferred to the end of the burst;
+/// the burst's first used flags are stored after them, which is when the driver sees the burst (<see cref="PackedUsedRing"/>).</para>
 /// </summary>
 [SkipLocalsInit]
 internal static unsafe class PackedDequeue
@@ -43,48 +43,32 @@ internal static unsafe class PackedDequeue
         // Every mbuf of the pool, just reset, has the same room after its headroom.
         uint room = (uint)(pkts[0]->BufLen - pkts[0]->DataOff);
         uint* shadow = s.Shadow;
+        uint directFrom = PackedUsedRing.DirectFrom(vq);
         var batch = new BatchCopy(s.Batch, s.BatchCapacity);
-        RegionCache region = default;
+        RegionCache region = PackedRing.FirstRegion(vq, ColdBurst.PackedReadNeedsPieces, mem, PackedDescriptor.At(descs, avail.Index));
         uint nShadow = 0, got = 0, batched = 0;
         // At most one lap of chains per burst: the shadow and the deferred copies hold one entry per chain.
         while (got < n && nShadow < size)
         {
             byte* d = PackedDescriptor.At(descs, avail.Index);
-            if (PackedRing.CanBatch(avail, used, nShadow, size, n - got))
+            uint limit = PackedRing.BatchLimit(avail, directFrom, nShadow, size, n - got);
+            if (limit != 0)
             {
-                // SAFETY: avail.Index + 4 <= size (CanBatch): the four descriptors are inside the translated ring.
-                // Each meta word is one acquire load (the flags that say "available" and the len/id they publish).
-                ulong m0 = PackedDescriptor.ReadMeta(d), m1 = PackedDescriptor.ReadMeta(d + 16),
-                    m2 = PackedDescriptor.ReadMeta(d + 32), m3 = PackedDescriptor.ReadMeta(d + 48);
-                if (PackedBatch.TxFits(m0, m1, m2, m3, PackedBatch.Want(avail.Pattern, 0), hdr, room))
+                // SAFETY: the lines from d on are inside the ring (BatchLimit); used == avail (directFrom), so their
+                // slots are the used slots.
+                uint k = PackedBatch.TxBatches(d, pkts + got, limit, PackedBatch.Want(avail.Pattern, 0), hdr, room, offload,
+                    used.Pattern, nShadow == 0, mem, region);
+                if (k != 0)
                 {
-                    // Addresses after the flags (the acquires above), each read once.
-                    uint l0 = PackedDescriptor.Len(m0), l1 = PackedDescriptor.Len(m1), l2 = PackedDescriptor.Len(m2), l3 = PackedDescriptor.Len(m3);
-                    byte* s0 = PackedRing.Translate(ref region, vq, ColdBurst.PackedReadNeedsPieces, mem, PackedDescriptor.ReadAddr(d), l0);
-                    byte* s1 = PackedRing.Translate(ref region, vq, ColdBurst.PackedReadNeedsPieces, mem, PackedDescriptor.ReadAddr(d + 16), l1);
-                    byte* s2 = PackedRing.Translate(ref region, vq, ColdBurst.PackedReadNeedsPieces, mem, PackedDescriptor.ReadAddr(d + 32), l2);
-                    byte* s3 = PackedRing.Translate(ref region, vq, ColdBurst.PackedReadNeedsPieces, mem, PackedDescriptor.ReadAddr(d + 48), l3);
-                    // SAFETY: each non-null source holds its len > hdr >= 2 bytes; a header asking for offloads
-                    // (flags or gso_type non-zero) goes the full way.
-                    if (s0 != null && s1 != null && s2 != null && s3 != null &&
-                        (!offload || (*(ushort*)s0 | *(ushort*)s1 | *(ushort*)s2 | *(ushort*)s3) == 0))
-                    {
-                        Take(ref batch, pkts[got], s0 + hdr, l0 - hdr);
-                        Take(ref batch, pkts[got + 1], s1 + hdr, l1 - hdr);
-                        Take(ref batch, pkts[got + 2], s2 + hdr, l2 - hdr);
-                        Take(ref batch, pkts[got + 3], s3 + hdr, l3 - hdr);
-                        // SAFETY: used.Index + 4 <= size and nShadow + 4 <= size (CanBatch).
-                        PackedUsedRing.Add(descs, shadow, nShadow, used.Index, used.Pattern, PackedDescriptor.Id(m0), 0);
-                        PackedUsedRing.Add(descs, shadow, nShadow + 1, used.Index + 1, used.Pattern, PackedDescriptor.Id(m1), 0);
-                        PackedUsedRing.Add(descs, shadow, nShadow + 2, used.Index + 2, used.Pattern, PackedDescriptor.Id(m2), 0);
-                        PackedUsedRing.Add(descs, shadow, nShadow + 3, used.Index + 3, used.Pattern, PackedDescriptor.Id(m3), 0);
-                        nShadow += PackedRing.BatchSize;
-                        got += PackedRing.BatchSize;
-                        batched += PackedRing.BatchSize;
-                        avail.Advance(PackedRing.BatchSize, size);
-                        used.Advance(PackedRing.BatchSize, size);
-                        continue;
-                    }
+                    if (nShadow == 0) shadow[0] = PackedUsedRing.Entry(used.Index, used.Pattern);
+                    nShadow += k;
+                    got += k;
+                    batched += k;
+                    avail.Advance(k, size);
+                    used.Advance(k, size);
+                    if (k == limit) continue;
+                    // The line at the new position did not qualify: one chain from there (k < limit: room is left).
+                    d = PackedDescriptor.At(descs, avail.Index);
                 }
             }
 
@@ -101,7 +85,7 @@ internal static unsafe class PackedDequeue
                 if (src != null && (!offload || *(ushort*)src == 0))
                 {
                     Take(ref batch, m, src + hdr, len - hdr);
-                    PackedUsedRing.Add(descs, shadow, nShadow++, used.Index, used.Pattern, PackedDescriptor.Id(meta), 0);
+                    PackedUsedRing.Add(descs, shadow, nShadow++, directFrom, used.Index, used.Pattern, PackedDescriptor.Id(meta), 0);
                     avail.Advance(1, size);
                     used.Advance(1, size);
                     got++;
@@ -109,7 +93,7 @@ internal static unsafe class PackedDequeue
                 }
             }
             PackedStep step = Slow(dev, vq, mem, avail, meta, m, pool, hdr, offload);
-            PackedUsedRing.Add(descs, shadow, nShadow++, used.Index, used.Pattern, step.Id, 0);
+            PackedUsedRing.Add(descs, shadow, nShadow++, directFrom, used.Index, used.Pattern, step.Id, 0);
             avail.Advance(step.Descs, size);
             used.Advance(step.Descs, size);
             if (step.Reason == DropReason.None) got++;
@@ -119,7 +103,7 @@ internal static unsafe class PackedDequeue
 
         // The guest may reuse its buffers as soon as it sees them used: the copies out of them run first.
         batch.Flush();
-        PackedRing.Complete(dev, vq, mem, shadow, nShadow, avail, used, features);
+        PackedRing.Complete(dev, vq, mem, shadow, nShadow, directFrom, avail, used, features);
         if (dev.StatsEnabled) PackedRing.CountStats(vq, pkts, got, batched);
         return (ushort)got;
     }

@@ -12,10 +12,10 @@ namespace HotPath.Engine.Datapath;
 /// holds the access lock and has checked the ring is ready.
 /// <para>Shape: the burst loop keeps its state in registers. At a cache-line boundary with four packets left it tries
 /// the batch: four one-segment mbufs without offload requests into four available single writable descriptors, each
-/// large enough and in the cached memory region, checked together (<see cref="PackedBatch"/>) before any is written.
+/// large enough and in the cached memory region, checked together and written out of line (<see cref="PackedBatch.RxBatches"/>).
 /// Otherwise one packet: the common case (one segment into one large-enough writable descriptor) inline, every other
-/// through <see cref="PackedEnqueueSlow"/>. Inline data copies are deferred to the end of the burst; used flags are
-/// published once, after them (<see cref="PackedUsedRing"/>).</para>
+/// through <see cref="PackedEnqueueSlow"/>. The one-packet path's data copies are deferred to the end of the burst; the
+/// burst's first used flags are stored after them, which is when the driver sees the burst (<see cref="PackedUsedRing"/>).</para>
 /// </summary>
 [SkipLocalsInit]
 internal static unsafe class PackedEnqueue
@@ -34,48 +34,32 @@ internal static unsafe class PackedEnqueue
         PackedScratch s = vq.PackedScratch!;
         uint hdr = (uint)VirtioNetHeader.SizeFor(features);
         uint* shadow = s.Shadow;
+        uint directFrom = PackedUsedRing.DirectFrom(vq);
         var batch = new BatchCopy(s.Batch, s.BatchCapacity);
-        RegionCache region = default;
+        RegionCache region = PackedRing.FirstRegion(vq, ColdBurst.PackedWriteNeedsPieces, mem, PackedDescriptor.At(descs, avail.Index));
         uint nShadow = 0, done = 0, batched = 0;
         // At most one lap of chains per burst: the shadow and the deferred copies hold one entry per chain.
         while (done < count && nShadow < size)
         {
             byte* d = PackedDescriptor.At(descs, avail.Index);
-            if (PackedRing.CanBatch(avail, used, nShadow, size, count - done))
+            uint limit = PackedRing.BatchLimit(avail, directFrom, nShadow, size, count - done);
+            if (limit != 0)
             {
-                Mbuf* b0 = pkts[done], b1 = pkts[done + 1], b2 = pkts[done + 2], b3 = pkts[done + 3];
-                // SAFETY: avail.Index + 4 <= size (CanBatch): the four descriptors are inside the translated ring.
-                // Each meta word is one acquire load (the flags that say "available" and the len/id they publish).
-                ulong m0 = PackedDescriptor.ReadMeta(d), m1 = PackedDescriptor.ReadMeta(d + 16),
-                    m2 = PackedDescriptor.ReadMeta(d + 32), m3 = PackedDescriptor.ReadMeta(d + 48);
-                if (OneSegmentPlain(b0) & OneSegmentPlain(b1) & OneSegmentPlain(b2) & OneSegmentPlain(b3) &&
-                    PackedBatch.RxFits(m0, m1, m2, m3, PackedBatch.Want(avail.Pattern, VringPackedDesc.FlagWrite),
-                        b0->PktLen + hdr, b1->PktLen + hdr, b2->PktLen + hdr, b3->PktLen + hdr))
+                // SAFETY: the lines from d on are inside the ring (BatchLimit); used == avail (directFrom), so their
+                // slots are the used slots.
+                uint k = PackedBatch.RxBatches(d, pkts + done, limit, PackedBatch.Want(avail.Pattern, VringPackedDesc.FlagWrite),
+                    hdr, used.Pattern | VringPackedDesc.FlagWrite, nShadow == 0, mem, region);
+                if (k != 0)
                 {
-                    // Addresses after the flags (the acquires above), each read once; whole buffers translated.
-                    ulong a0 = PackedDescriptor.ReadAddr(d);
-                    byte* t0 = PackedRing.Translate(ref region, vq, ColdBurst.PackedWriteNeedsPieces, mem, a0, PackedDescriptor.Len(m0));
-                    ulong a1 = PackedDescriptor.ReadAddr(d + 16);
-                    byte* t1 = PackedRing.Translate(ref region, vq, ColdBurst.PackedWriteNeedsPieces, mem, a1, PackedDescriptor.Len(m1));
-                    ulong a2 = PackedDescriptor.ReadAddr(d + 32);
-                    byte* t2 = PackedRing.Translate(ref region, vq, ColdBurst.PackedWriteNeedsPieces, mem, a2, PackedDescriptor.Len(m2));
-                    ulong a3 = PackedDescriptor.ReadAddr(d + 48);
-                    byte* t3 = PackedRing.Translate(ref region, vq, ColdBurst.PackedWriteNeedsPieces, mem, a3, PackedDescriptor.Len(m3));
-                    if (t0 != null && t1 != null && t2 != null && t3 != null)
-                    {
-                        // SAFETY (all four): [t, t+len) is writable guest memory in one region and len >= pktLen + hdr;
-                        // used.Index + 4 <= size and nShadow + 4 <= size (CanBatch).
-                        Put(ref batch, b0, t0, hdr, descs, shadow, nShadow, used.Index, used.Pattern, PackedDescriptor.Id(m0));
-                        Put(ref batch, b1, t1, hdr, descs, shadow, nShadow + 1, used.Index + 1, used.Pattern, PackedDescriptor.Id(m1));
-                        Put(ref batch, b2, t2, hdr, descs, shadow, nShadow + 2, used.Index + 2, used.Pattern, PackedDescriptor.Id(m2));
-                        Put(ref batch, b3, t3, hdr, descs, shadow, nShadow + 3, used.Index + 3, used.Pattern, PackedDescriptor.Id(m3));
-                        nShadow += PackedRing.BatchSize;
-                        done += PackedRing.BatchSize;
-                        batched += PackedRing.BatchSize;
-                        avail.Advance(PackedRing.BatchSize, size);
-                        used.Advance(PackedRing.BatchSize, size);
-                        continue;
-                    }
+                    if (nShadow == 0) shadow[0] = PackedUsedRing.Entry(used.Index, used.Pattern | VringPackedDesc.FlagWrite);
+                    nShadow += k;
+                    done += k;
+                    batched += k;
+                    avail.Advance(k, size);
+                    used.Advance(k, size);
+                    if (k == limit) continue;
+                    // The line at the new position did not qualify: one chain from there (k < limit: room is left).
+                    d = PackedDescriptor.At(descs, avail.Index);
                 }
             }
 
@@ -85,7 +69,7 @@ internal static unsafe class PackedEnqueue
             Mbuf* m = pkts[done];
             uint len = PackedDescriptor.Len(meta);
             // One segment holding the whole packet (pktLen == data_len <= 65535, so pktLen + hdr cannot wrap).
-            if ((PackedDescriptor.Flags(meta) & ShapeFlags) == VringPackedDesc.FlagWrite && OneSegmentPlain(m) &&
+            if ((PackedDescriptor.Flags(meta) & ShapeFlags) == VringPackedDesc.FlagWrite && PackedBatch.OneSegmentPlain(m) &&
                 len >= m->PktLen + hdr)
             {
                 ulong addr = PackedDescriptor.ReadAddr(d);
@@ -93,14 +77,14 @@ internal static unsafe class PackedEnqueue
                 if (dst != null)
                 {
                     // SAFETY: [dst, dst+len) is writable guest memory in one region; hdr + pktLen <= len; nShadow < size.
-                    Put(ref batch, m, dst, hdr, descs, shadow, nShadow++, used.Index, used.Pattern, PackedDescriptor.Id(meta));
+                    Put(ref batch, m, dst, hdr, descs, shadow, nShadow++, directFrom, used.Index, used.Pattern, PackedDescriptor.Id(meta));
                     avail.Advance(1, size);
                     used.Advance(1, size);
                     done++;
                     continue;
                 }
             }
-            PackedEnqueueStep step = PackedEnqueueSlow.Packet(dev, vq, mem, m, meta, avail, used, nShadow);
+            PackedEnqueueStep step = PackedEnqueueSlow.Packet(dev, vq, mem, m, meta, avail, used, nShadow, directFrom);
             avail = step.Avail;
             used = step.Used;
             nShadow = step.NShadow;
@@ -110,15 +94,10 @@ internal static unsafe class PackedEnqueue
 
         // Every packet byte lands in guest memory before the used flags that hand the buffers over.
         batch.Flush();
-        PackedRing.Complete(dev, vq, mem, shadow, nShadow, avail, used, features);
+        PackedRing.Complete(dev, vq, mem, shadow, nShadow, directFrom, avail, used, features);
         if (dev.StatsEnabled) PackedRing.CountStats(vq, pkts, done, batched);
         return (ushort)done;
     }
-
-    /// <summary>A one-segment mbuf without offload requests: its header is all zero and one copy moves it.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static bool OneSegmentPlain(Mbuf* m) =>
-        m->Next == null & m->PktLen == m->DataLen & (m->OlFlags & NetHeaderCodec.MbufOffloadRequests) == 0;
 
     /// <summary>
     /// A one-piece packet into the buffer at <paramref name="dst"/>: plain header now, data copy deferred, used entry
@@ -126,12 +105,12 @@ internal static unsafe class PackedEnqueue
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Put(ref BatchCopy batch, Mbuf* m, byte* dst,
-        uint hdr, byte* descs, uint* shadow, uint n, uint usedIndex, uint usedPattern, ushort id)
+        uint hdr, byte* descs, uint* shadow, uint n, uint directFrom, uint usedIndex, uint usedPattern, ushort id)
     {
         uint pktLen = m->PktLen;
         NetHeaderCodec.WritePlain(dst, hdr);
         batch.AddOnePerChain(dst + hdr, m->Data, pktLen);
-        PackedUsedRing.Add(descs, shadow, n, usedIndex, usedPattern, id, pktLen + hdr);
+        PackedUsedRing.Add(descs, shadow, n, directFrom, usedIndex, usedPattern, id, pktLen + hdr);
     }
 
 }

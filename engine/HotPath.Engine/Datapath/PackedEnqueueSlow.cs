@@ -20,25 +20,26 @@ internal static unsafe class PackedEnqueueSlow
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     public static PackedEnqueueStep Packet(VhostDevice dev, Vring vq, GuestMemory mem, Mbuf* m, ulong meta,
-        PackedCursor avail, PackedCursor used, uint nShadow) =>
-        Place(dev, vq, mem, m, meta, avail, used, nShadow, vq.Size);
+        PackedCursor avail, PackedCursor used, uint nShadow, uint directFrom) =>
+        Place(dev, vq, mem, m, meta, avail, used, nShadow, vq.Size, directFrom);
 
     /// <summary>
     /// <see cref="Packet"/> taking no chain past shadow entry <paramref name="limit"/> (at most the ring size): the IOTLB
-    /// burst's bound, the chains it checked the IOTLB maps. Running into it is running out of buffers.
+    /// burst's bound, the chains it checked the IOTLB maps. Running into it is running out of buffers. Every used
+    /// entry's flags wait for the burst's publication (<see cref="PackedUsedRing.DirectNever"/>).
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     public static PackedEnqueueStep PacketWithin(VhostDevice dev, Vring vq, GuestMemory mem, Mbuf* m, ulong meta,
         PackedCursor avail, PackedCursor used, uint nShadow, uint limit) =>
-        Place(dev, vq, mem, m, meta, avail, used, nShadow, limit);
+        Place(dev, vq, mem, m, meta, avail, used, nShadow, limit, PackedUsedRing.DirectNever);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static PackedEnqueueStep Place(VhostDevice dev, Vring vq, GuestMemory mem, Mbuf* m, ulong meta,
-        PackedCursor avail, PackedCursor used, uint nShadow, uint limit)
+        PackedCursor avail, PackedCursor used, uint nShadow, uint limit, uint directFrom)
     {
         Debug.Assert(limit <= vq.Size && nShadow < limit);
         ulong features = dev.Features;
-        var c = new PackedBurst(dev, vq, mem, features, avail, used, nShadow, limit);
+        var c = new PackedBurst(dev, vq, mem, features, avail, used, nShadow, limit, directFrom);
         bool delivered = VirtioFeatures.Has(features, VirtioFeatures.NetMrgRxbuf) ? Mergeable(ref c, m, meta) : Single(ref c, m, meta);
         return new PackedEnqueueStep(c.Avail, c.Used, c.NShadow, delivered);
     }

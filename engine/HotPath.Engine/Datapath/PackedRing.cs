@@ -26,14 +26,18 @@ internal static unsafe class PackedRing
     }
 
     /// <summary>
-    /// Whether the batch-of-4 path may be tried: four packets <paramref name="wanted"/>, the avail cursor at a cache
-    /// line's first descriptor with the whole line before the ring's end, the used cursor's four slots before the end
-    /// too (they differ only if an application set the bases apart), and room for four more chains in the burst.
+    /// How many descriptors the batch-of-4 path may try from <paramref name="avail"/> on (a multiple of 4, 0 when it
+    /// may not): only with used entries stored at once (<paramref name="directFrom"/>, so the used slots are the avail
+    /// slots) and the avail cursor at a cache line's first descriptor; at most the packets <paramref name="wanted"/>,
+    /// the descriptors before the ring's end (a batch never wraps), and the chains the burst still has room for.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static bool CanBatch(PackedCursor avail, PackedCursor used, uint nShadow, uint size, uint wanted) =>
-        wanted >= BatchSize && (avail.Index & (BatchSize - 1)) == 0 && avail.Index + BatchSize <= size &&
-        used.Index + BatchSize <= size && nShadow + BatchSize <= size;
+    public static uint BatchLimit(PackedCursor avail, uint directFrom, uint nShadow, uint size, uint wanted)
+    {
+        if (directFrom != PackedUsedRing.DirectFromSecond || (avail.Index & (BatchSize - 1)) != 0) return 0;
+        uint limit = Math.Min(wanted, Math.Min(size - avail.Index, size - nShadow));
+        return limit & ~(BatchSize - 1);
+    }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void SuppressKicks(VhostDevice dev, Vring vq, ulong features)
@@ -90,23 +94,32 @@ internal static unsafe class PackedRing
     }
 
     /// <summary>
-    /// End of a burst, after its copies ran: publishes the <paramref name="n"/> shadowed used flags, stores both
+    /// End of a burst, after its copies ran: publishes the used flags still waiting (<see cref="PackedUsedRing"/>), stores both
     /// cursors back into the vring and notifies the driver if it asked for it.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Complete(VhostDevice dev, Vring vq, GuestMemory mem, uint* shadow, uint n, PackedCursor avail,
-        PackedCursor used, ulong features)
+    public static void Complete(VhostDevice dev, Vring vq, GuestMemory mem, uint* shadow, uint n, uint directFrom,
+        PackedCursor avail, PackedCursor used, ulong features)
     {
         vq.LastAvailIdx = (ushort)avail.Index;
         vq.AvailWrapCounter = avail.Wrap;
         if (n == 0) return;
         // Cold features (dirty log, inflight tracking): one predictable branch per burst; their path is NoInlining.
-        if (vq.ColdFeatures == 0) PackedUsedRing.Publish(vq.Desc, shadow, n);
+        if (vq.ColdFeatures == 0) PackedUsedRing.Publish(vq.Desc, shadow, n, directFrom);
         else PackedColdPublish.Publish(vq, shadow, n, used);
         vq.LastUsedIdx = (ushort)used.Index;
         vq.UsedWrapCounter = used.Wrap;
         PackedUsedRing.NotifyIfWanted(dev, vq, used.Position, VirtioFeatures.Has(features, VirtioFeatures.RingEventIdx));
     }
+
+    /// <summary>
+    /// The region cache a burst starts with: the region of the buffer at <paramref name="head"/>, whose flags the
+    /// caller read (acquire) and found available, so its address is read after them. A hint only: every buffer is
+    /// still checked against the cache. Empty while a cold feature in <paramref name="needsPieces"/> is on.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static RegionCache FirstRegion(Vring vq, int needsPieces, GuestMemory mem, byte* head) =>
+        RegionCache.ForInline(vq, needsPieces, mem, PackedDescriptor.ReadAddr(head));
 
     /// <summary>
     /// Host address of a guest buffer through the burst's region cache (refreshed on a miss); null when unmapped, or

@@ -3,14 +3,17 @@ using HotPath.Engine.Vrings;
 namespace HotPath.Engine.Datapath;
 
 /// <summary>
-/// The device side of a packed ring's used descriptors: the shadow of used flags a burst publishes once, and the
-/// decision whether the driver wants a notification (driver event suppression area, EVENT_IDX).
+/// The device side of a packed ring's used descriptors: where each used entry's flags go, and the decision whether the
+/// driver wants a notification (driver event suppression area, EVENT_IDX).
 /// <para>During a burst each used entry's length and buffer id are written in place as soon as its chain is done
-/// (<see cref="PackedDescriptor.WriteUsedIdLen"/>), and its flags go into the shadow as <see cref="Entry"/>. At the
-/// end of the burst, after the deferred packet copies, <see cref="Publish"/> writes the flags: every entry but the
-/// first, then the first. The driver reads used descriptors strictly in ring order starting at the first one, so it
-/// sees nothing of the burst until that last store, and then all of it: never a partial batch, never a descriptor
-/// whose data is not copied yet.</para>
+/// (<see cref="PackedDescriptor.WriteUsedIdLen"/>). The driver reads used descriptors strictly in ring order starting
+/// at the burst's first one, so it sees nothing of the burst until that one's flags are stored, and then all of it:
+/// never a partial batch, never a descriptor whose data is not copied yet. In the common burst (no cold feature, the
+/// used position equal to the avail position: <see cref="DirectFrom"/>) every entry but the first therefore gets its
+/// flags at once, and only the first goes into the shadow, stored by <see cref="Publish"/> at the end of the burst
+/// after the deferred copies. Otherwise every entry's flags wait in the shadow (<see cref="Entry"/>) and are stored
+/// at the end, every entry but the first, then the first (the cold path needs them there: the inflight protocol
+/// names the new used position before any flag is stored).</para>
 /// </summary>
 internal static unsafe class PackedUsedRing
 {
@@ -18,36 +21,61 @@ internal static unsafe class PackedUsedRing
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static uint Entry(uint index, uint flags) => index | (flags << 16);
 
+    /// <summary>Shadow positions from which entries get their flags at once: every one but the first, or none.</summary>
+    public const uint DirectFromSecond = 1, DirectNever = uint.MaxValue;
+
     /// <summary>
-    /// Writes a used entry: id and length now, its flags (<paramref name="usedPattern"/>, with WRITE when the device
-    /// wrote into the buffer) into <paramref name="shadow"/>[<paramref name="n"/>].
+    /// The burst's <c>directFrom</c>: <see cref="DirectFromSecond"/> when no cold feature is on and the used position
+    /// is the avail position (the used slot of each chain is then its own head, already read), else
+    /// <see cref="DirectNever"/>. Read at the start of a burst, before the cursors move.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Add(byte* descs, uint* shadow, uint n, uint index, uint usedPattern, ushort id, uint len)
+    public static uint DirectFrom(Vring vq) =>
+        vq.ColdFeatures == 0 && vq.LastAvailIdx == vq.LastUsedIdx && vq.AvailWrapCounter == vq.UsedWrapCounter
+            ? DirectFromSecond : DirectNever;
+
+    /// <summary>
+    /// Writes a used entry: id and length now; its flags (<paramref name="usedPattern"/>, with WRITE when the device
+    /// wrote into the buffer) at once when <paramref name="n"/> &gt;= <paramref name="directFrom"/>, otherwise into
+    /// <paramref name="shadow"/>[<paramref name="n"/>] for <see cref="Publish"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Add(byte* descs, uint* shadow, uint n, uint directFrom, uint index, uint usedPattern, ushort id, uint len)
     {
         // SAFETY: index < size (a used cursor) and n < size (the caller bounds a burst to one lap of chains).
-        PackedDescriptor.WriteUsedIdLen(PackedDescriptor.At(descs, index), id, len);
-        shadow[n] = Entry(index, usedPattern | (len != 0 ? VringPackedDesc.FlagWrite : 0u));
+        byte* d = PackedDescriptor.At(descs, index);
+        PackedDescriptor.WriteUsedIdLen(d, id, len);
+        uint flags = usedPattern | (len != 0 ? VringPackedDesc.FlagWrite : 0u);
+        if (n >= directFrom) StoreFlagsAt(d, flags);
+        else shadow[n] = Entry(index, flags);
     }
 
-    /// <summary>Publishes the flags of <paramref name="n"/> shadow entries, the first one last.</summary>
+    /// <summary>
+    /// Publishes the flags the burst's <paramref name="n"/> entries still wait for, the first one last (see the class
+    /// comment): with <see cref="DirectFromSecond"/> only the first's.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Publish(byte* descs, uint* shadow, uint n)
+    public static void Publish(byte* descs, uint* shadow, uint n, uint directFrom)
     {
         Debug.Assert(n != 0);
-        for (uint i = 1; i < n; i++) StoreFlags(descs, shadow[i]);
+        if (directFrom == DirectNever)
+            for (uint i = 1; i < n; i++) StoreFlags(descs, shadow[i]);
         // The burst's first used descriptor last: it is the one the driver is polling (see the class comment).
         StoreFlags(descs, shadow[0]);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void StoreFlags(byte* descs, uint entry)
-    {
+    private static void StoreFlags(byte* descs, uint entry) =>
         // SAFETY: the entry's index came from a used cursor, below the ring size.
-        // Release store: the id and length written in place before it, and every packet byte the burst copied into
-        // (or out of) the buffer, are visible to the driver before the flags that hand the descriptor back.
-        Volatile.Write(ref *(ushort*)(PackedDescriptor.At(descs, entry & 0xFFFF) + PackedRingLayout.FlagsOffset), (ushort)(entry >> 16));
-    }
+        StoreFlagsAt(PackedDescriptor.At(descs, entry & 0xFFFF), entry >> 16);
+
+    /// <summary>
+    /// Hands the descriptor at <paramref name="d"/> back to the driver. Release store: the id and length written in
+    /// place before it, and every packet byte copied before it, are visible to the driver before the flags.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void StoreFlagsAt(byte* d, uint flags) =>
+        Volatile.Write(ref *(ushort*)(d + PackedRingLayout.FlagsOffset), (ushort)flags);
 
     /// <summary>
     /// After <see cref="Publish"/> moved the used position to <paramref name="newUsed"/> (index | wrap &lt;&lt; 15):

@@ -74,7 +74,7 @@ internal static unsafe class PackedIotlbBurst
             if (!Extend(dev, vq, views, ref scan, ref limit, ref stopped)) break;
         }
         IotlbDirtyLog.Resume(vq, log);
-        PackedRing.Complete(dev, vq, views.Write, s.Shadow, nShadow, avail, used, features);
+        PackedRing.Complete(dev, vq, views.Write, s.Shadow, nShadow, PackedUsedRing.DirectNever, avail, used, features);
         if (dev.StatsEnabled && done != 0) vq.Stats.CountPackets(pkts, (int)done);
         return (ushort)done;
     }
