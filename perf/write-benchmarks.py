@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Writes BENCHMARKS.md at the repository root from a perf/race.sh results folder (ipp.txt, pps.txt, machine.txt),
 the newest BenchmarkDotNet quick run under perf/results/ (or --bdn DIR), perf/benchmarks-notes.md (the summary) and
-perf/ipp-history.md (the optimisation log) and perf/rx-modes.md (hp-fwd's rx modes), all kept by hand.
+perf/ipp-history.md (the optimisation log) and the measured sections kept by hand (perf/dirty-log.md, rx-modes.md,
+migration.md, iotlb.md).
 Usage: write-benchmarks.py RACE_DIR [--bdn BDN_RESULTS_DIR]"""
 import glob, os, re, statistics, sys
 
@@ -126,9 +127,12 @@ hist = os.path.join(root, "perf/ipp-history.md")
 if os.path.exists(hist):
     out += open(hist).read().rstrip().splitlines() + [""]
 
-rxm = os.path.join(root, "perf/rx-modes.md")   # hp-fwd --rx-mode poll/interrupt/adaptive (perf/rx-modes.sh), by hand
-if os.path.exists(rxm):
-    out += open(rxm).read().rstrip().splitlines() + [""]
+# Sections kept by hand, each measured by its own script: dirty logging (BenchmarkDotNet), hp-fwd --rx-mode
+# (perf/rx-modes.sh), live migration (perf/migrate.sh), the vIOMMU's IOTLB (perf/iotlb-ipp.sh).
+for name in ("dirty-log.md", "rx-modes.md", "migration.md", "iotlb.md"):
+    part = os.path.join(root, "perf", name)
+    if os.path.exists(part):
+        out += open(part).read().rstrip().splitlines() + [""]
 
 if bdn and os.path.isdir(bdn):
     out += ["## BenchmarkDotNet (in-process rigs, `perf/run.sh --quick`)", "",
@@ -136,7 +140,7 @@ if bdn and os.path.isdir(bdn):
             "mbuf, object or translation), and each operation includes the HotPath frontend's own work (posting,",
             "publishing, reaping / receiving). **Allocated** is the point: `-` means 0 bytes per operation.",
             "These run the managed engine under the JIT (.NET 10, in-process rigs), not libhotpath.so; the run shown",
-            "is of commit c8ab003 (before the optimisations in the log above, which are in the C-ABI entry path).",
+            "is of the commit above (with IotlbBenchmarks' packed rows, added after it).",
             f"Reports: `{os.path.relpath(bdn, root)}` (not committed; rerun to regenerate).", ""]
     for md in sorted(glob.glob(os.path.join(bdn, "*-report-github.md"))):
         name = os.path.basename(md).split(".")[-2].replace("-report-github", "")
@@ -158,6 +162,8 @@ out += ["## Commands", "", "```sh",
         "perf/alloc-gate.sh              # allocation gate (also run by test.sh), ~20 s",
         "perf/profile.sh dequeue 64 0    # callgrind profile by function (symbol-only debug file)",
         "perf/rx-modes.sh                # hp-fwd --rx-mode poll/interrupt/adaptive side by side (~6 min)",
+        "perf/iotlb-ipp.sh               # callgrind ipp with the IOTLB off and on (hp-frontend --iommu), ~4 min",
+        "ROUNDS=3 perf/migrate.sh        # live migration with HotPath and with DPDK's backend (QEMU)",
         "```", ""]
 open(os.path.join(root, "BENCHMARKS.md"), "w").write("\n".join(out))
 print("wrote", os.path.join(root, "BENCHMARKS.md"))

@@ -1,21 +1,18 @@
 using HotPath.Engine.Buffers;
 using HotPath.Engine.Datapath;
 using HotPath.Engine.Logging;
-using HotPath.Engine.Stats;
 using HotPath.Engine.Vrings;
 
 namespace HotPath.Engine.Iommu;
 
 /// <summary>
-/// Packed-ring bursts under VIRTIO_F_IOMMU_PLATFORM, the packed half of <see cref="SplitIotlbBurst"/>: selected once per
-/// burst (no memory table to translate through), so the IOTLB-off packed paths carry none of this. Each burst first
-/// finds how many chains the IOTLB maps (<see cref="PackedIotlbPrescan"/>, which asks for the first missing address and
-/// stops in front of its chain), then takes only those, each through the packed slow paths with a permission view: TX
-/// buffers and indirect tables through the readable view, RX buffers through the writable one, so the device never
-/// writes through a read-only mapping nor reads through a write-only one; such a chain is dropped
-/// (<see cref="DropReason.IotlbPermissionDenied"/>) and returned used with length 0. The descriptor ring itself was
-/// translated read-write (used entries are written in place). While logging, what the RX slow path writes is logged by
-/// guest physical address (<see cref="IotlbDirtyLog"/>). Allocates nothing. Runs with the vring's access lock held.
+/// Packed-ring bursts under VIRTIO_F_IOMMU_PLATFORM, the packed half of <see cref="SplitIotlbBurst"/> (same selection,
+/// same prescan-then-burst order, with <see cref="PackedIotlbPrescan"/>). The dequeue hands the checked chains to the
+/// IOTLB-off packed burst with the readable view as its memory. The enqueue takes them one packet at a time through
+/// the packed slow path with the writable view (the IOTLB-off enqueue has no chain bound yet), every used flag
+/// deferred to the burst's publication; while logging, what it writes is logged by guest physical address. The
+/// descriptor ring itself was translated read-write (used entries are written in place). Allocates nothing; runs with
+/// the vring's access lock held.
 /// </summary>
 internal static unsafe class PackedIotlbBurst
 {

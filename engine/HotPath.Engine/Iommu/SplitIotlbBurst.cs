@@ -7,15 +7,16 @@ using HotPath.Engine.Vrings;
 namespace HotPath.Engine.Iommu;
 
 /// <summary>
-/// Split-ring bursts under VIRTIO_F_IOMMU_PLATFORM: every guest address is an IOVA. Selected once per burst (the
-/// burst entry finds no memory table to translate through, <see cref="VhostDevice"/>'s _burstMemory), so the
-/// IOTLB-off paths carry none of this. Each burst first finds how many chains the IOTLB maps
-/// (<see cref="IotlbPrescan"/>, which asks for the first missing address), then runs the slow paths on those chains
-/// through the permission views: TX buffers through the readable view, RX buffers through the writable one (indirect
-/// tables through the readable one), so the device never writes through a read-only mapping nor reads through a
-/// write-only one; such a chain is dropped (<see cref="DropReason.IotlbPermissionDenied"/>) and returned used with
-/// length 0. While logging, what the RX slow path writes is logged by guest physical address
-/// (<see cref="IotlbDirtyLog"/>). Allocates nothing. Runs with the vring's access lock held.
+/// Split-ring bursts under VIRTIO_F_IOMMU_PLATFORM, where every guest address is an IOVA. The burst entry selects them
+/// once per burst (it finds no memory table to translate through: <see cref="VhostDevice"/>'s _burstMemory), so the
+/// IOTLB-off paths carry none of this. A burst first counts the next chains whose every address the IOTLB maps
+/// (<see cref="IotlbPrescan"/>: the first missing address is asked for once, the burst stops in front of its chain),
+/// then hands exactly those to the IOTLB-off burst with a permission view as its memory table: the readable mappings
+/// for TX, the writable ones for RX (whose indirect tables are read through the readable view). A buffer the view
+/// does not hold (write-only for TX, read-only for RX, or rewritten by the guest since the prescan) is dropped there
+/// as <see cref="DropReason.IotlbPermissionDenied"/> and returned used with length 0. RX while logging runs the slow
+/// path instead and logs by guest physical address (<see cref="IotlbDirtyLog"/>). Allocates nothing; runs with the
+/// vring's access lock held.
 /// </summary>
 internal static unsafe class SplitIotlbBurst
 {
