@@ -17,6 +17,9 @@ internal static unsafe class IotlbPrescan
 {
     private const ushort FlagNext = VringDesc.FlagNext, FlagIndirect = VringDesc.FlagIndirect;
 
+    /// <summary>Chains an RX burst checks at a time when it needs more than it checked (mergeable packets), both rings.</summary>
+    internal const uint ExtendStep = 32;
+
     /// <summary>
     /// Chains among the <paramref name="max"/> from avail position <paramref name="from"/> that the IOTLB maps
     /// (a prefix: it stops at the first that misses). <paramref name="bufPerm"/>: the access the buffers need.

@@ -16,13 +16,10 @@ namespace HotPath.Engine.Iommu;
 /// </summary>
 internal static unsafe class PackedIotlbBurst
 {
-    /// <summary>Chains prescanned at a time when an RX burst needs more than it checked (mergeable packets).</summary>
-    private const uint ExtendStep = 32;
-
     [MethodImpl(MethodImplOptions.NoInlining)]
     public static ushort Dequeue(VhostDevice dev, Vring vq, IotlbViews views, MempoolHeader* pool, Mbuf** pkts, uint count)
     {
-        if (!vq.IsReady || !vq.IsPacked) return 0;
+        Debug.Assert(vq.IsReady && vq.IsPacked);   // VhostDevice.EnqueueIotlb/DequeueIotlb checked and dispatched
         PackedRing.Begin(dev, vq, dev.Features, out PackedCursor avail, out _);
         if (!PackedRing.HeadAvailable(vq.Desc, avail)) return 0;   // an empty ring costs one load
         PackedCursor scan = avail;
@@ -36,7 +33,7 @@ internal static unsafe class PackedIotlbBurst
     [MethodImpl(MethodImplOptions.NoInlining)]
     public static ushort Enqueue(VhostDevice dev, Vring vq, IotlbViews views, Mbuf** pkts, uint count)
     {
-        if (!vq.IsReady || !vq.IsPacked) return 0;
+        Debug.Assert(vq.IsReady && vq.IsPacked);   // VhostDevice.EnqueueIotlb/DequeueIotlb checked and dispatched
         ulong features = dev.Features;
         PackedRing.Begin(dev, vq, features, out PackedCursor avail, out PackedCursor used);
         byte* descs = vq.Desc;
@@ -76,11 +73,11 @@ internal static unsafe class PackedIotlbBurst
         return (ushort)done;
     }
 
-    /// <summary>Checks up to <see cref="ExtendStep"/> more chains from <paramref name="scan"/>; false when none could be added.</summary>
+    /// <summary>Checks up to <see cref="IotlbPrescan.ExtendStep"/> more chains from <paramref name="scan"/>; false when none could be added.</summary>
     private static bool Extend(VhostDevice dev, Vring vq, IotlbViews views, ref PackedCursor scan, ref uint limit, ref bool stopped)
     {
         if (stopped || limit == vq.Size) return false;
-        uint more = PackedIotlbPrescan.Resolvable(dev, vq, views, ref scan, Math.Min(vq.Size - limit, ExtendStep), IotlbPerm.Write, out stopped);
+        uint more = PackedIotlbPrescan.Resolvable(dev, vq, views, ref scan, Math.Min(vq.Size - limit, IotlbPrescan.ExtendStep), IotlbPerm.Write, out stopped);
         limit += more;
         return more != 0;
     }

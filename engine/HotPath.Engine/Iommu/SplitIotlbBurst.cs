@@ -20,13 +20,10 @@ namespace HotPath.Engine.Iommu;
 /// </summary>
 internal static unsafe class SplitIotlbBurst
 {
-    /// <summary>Chains prescanned at a time when an RX burst needs more than it checked (mergeable packets).</summary>
-    private const uint ExtendStep = 32;
-
     [MethodImpl(MethodImplOptions.NoInlining)]
     public static ushort Dequeue(VhostDevice dev, Vring vq, IotlbViews views, MempoolHeader* pool, Mbuf** pkts, uint count)
     {
-        if (!vq.IsReady || vq.IsPacked) return 0;
+        Debug.Assert(vq.IsReady && !vq.IsPacked);   // VhostDevice.DequeueIotlb checked and dispatched
         uint pending = SplitRing.Begin(vq, dev.Features, out _, out ushort lastAvail);
         if (pending == 0) return 0;
         uint n = IotlbPrescan.Resolvable(dev, vq, views, lastAvail, Math.Min(count, pending), IotlbPerm.Read);
@@ -39,7 +36,7 @@ internal static unsafe class SplitIotlbBurst
     [MethodImpl(MethodImplOptions.NoInlining)]
     public static ushort Enqueue(VhostDevice dev, Vring vq, IotlbViews views, Mbuf** pkts, uint count)
     {
-        if (!vq.IsReady || vq.IsPacked) return 0;
+        Debug.Assert(vq.IsReady && !vq.IsPacked);   // VhostDevice.EnqueueIotlb checked and dispatched
         // While logging, the pieces must be logged by guest physical address: the slow path with the log taken away.
         if (vq.ActiveLog != null) return EnqueueLogged(dev, vq, views, pkts, count);
         uint done = 0, want = count;   // chains to check: one per packet to start with
@@ -69,7 +66,6 @@ internal static unsafe class SplitIotlbBurst
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static ushort EnqueueLogged(VhostDevice dev, Vring vq, IotlbViews views, Mbuf** pkts, uint count)
     {
-        if (!vq.IsReady || vq.IsPacked) return 0;
         ulong features = dev.Features;
         uint pending = SplitRing.Begin(vq, features, out ushort availIdx, out ushort lastAvail);
         if (pending == 0) return 0;
@@ -112,11 +108,11 @@ internal static unsafe class SplitIotlbBurst
         return (ushort)done;
     }
 
-    /// <summary>Checks up to <see cref="ExtendStep"/> more chains after <paramref name="cap"/>; false when none could be added.</summary>
+    /// <summary>Checks up to <see cref="IotlbPrescan.ExtendStep"/> more chains after <paramref name="cap"/>; false when none could be added.</summary>
     private static bool Extend(VhostDevice dev, Vring vq, IotlbViews views, ushort availIdx, ref ushort cap, ref bool missed)
     {
         if (missed || cap == availIdx) return false;
-        uint ask = Math.Min((uint)(ushort)(availIdx - cap), ExtendStep);
+        uint ask = Math.Min((uint)(ushort)(availIdx - cap), IotlbPrescan.ExtendStep);
         uint more = IotlbPrescan.Resolvable(dev, vq, views, cap, ask, IotlbPerm.Write);
         missed = more < ask;
         cap += (ushort)more;
