@@ -3,7 +3,8 @@
 #   (a) instructions per packet inside the burst function under callgrind (stable on a noisy machine);
 #   (b) packets per second, A/B alternating rounds through compare.sh (ratio per round, median, spread).
 # Results go to perf/results/race-<stamp>/ (ipp.txt, pps.txt); perf/write-benchmarks.py turns them into BENCHMARKS.md.
-# Usage: perf/race.sh [--ipp-only|--pps-only] [--no-dpdk-ipp] [--no-write]   (IDLE=0: no idle-poll runs)
+# Usage: perf/race.sh [--ipp-only|--pps-only] [--no-dpdk-ipp] [--no-write]   (IDLE=0: no idle-poll runs; LOOP=0: no
+#        loop-check.sh)
 #   env: HP_FWD (default artifacts/bin/hp-fwd), ROUNDS (pps rounds, default 5), PPS_SECS (default 8),
 #        IPP_SECS (default 20), IPP_CONFIGS / PPS_CONFIGS ("workload:len:packed ..."), OUT (results folder)
 # Needs root, hugepages (scripts/interop/hugepages.sh) and dpdk-testpmd (install-peers.sh).
@@ -97,6 +98,13 @@ if [ $do_ipp = 1 ] && [ "${IDLE:-1}" = 1 ]; then
     HP_FWD=$hp SECS=${IDLE_SECS:-6} "$root/perf/idle-poll.sh" "$wl" "$packed" hotpath | tee -a "$out/poll.txt"
     [ $dpdk_ipp = 1 ] && SECS=${IDLE_SECS:-6} "$root/perf/idle-poll.sh" "$wl" "$packed" dpdk | tee -a "$out/poll.txt"
   done
+fi
+
+# The loops by counts (perf/loop-check.sh): notifications, kicks, RX buffers and drops per packet of hp-fwd's loop
+# with hp-frontend (fails the line when the frontend is notified or kicks), and instructions per lap of the
+# 32-packet virtio-user loop with the backend under callgrind (a frontend stalled by the backend shows as more).
+if [ $do_ipp = 1 ] && [ "${LOOP:-1}" = 1 ]; then
+  HP_FWD=$hp DPDK=$dpdk_ipp "$root/perf/loop-check.sh" | tee -a "$out/loop.txt"
 fi
 
 if [ $do_pps = 1 ]; then
