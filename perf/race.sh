@@ -27,7 +27,10 @@ pps_configs=${PPS_CONFIGS:-"dequeue:64:0 enqueue:64:0 loop:64:0 dequeue:64:1 enq
 tmpl="$hp --socket {SOCK} --mode {MODE} --pkt-len {LEN} --seconds {SECS} --stats-interval 0"
 { echo "hp_fwd=$hp"; echo "commit=$(git -C "$root" rev-parse --short HEAD)"; echo "date=$(date -u '+%Y-%m-%d %H:%M UTC')"
   echo "cpus=$(nproc)"; echo "kernel=$(uname -r)"; echo "cpu=$(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)"
-  echo "isa=$(grep -o -w 'avx2\|avx512f\|bmi2' /proc/cpuinfo | sort -u | tr '\n' ' ')"; } > "$out/machine.txt"
+  echo "isa=$(grep -o -w 'avx2\|avx512f\|bmi2' /proc/cpuinfo | sort -u | tr '\n' ' ')"
+  # Whether hp-fwd's PAUSE between empty polls makes this VM exit to its host (perf/loops.md: the packed loop's
+  # 0.15 on an Intel host); testpmd's forwarding loop does not pause.
+  echo "pause_probe=$("$root/perf/pause-probe.sh" 2>&1 | sed -n 's/^pause-probe verdict: //p')"; } > "$out/machine.txt"
 
 # True when process $1 descends from process $2.
 is_descendant() {
