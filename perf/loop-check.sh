@@ -4,9 +4,10 @@
 #   counters  hp-fwd --mode io --vring-stats against hp-frontend --direction loop (hp-fwd --demo's loop), per
 #             forwarded packet: call eventfd writes (guest_notifications), kicks, used entries per received packet
 #             (mergeable buffers joined), packets hp-fwd dropped for want of RX buffers, frontend loop rounds.
-#             Fails when the frontend is notified or kicks (more than 1 in 1000 packets), when a packet takes more
-#             than one RX buffer, or when hp-fwd's enqueued packets and the frontend's received ones differ by more
-#             than the RX ring holds (what was still in it when the frontend stopped).
+#             Fails when the frontend is notified or kicks (more than twice and more than 1 in 1000 packets: it
+#             kicks once per ring at start), when a packet takes more than one RX buffer, or when hp-fwd's
+#             enqueued packets and the frontend's received ones differ by more than the RX ring holds (what was
+#             still in it when the frontend stopped).
 #   lap       hp-fwd --mode io under callgrind against DPDK's virtio-user in io mode (tx_first: 32 packets
 #             circulate, compare.sh's loop): laps (bursts that moved packets), enqueue instructions per packet (the
 #             burst itself), and backend instructions per lap, empty polls included: the time the backend waits for
@@ -39,7 +40,7 @@ if [[ " $parts " == *" counters "* ]]; then
     polls=$(kv "$line" polls); fwd=$(kv "$summary" tx_packets); drops=$(kv "$summary" tx_dropped)
     res=$(awk -v len="$len" -v tx="${tx:-0}" -v rx="${rx:-0}" -v n="$notif" -v k="${kicks:-0}" -v b="${bufs:-0}" \
       -v p="${polls:-0}" -v f="${fwd:-0}" -v d="${drops:-0}" 'BEGIN {
-        ok = rx > 0 && n / rx < 0.001 && k / rx < 0.001 && b == rx && f >= rx && f - rx <= 1024
+        ok = rx > 0 && (n <= 2 || n / rx < 0.001) && (k <= 2 || k / rx < 0.001) && b == rx && f >= rx && f - rx <= 1024
         printf "loop-counters len=%s rx_packets=%d notifications_per_pkt=%.4f kicks_per_pkt=%.4f rx_buffers_per_pkt=%.3f drops_per_pkt=%.4f frontend_polls_per_pkt=%.2f %s\n",
           len, rx, (rx > 0) ? n / rx : 0, (rx > 0) ? k / rx : 0, (rx > 0) ? b / rx : 0, (tx > 0) ? d / tx : 0,
           (rx > 0) ? p / rx : 0, ok ? "ok" : "FAIL" }')
