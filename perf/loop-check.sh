@@ -33,7 +33,8 @@ if [[ " $parts " == *" counters "* ]]; then
     for _ in $(seq 200); do [ -S "$sock" ] && break; sleep 0.05; done
     line=$("$fe" --socket "$sock" --direction loop --pkt-len "$len" --seconds "${SECS:-2}" 2>&1 | grep '^hp-frontend ')
     kill -INT "$bp" 2>/dev/null; wait "$bp" 2>/dev/null
-    notif=$(grep -a '^vring_stats' "$log" | tr ' ' '\n' | sed -n 's/^[rt]x_q0_guest_notifications=//p' | awk '{s+=$1} END{print s+0}')
+    notif=$(grep -a '^vring_stats' "$log" | tr ' ' '\n' | sed -n 's/^[rt]x_q0_guest_notifications=//p' |
+      awk '{s+=$1} END{print s+0}')
     summary=$(grep -a '^summary q0' "$log")
     rm -f "$log" "$sock"
     tx=$(kv "$line" tx_packets); rx=$(kv "$line" rx_packets); kicks=$(kv "$line" kicks); bufs=$(kv "$line" rx_buffers)
