@@ -37,7 +37,8 @@ out += ["Measured by `perf/race.sh` (HotPath's `hp-fwd` against DPDK 22.11's `te
 mi = dict(l.split("=", 1) for l in machine if "=" in l)
 out += [f'Run of {mi.get("date", "?")}, commit {mi.get("commit", "?")} (`{os.path.relpath(mi.get("hp_fwd", "?"), root)}`, '
         f'libhotpath for x86-x64-v3); {mi.get("cpus", "?")} vCPUs ({mi.get("cpu", "?")}; {mi.get("isa", "").strip()}), '
-        f'Linux {mi.get("kernel", "?")}, Debian 12, DPDK 22.11, valgrind 3.19.',
+        f'Linux {mi.get("kernel", "?")}, Debian 12, DPDK 22.11, valgrind 3.19'
+        + (f'; PAUSE in a poll loop: {mi["pause_probe"]} (`perf/pause-probe.sh`).' if mi.get("pause_probe") else "."),
         "Two cores shared with other engineers' builds and tests: packets per second swing up to 3x between runs, so",
         "they are given only as HotPath/DPDK ratios of back-to-back A/B rounds. Callgrind instruction counts are the",
         "stable figure.", ""]
