@@ -39,7 +39,12 @@ public sealed partial class VhostDriver
         LastTakeover = info;
         if (outcome == TakeoverOutcome.Fallback && listenFd >= 0)
         {
-            AdoptListener(listenFd);   // the frontends reconnect into the socket the old process listened on
+            // The frontends reconnect into the socket the old process listened on.
+            EventLoop.Shared.Invoke(() =>
+            {
+                AdoptListener(listenFd);
+                return 0;
+            });
             return true;
         }
         return outcome == TakeoverOutcome.Taken;
@@ -84,8 +89,8 @@ public sealed partial class VhostDriver
         return session;
     }
 
-    /// <summary>New process, committed: serve the listening socket and the devices from here.</summary>
-    internal void GoLiveAfterTakeover(List<VhostSession> sessions, int listenFd)
+    /// <summary>New process, committed: serve the listening socket and the devices from here (control thread).</summary>
+    internal void GoLiveAfterTakeover(List<VhostSession> sessions, int listenFd) => EventLoop.Shared.Invoke(() =>
     {
         if (listenFd >= 0) AdoptListener(listenFd);
         foreach (VhostSession s in sessions)
@@ -94,7 +99,8 @@ public sealed partial class VhostDriver
             ControlLog.Write(LogLevel.Info, Path, $"new connection, vid {s.Vid} (taken over)");
             s.GoLive();
         }
-    }
+        return 0;
+    });
 
     /// <summary>Old process: the new one resumed the devices. Close this process's copies (the frontends see nothing),
     /// stop serving, and tell the application.</summary>
