@@ -110,6 +110,7 @@ public sealed partial class VhostDriver
         StopListening();
         foreach (VhostSession s in sessions) s.Close($"handed over to pid {peerPid}");
         LastTakeover = new TakeoverInfo(TakeoverState.Handed, (uint)sessions.Count, 0, peerPid);
+        ControlCounters.CountHandedOver();
         ControlLog.Write(LogLevel.Info, Path, $"takeover: handed over {sessions.Count} device(s) to pid {peerPid}");
         IVhostDeviceOps? ops = Ops;
         if (ops == null) return;

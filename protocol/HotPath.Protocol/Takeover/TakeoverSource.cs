@@ -74,6 +74,7 @@ internal sealed unsafe class TakeoverSource : IFdHandler
         }
         catch (TakeoverException e)
         {
+            ControlCounters.CountTakeoverFailed();
             ControlLog.Write(LogLevel.Warning, _driver.Path, $"takeover: {e.Message}");
         }
     }
@@ -164,6 +165,7 @@ internal sealed unsafe class TakeoverSource : IFdHandler
 
     private void Resume(List<VhostSession> sessions, string why)
     {
+        ControlCounters.CountTakeoverFailed();
         ControlLog.Write(LogLevel.Warning, _driver.Path, $"takeover: {why}");
         foreach (VhostSession s in sessions) s.ResumeAfterTakeover();
     }

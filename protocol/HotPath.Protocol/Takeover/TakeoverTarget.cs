@@ -81,6 +81,7 @@ internal static class TakeoverTarget
             bool gone = ch.PeerIsGone(e is TakeoverClosedException ? 2000 : 0);
             if (!gone || !complete)
             {
+                ControlCounters.CountTakeoverFailed();
                 TrySendRefuse(ch, e.Message);
                 foreach (VhostSession s in adopted) s.Discard("takeover did not happen");
                 if (gone)
@@ -97,6 +98,7 @@ internal static class TakeoverTarget
         }
 
         driver.GoLiveAfterTakeover(adopted, listenFd);
+        ControlCounters.CountTakenOver();
         listenFd = -1;
         long pause = TakeoverClock.NowNs() - quiescedAt;
         info = new TakeoverInfo(TakeoverState.Taken, (uint)adopted.Count, pause, ch.PeerPid);

@@ -48,8 +48,11 @@ public sealed unsafe class TakeoverHostileTests
             for (int round = 0; round < 3; round++)
             {
                 int started = app.Started;
+                long failed = ControlCounters.TakeoversFailed;
                 Assert.Equal(0, TakeoverChannel.Connect(takeoverPath, out TakeoverChannel? ch));
                 using (ch) Play(ch!, hostile);
+                Assert.True(SpinWait.SpinUntil(() => ControlCounters.TakeoversFailed == failed + 1, TimeSpan.FromSeconds(10)),
+                    $"{hostile}: the failed takeover was not counted");
                 // Any handover it started is undone: the device runs again here (new_device) and forwards.
                 Assert.True(SpinWait.SpinUntil(() => app.Running, TimeSpan.FromSeconds(10)), $"{hostile}: the device did not resume");
                 Assert.Equal(Packets, dev.Echo(Packets));
@@ -148,6 +151,7 @@ public sealed unsafe class TakeoverHostileTests
         for (int round = 0; round < 3; round++)
         {
             Thread script = fake.ServeOnce(ch => Lie(ch, hostile));
+            long failed = ControlCounters.TakeoversFailed;
             var driver = VhostDriver.Register(path, VhostDriverFlags.Takeover);
             driver.SetTakeoverPath(takeoverPath);
             try
@@ -157,6 +161,7 @@ public sealed unsafe class TakeoverHostileTests
                 Assert.Contains("takeover from pid", e.Message);
                 Assert.False(driver.IsStarted);
                 Assert.Empty(driver.Sessions);
+                Assert.Equal(failed + 1, ControlCounters.TakeoversFailed);
             }
             finally { driver.Unregister(); }
             Assert.True(script.Join(TimeSpan.FromSeconds(10)), "the fake old process did not finish");
