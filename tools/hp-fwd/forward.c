@@ -383,7 +383,7 @@ static void on_destroy_device(int vid)
 		return;
 	retire_device(vid);
 	migration_device_gone(vid);
-	if (g_opt.iommu)
+	if (g_opt.vring_stats)
 		iotlb_device_gone(vid, g_opt.queues);
 	/* Every mbuf of a stopped device is back: the pool's in-use count is what other devices hold. */
 	snprintf(line, sizeof(line), "destroy_device vid=%d pool_in_use=%u pool_avail=%u", vid,

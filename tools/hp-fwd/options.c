@@ -50,7 +50,9 @@ static void usage(void)
 	      "                        once (a buffer the IOTLB does not map yet) are offered again for up to 100 ms.\n"
 	      "                        Implies --vring-stats\n"
 	      "  --vring-stats         per-vring statistics (HP_VHOST_USER_NET_STATS_ENABLE): each burst also counts\n"
-	      "                        packets and bytes by size; perf/iotlb-ipp.sh measures --iommu against this\n"
+	      "                        packets and bytes by size, and a 'vring_stats' line per vring at destroy_device\n"
+	      "                        gives each nonzero counter (guest_notifications: call eventfd writes); perf/iotlb-ipp.sh\n"
+	      "                        measures --iommu against this\n"
 	      "  --demo                run HotPath's own frontend (hp-frontend) against hp-fwd and print a table\n",
 	      stderr);
 }
