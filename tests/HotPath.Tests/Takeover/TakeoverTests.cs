@@ -91,6 +91,29 @@ public sealed class TakeoverTests(ITestOutputHelper output)
         rig.Pump(5_000, "after the old process died");
         rig.CheckNothingLost();
     }
+
+    /// <summary>
+    /// The old process dies before it sent anything: the new one starts normally (a fallback, counted as such), the
+    /// frontend's reconnect path runs (QEMU's: it accepts the new connection, restores the rings from their used
+    /// indexes and hands the inflight area back), and nothing is lost: the old process had delivered what it held
+    /// when it stopped.
+    /// </summary>
+    [Fact]
+    public void Old_process_killed_before_sending_anything_the_new_one_starts_normally_and_the_frontend_reconnects()
+    {
+        using var rig = new TakeoverRig(packed: false, client: true, output, new() { ["HOTPATH_TAKEOVER_STALL"] = "old-quiesced" });
+        rig.Pump(5_000, "before");
+        ChildBackend old = rig.Current;
+        using ChildBackend next = rig.StartNext();
+        Assert.True(old.WaitForLine("stalled at old-quiesced", TimeSpan.FromSeconds(60)), string.Join('\n', old.Output));
+        old.Kill();
+        rig.Reconnect();
+        Assert.True(next.WaitForLine("takeover: state=Fallback devices=0", TimeSpan.FromSeconds(60)), string.Join('\n', next.Output));
+        rig.Adopt(next);
+        Assert.True(next.WaitForLine("started", TimeSpan.FromSeconds(60)), string.Join('\n', next.Output));
+        rig.Pump(5_000, "after the reconnect");
+        rig.CheckNothingLost(reconnected: true);
+    }
 }
 
 /// <summary>A guest (HotPath's frontend) and the backend process serving it, which the test replaces.</summary>
@@ -101,7 +124,7 @@ internal sealed class TakeoverRig : IDisposable
     private readonly bool _client;
     private readonly ITestOutputHelper _output;
     private readonly VhostUserListener? _listener;
-    private readonly VhostUserFrontend _fe;
+    private VhostUserFrontend _fe;
     private readonly GuestTraffic _guest;
     private ChildBackend? _owned;
     private readonly List<ChildBackend> _retired = new();
@@ -172,6 +195,21 @@ internal sealed class TakeoverRig : IDisposable
         return long.Parse(pause, CultureInfo.InvariantCulture) / 1e6;
     }
 
+    /// <summary>
+    /// The backend connection was lost (client mode): accept the new backend's connection and hand it the rings from
+    /// their used positions and the inflight area, as QEMU does.
+    /// </summary>
+    public void Reconnect()
+    {
+        InflightArea? area = _fe.Inflight;
+        _fe.Inflight = null;   // kept for the new connection
+        _fe.Dispose();
+        _fe = _listener!.Accept(Wait);
+        VhostUserFrontend.RestoreBasesAfterBackendLoss(_guest.Memory, _guest.Rings);
+        _fe.Inflight = area;
+        _fe.Start(_guest.Memory, _guest.Rings, new NetDeviceOptions { TrackInflight = true });
+    }
+
     /// <summary>Sends and receives at least <paramref name="packets"/> more packets.</summary>
     public void Pump(long packets, string what)
     {
@@ -203,7 +241,7 @@ internal sealed class TakeoverRig : IDisposable
     private static int Size(ulong seq) => 60 + (int)(seq * 7919 % 1459);
 
     /// <summary>Drains, then checks every packet came back once and the backend stopped exactly where the rings are.</summary>
-    public void CheckNothingLost()
+    public void CheckNothingLost(bool reconnected = false)
     {
         var clock = Stopwatch.StartNew();
         while (_guest.Tx.InFlight != 0 || _guest.Received < _guest.Sent)
@@ -218,7 +256,7 @@ internal sealed class TakeoverRig : IDisposable
         Assert.Equal(GuestTraffic.UsedPosition(_guest.Rx), (ushort)bases[0]);
         Assert.Equal(_guest.Sent, _guest.Received);
         Assert.Equal(_guest.Received, _guest.ReceivedSeqs!.Count);
-        if (_listener != null)
+        if (_listener != null && !reconnected)
             Assert.ThrowsAny<Exception>(() => _listener.Accept(TimeSpan.FromMilliseconds(50)).Dispose());   // no reconnect ever
         _output.WriteLine($"{_guest.Sent} packets sent, each received once; GET_VRING_BASE {bases[0]}/{bases[1]} = the rings' used positions");
     }
@@ -226,6 +264,7 @@ internal sealed class TakeoverRig : IDisposable
     public void Dispose()
     {
         _fe.Dispose();
+        _fe.Inflight?.Dispose();
         _owned?.Dispose();
         Current.Dispose();
         foreach (ChildBackend c in _retired) c.Dispose();
