@@ -52,7 +52,17 @@ public sealed partial class VhostDriver
 
     private void StartServingTakeovers()
     {
-        if (AllowsTakeover && _takeoverSource == null) _takeoverSource = TakeoverSource.Listen(this);
+        if (!AllowsTakeover || _takeoverSource != null) return;
+        try
+        {
+            _takeoverSource = TakeoverSource.Listen(this);
+        }
+        catch (VhostException e) when (LastTakeover.State == TakeoverState.Taken)
+        {
+            // The devices are served here already: failing the start now would drop them. This process just cannot
+            // be taken over in turn; say so.
+            ControlLog.Write(LogLevel.Error, Path, $"takeover: took the devices over but cannot serve takeovers: {e.Message}");
+        }
     }
 
     private void StopServingTakeovers()
