@@ -42,6 +42,25 @@ public sealed class TakeoverTests(ITestOutputHelper output)
     }
 
     /// <summary>
+    /// A device behind a vIOMMU: the frontend maps guest memory into the backend's IOTLB once, at start, and never
+    /// answers a miss. Each new backend must therefore get every mapping with the device, or the traffic stops.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void The_iotlb_moves_with_the_device(bool packed)
+    {
+        using var rig = new TakeoverRig(packed, client: true, output, iommu: true);
+        for (int i = 0; i < 3; i++)
+        {
+            rig.Pump(5_000, $"before takeover {i}");
+            rig.TakeOver($"takeover {i}");
+        }
+        rig.Pump(5_000, "after the last takeover");
+        rig.CheckNothingLost();
+    }
+
+    /// <summary>
     /// The new process dies before it resumed the device (after it received everything, after READY, after COMMIT):
     /// the old one resumes it, and the traffic goes on through it with nothing lost.
     /// </summary>
@@ -121,7 +140,7 @@ internal sealed class TakeoverRig : IDisposable
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(60);
     private readonly string _path = DpdkBackend.NewSocketPath("takeover");
-    private readonly bool _client;
+    private readonly bool _client, _iommu;
     private readonly ITestOutputHelper _output;
     private readonly VhostUserListener? _listener;
     private VhostUserFrontend _fe;
@@ -129,9 +148,10 @@ internal sealed class TakeoverRig : IDisposable
     private ChildBackend? _owned;
     private readonly List<ChildBackend> _retired = new();
 
-    public TakeoverRig(bool packed, bool client, ITestOutputHelper output, Dictionary<string, string>? env = null)
+    public TakeoverRig(bool packed, bool client, ITestOutputHelper output, Dictionary<string, string>? env = null, bool iommu = false)
     {
         _client = client;
+        _iommu = iommu;
         _output = output;
         _guest = new GuestTraffic(packed: packed) { ReceivedSeqs = new HashSet<ulong>() };
         Current = Spawn(env ?? new(), takeover: false);
@@ -145,7 +165,7 @@ internal sealed class TakeoverRig : IDisposable
             Assert.True(SpinWait.SpinUntil(() => File.Exists(_path) || Current.HasExited, Wait), "the backend did not listen");
             _fe = VhostUserFrontend.Connect(_path, Wait);
         }
-        _fe.Start(_guest.Memory, _guest.Rings, new NetDeviceOptions { TrackInflight = true });
+        StartFrontend();
         Assert.True(Current.WaitForLine("started", Wait), $"the backend did not start the device: {string.Join(" | ", Current.Output)}");
     }
 
@@ -157,6 +177,7 @@ internal sealed class TakeoverRig : IDisposable
         var args = new List<string> { "--socket", _path, "--takeover-allow" };
         if (_client) args.Add("--client");
         if (takeover) args.Add("--takeover");
+        if (_iommu) args.Add("--iommu");
         ChildBackend child = ChildBackend.Start(ChildBackend.TestBackendPath, env, args.ToArray());
         _owned = null;
         return child;
@@ -207,7 +228,13 @@ internal sealed class TakeoverRig : IDisposable
         _fe = _listener!.Accept(Wait);
         VhostUserFrontend.RestoreBasesAfterBackendLoss(_guest.Memory, _guest.Rings);
         _fe.Inflight = area;
-        _fe.Start(_guest.Memory, _guest.Rings, new NetDeviceOptions { TrackInflight = true });
+        StartFrontend();
+    }
+
+    private void StartFrontend()
+    {
+        _fe.Start(_guest.Memory, _guest.Rings, new NetDeviceOptions { TrackInflight = true, Iommu = _iommu, BackendChannel = _iommu });
+        if (_iommu) _fe.IotlbMapAll(_guest.Memory);   // once: misses are never answered
     }
 
     /// <summary>Sends and receives at least <paramref name="packets"/> more packets.</summary>
