@@ -75,5 +75,9 @@ public sealed unsafe partial class Vring
         _splitScratch = null;
         _packedScratch?.Dispose();
         _packedScratch = null;
+        // Settled when the lock was taken: only packets the application never polled back are left.
+        Async?.FreeUnpolled();
+        Async?.Dispose();
+        Async = null;
     }
 }
