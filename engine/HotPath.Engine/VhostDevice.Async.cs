@@ -14,8 +14,12 @@ namespace HotPath.Engine;
 /// </summary>
 public sealed unsafe partial class VhostDevice
 {
-    /// <summary>rte_vhost_async_channel_register: <paramref name="channel"/> copies for RX queue <paramref name="queueId"/>.</summary>
-    public AsyncError AsyncChannelRegister(int queueId, uint features, IAsyncCopyChannel channel)
+    /// <summary>
+    /// rte_vhost_async_channel_register: <paramref name="channel"/> copies for RX queue <paramref name="queueId"/>.
+    /// With <paramref name="ownsChannel"/> the channel (if IDisposable) is disposed when the queue goes (unregister,
+    /// device teardown).
+    /// </summary>
+    public AsyncError AsyncChannelRegister(int queueId, uint features, IAsyncCopyChannel channel, bool ownsChannel = false)
     {
         ArgumentNullException.ThrowIfNull(channel);
         if ((queueId & 1) != 0 || (uint)queueId >= MaxVrings) return AsyncError.BadQueue;
@@ -24,29 +28,27 @@ public sealed unsafe partial class VhostDevice
         using (v.Hold())
         {
             if (v.Async != null) return AsyncError.AlreadyRegistered;
-            v.Async = new AsyncQueue(this, v, queueId, f, channel);
+            v.Async = new AsyncQueue(this, v, queueId, f, channel, ownsChannel);
         }
         return AsyncError.None;
     }
 
     /// <summary>
     /// rte_vhost_async_channel_unregister: settles the queue (waits for the channel's copies, publishes them), frees
-    /// the packets the application did not poll back (<paramref name="freed"/>), and forgets the channel.
+    /// the packets the application did not poll back (<paramref name="freed"/>), and forgets (or disposes) the channel.
     /// </summary>
     public AsyncError AsyncChannelUnregister(int queueId, out uint freed)
     {
         freed = 0;
         Vring? v = (queueId & 1) == 0 ? GetVring(queueId) : null;
         if (v == null) return AsyncError.BadQueue;
-        AsyncQueue? q;
         using (v.Hold())   // settles
         {
-            q = v.Async;
+            AsyncQueue? q = v.Async;
             if (q == null) return AsyncError.NotRegistered;
             v.Async = null;
-            freed = q.FreeUnpolled();
+            freed = q.Release();
         }
-        q.Dispose();
         return AsyncError.None;
     }
 

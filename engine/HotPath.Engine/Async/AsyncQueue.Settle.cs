@@ -42,4 +42,16 @@ internal sealed unsafe partial class AsyncQueue
         for (; ReturnHead != PublishHead; ReturnHead++, n++) MbufOps.Free(Slot(ReturnHead)->M);
         return n;
     }
+
+    /// <summary>
+    /// Unregister or device teardown (lock held, settled): frees the unpolled packets (<see cref="FreeUnpolled"/>), the
+    /// channel when the queue owns it, and the native block. Returns the packets freed.
+    /// </summary>
+    public uint Release()
+    {
+        uint n = FreeUnpolled();
+        if (OwnsChannel) (Channel as IDisposable)?.Dispose();
+        Dispose();
+        return n;
+    }
 }

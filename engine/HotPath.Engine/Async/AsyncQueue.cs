@@ -26,6 +26,8 @@ internal sealed unsafe partial class AsyncQueue : NativeScratch
     public readonly Vring Vring;
     public readonly int QueueId;
     public readonly IAsyncCopyChannel Channel;
+    /// <summary>The channel was made for this queue (the C API's built-in engine channels): disposed with it.</summary>
+    public readonly bool OwnsChannel;
     public readonly AsyncFeatures Features;
     /// <summary>Entries of the pending used ring: the largest split ring (a ring resized after registration still fits).</summary>
     public readonly uint UsedCapacity;
@@ -51,8 +53,10 @@ internal sealed unsafe partial class AsyncQueue : NativeScratch
     /// <summary>Packets the channel did not accept, copied by the CPU instead.</summary>
     public ulong CpuFallbacks;
 
-    public AsyncQueue(VhostDevice device, Vring vring, int queueId, AsyncFeatures features, IAsyncCopyChannel channel)
+    public AsyncQueue(VhostDevice device, Vring vring, int queueId, AsyncFeatures features, IAsyncCopyChannel channel,
+        bool ownsChannel)
     {
+        OwnsChannel = ownsChannel;
         Device = device;
         Vring = vring;
         QueueId = queueId;

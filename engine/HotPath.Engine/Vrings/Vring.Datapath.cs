@@ -76,8 +76,7 @@ public sealed unsafe partial class Vring
         _packedScratch?.Dispose();
         _packedScratch = null;
         // Settled when the lock was taken: only packets the application never polled back are left.
-        Async?.FreeUnpolled();
-        Async?.Dispose();
+        Async?.Release();
         Async = null;
     }
 }
