@@ -3,7 +3,8 @@
 # callgrind, synchronous (hp_vhost_enqueue_burst) and --async (hp_vhost_submit_enqueue_burst +
 # hp_vhost_poll_enqueue_completed; the built-in engine's copy thread is not counted: it is not inside either), with
 # HotPath's frontend receiving at full speed (split ring, mergeable). Empty polls are included in both.
-# Usage: perf/async-ipp.sh [OUTFILE]    (env SECS per run, default 12; LENS default "64 1518"; HP_FWD)
+# Usage: perf/async-ipp.sh [OUTFILE]    (env SECS per run, default 12; LENS default "64 1518"; HP_FWD; KEEP=DIR keeps
+# the callgrind files for callgrind_annotate --inclusive=yes)
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 fwd=${HP_FWD:-$root/artifacts/bin/hp-fwd}
@@ -19,7 +20,7 @@ run() {
   if [ "$mode" = async ]; then flag=--async; fn='hp_vhost_*_enqueue_*'; fi
   local sock=/tmp/async-ipp-$$.sock cg=/tmp/async-ipp-$$.callgrind log=/tmp/async-ipp-$$.log
   rm -f "$sock"
-  DOTNET_GCRegionRange=40000000 nice -n 19 valgrind --tool=callgrind --fair-sched=yes \
+  VALGRIND_OPTS="--dump-instr=yes" DOTNET_GCRegionRange=40000000 nice -n 19 valgrind --tool=callgrind --fair-sched=yes \
     --callgrind-out-file="$cg" --toggle-collect="$fn" \
     "$fwd" --socket "$sock" --mode txonly --pkt-len "$len" --seconds $((secs + 120)) --stats-interval 0 $flag >"$log" 2>&1 &
   local vp=$!
@@ -32,6 +33,7 @@ run() {
   ins=$(sed -n 's/.*Collected : \([0-9]*\).*/\1/p' "$log" | tail -1)
   pk=$(echo "$line" | sed -n "s/.*rx_packets=\([0-9]*\).*/\1/p")
   [ -n "$ins" ] && [ -n "$pk" ] || { echo "async-ipp: $len $mode failed: $line" >&2; tail -5 "$log" >&2; }
+  if [ -n "${KEEP:-}" ]; then mkdir -p "$KEEP"; cp "$cg" "$KEEP/async-ipp-$len-$mode.callgrind"; fi
   rm -f "$cg" "$log" "$sock"
   echo "${ins:-0} ${pk:-0}"
 }

@@ -117,6 +117,15 @@ internal sealed unsafe partial class AsyncQueue : NativeScratch
         return want;
     }
 
+    /// <summary>The current slot's packet is written by the CPU entirely: no segments.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void NoSegments()
+    {
+        AsyncSlot* s = Current;
+        s->SegStart = SegTail & (SegCapacity - 1);
+        s->SegCount = 0;
+    }
+
     /// <summary>Appends one copy to the current slot (the caller stays within what <see cref="BeginSegments"/> granted).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void AddSegment(byte* src, byte* dst, uint len, ulong gpa)

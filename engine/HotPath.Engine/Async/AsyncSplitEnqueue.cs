@@ -7,7 +7,8 @@ namespace HotPath.Engine.Async;
 
 /// <summary>
 /// The split ring's async enqueue submit (the seed's virtio_dev_rx_async_submit_split): each packet's chains are
-/// walked and reserved by the enqueue slow path writing through <see cref="AsyncSink"/>, its used entries go to the
+/// walked and reserved (the synchronous burst's inline case inline, any other by the enqueue slow path writing through
+/// <see cref="AsyncSink"/>), its used entries go to the
 /// queue's pending used ring, and the burst's copies go to the channel in one transfer_data. Packets whose bytes the
 /// CPU wrote entirely are published at the end of the burst if nothing before them waits for the channel. The
 /// synchronous burst (<see cref="SplitEnqueue"/>) is untouched. The caller holds the access lock and checked the ring is ready.
@@ -30,6 +31,11 @@ internal static unsafe class AsyncSplitEnqueue
         byte* descs = vq.Desc;
         ushort* ring = (ushort*)(vq.Avail + SplitRingLayout.AvailRingOffset);
         uint size = vq.Size, mask = size - 1;
+        uint hdr = (uint)VirtioNetHeader.SizeFor(dev.Features);
+        uint threshold = q.Features.Threshold;
+        VringUsedElem* shadow = s.Shadow;
+        var batch = new BatchCopy(s.Batch, s.BatchCapacity);
+        RegionCache region = default;
         uint usedBase = q.UsedTail;
         uint nShadow = 0;
         uint done = 0;
@@ -40,8 +46,45 @@ internal static unsafe class AsyncSplitEnqueue
             // SAFETY: the index is masked into the translated avail ring; read once into a local.
             ushort head = ring[lastAvail & mask];
             ulong addr = 0, meta = 0;
-            // SAFETY: head < size: the descriptor is inside the translated table.
-            if (head < size) SplitDescriptor.Read(descs + ((nuint)head << 4), out addr, out meta);
+            if (head < size)
+            {
+                // SAFETY: head < size: the descriptor is inside the translated table; each half is read once.
+                SplitDescriptor.Read(descs + ((nuint)head << 4), out addr, out meta);
+                uint pktLen = m->PktLen;
+                uint len = SplitDescriptor.Len(meta);
+                // The synchronous burst's inline case (SplitEnqueue): one writable descriptor holding a one-segment
+                // packet without offload requests, in the cached region (never while logging: ForInline).
+                if ((SplitDescriptor.Flags(meta) & SplitEnqueue.ShapeFlags) == VringDesc.FlagWrite && m->Next == null &&
+                    pktLen == m->DataLen && len >= pktLen + hdr && (m->OlFlags & SplitEnqueue.OffloadRequests) == 0)
+                {
+                    byte* dst = region.Translate(addr, len);
+                    if (dst == null)
+                    {
+                        region = RegionCache.ForInline(vq, ColdBurst.SplitWriteNeedsPieces, mem, addr);
+                        dst = region.Translate(addr, len);
+                    }
+                    if (dst != null)
+                    {
+                        // SAFETY: [dst, dst+len) is writable guest memory inside one region; hdr + pktLen <= len.
+                        // A plain header: all zero but num_buffers = 1 (12-byte header) at offset 10.
+                        *(ulong*)dst = 0;
+                        if (hdr == VirtioNetHeader.MrgSize) *(uint*)(dst + 8) = 1u << 16;
+                        else *(ushort*)(dst + 8) = 0;
+                        if (pktLen >= threshold && q.BeginSegments(1) != 0) q.AddSegment(m->Data, dst + hdr, pktLen, addr + hdr);
+                        else
+                        {
+                            q.NoSegments();
+                            batch.AddOnePerChain(dst + hdr, m->Data, pktLen);
+                        }
+                        // SAFETY: at most `size` chains are consumed per burst; the shadow holds `size` entries.
+                        *(ulong*)(shadow + nShadow) = head | ((ulong)(pktLen + hdr) << 32);
+                        nShadow++;
+                        lastAvail++;
+                        q.Commit(m, usedBase + nShadow);
+                        continue;
+                    }
+                }
+            }
             EnqueueStep step = SplitEnqueueSlow.PacketThrough<AsyncSink>(dev, vq, mem, m, head, addr, meta, lastAvail, availIdx, nShadow);
             nShadow = step.NShadow;
             lastAvail = step.LastAvail;
@@ -49,7 +92,9 @@ internal static unsafe class AsyncSplitEnqueue
             q.Commit(m, usedBase + nShadow);
         }
         vq.LastAvailIdx = lastAvail;
-        if (nShadow != 0) q.AppendUsed(s.Shadow, nShadow);
+        // The CPU's small copies land before anything that may publish them (this burst's Publish below).
+        batch.Flush();
+        if (nShadow != 0) q.AppendUsed(shadow, nShadow);
         q.Offer();
         q.Publish();
         return (ushort)done;

@@ -17,10 +17,10 @@ namespace HotPath.Engine.Datapath;
 [SkipLocalsInit]
 internal static unsafe class SplitEnqueue
 {
-    private const ushort ShapeFlags = VringDesc.FlagNext | VringDesc.FlagWrite | VringDesc.FlagIndirect;
+    internal const ushort ShapeFlags = VringDesc.FlagNext | VringDesc.FlagWrite | VringDesc.FlagIndirect;
 
     /// <summary>Offload requests that make the header more than zeros (see <see cref="NetHeaderCodec.FromMbuf"/>).</summary>
-    private const ulong OffloadRequests =
+    internal const ulong OffloadRequests =
         MbufOffload.TxL4Mask | MbufOffload.TxTcpSeg | MbufOffload.TxUdpSeg | MbufOffload.TxIpCksum;
 
     public static ushort Run(VhostDevice dev, Vring vq, GuestMemory mem, Mbuf** pkts, uint count) =>
