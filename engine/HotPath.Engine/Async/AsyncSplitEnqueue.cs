@@ -54,8 +54,7 @@ internal static unsafe class AsyncSplitEnqueue
                 uint len = SplitDescriptor.Len(meta);
                 // The synchronous burst's inline case (SplitEnqueue): one writable descriptor holding a one-segment
                 // packet without offload requests, in the cached region (never while logging: ForInline).
-                if ((SplitDescriptor.Flags(meta) & SplitEnqueue.ShapeFlags) == VringDesc.FlagWrite && m->Next == null &&
-                    pktLen == m->DataLen && len >= pktLen + hdr && (m->OlFlags & SplitEnqueue.OffloadRequests) == 0)
+                if (SplitEnqueue.IsInlineCase(meta, m, pktLen, len, hdr))
                 {
                     byte* dst = region.Translate(addr, len);
                     if (dst == null)
@@ -66,10 +65,7 @@ internal static unsafe class AsyncSplitEnqueue
                     if (dst != null)
                     {
                         // SAFETY: [dst, dst+len) is writable guest memory inside one region; hdr + pktLen <= len.
-                        // A plain header: all zero but num_buffers = 1 (12-byte header) at offset 10.
-                        *(ulong*)dst = 0;
-                        if (hdr == VirtioNetHeader.MrgSize) *(uint*)(dst + 8) = 1u << 16;
-                        else *(ushort*)(dst + 8) = 0;
+                        SplitEnqueue.WritePlainHeader(dst, hdr);
                         if (pktLen >= threshold && q.BeginSegments(1) != 0) q.AddSegment(m->Data, dst + hdr, pktLen, addr + hdr);
                         else
                         {

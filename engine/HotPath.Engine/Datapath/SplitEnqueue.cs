@@ -17,11 +17,31 @@ namespace HotPath.Engine.Datapath;
 [SkipLocalsInit]
 internal static unsafe class SplitEnqueue
 {
-    internal const ushort ShapeFlags = VringDesc.FlagNext | VringDesc.FlagWrite | VringDesc.FlagIndirect;
+    private const ushort ShapeFlags = VringDesc.FlagNext | VringDesc.FlagWrite | VringDesc.FlagIndirect;
 
     /// <summary>Offload requests that make the header more than zeros (see <see cref="NetHeaderCodec.FromMbuf"/>).</summary>
-    internal const ulong OffloadRequests =
+    private const ulong OffloadRequests =
         MbufOffload.TxL4Mask | MbufOffload.TxTcpSeg | MbufOffload.TxUdpSeg | MbufOffload.TxIpCksum;
+
+    /// <summary>
+    /// The inline case (shared with the async submit): one writable descriptor, no NEXT or INDIRECT, of
+    /// <paramref name="len"/> bytes holding header and a one-segment packet without offload requests
+    /// (pktLen == data_len &lt;= 65535, so pktLen + hdr cannot wrap).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static bool IsInlineCase(ulong meta, Mbuf* m, uint pktLen, uint len, uint hdr) =>
+        (SplitDescriptor.Flags(meta) & ShapeFlags) == VringDesc.FlagWrite && m->Next == null &&
+        pktLen == m->DataLen && len >= pktLen + hdr && (m->OlFlags & OffloadRequests) == 0;
+
+    /// <summary>A plain header at <paramref name="dst"/>: all zero but num_buffers = 1 (12-byte header) at offset 10.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void WritePlainHeader(byte* dst, uint hdr)
+    {
+        // SAFETY: the caller checked hdr bytes at dst are writable guest memory.
+        *(ulong*)dst = 0;
+        if (hdr == VirtioNetHeader.MrgSize) *(uint*)(dst + 8) = 1u << 16;
+        else *(ushort*)(dst + 8) = 0;
+    }
 
     public static ushort Run(VhostDevice dev, Vring vq, GuestMemory mem, Mbuf** pkts, uint count) =>
         Burst(dev, vq, mem, pkts, count, uint.MaxValue);
@@ -65,9 +85,7 @@ internal static unsafe class SplitEnqueue
                 SplitDescriptor.Read(descs + ((nuint)head << 4), out addr, out meta);
                 uint pktLen = m->PktLen;
                 uint len = SplitDescriptor.Len(meta);
-                // One segment holding the whole packet (pktLen == data_len <= 65535, so pktLen + hdr cannot wrap).
-                if ((SplitDescriptor.Flags(meta) & ShapeFlags) == VringDesc.FlagWrite && m->Next == null &&
-                    pktLen == m->DataLen && len >= pktLen + hdr && (m->OlFlags & OffloadRequests) == 0)
+                if (IsInlineCase(meta, m, pktLen, len, hdr))
                 {
                     byte* dst = region.Translate(addr, len);
                     if (dst == null)
@@ -78,10 +96,7 @@ internal static unsafe class SplitEnqueue
                     if (dst != null)
                     {
                         // SAFETY: [dst, dst+len) is writable guest memory inside one region; hdr + pktLen <= len.
-                        // A plain header: all zero but num_buffers = 1 (12-byte header) at offset 10.
-                        *(ulong*)dst = 0;
-                        if (hdr == VirtioNetHeader.MrgSize) *(uint*)(dst + 8) = 1u << 16;
-                        else *(ushort*)(dst + 8) = 0;
+                        WritePlainHeader(dst, hdr);
                         batch.AddOnePerChain(dst + hdr, m->Data, pktLen);
                         // SAFETY: at most `size` chains are consumed per burst; the shadow holds `size` entries.
                         *(ulong*)(shadow + nShadow) = head | ((ulong)(pktLen + hdr) << 32);
