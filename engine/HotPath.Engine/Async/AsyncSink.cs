@@ -12,6 +12,10 @@ namespace HotPath.Engine.Async;
 /// </summary>
 internal unsafe struct AsyncSink : IEnqueueSink
 {
+    /// <summary>Nothing left to mark: the header and the CPU's copies were marked as they were written, the channel's
+    /// copies are marked when they complete (<see cref="AsyncQueue.Publish"/>).</summary>
+    public static void Written(ref SplitBurst c, int nVec, uint written) { }
+
     public static uint Write(ref SplitBurst c, Mbuf* m, ushort numBuffers, int nVec)
     {
         AsyncQueue q = c.Vq.Async!;

@@ -24,9 +24,10 @@ internal static unsafe class SplitEnqueue
         MbufOffload.TxL4Mask | MbufOffload.TxTcpSeg | MbufOffload.TxUdpSeg | MbufOffload.TxIpCksum;
 
     /// <summary>
-    /// The inline case (shared with the async submit): one writable descriptor, no NEXT or INDIRECT, of
+    /// The inline case as the async submit tests it: one writable descriptor, no NEXT or INDIRECT, of
     /// <paramref name="len"/> bytes holding header and a one-segment packet without offload requests
-    /// (pktLen == data_len &lt;= 65535, so pktLen + hdr cannot wrap).
+    /// (pktLen == data_len &lt;= 65535, so pktLen + hdr cannot wrap). <see cref="Burst"/> keeps its own copy of the
+    /// test: calling this from its loop changed its register allocation.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static bool IsInlineCase(ulong meta, Mbuf* m, uint pktLen, uint len, uint hdr) =>
@@ -85,7 +86,9 @@ internal static unsafe class SplitEnqueue
                 SplitDescriptor.Read(descs + ((nuint)head << 4), out addr, out meta);
                 uint pktLen = m->PktLen;
                 uint len = SplitDescriptor.Len(meta);
-                if (IsInlineCase(meta, m, pktLen, len, hdr))
+                // One segment holding the whole packet (pktLen == data_len <= 65535, so pktLen + hdr cannot wrap).
+                if ((SplitDescriptor.Flags(meta) & ShapeFlags) == VringDesc.FlagWrite && m->Next == null &&
+                    pktLen == m->DataLen && len >= pktLen + hdr && (m->OlFlags & OffloadRequests) == 0)
                 {
                     byte* dst = region.Translate(addr, len);
                     if (dst == null)
@@ -96,7 +99,10 @@ internal static unsafe class SplitEnqueue
                     if (dst != null)
                     {
                         // SAFETY: [dst, dst+len) is writable guest memory inside one region; hdr + pktLen <= len.
-                        WritePlainHeader(dst, hdr);
+                        // A plain header: all zero but num_buffers = 1 (12-byte header) at offset 10.
+                        *(ulong*)dst = 0;
+                        if (hdr == VirtioNetHeader.MrgSize) *(uint*)(dst + 8) = 1u << 16;
+                        else *(ushort*)(dst + 8) = 0;
                         batch.AddOnePerChain(dst + hdr, m->Data, pktLen);
                         // SAFETY: at most `size` chains are consumed per burst; the shadow holds `size` entries.
                         *(ulong*)(shadow + nShadow) = head | ((ulong)(pktLen + hdr) << 32);

@@ -19,18 +19,23 @@ internal static unsafe class SplitEnqueueSlow
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     public static EnqueueStep Packet(VhostDevice dev, Vring vq, GuestMemory mem, Mbuf* m, ushort head, ulong addr,
-        ulong meta, ushort lastAvail, ushort availIdx, uint nShadow) =>
-        Place<SyncSink>(dev, vq, mem, m, head, addr, meta, lastAvail, availIdx, nShadow);
+        ulong meta, ushort lastAvail, ushort availIdx, uint nShadow)
+    {
+        // The body of PacketThrough<SyncSink>, spelled out: forwarding to it (inlined) cost the synchronous burst a
+        // copy of lastAvail per call.
+        ulong features = dev.Features;
+        var c = new SplitBurst(dev, vq, mem, features, nShadow);
+        var first = new FirstChain(head, addr, meta);
+        bool delivered = VirtioFeatures.Has(features, VirtioFeatures.NetMrgRxbuf)
+            ? Mergeable<SyncSink>(ref c, m, first, ref lastAvail, availIdx)
+            : Single<SyncSink>(ref c, m, first, ref lastAvail, availIdx);
+        return new EnqueueStep(c.NShadow, lastAvail, delivered);
+    }
 
     /// <summary><see cref="Packet"/> writing through <typeparamref name="TSink"/> (the async enqueue: <c>AsyncSink</c>).</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     public static EnqueueStep PacketThrough<TSink>(VhostDevice dev, Vring vq, GuestMemory mem, Mbuf* m, ushort head,
-        ulong addr, ulong meta, ushort lastAvail, ushort availIdx, uint nShadow) where TSink : struct, IEnqueueSink =>
-        Place<TSink>(dev, vq, mem, m, head, addr, meta, lastAvail, availIdx, nShadow);
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static EnqueueStep Place<TSink>(VhostDevice dev, Vring vq, GuestMemory mem, Mbuf* m, ushort head, ulong addr,
-        ulong meta, ushort lastAvail, ushort availIdx, uint nShadow) where TSink : struct, IEnqueueSink
+        ulong addr, ulong meta, ushort lastAvail, ushort availIdx, uint nShadow) where TSink : struct, IEnqueueSink
     {
         ulong features = dev.Features;
         var c = new SplitBurst(dev, vq, mem, features, nShadow);
@@ -85,6 +90,7 @@ internal static unsafe class SplitEnqueueSlow
                 {
                     uint written = TSink.Write(ref c, m, 1, w.Count);
                     c.Used(head, written);
+                    TSink.Written(ref c, w.Count, written);
                     lastAvail++;
                     return true;
                 }
@@ -148,7 +154,8 @@ internal static unsafe class SplitEnqueueSlow
         // Committed. Bad chains go after the packet's own entries, so they never sit between the buffers the
         // guest joins by num_buffers.
         if (nBad != 0) c.DropPending(nBad);
-        TSink.Write(ref c, m, (ushort)numBuffers, nVec);
+        uint written = TSink.Write(ref c, m, (ushort)numBuffers, nVec);
+        TSink.Written(ref c, nVec, written);
         return true;
     }
 }

@@ -37,7 +37,7 @@ internal static unsafe class AsyncExports
 
     /// <summary>Registers a channel of the built-in engine <paramref name="engine"/> (HotPath's addition): in order.</summary>
     [UnmanagedCallersOnly(EntryPoint = "hp_vhost_async_channel_register_engine")]
-    public static int ChannelRegisterEngine(int vid, ushort queueId, uint features, nint engine)
+    public static int ChannelRegisterEngine(int vid, ushort queueId, uint features, void* engine)
     {
         const string fn = "hp_vhost_async_channel_register_engine";
         try
@@ -137,46 +137,46 @@ internal static unsafe class AsyncExports
 
     /// <summary>A built-in copy engine: one copy thread (pinned to <paramref name="cpu"/> unless it is -1). NULL on failure.</summary>
     [UnmanagedCallersOnly(EntryPoint = "hp_copy_engine_create")]
-    public static nint EngineCreate(byte* name, int cpu)
+    public static void* EngineCreate(byte* name, int cpu)
     {
         const string fn = "hp_copy_engine_create";
         try
         {
-            if (!Args.String(fn, "name", name, out string s)) return 0;
+            if (!Args.String(fn, "name", name, out string s)) return null;
             var e = new CopyEngine(s, cpu);
             if (cpu >= 0 && e.Cpu != cpu)
             {
                 int errno = e.PinError;
                 e.Dispose();
                 LastError.Set(fn, $"cannot pin the copy thread to cpu {cpu}: {LibC.StrError(errno)}", errno == 0 ? LibC.EINVAL : errno);
-                return 0;
+                return null;
             }
             lock (s_engines)
             {
                 nint h = (nint)(++s_nextEngine << 4);   // an opaque, never-dereferenced "struct hp_copy_engine *"
                 s_engines[h] = e;
-                return h;
+                return (void*)h;
             }
         }
         catch (Exception e)
         {
             LastError.Set(fn, e);
-            return 0;
+            return null;
         }
     }
 
     /// <summary>Stops and frees an engine (after the queues using it were unregistered or their devices destroyed).</summary>
     [UnmanagedCallersOnly(EntryPoint = "hp_copy_engine_free")]
-    public static void EngineFree(nint engine)
+    public static void EngineFree(void* engine)
     {
         const string fn = "hp_copy_engine_free";
         try
         {
-            if (engine == 0) return;
+            if (engine == null) return;
             CopyEngine? e;
             lock (s_engines)
             {
-                if (!s_engines.Remove(engine, out e))
+                if (!s_engines.Remove((nint)engine, out e))
                 {
                     LastError.Set(fn, "not an engine from hp_copy_engine_create (or already freed)");
                     return;
@@ -192,7 +192,7 @@ internal static unsafe class AsyncExports
 
     /// <summary>Packets the engine copied (statistics); -1 for an unknown engine.</summary>
     [UnmanagedCallersOnly(EntryPoint = "hp_copy_engine_packets")]
-    public static long EnginePackets(nint engine)
+    public static long EnginePackets(void* engine)
     {
         const string fn = "hp_copy_engine_packets";
         try
@@ -206,11 +206,11 @@ internal static unsafe class AsyncExports
         }
     }
 
-    private static CopyEngine? Engine(string fn, nint handle)
+    private static CopyEngine? Engine(string fn, void* handle)
     {
         lock (s_engines)
         {
-            if (s_engines.TryGetValue(handle, out CopyEngine? e)) return e;
+            if (s_engines.TryGetValue((nint)handle, out CopyEngine? e)) return e;
         }
         LastError.Set(fn, "not an engine from hp_copy_engine_create (or already freed)");
         return null;
