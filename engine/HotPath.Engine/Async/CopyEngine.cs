@@ -56,7 +56,9 @@ public sealed unsafe class CopyEngine : IDisposable
     /// <summary>Puts up to <paramref name="n"/> jobs on the submission ring (in order); returns how many.</summary>
     internal uint Submit(void** jobs, uint n)
     {
-        uint k = RingOps.EnqueueBurst(_submit, jobs, n, null);
+        RingHeader* ring = _submit;
+        if (ring == null) return 0;   // disposed under a registered channel: the device copies with the CPU
+        uint k = RingOps.EnqueueBurst(ring, jobs, n, null);
         // Full fence: the ring's tail store above before the sleeping flag is read; the thread's flag store and
         // fence come before its last emptiness check, so one of the two sides sees the other.
         Interlocked.MemoryBarrier();
@@ -114,12 +116,13 @@ public sealed unsafe class CopyEngine : IDisposable
 
     public void Dispose()
     {
-        if (_submit == null) return;
+        RingHeader* ring = _submit;
+        if (ring == null) return;
         _stop = true;
         _wake.Set();
         _thread.Join();
-        RingOps.Free(_submit);
         _submit = null;
+        RingOps.Free(ring);
         _wake.Dispose();
     }
 }
