@@ -204,8 +204,11 @@ static void run_icmpecho(struct worker *w, struct hp_mbuf **pkts)
 	while (running(w->dev)) {
 		uint16_t n = receive_burst(w, pkts, &received), nr = 0;
 		uint64_t verdicts[ECHO_VERDICTS] = { 0 };
-		if (n == 0)
+		if (n == 0) {
+			if (g_opt.async)
+				reap_async(w);
 			continue;
+		}
 		for (uint16_t i = 0; i < n; i++) {
 			enum echo_verdict v = icmpecho_reply(pkts[i], g_opt.mac);
 			verdicts[v]++;
@@ -215,6 +218,20 @@ static void run_icmpecho(struct worker *w, struct hp_mbuf **pkts)
 		for (int v = 0; v < ECHO_VERDICTS; v++)
 			if (verdicts[v])
 				stats_add(&s->echo[v], verdicts[v]);
+		if (g_opt.async) {
+			/* The replies go to the copy channel (the library owns them until reap_async); free the rest. */
+			uint16_t nf = 0;
+			for (uint16_t i = 0, r = 0; i < n; i++) {
+				if (r < nr && pkts[i] == replies[r])
+					r++;
+				else
+					pkts[nf++] = pkts[i];
+			}
+			submit_async(w, replies, nr);
+			hp_pktmbuf_free_bulk(pkts, nf);
+			reap_async(w);
+			continue;
+		}
 		send_burst(w, replies, nr);
 		hp_pktmbuf_free_bulk(pkts, n);
 	}
@@ -520,6 +537,11 @@ void forward_fini(void)
 {
 	for (int vid = 0; vid < MAX_VIDS; vid++)
 		retire_device(vid);
+	if (g_engine != NULL) {
+		char line[96];
+		snprintf(line, sizeof(line), "summary async copy_engine_packets=%lld", (long long)hp_copy_engine_packets(g_engine));
+		out_line(line);
+	}
 	hp_copy_engine_free(g_engine);
 	g_engine = NULL;
 	hp_mempool_free(g_pool);

@@ -53,7 +53,7 @@ static void usage(void)
 	      "  --vring-stats         per-vring statistics (HP_VHOST_USER_NET_STATS_ENABLE): each burst also counts\n"
 	      "                        packets and bytes by size; perf/iotlb-ipp.sh measures --iommu against this\n",
 	      stderr);
-	fputs("  --async               io, macswap and txonly enqueue through the async copy path (HP_VHOST_USER_ASYNC_COPY):\n"
+	fputs("  --async               io, macswap, txonly and icmpecho enqueue through the async copy path (ASYNC_COPY):\n"
 	      "                        the built-in copy engine's thread copies the packets, the forwarding thread only\n"
 	      "                        submits and polls completions (hp_vhost_submit_enqueue_burst and friends)\n"
 	      "  --async-cpu N         pin the copy engine's thread to CPU N (implies --async)\n"
@@ -317,7 +317,7 @@ bool parse_options(int argc, char **argv, struct fwd_options *o)
 		return bad("--idle-sleep is for --rx-mode poll (interrupt and adaptive sleep on the kick fd)", NULL);
 	if (o->packed_only && o->split_only)
 		return bad("--packed-only and --split-only exclude each other", NULL);
-	if (o->async && o->mode != FWD_IO && o->mode != FWD_MACSWAP && o->mode != FWD_TXONLY)
-		return bad("--async is for --mode io, macswap or txonly", NULL);
+	if (o->async && o->mode == FWD_RXONLY)
+		return bad("--async is for the modes that enqueue (io, macswap, txonly, icmpecho)", NULL);
 	return true;
 }
