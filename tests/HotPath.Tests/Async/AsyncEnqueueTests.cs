@@ -210,6 +210,39 @@ public unsafe class AsyncEnqueueTests
         }
     }
 
+    /// <summary>SECURITY.md 11/22: a guest that moves avail.idx on while its chains are still with the device (re-offering
+    /// them) gets nothing more than a ring's worth: no chain is reserved twice, no used entry written twice.</summary>
+    [Fact]
+    public void A_guest_re_offering_chains_that_are_still_being_copied_gets_no_more_than_a_ring()
+    {
+        using var lb = new Loopback(Loopback.With(VirtioFeatures.NetMrgRxbuf), ringSize: 8, bufferSize: 2048);
+        var ch = new ShuffledLateChannel(seed: 2) { Hold = true };
+        Assert.Equal(AsyncError.None, lb.Device.AsyncChannelRegister(0, 0, ch));
+        SplitRingDriver rx = lb.Rx[0];
+        for (int i = 0; i < 8; i++) Assert.True(rx.PostRx(2048));
+        rx.Publish();
+        Mbuf** p = stackalloc Mbuf*[16];
+        for (int i = 0; i < 16; i++) p[i] = HandMbufs.Make(Payload.Make(1000, (ulong)i));
+        try
+        {
+            Assert.Equal(8, lb.Device.SubmitEnqueueBurst(0, p, 8));
+            // The same eight heads offered again (the avail ring's slots still hold them), one lap on.
+            rx.RawSetAvailIdx(16);
+            Assert.Equal(0, lb.Device.SubmitEnqueueBurst(0, p + 8, 8));
+            Assert.Equal(0, lb.RxVring().LastUsedIdx);
+            ch.Hold = false;
+            List<nint> back = AsyncPackets.PollBack(lb.Device, 0, 8);
+            Assert.Equal(8, back.Count);
+            Assert.Equal(8, rx.UsedIdx);   // each reserved chain used once
+            Assert.Equal(8, lb.RxVring().LastAvailIdx);
+            Assert.Equal(0, lb.Device.AsyncInflight(0));
+        }
+        finally
+        {
+            for (int i = 0; i < 16; i++) HandMbufs.Free(p[i]);
+        }
+    }
+
     [Fact]
     public void Registration_is_refused_for_tx_queues_reserved_feature_bits_and_twice()
     {
