@@ -70,10 +70,14 @@ public sealed unsafe partial class VhostDevice : IDisposable
         }
     }
 
-    /// <summary>Takes every vring's access lock: no burst runs until the scope's Dispose.</summary>
+    /// <summary>
+    /// Takes every vring's access lock: no burst runs until the scope's Dispose. Rings with an async queue are then
+    /// settled (as <see cref="Vring.Hold"/>): no copy is in flight while the caller changes memory or rings.
+    /// </summary>
     public DeviceLockScope HoldAll()
     {
         for (int i = 0; i < VringCount; i++) _vrings[i]?.AccessLock.Enter();
+        for (int i = 0; i < VringCount; i++) _vrings[i]?.Async?.Settle();
         return new DeviceLockScope(this);
     }
 

@@ -7,6 +7,7 @@
 #   - test_icmpecho: hp-fwd's ARP/ICMP echo responder on well-formed, malformed, truncated and random frames;
 #   - test_virtio_user: the API against DPDK virtio-user (real socket, real packets);
 #   - hp-fwd in txonly/rxonly/io/macswap against virtio-user, server and client mode, packet counts both ways;
+#     hp-fwd --async txonly/io (the async copy path with the built-in engine), every mbuf back at destroy_device;
 #   - hp-fwd --rx-mode interrupt/adaptive beside a connected, silent virtio-user: under 1% CPU, then forwarding;
 #   - hp-fwd --demo: hp-frontend (HotPath's frontend) drives hp-fwd in three directions, two sizes;
 #   - the hp-echo example echoing virtio-user traffic;
@@ -168,7 +169,7 @@ pinned_thread() {
 # One hp-fwd run against virtio-user. Server mode: hp-fwd listens, testpmd connects. Client mode: testpmd listens
 # (virtio-user server=1) and hp-fwd --client connects. PIN_CPU (server mode): hp-fwd --cpu PIN_CPU, and its
 # forwarding thread must be seen on that CPU alone.
-fwd_case() { # NAME FWD_MODE PEER_MODE server|client [PIN_CPU]
+fwd_case() { # NAME FWD_MODE PEER_MODE server|client [PIN_CPU]   (env FWD_EXTRA: more hp-fwd options, server side)
   local name=$1 mode=$2 pmode=$3 side=$4 pin=${5:-}
   local sock=$work/$name.sock json=$work/$name.json out=$work/$name.out err=$work/$name.err peer fwd_rc
   if [ "$side" = client ]; then
@@ -178,7 +179,7 @@ fwd_case() { # NAME FWD_MODE PEER_MODE server|client [PIN_CPU]
     "$art/bin/hp-fwd" --client --socket "$sock" --mode "$mode" --seconds 6 --json "$json" > "$out" 2> "$err"; fwd_rc=$?
     wait $ppid; peer=$(cat "$work/$name.peer")
   else
-    "$art/bin/hp-fwd" --socket "$sock" --mode "$mode" --seconds 9 --json "$json" ${pin:+--cpu "$pin"} > "$out" 2> "$err" &
+    "$art/bin/hp-fwd" --socket "$sock" --mode "$mode" --seconds 9 --json "$json" ${pin:+--cpu "$pin"} ${FWD_EXTRA:-} > "$out" 2> "$err" &
     local fpid=$!
     wait_socket "$sock" || { fail "hp-fwd $name: no socket"; kill -INT $fpid; wait $fpid; return; }
     "$peer_sh" "$sock" "$pmode" 6 64 > "$work/$name.peer" &
@@ -204,6 +205,11 @@ fwd_case() { # NAME FWD_MODE PEER_MODE server|client [PIN_CPU]
     rxonly) [ "${frx:-0}" -gt 0 ] && [ "${ptx:-0}" -gt 0 ] && [ "$frx" -le "$ptx" ] ;;
     *)      [ "${frx:-0}" -gt 0 ] && [ "${ftx:-0}" -gt 0 ] && [ "${prx:-0}" -gt 0 ] && [ "$ftx" -le "$frx" ] ;;
   esac && pass "hp-fwd $name: packet counts agree with testpmd" || fail "hp-fwd $name: counts hp-fwd rx=$frx tx=$ftx, testpmd rx=$prx tx=$ptx"
+  # --async: the packets still being copied when the device stops come back to the pool too.
+  if [ -n "${FWD_EXTRA:-}" ]; then
+    grep -q '^destroy_device vid=[0-9]* pool_in_use=0 ' "$out" && pass "hp-fwd $name: every mbuf back in the pool at destroy_device" ||
+      fail "hp-fwd $name: $(grep '^destroy_device' "$out")"
+  fi
 }
 
 echo "== hp-fwd against virtio-user"
@@ -213,6 +219,9 @@ fwd_case io io io server $(( $(nproc) - 1 ))
 fwd_case macswap macswap io server
 fwd_case client-txonly txonly rxonly client
 fwd_case client-rxonly rxonly txonly client
+echo "== hp-fwd --async (the async copy path, built-in copy engine) against virtio-user"
+FWD_EXTRA=--async fwd_case async-txonly txonly rxonly server
+FWD_EXTRA=--async fwd_case async-io io io server
 
 echo "== hp-fwd --rx-mode interrupt|adaptive: no CPU beside a silent virtio-user, then forwarding"
 for c in "interrupt 0" "interrupt 1" "adaptive 0"; do

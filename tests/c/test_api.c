@@ -66,8 +66,8 @@ static void test_driver(void)
 	CHECK(hp_vhost_driver_unregister(sock) == -1, "second unregister");
 	CHECK_ERROR("is not registered (ENOENT)");
 
-	CHECK(hp_vhost_driver_register(sock, HP_VHOST_USER_ASYNC_COPY) == -1, "ASYNC_COPY is for later");
-	CHECK_ERROR("(ENOTSUP)");
+	CHECK(hp_vhost_driver_register(sock, HP_VHOST_USER_ASYNC_COPY) == 0, "ASYNC_COPY: %s", hp_last_error());
+	CHECK(hp_vhost_driver_unregister(sock) == 0, "%s", hp_last_error());
 	CHECK(hp_vhost_driver_register(sock, HP_VHOST_USER_IOMMU_SUPPORT) == 0, "%s", hp_last_error());
 	CHECK(hp_vhost_driver_get_features(sock, &f) == 0 && (f & BIT(HP_VIRTIO_F_ACCESS_PLATFORM)), "IOMMU_SUPPORT offers ACCESS_PLATFORM");
 	CHECK(hp_vhost_driver_unregister(sock) == 0, "%s", hp_last_error());
@@ -129,6 +129,21 @@ static void test_bad_arguments(void)
 	CHECK(hp_vhost_vring_drain_kick(vid, 1) == -1, "unknown vid");
 	CHECK_ERROR("hp_vhost_vring_drain_kick: vid 777 is not a connected device (ENODEV)");
 	CHECK(hp_vhost_enable_guest_notification(vid, 1, 1) == -1, "unknown vid");
+	struct hp_vhost_async_channel_ops aops = { 0 };
+	CHECK(hp_vhost_async_channel_register(vid, 0, HP_VHOST_ASYNC_INORDER, &aops) == -1, "unknown vid");
+	CHECK_ERROR("hp_vhost_async_channel_register: vid 777 is not a connected device (ENODEV)");
+	CHECK(hp_vhost_async_channel_unregister(vid, 0) == -1, "unknown vid");
+	CHECK(hp_vhost_submit_enqueue_burst(vid, 0, pkts, 4) == 0, "unknown vid");
+	CHECK_ERROR("hp_vhost_submit_enqueue_burst: vid 777");
+	CHECK(hp_vhost_poll_enqueue_completed(vid, 0, pkts, 4) == 0, "unknown vid");
+	CHECK(hp_vhost_async_get_inflight(vid, 0) == -1, "unknown vid");
+	struct hp_copy_engine *eng = hp_copy_engine_create("hp-copy-api", -1);
+	CHECK(eng != NULL, "%s", hp_last_error());
+	CHECK(hp_vhost_async_channel_register_engine(vid, 0, HP_VHOST_ASYNC_INORDER, eng) == -1, "unknown vid");
+	CHECK(hp_copy_engine_packets(eng) == 0, "a new engine copied nothing");
+	hp_copy_engine_free(eng);
+	CHECK(hp_copy_engine_packets(eng) == -1, "freed engine");
+	CHECK_ERROR("not an engine from hp_copy_engine_create");
 	hp_vhost_notify_guest(vid, 0);
 	CHECK_ERROR("hp_vhost_notify_guest: vid 777");
 	hp_vhost_log_write(vid, 0, 4096);

@@ -17,6 +17,9 @@
 #             each answered in full, and hp-fwd's per-queue counters show both queue pairs answered
 #   mtu9000   host_mtu=9000: NET_MTU negotiated (hp-fwd prints hp_vhost_get_mtu = 9000), the guest's eth0 comes up
 #             at MTU 9000, 8972-byte payloads (9014-byte frames) answered
+#   async     hp-fwd --async (issue 19: replies through hp_vhost_submit_enqueue_burst, the built-in copy engine
+#             copying what is over 256 bytes), host_mtu=9000: ping 100/100, 1472 and 8972-byte payloads answered, floods of
+#             64 and 1514-byte frames with the same exact accounting (every reply reached the guest)
 #   interrupt hp-fwd --rx-mode interrupt (issue 14): the guest idles (link up, nothing sent) for HPQ_IDLE_SECONDS
 #             (default 20) while hp-fwd's CPU time (utime+stime) grows by under 1% of the wall time; then ping
 #             100/100 and floods of 64 and 1514-byte frames with the same exact accounting
@@ -69,7 +72,7 @@ KVER=${KVER:-$(ls /lib/modules 2>/dev/null | sort -V | tail -1)}
 KERNEL=/boot/vmlinuz-$KVER
 BOOT_TIMEOUT=${HPQ_BOOT_TIMEOUT:-300}
 BUDGET=${HPQ_BUDGET:-900}
-BOOTS=${HPQ_BOOTS:-server client mrg-off event-idx-off packed mq mtu9000 interrupt viommu viommu-lazy migrate-precopy migrate-postcopy migrate-hugepage}
+BOOTS=${HPQ_BOOTS:-server client mrg-off event-idx-off packed mq mtu9000 async interrupt viommu viommu-lazy migrate-precopy migrate-postcopy migrate-hugepage}
 MIGRATE_BANDWIDTH=${HPQ_MIGRATE_BANDWIDTH:-8388608}
 MIGRATE_BACKEND=${HPQ_MIGRATE_BACKEND:-hotpath}
 IDLE_SECONDS=${HPQ_IDLE_SECONDS:-20}
@@ -463,6 +466,16 @@ boot_mq() {
   fi
 }
 
+boot_async() {
+  boot async server 1 1 ",host_mtu=9000" "mtu:mtu-9000:9000,ping:ping-100:100:56,ping:ping-1472:20:1472,ping:ping-8972:20:8972,flood:flood-64:2:64,flood:flood-1514:2:1514,counters" --async
+  report_guest mtu-9000; report_guest ping-100; report_guest ping-1472; report_guest ping-8972
+  check_boot mtu=9000 packed=0 mrg_rxbuf=1
+  check_accounting flood-64 flood-1514
+  local eng; eng=$(grep -a '^summary async ' "$D/fwd.1.log")
+  [ "$(field "$eng" copy_engine_packets)" -gt 0 ] 2> /dev/null &&
+    pass "$BOOT/copy-engine" "the built-in engine copied the large replies: $eng" || fail "$BOOT/copy-engine" "no engine copy: ${eng:-no summary line}"
+}
+
 boot_mtu9000() {
   boot mtu9000 server 1 1 ",host_mtu=9000" "mtu:mtu-9000:9000,ping:ping-8972:20:8972,ping:ping-1472:20:1472"
   report_guest mtu-9000; report_guest ping-8972; report_guest ping-1472
@@ -743,7 +756,7 @@ boot_migrate-hugepage() {
 }
 
 for b in $BOOTS; do
-  declare -F "boot_$b" > /dev/null || { fail "$b" "no such boot (known: server client mrg-off event-idx-off packed mq mtu9000 interrupt viommu viommu-lazy migrate-precopy migrate-postcopy migrate-hugepage)"; continue; }
+  declare -F "boot_$b" > /dev/null || { fail "$b" "no such boot (known: server client mrg-off event-idx-off packed mq mtu9000 async interrupt viommu viommu-lazy migrate-precopy migrate-postcopy migrate-hugepage)"; continue; }
   run_boot "$b"
 done
 if [ $failed = 0 ] && [ "${HPQ_KEEP:-0}" = 0 ]; then rm -rf "$work"; else echo "qemu: kept $work"; fi

@@ -42,6 +42,7 @@ struct device {
 static struct fwd_options g_opt;
 static struct hp_mempool *g_pool;
 static uint8_t *g_frame;                 /* the txonly frame, built once */
+static struct hp_copy_engine *g_engine;  /* --async: the built-in copy engine all queues share */
 static struct device *g_devices[MAX_VIDS];
 static pthread_mutex_t g_devices_lock = PTHREAD_MUTEX_INITIALIZER;
 /* Time with at least one device running (under g_devices_lock): rates are reported over it, not over idle time. */
@@ -135,6 +136,29 @@ static void send_burst(struct worker *w, struct hp_mbuf **pkts, uint16_t n)
 		stats_add(&s->tx_dropped, (uint64_t)(n - sent));
 }
 
+/* --async: hands n packets to the guest RX queue's copy channel; the library owns the ones it took until
+ * reap_async gets them back, the rest (no room in the guest ring or the queue) are dropped here. */
+static void submit_async(struct worker *w, struct hp_mbuf **pkts, uint16_t n)
+{
+	struct queue_stats *s = &g_stats[w->qp];
+	uint16_t sent = hp_vhost_submit_enqueue_burst(w->dev->vid, (uint16_t)(2 * w->qp), pkts, n);
+	stats_add(&s->tx_packets, sent);
+	stats_add(&s->tx_bytes, bytes_of(pkts, sent));
+	if (sent < n) {
+		stats_add(&s->tx_dropped, (uint64_t)(n - sent));
+		hp_pktmbuf_free_bulk(pkts + sent, (unsigned)(n - sent));
+	}
+}
+
+/* --async: frees the packets whose copies completed (their used entries are published by this call). */
+static void reap_async(struct worker *w)
+{
+	struct hp_mbuf *done[FWD_MAX_BURST];
+	uint16_t c;
+	while ((c = hp_vhost_poll_enqueue_completed(w->dev->vid, (uint16_t)(2 * w->qp), done, FWD_MAX_BURST)) > 0)
+		hp_pktmbuf_free_bulk(done, c);
+}
+
 /* rxonly: dequeue guest TX, count, free. */
 static void run_rxonly(struct worker *w, struct hp_mbuf **pkts)
 {
@@ -151,11 +175,17 @@ static void run_io(struct worker *w, struct hp_mbuf **pkts, int macswap)
 {
 	uint64_t received = 0;
 	while (running(w->dev)) {
+		if (g_opt.async)
+			reap_async(w);
 		uint16_t n = receive_burst(w, pkts, &received);
 		if (n == 0)
 			continue;
 		if (macswap)
 			swap_macs(pkts, n);
+		if (g_opt.async) {
+			submit_async(w, pkts, n);
+			continue;
+		}
 		send_burst(w, pkts, n);
 		hp_pktmbuf_free_bulk(pkts, n);
 	}
@@ -174,8 +204,11 @@ static void run_icmpecho(struct worker *w, struct hp_mbuf **pkts)
 	while (running(w->dev)) {
 		uint16_t n = receive_burst(w, pkts, &received), nr = 0;
 		uint64_t verdicts[ECHO_VERDICTS] = { 0 };
-		if (n == 0)
+		if (n == 0) {
+			if (g_opt.async)
+				reap_async(w);
 			continue;
+		}
 		for (uint16_t i = 0; i < n; i++) {
 			enum echo_verdict v = icmpecho_reply(pkts[i], g_opt.mac);
 			verdicts[v]++;
@@ -185,10 +218,57 @@ static void run_icmpecho(struct worker *w, struct hp_mbuf **pkts)
 		for (int v = 0; v < ECHO_VERDICTS; v++)
 			if (verdicts[v])
 				stats_add(&s->echo[v], verdicts[v]);
+		if (g_opt.async) {
+			/* The replies go to the copy channel (the library owns them until reap_async); free the rest. */
+			uint16_t nf = 0;
+			for (uint16_t i = 0, r = 0; i < n; i++) {
+				if (r < nr && pkts[i] == replies[r])
+					r++;
+				else
+					pkts[nf++] = pkts[i];
+			}
+			submit_async(w, replies, nr);
+			hp_pktmbuf_free_bulk(pkts, nf);
+			reap_async(w);
+			continue;
+		}
 		send_burst(w, replies, nr);
 		hp_pktmbuf_free_bulk(pkts, n);
 	}
 	report_idle(w, received);
+}
+
+/* txonly --async: the prebuilt frames go round: submitted, polled back when copied, submitted again. The ones in
+ * flight when the device stops are freed by the library (the device's teardown frees what was not polled back). */
+static void run_txonly_async(struct worker *w, struct hp_mbuf **pkts, unsigned n)
+{
+	struct device *d = w->dev;
+	struct queue_stats *s = &g_stats[w->qp];
+	uint16_t rxq = (uint16_t)(2 * w->qp);
+	unsigned total = n, have;
+	/* More frames than a burst: some are being copied while the next burst is submitted. */
+	for (; n == g_opt.burst && total < 4 * g_opt.burst && total < FWD_MAX_BURST; total++) {
+		pkts[total] = mbuf_from_frame(g_pool, g_frame, g_opt.pkt_len);
+		if (pkts[total] == NULL)
+			break;
+	}
+	n = total;
+	have = n; /* frames in pkts[0..have) are ours to submit */
+	while (running(d)) {
+		unsigned want = have < g_opt.burst ? have : g_opt.burst;
+		uint16_t sent = want ? hp_vhost_submit_enqueue_burst(d->vid, rxq, pkts, (uint16_t)want) : 0;
+		if (sent) {
+			memmove(pkts, pkts + sent, (have - sent) * sizeof(pkts[0]));
+			have -= sent;
+			stats_add(&s->tx_packets, sent);
+			stats_add(&s->tx_bytes, (uint64_t)sent * g_opt.pkt_len);
+		}
+		uint16_t back = hp_vhost_poll_enqueue_completed(d->vid, rxq, pkts + have, (uint16_t)(n - have));
+		have += back;
+		if (sent == 0 && back == 0)
+			cpu_relax();
+	}
+	hp_pktmbuf_free_bulk(pkts, have);
 }
 
 /* txonly: the same burst of prebuilt frames, enqueued again and again (the enqueue copies them). */
@@ -204,6 +284,10 @@ static void run_txonly(struct worker *w, struct hp_mbuf **pkts)
 			fprintf(stderr, "hp-fwd: txonly q%u: mbuf pool exhausted: %s\n", w->qp, hp_last_error());
 			break;
 		}
+	}
+	if (g_opt.async) {
+		run_txonly_async(w, pkts, n);
+		return;
 	}
 	while (n > 0 && running(d)) {
 		uint16_t sent = hp_vhost_enqueue_burst(d->vid, rxq, pkts, (uint16_t)n);
@@ -343,6 +427,15 @@ static int on_new_device(int vid)
 	if (d->nr_qp == 0)
 		d->nr_qp = 1;
 	atomic_init(&d->state, DEV_RUNNING);
+	for (unsigned q = 0; g_engine != NULL && q < d->nr_qp; q++) {
+		/* In order (the engine is), copies under 256 bytes by the forwarding thread itself. */
+		if (hp_vhost_async_channel_register_engine(vid, (uint16_t)(2 * q),
+							    HP_VHOST_ASYNC_INORDER | HP_VHOST_ASYNC_THRESHOLD(256), g_engine) != 0) {
+			fprintf(stderr, "hp-fwd: vid %d: %s\n", vid, hp_last_error());
+			free(d);
+			return -1;
+		}
+	}
 	for (unsigned q = 0; q < d->nr_qp; q++) {
 		d->workers[q].dev = d;
 		d->workers[q].qp = q;
@@ -382,6 +475,10 @@ static void on_destroy_device(int vid)
 	if (vid < 0 || vid >= MAX_VIDS)
 		return;
 	retire_device(vid);
+	/* --async: the queues' channels go with the device's run (the library frees what was not polled back); the
+	 * next new_device registers them again. */
+	for (unsigned q = 0; g_engine != NULL && q < g_opt.queues; q++)
+		hp_vhost_async_channel_unregister(vid, (uint16_t)(2 * q));
 	migration_device_gone(vid);
 	if (g_opt.vring_stats)
 		iotlb_device_gone(vid, g_opt.queues);
@@ -411,7 +508,8 @@ const struct hp_vhost_device_ops *forward_ops(void) { return &g_ops; }
 int forward_init(const struct fwd_options *o)
 {
 	/* Enough mbufs for every thread's bursts in flight plus per-thread caches. One segment holds a whole frame. */
-	unsigned n = 8192 + o->queues * (4 * o->burst + 512);
+	/* --async: each queue's copy channel holds up to 1024 submitted packets. */
+	unsigned n = 8192 + o->queues * (4 * o->burst + 512 + (o->async ? 1024 : 0));
 	unsigned room = o->pkt_len + HP_PKTMBUF_HEADROOM;
 	g_opt = *o;
 	if (room < 2048 + HP_PKTMBUF_HEADROOM)
@@ -425,6 +523,13 @@ int forward_init(const struct fwd_options *o)
 	if (g_frame == NULL)
 		return -1;
 	build_udp_frame(g_frame, o->pkt_len);
+	if (o->async) {
+		g_engine = hp_copy_engine_create("hp-fwd-copy", o->async_cpu);
+		if (g_engine == NULL) {
+			fprintf(stderr, "hp-fwd: %s\n", hp_last_error());
+			return -1;
+		}
+	}
 	return 0;
 }
 
@@ -432,6 +537,13 @@ void forward_fini(void)
 {
 	for (int vid = 0; vid < MAX_VIDS; vid++)
 		retire_device(vid);
+	if (g_engine != NULL) {
+		char line[96];
+		snprintf(line, sizeof(line), "summary async copy_engine_packets=%lld", (long long)hp_copy_engine_packets(g_engine));
+		out_line(line);
+	}
+	hp_copy_engine_free(g_engine);
+	g_engine = NULL;
 	hp_mempool_free(g_pool);
 	g_pool = NULL;
 	free(g_frame);

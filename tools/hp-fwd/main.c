@@ -61,7 +61,7 @@ static int setup_driver(const struct fwd_options *o)
 {
 	uint64_t flags = (o->client ? HP_VHOST_USER_CLIENT : 0) | (o->postcopy ? HP_VHOST_USER_POSTCOPY_SUPPORT : 0) |
 			 (o->iommu ? HP_VHOST_USER_IOMMU_SUPPORT : 0) |
-			 (o->vring_stats ? HP_VHOST_USER_NET_STATS_ENABLE : 0);
+			 (o->vring_stats ? HP_VHOST_USER_NET_STATS_ENABLE : 0) | (o->async ? HP_VHOST_USER_ASYNC_COPY : 0);
 	if (hp_vhost_driver_register(o->socket, flags) != 0)
 		return -1;
 	if (o->split_only && hp_vhost_driver_disable_features(o->socket, 1ULL << HP_VIRTIO_F_RING_PACKED) != 0)

@@ -13,6 +13,7 @@ static void usage(void)
 	      "              [--burst N] [--queues N] [--seconds N] [--stats-interval S] [--json FILE] [--mac MAC]\n"
 	      "              [--rx-mode poll|interrupt|adaptive] [--idle-us N] [--idle-sleep US]\n"
 	      "              [--packed-only|--split-only] [--postcopy] [--iommu] [--vring-stats] [--lcores LIST|--cpu N]\n"
+	      "              [--async [--async-cpu N]]\n"
 	      "       hp-fwd --demo [--seconds N]\n"
 	      "  --socket PATH         vhost-user socket (server: created here; --client: the frontend's)\n"
 	      "  --client              connect to the frontend's socket (it listens) instead of listening\n"
@@ -52,7 +53,12 @@ static void usage(void)
 	      "  --vring-stats         per-vring statistics (HP_VHOST_USER_NET_STATS_ENABLE): each burst also counts\n"
 	      "                        packets and bytes by size, and a 'vring_stats' line per vring at destroy_device\n"
 	      "                        gives each nonzero counter (guest_notifications: call eventfd writes); perf/iotlb-ipp.sh\n"
-	      "                        measures --iommu against this\n"
+	      "                        measures --iommu against this\n",
+	      stderr);
+	fputs("  --async               io, macswap, txonly and icmpecho enqueue through the async copy path (ASYNC_COPY):\n"
+	      "                        the built-in copy engine's thread copies the packets, the forwarding thread only\n"
+	      "                        submits and polls completions (hp_vhost_submit_enqueue_burst and friends)\n"
+	      "  --async-cpu N         pin the copy engine's thread to CPU N (implies --async)\n"
 	      "  --demo                run HotPath's own frontend (hp-frontend) against hp-fwd and print a table\n",
 	      stderr);
 }
@@ -192,6 +198,7 @@ bool parse_options(int argc, char **argv, struct fwd_options *o)
 	o->queues = 1;
 	o->stats_interval = 1.0;
 	o->rx_mode = RX_POLL;
+	o->async_cpu = -1;
 	o->idle_us = 1000;
 	memcpy(o->mac, (const uint8_t[6]){ 0x02, 0, 0, 0, 0, 0x02 }, 6);
 
@@ -225,6 +232,11 @@ bool parse_options(int argc, char **argv, struct fwd_options *o)
 		if (strcmp(a, "--iommu") == 0) {
 			o->iommu = true;
 			o->vring_stats = true;
+			demo_only_ok = false;
+			continue;
+		}
+		if (strcmp(a, "--async") == 0) {
+			o->async = true;
 			demo_only_ok = false;
 			continue;
 		}
@@ -285,6 +297,12 @@ bool parse_options(int argc, char **argv, struct fwd_options *o)
 				return bad("--cpu wants one CPU (--lcores takes a list)", v);
 			if (!parse_lcores(v, o))
 				return bad("--lcores wants CPUs this process may run on, as N, A-B or a comma list of them", v);
+		} else if (strcmp(a, "--async-cpu") == 0) {
+			unsigned cpu;
+			if (!parse_uint(v, 0, 1023, &cpu))
+				return bad("--async-cpu wants a CPU number 0..1023", v);
+			o->async_cpu = (int)cpu;
+			o->async = true;
 		} else if (strcmp(a, "--json") == 0) {
 			if (*v == '\0')
 				return bad("--json wants a file name", NULL);
@@ -301,5 +319,7 @@ bool parse_options(int argc, char **argv, struct fwd_options *o)
 		return bad("--idle-sleep is for --rx-mode poll (interrupt and adaptive sleep on the kick fd)", NULL);
 	if (o->packed_only && o->split_only)
 		return bad("--packed-only and --split-only exclude each other", NULL);
+	if (o->async && o->mode == FWD_RXONLY)
+		return bad("--async is for the modes that enqueue (io, macswap, txonly, icmpecho)", NULL);
 	return true;
 }

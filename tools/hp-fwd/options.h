@@ -45,6 +45,8 @@ struct fwd_options {
 	bool postcopy;           /* HP_VHOST_USER_POSTCOPY_SUPPORT */
 	bool iommu;              /* HP_VHOST_USER_IOMMU_SUPPORT (and vring_stats for its IOTLB figures) */
 	bool vring_stats;        /* HP_VHOST_USER_NET_STATS_ENABLE */
+	bool async;              /* io/macswap/txonly through the async copy path and the built-in copy engine */
+	int async_cpu;           /* --async-cpu: the copy thread's CPU, -1 unpinned */
 	bool demo;
 	unsigned nr_lcores;      /* 0: threads run where the scheduler puts them; else queue pair q on lcores[q % nr_lcores] */
 	unsigned lcores[FWD_MAX_QUEUES];

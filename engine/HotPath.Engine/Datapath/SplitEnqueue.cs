@@ -23,6 +23,27 @@ internal static unsafe class SplitEnqueue
     private const ulong OffloadRequests =
         MbufOffload.TxL4Mask | MbufOffload.TxTcpSeg | MbufOffload.TxUdpSeg | MbufOffload.TxIpCksum;
 
+    /// <summary>
+    /// The inline case as the async submit tests it: one writable descriptor, no NEXT or INDIRECT, of
+    /// <paramref name="len"/> bytes holding header and a one-segment packet without offload requests
+    /// (pktLen == data_len &lt;= 65535, so pktLen + hdr cannot wrap). <see cref="Burst"/> keeps its own copy of the
+    /// test: calling this from its loop changed its register allocation.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static bool IsInlineCase(ulong meta, Mbuf* m, uint pktLen, uint len, uint hdr) =>
+        (SplitDescriptor.Flags(meta) & ShapeFlags) == VringDesc.FlagWrite && m->Next == null &&
+        pktLen == m->DataLen && len >= pktLen + hdr && (m->OlFlags & OffloadRequests) == 0;
+
+    /// <summary>A plain header at <paramref name="dst"/>: all zero but num_buffers = 1 (12-byte header) at offset 10.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void WritePlainHeader(byte* dst, uint hdr)
+    {
+        // SAFETY: the caller checked hdr bytes at dst are writable guest memory.
+        *(ulong*)dst = 0;
+        if (hdr == VirtioNetHeader.MrgSize) *(uint*)(dst + 8) = 1u << 16;
+        else *(ushort*)(dst + 8) = 0;
+    }
+
     public static ushort Run(VhostDevice dev, Vring vq, GuestMemory mem, Mbuf** pkts, uint count) =>
         Burst(dev, vq, mem, pkts, count, uint.MaxValue);
 

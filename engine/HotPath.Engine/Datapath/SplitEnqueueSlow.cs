@@ -8,7 +8,8 @@ namespace HotPath.Engine.Datapath;
 /// <summary>
 /// Enqueue of one packet the inline path did not take: any chain shape (walked with every guard), multi-segment
 /// mbufs, offload headers, mergeable buffers. Bad chains met on the way are dropped, counted and returned used with
-/// length 0. Copies run at once.
+/// length 0. The packet is written through a sink: the synchronous one copies at once (<see cref="SyncSink"/>), the
+/// async enqueue's writes the header and hands the data copies to its channel.
 /// </summary>
 internal static unsafe class SplitEnqueueSlow
 {
@@ -20,12 +21,28 @@ internal static unsafe class SplitEnqueueSlow
     public static EnqueueStep Packet(VhostDevice dev, Vring vq, GuestMemory mem, Mbuf* m, ushort head, ulong addr,
         ulong meta, ushort lastAvail, ushort availIdx, uint nShadow)
     {
+        // The body of PacketThrough<SyncSink>, spelled out: forwarding to it (inlined) cost the synchronous burst a
+        // copy of lastAvail per call.
         ulong features = dev.Features;
         var c = new SplitBurst(dev, vq, mem, features, nShadow);
         var first = new FirstChain(head, addr, meta);
         bool delivered = VirtioFeatures.Has(features, VirtioFeatures.NetMrgRxbuf)
-            ? Mergeable(ref c, m, first, ref lastAvail, availIdx)
-            : Single(ref c, m, first, ref lastAvail, availIdx);
+            ? Mergeable<SyncSink>(ref c, m, first, ref lastAvail, availIdx)
+            : Single<SyncSink>(ref c, m, first, ref lastAvail, availIdx);
+        return new EnqueueStep(c.NShadow, lastAvail, delivered);
+    }
+
+    /// <summary><see cref="Packet"/> writing through <typeparamref name="TSink"/> (the async enqueue: <c>AsyncSink</c>).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public static EnqueueStep PacketThrough<TSink>(VhostDevice dev, Vring vq, GuestMemory mem, Mbuf* m, ushort head,
+        ulong addr, ulong meta, ushort lastAvail, ushort availIdx, uint nShadow) where TSink : struct, IEnqueueSink
+    {
+        ulong features = dev.Features;
+        var c = new SplitBurst(dev, vq, mem, features, nShadow);
+        var first = new FirstChain(head, addr, meta);
+        bool delivered = VirtioFeatures.Has(features, VirtioFeatures.NetMrgRxbuf)
+            ? Mergeable<TSink>(ref c, m, first, ref lastAvail, availIdx)
+            : Single<TSink>(ref c, m, first, ref lastAvail, availIdx);
         return new EnqueueStep(c.NShadow, lastAvail, delivered);
     }
 
@@ -56,7 +73,8 @@ internal static unsafe class SplitEnqueueSlow
     }
 
     /// <summary>One chain per packet: bad chains are dropped until one that fits; a valid one too small stops.</summary>
-    private static bool Single(ref SplitBurst c, Mbuf* m, in FirstChain first, ref ushort lastAvail, ushort availIdx)
+    private static bool Single<TSink>(ref SplitBurst c, Mbuf* m, in FirstChain first, ref ushort lastAvail, ushort availIdx)
+        where TSink : struct, IEnqueueSink
     {
         uint hdr = c.HeaderSize;
         ulong need = (ulong)m->PktLen + hdr;
@@ -70,9 +88,9 @@ internal static unsafe class SplitEnqueueSlow
             {
                 if (w.Total >= need)
                 {
-                    uint written = MbufToGuest.WritePacket(m, 1, c.Vec, w.Count, hdr);
+                    uint written = TSink.Write(ref c, m, 1, w.Count);
                     c.Used(head, written);
-                    c.Written(w.Count, written);
+                    TSink.Written(ref c, w.Count, written);
                     lastAvail++;
                     return true;
                 }
@@ -85,7 +103,8 @@ internal static unsafe class SplitEnqueueSlow
     }
 
     /// <summary>As many chains as the packet needs (MRG_RXBUF); nothing is consumed unless the whole packet fits.</summary>
-    private static bool Mergeable(ref SplitBurst c, Mbuf* m, in FirstChain first, ref ushort lastAvail, ushort availIdx)
+    private static bool Mergeable<TSink>(ref SplitBurst c, Mbuf* m, in FirstChain first, ref ushort lastAvail, ushort availIdx)
+        where TSink : struct, IEnqueueSink
     {
         uint hdr = c.HeaderSize;
         ulong remaining = (ulong)m->PktLen + hdr;
@@ -135,8 +154,8 @@ internal static unsafe class SplitEnqueueSlow
         // Committed. Bad chains go after the packet's own entries, so they never sit between the buffers the
         // guest joins by num_buffers.
         if (nBad != 0) c.DropPending(nBad);
-        uint written = MbufToGuest.WritePacket(m, (ushort)numBuffers, c.Vec, nVec, hdr);
-        c.Written(nVec, written);
+        uint written = TSink.Write(ref c, m, (ushort)numBuffers, nVec);
+        TSink.Written(ref c, nVec, written);
         return true;
     }
 }

@@ -75,5 +75,8 @@ public sealed unsafe partial class Vring
         _splitScratch = null;
         _packedScratch?.Dispose();
         _packedScratch = null;
+        // Settled when the lock was taken: only packets the application never polled back are left.
+        Async?.Release();
+        Async = null;
     }
 }

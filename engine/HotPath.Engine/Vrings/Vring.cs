@@ -22,10 +22,14 @@ public sealed unsafe partial class Vring
 
     public VringAccessLock AccessLock;
 
-    /// <summary>Takes the access lock, waiting for the burst in flight; the scope's Dispose releases it.</summary>
+    /// <summary>
+    /// Takes the access lock, waiting for the burst in flight, then settles the async queue if the ring has one (no
+    /// copy in flight, every reserved chain used: Async/README.md); the scope's Dispose releases it.
+    /// </summary>
     public VringLockScope Hold()
     {
         AccessLock.Enter();
+        Async?.Settle();
         return new VringLockScope(this, owns: true);
     }
 

@@ -35,6 +35,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/uio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -55,7 +56,7 @@ extern "C" {
 #define HP_VHOST_USER_POSTCOPY_SUPPORT       (1ULL << 4) /* offer PAGEFAULT: postcopy live migration */
 #define HP_VHOST_USER_EXTBUF_SUPPORT         (1ULL << 5) /* dequeue may attach external buffers to large packets */
 #define HP_VHOST_USER_LINEARBUF_SUPPORT      (1ULL << 6) /* dequeue never builds multi-segment mbufs */
-#define HP_VHOST_USER_ASYNC_COPY             (1ULL << 7) /* (later) refused with ENOTSUP today */
+#define HP_VHOST_USER_ASYNC_COPY             (1ULL << 7) /* async copy datapath: hp_vhost_async_channel_register */
 #define HP_VHOST_USER_NET_COMPLIANT_OL_FLAGS (1ULL << 8) /* offload flags follow the mbuf API (always true here) */
 #define HP_VHOST_USER_NET_STATS_ENABLE       (1ULL << 9) /* collect per-vring statistics */
 #define HP_VHOST_USER_REQUIRE_SEALED_MEMORY  (1ULL << 32) /* HotPath: refuse guest memory whose fd cannot be sealed
@@ -699,6 +700,70 @@ int hp_vhost_set_vring_base(int vid, uint16_t queue_id, uint16_t last_avail_idx,
 uint16_t hp_vhost_enqueue_burst(int vid, uint16_t queue_id, struct hp_mbuf **pkts, uint16_t count);
 uint16_t hp_vhost_dequeue_burst(int vid, uint16_t queue_id, struct hp_mempool *mbuf_pool, struct hp_mbuf **pkts,
 				uint16_t count);
+
+/*
+ * Async copy datapath (the seed's rte_vhost_async.h; engine/HotPath.Engine/Async/README.md). A copy channel (a DMA
+ * engine, or HotPath's built-in copy thread) is registered on a guest RX (even) queue; hp_vhost_submit_enqueue_burst
+ * then reserves guest buffers, writes the virtio-net headers and hands the packet copies to the channel;
+ * hp_vhost_poll_enqueue_completed returns the packets whose copies completed, after publishing their used entries
+ * in ring order (a packet is used only when its copies and those of every earlier packet completed).
+ *   - Ownership: a submitted mbuf belongs to the library until poll returns it (then it is the caller's to free).
+ *     Unregistering or a device going away waits for the channel's copies, then frees the packets not polled back.
+ *   - Any control-plane change of the ring (GET_VRING_BASE, memory table, reset, disconnect) first waits for the
+ *     channel to complete every copy it holds, polling check_completed_copies itself: a channel must complete.
+ *   - Packed rings and IOMMU_PLATFORM devices are copied synchronously inside submit (they complete at once).
+ *   - Do not mix hp_vhost_enqueue_burst and the async calls on one queue.
+ */
+struct hp_vhost_iov_iter {
+	size_t offset;          /* HotPath passes 0 */
+	size_t count;           /* bytes in iov[0..nr_segs) */
+	struct iovec *iov;
+	unsigned long nr_segs;
+};
+/* One packet's copies: src->iov[k] and dst->iov[k] have the same length and src/dst the same nr_segs. */
+struct hp_vhost_async_desc {
+	struct hp_vhost_iov_iter *src;
+	struct hp_vhost_iov_iter *dst;
+};
+/* Out-of-order channels only (NULL for HP_VHOST_ASYNC_INORDER ones): dst_opaque_data holds one token per packet in
+ * transfer_data; check_completed_copies writes the tokens of the packets it completed there. src_opaque_data: NULL. */
+struct hp_vhost_async_status {
+	uintptr_t *dst_opaque_data;
+	uintptr_t *src_opaque_data;
+};
+struct hp_vhost_async_channel_ops {
+	/* Takes the copies of count packets; returns how many (a prefix) it accepted, the library copies the rest. descs is
+	 * valid during the call; the iters, iovecs and the memory they name until the packet is reported complete. */
+	uint32_t (*transfer_data)(int vid, uint16_t queue_id, struct hp_vhost_async_desc *descs,
+				  struct hp_vhost_async_status *opaque_data, uint16_t count);
+	/* Packets (at most max_packets) whose last byte was written since the last call: a count in submission order
+	 * (in-order channels) or their tokens in opaque_data->dst_opaque_data (out-of-order channels). */
+	uint32_t (*check_completed_copies)(int vid, uint16_t queue_id, struct hp_vhost_async_status *opaque_data,
+					   uint16_t max_packets);
+};
+/* features: bit 0 async_inorder, bits 16-27 async_threshold (bytes: shorter copies are done by the CPU at submit). */
+#define HP_VHOST_ASYNC_INORDER          (1u << 0)
+#define HP_VHOST_ASYNC_THRESHOLD(bytes) (((uint32_t)(bytes) & 0xFFFu) << 16)
+/* 0, or -1 with hp_last_error(): unknown vid, odd queue, reserved feature bits, already registered (EEXIST). The ops
+ * struct is copied. Call from new_device (or later); a new connection needs a new registration. */
+int hp_vhost_async_channel_register(int vid, uint16_t queue_id, uint32_t features,
+				    struct hp_vhost_async_channel_ops *ops);
+/* Waits for the channel's copies, frees the packets not polled back. 0, or -1 (no channel: ENOENT). */
+int hp_vhost_async_channel_unregister(int vid, uint16_t queue_id);
+uint16_t hp_vhost_submit_enqueue_burst(int vid, uint16_t queue_id, struct hp_mbuf **pkts, uint16_t count);
+uint16_t hp_vhost_poll_enqueue_completed(int vid, uint16_t queue_id, struct hp_mbuf **pkts, uint16_t count);
+/* Packets submitted and not polled back yet; -1 without a channel or while the control plane holds the ring. */
+int hp_vhost_async_get_inflight(int vid, uint16_t queue_id);
+
+/* Built-in copy engine (HotPath's addition): one copy thread fed by a lock-free ring, batches of 32, for
+ * applications without DMA hardware. cpu >= 0 pins the thread (NULL if that fails). Free it after unregistering
+ * its queues (or after their devices were destroyed). */
+struct hp_copy_engine;
+struct hp_copy_engine *hp_copy_engine_create(const char *name, int cpu);
+void hp_copy_engine_free(struct hp_copy_engine *engine);
+int64_t hp_copy_engine_packets(const struct hp_copy_engine *engine);   /* packets copied, -1 for a bad handle */
+/* Registers a channel of engine on the queue (in order; the channel is freed with the queue). 0 or -1. */
+int hp_vhost_async_channel_register_engine(int vid, uint16_t queue_id, uint32_t features, struct hp_copy_engine *engine);
 
 /* Memory and rings. The table from hp_vhost_get_mem_table is malloc'ed: free() it. */
 int hp_vhost_get_mem_table(int vid, struct hp_vhost_memory **mem);

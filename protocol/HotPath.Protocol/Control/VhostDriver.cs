@@ -85,8 +85,6 @@ public sealed partial class VhostDriver
             throw new VhostException($"socket path is longer than {Transport.SocketCalls.SunPathMax - 1} bytes: {path}");
         if ((flags & ~VhostDriverFlags.Known) != 0)
             throw new VhostException($"unknown flags 0x{(ulong)(flags & ~VhostDriverFlags.Known):x}");
-        if ((flags & VhostDriverFlags.AsyncCopy) != 0)
-            throw new VhostException($"{VhostDriverFlags.AsyncCopy} is not supported yet", HotPath.Engine.Interop.LibC.ENOTSUP);
         lock (s_registryLock)
         {
             if (s_drivers.ContainsKey(path)) throw new VhostException($"{path} is already registered", HotPath.Engine.Interop.LibC.EEXIST);

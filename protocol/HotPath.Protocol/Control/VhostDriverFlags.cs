@@ -18,7 +18,7 @@ public enum VhostDriverFlags : ulong
     ExtbufSupport = 1UL << 5,
     /// <summary>Dequeued packets must fit one mbuf (no segment chains).</summary>
     LinearbufSupport = 1UL << 6,
-    /// <summary>(later) Asynchronous copies.</summary>
+    /// <summary>Asynchronous copies: queues may get a copy channel (VhostDevice.AsyncChannelRegister, engine/Async).</summary>
     AsyncCopy = 1UL << 7,
     /// <summary>Offload flags follow the mbuf API strictly (DPDK's NET_COMPLIANT_OL_FLAGS; HotPath always does).</summary>
     NetCompliantOlFlags = 1UL << 8,

@@ -37,6 +37,10 @@ public sealed class HeaderAbiTests(ITestOutputHelper output)
         ("hp_vhost_inflight_desc_packed", "HotPath.Engine.Inflight.InflightPackedDesc", "inflight next last num counter id flags len addr"),
         ("hp_vhost_resubmit_desc", "HotPath.Engine.Inflight.ResubmitDesc", "index counter"),
         ("hp_vhost_resubmit_info", "HotPath.Engine.Inflight.ResubmitInfo", "resubmit_list resubmit_num"),
+        ("hp_vhost_iov_iter", "HotPath.Engine.Async.AsyncIovIter", "offset count iov nr_segs"),
+        ("hp_vhost_async_desc", "HotPath.Engine.Async.AsyncDesc", "src dst"),
+        ("hp_vhost_async_status", "HotPath.Engine.Async.AsyncStatus", "dst_opaque_data src_opaque_data"),
+        ("hp_vhost_async_channel_ops", "HotPath.Native.Interop.NativeAsyncOps", "transfer_data check_completed_copies"),
     };
 
     /// <summary>Structs whose C size is larger than the C# type (a flexible array or a header the C# side reads alone).</summary>

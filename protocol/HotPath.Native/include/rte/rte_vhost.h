@@ -9,7 +9,8 @@
  * Mapping rules: functions are static inline calls of their hp_vhost_* namesakes; structs whose layout is HotPath's
  * are the same struct (rte_vhost_memory is hp_vhost_memory); structs with DPDK's own types (rte_vhost_vring,
  * rte_vhost_device_ops, rte_vhost_user_extern_ops) are defined here with DPDK's layout and converted. vDPA lookups
- * answer "no device". Not provided: the async-copy, crypto and vDPA driver APIs (HotPath refuses those flags).
+ * answer "no device". Not provided: DPDK 22.11's DMA-device async API (HotPath's async copy API has the older
+ * rte_vhost_async_channel_register shape: hp_vhost_async_* in hotpath.h), the crypto and vDPA driver APIs.
  */
 #ifndef HOTPATH_RTE_VHOST_H
 #define HOTPATH_RTE_VHOST_H

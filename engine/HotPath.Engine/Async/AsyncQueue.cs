@@ -1,0 +1,340 @@
+using HotPath.Engine.Buffers;
+using HotPath.Engine.Datapath;
+using HotPath.Engine.Stats;
+using HotPath.Engine.Vrings;
+
+namespace HotPath.Engine.Async;
+
+/// <summary>
+/// The async state of one RX vring with a registered channel (see README.md): the packets submitted and not polled
+/// back yet (<see cref="AsyncSlot"/>s, in submit order), their copy segments, the used entries waiting for copies,
+/// and the channel. Only the holder of the vring's access lock touches it (the application inside a submit or
+/// poll, the control plane while it settles). Its arrays are one native block, sized at registration.
+/// <para>Cursors are free-running: ReturnHead &lt;= PublishHead &lt;= HandHead &lt;= SlotTail over slots,
+/// SegHead &lt;= SegTail over the segment arena, UsedHead &lt;= UsedTail over the pending used ring.</para>
+/// </summary>
+internal sealed unsafe partial class AsyncQueue : NativeScratch
+{
+    /// <summary>Packets from submit until the application polls them back.</summary>
+    public const uint SlotCapacity = 1024;
+    /// <summary>Copy segments of the packets in flight (a packet's are contiguous: the arena's tail is skipped when short).</summary>
+    public const uint SegCapacity = 8192;
+    /// <summary>Segments one packet may have in the arena; the rest of a longer packet is copied by the CPU.</summary>
+    public const uint MaxPacketSegs = 256;
+
+    public readonly VhostDevice Device;
+    public readonly Vring Vring;
+    public readonly int QueueId;
+    public readonly IAsyncCopyChannel Channel;
+    /// <summary>The channel was made for this queue (the C API's built-in engine channels): disposed with it.</summary>
+    public readonly bool OwnsChannel;
+    public readonly AsyncFeatures Features;
+    /// <summary>Entries of the pending used ring: the largest split ring (a ring resized after registration still fits).</summary>
+    public readonly uint UsedCapacity;
+
+    private readonly AsyncSlot* _slots;
+    private readonly AsyncIovIter* _iters;   // two per slot: src, dst
+    private readonly AsyncDesc* _descs;      // staging of one transfer_data call
+    private readonly nuint* _tokens;         // staging: tokens in (transfer) and out (completions)
+    private readonly IoVec* _srcIov, _dstIov;
+    private readonly ulong* _segGpa;         // guest address of each segment's destination (dirty log)
+    private readonly VringUsedElem* _used;
+
+    public uint SlotTail, HandHead, PublishHead, ReturnHead;
+    public uint SegTail, SegHead;
+    public uint UsedTail, UsedHead;
+    /// <summary>Packets the channel holds (handed over, not reported complete).</summary>
+    public uint InChannel;
+    /// <summary>In-order channels: the first slot the next completion may be.</summary>
+    private uint _inOrderCursor;
+
+    /// <summary>Completions an out-of-order channel reported with a token that names no packet it holds (ignored).</summary>
+    public ulong BadCompletions;
+    /// <summary>Packets the channel did not accept, copied by the CPU instead.</summary>
+    public ulong CpuFallbacks;
+
+    public AsyncQueue(VhostDevice device, Vring vring, int queueId, AsyncFeatures features, IAsyncCopyChannel channel,
+        bool ownsChannel)
+    {
+        OwnsChannel = ownsChannel;
+        Device = device;
+        Vring = vring;
+        QueueId = queueId;
+        Features = features;
+        Channel = channel;
+        UsedCapacity = SplitRingLayout.MaxSize;
+        nuint slots = Align(SlotCapacity * (nuint)sizeof(AsyncSlot));
+        nuint iters = Align(2 * SlotCapacity * (nuint)sizeof(AsyncIovIter));
+        nuint descs = Align(SlotCapacity * (nuint)sizeof(AsyncDesc));
+        nuint tokens = Align(SlotCapacity * (nuint)sizeof(nuint));
+        nuint iov = Align(SegCapacity * (nuint)sizeof(IoVec));
+        nuint gpa = Align(SegCapacity * sizeof(ulong));
+        nuint used = Align(UsedCapacity * (nuint)sizeof(VringUsedElem));
+        byte* p = Allocate(slots + iters + descs + tokens + 2 * iov + gpa + used);
+        _slots = (AsyncSlot*)p; p += slots;
+        _iters = (AsyncIovIter*)p; p += iters;
+        _descs = (AsyncDesc*)p; p += descs;
+        _tokens = (nuint*)p; p += tokens;
+        _srcIov = (IoVec*)p; p += iov;
+        _dstIov = (IoVec*)p; p += iov;
+        _segGpa = (ulong*)p; p += gpa;
+        _used = (VringUsedElem*)p;
+    }
+
+    /// <summary>Slots a submit may still fill.</summary>
+    public uint FreeSlots => SlotCapacity - (SlotTail - ReturnHead);
+
+    /// <summary>Packets submitted and not polled back yet (hp_vhost_async_get_inflight).</summary>
+    public uint Unreturned => SlotTail - ReturnHead;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private AsyncSlot* Slot(uint seq) => _slots + (seq & (SlotCapacity - 1));   // SAFETY: masked into the slot array
+
+    /// <summary>The slot the packet being written goes to (committed by <see cref="Commit"/>).</summary>
+    public AsyncSlot* Current => Slot(SlotTail);
+
+    /// <summary>
+    /// Starts the current slot's segments: reserves up to <paramref name="want"/> contiguous arena entries (skipping
+    /// the arena's short tail) and returns how many it got (0: the packet is copied by the CPU).
+    /// </summary>
+    public uint BeginSegments(uint want)
+    {
+        AsyncSlot* s = Current;
+        want = Math.Min(want, MaxPacketSegs);
+        uint pos = SegTail & (SegCapacity - 1);
+        uint skip = pos + want > SegCapacity ? SegCapacity - pos : 0;
+        if (SegTail + skip + want - SegHead > SegCapacity)
+        {
+            s->SegStart = pos;
+            s->SegCount = 0;
+            s->SegEnd = SegTail;
+            return 0;
+        }
+        SegTail += skip;
+        s->SegStart = SegTail & (SegCapacity - 1);
+        s->SegCount = 0;
+        s->SegEnd = SegTail;
+        return want;
+    }
+
+    /// <summary>The current slot's packet is written by the CPU entirely: no segments.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void NoSegments()
+    {
+        AsyncSlot* s = Current;
+        s->SegStart = SegTail & (SegCapacity - 1);
+        s->SegCount = 0;
+    }
+
+    /// <summary>Appends one copy to the current slot (the caller stays within what <see cref="BeginSegments"/> granted).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void AddSegment(byte* src, byte* dst, uint len, ulong gpa)
+    {
+        AsyncSlot* s = Current;
+        uint i = s->SegStart + s->SegCount++;
+        Debug.Assert(i < SegCapacity);
+        // SAFETY: i < SegStart + granted <= SegCapacity: inside the arena arrays.
+        _srcIov[i] = new IoVec { Base = src, Len = len };
+        _dstIov[i] = new IoVec { Base = dst, Len = len };
+        _segGpa[i] = gpa;
+    }
+
+    /// <summary>
+    /// Commits the current slot for <paramref name="m"/>, whose used entries end at pending position
+    /// <paramref name="usedEnd"/>: done at once when the CPU wrote everything, else waiting for the channel.
+    /// </summary>
+    public void Commit(Mbuf* m, uint usedEnd)
+    {
+        AsyncSlot* s = Current;
+        s->M = m;
+        s->UsedEnd = usedEnd;
+        SegTail += s->SegCount;   // BeginSegments already moved SegTail past a skipped arena tail
+        s->SegEnd = SegTail;
+        s->State = s->SegCount == 0 ? AsyncSlot.Done : AsyncSlot.Waiting;
+        SlotTail++;
+    }
+
+    /// <summary>Packets the synchronous path already delivered (packed rings, IOTLB devices): done at once, no used entries pending.</summary>
+    public void CommitDelivered(Mbuf** pkts, uint n)
+    {
+        for (uint i = 0; i < n; i++)
+        {
+            AsyncSlot* s = Current;
+            s->M = pkts[i];
+            s->UsedEnd = UsedTail;
+            s->SegStart = SegTail & (SegCapacity - 1);
+            s->SegCount = 0;
+            s->SegEnd = SegTail;
+            s->State = AsyncSlot.Done;
+            SlotTail++;
+        }
+        HandHead = SlotTail;
+    }
+
+    /// <summary>Appends a burst's used entries (shadow order = ring order) to the pending used ring.</summary>
+    public void AppendUsed(VringUsedElem* shadow, uint n)
+    {
+        Debug.Assert(UsedTail - UsedHead + n <= UsedCapacity);
+        uint start = UsedTail & (UsedCapacity - 1);
+        uint first = Math.Min(n, UsedCapacity - start);
+        // SAFETY: start + first <= UsedCapacity and n - first < UsedCapacity: inside the pending ring.
+        PacketCopy.Copy((byte*)(_used + start), (byte*)shadow, (nuint)first * 8);
+        if (n != first) PacketCopy.Copy((byte*)_used, (byte*)(shadow + first), (nuint)(n - first) * 8);
+        UsedTail += n;
+    }
+
+    /// <summary>
+    /// Hands the slots committed since the last call to the channel (one transfer_data); the packets it does not
+    /// accept are copied by the CPU now.
+    /// </summary>
+    public void Offer()
+    {
+        uint n = 0;
+        for (uint seq = HandHead; seq != SlotTail; seq++)
+        {
+            AsyncSlot* s = Slot(seq);
+            if (s->State != AsyncSlot.Waiting) continue;
+            uint k = seq & (SlotCapacity - 1);
+            AsyncIovIter* src = _iters + 2 * k, dst = src + 1;
+            ulong bytes = 0;
+            for (uint i = 0; i < s->SegCount; i++) bytes += _srcIov[s->SegStart + i].Len;
+            *src = new AsyncIovIter { Offset = 0, Count = (nuint)bytes, Iov = _srcIov + s->SegStart, NrSegs = s->SegCount };
+            *dst = new AsyncIovIter { Offset = 0, Count = (nuint)bytes, Iov = _dstIov + s->SegStart, NrSegs = s->SegCount };
+            // SAFETY: at most SlotCapacity slots are between HandHead and SlotTail; the staging arrays hold that many.
+            _descs[n] = new AsyncDesc { Src = src, Dst = dst };
+            _tokens[n] = seq;
+            n++;
+        }
+        HandHead = SlotTail;
+        if (n == 0) return;
+        var status = new AsyncStatus { DstOpaqueData = _tokens };
+        uint taken = Channel.TransferData(Device.Vid, QueueId, _descs, Features.InOrder ? null : &status, (ushort)n);
+        if (taken > n) taken = n;   // a channel claiming more than it was given: only what it was given
+        for (uint i = 0; i < n; i++)
+        {
+            AsyncSlot* s = Slot((uint)_tokens[i]);
+            if (i < taken) s->State = AsyncSlot.InChannel;
+            else
+            {
+                CopyByCpu(s);
+                CpuFallbacks++;
+            }
+        }
+        InChannel += taken;
+    }
+
+    /// <summary>Asks the channel for completions and marks the packets done.</summary>
+    public void Reap()
+    {
+        if (InChannel == 0) return;
+        ushort max = (ushort)Math.Min(InChannel, Features.InOrder ? ushort.MaxValue : SlotCapacity);
+        if (Features.InOrder)
+        {
+            uint k = Math.Min(Channel.CheckCompletedCopies(Device.Vid, QueueId, null, max), InChannel);
+            InChannel -= k;
+            // Slots before PublishHead are done and may already be reused: never start behind it.
+            uint c = (int)(PublishHead - _inOrderCursor) > 0 ? PublishHead : _inOrderCursor;
+            for (; k != 0 && c != HandHead; c++)
+            {
+                AsyncSlot* s = Slot(c);
+                if (s->State != AsyncSlot.InChannel) continue;
+                s->State = AsyncSlot.Done;
+                k--;
+            }
+            _inOrderCursor = c;
+            return;
+        }
+        var status = new AsyncStatus { DstOpaqueData = _tokens };
+        uint got = Math.Min(Channel.CheckCompletedCopies(Device.Vid, QueueId, &status, max), max);
+        for (uint i = 0; i < got; i++)
+        {
+            uint seq = (uint)_tokens[i];
+            AsyncSlot* s = Slot(seq);
+            // A token must name a packet the channel holds: between the oldest unpublished slot and the last handed one.
+            if (seq - PublishHead >= HandHead - PublishHead || s->State != AsyncSlot.InChannel)
+            {
+                BadCompletions++;
+                continue;
+            }
+            s->State = AsyncSlot.Done;
+            InChannel--;
+        }
+    }
+
+    /// <summary>Copies a slot's segments with the CPU (the channel did not take them) and marks it done.</summary>
+    private void CopyByCpu(AsyncSlot* s)
+    {
+        for (uint i = 0; i < s->SegCount; i++)
+        {
+            uint j = s->SegStart + i;
+            // SAFETY: each segment lies inside one guest piece and one mbuf segment (AsyncSink cut it so).
+            PacketCopy.Copy((byte*)_dstIov[j].Base, (byte*)_srcIov[j].Base, _dstIov[j].Len);
+        }
+        s->State = AsyncSlot.Done;
+    }
+
+    /// <summary>Marks the destinations of a slot's segments in the dirty log (after their copies completed).</summary>
+    private void LogSegments(Logging.DirtyLog log, AsyncSlot* s)
+    {
+        ulong pages = 0;
+        for (uint i = 0; i < s->SegCount; i++)
+        {
+            uint j = s->SegStart + i;
+            pages += log.MarkRange(_segGpa[j], _dstIov[j].Len);
+        }
+        Vring.Stats.Add(VringStats.LogPagesMarked, pages);
+    }
+
+    /// <summary>
+    /// Publishes, in ring order, the used entries of every done packet with no unfinished packet before it (and,
+    /// when nothing is unfinished, the bad chains after the last packet): one release store of used.idx and one
+    /// notification check, as a synchronous burst's end.
+    /// </summary>
+    public void Publish()
+    {
+        Vring vq = Vring;
+        Logging.DirtyLog? log = vq.ActiveLog;
+        uint end = UsedHead;
+        uint p = PublishHead;
+        for (; p != HandHead; p++)
+        {
+            AsyncSlot* s = Slot(p);
+            if (s->State != AsyncSlot.Done) break;
+            // Logging: the copies completed (the channel reported it), the used index is not written yet.
+            if (log != null && s->SegCount != 0) LogSegments(log, s);
+            end = s->UsedEnd;
+            SegHead = s->SegEnd;
+        }
+        PublishHead = p;
+        if (p == SlotTail) end = UsedTail;
+        uint n = end - UsedHead;
+        if (n == 0) return;
+        // A ring without pointers (never the case after a settle-first control plane) has nowhere to put them.
+        if (vq.IsTranslated && vq.SplitScratch is { } scratch && n <= scratch.RingSize)
+        {
+            VringUsedElem* shadow = scratch.Shadow;
+            uint start = UsedHead & (UsedCapacity - 1);
+            uint first = Math.Min(n, UsedCapacity - start);
+            // SAFETY: n <= RingSize (the shadow's entries); both source ranges are inside the pending ring.
+            PacketCopy.Copy((byte*)shadow, (byte*)(_used + start), (nuint)first * 8);
+            if (n != first) PacketCopy.Copy((byte*)(shadow + first), (byte*)_used, (nuint)(n - first) * 8);
+            // Ordering: the channel's writes happened before it reported them (its completion is our acquire);
+            // the release store of used.idx in the publication orders them before the guest sees the entries.
+            vq.LastUsedIdx = vq.ColdFeatures == 0
+                ? SplitUsedRing.Publish(vq.Used, vq.Size, shadow, n, vq.LastUsedIdx)
+                : SplitColdPublish.Publish(Device, vq, shadow, n);
+            SplitUsedRing.NotifyIfWanted(Device, vq, vq.Avail, vq.LastUsedIdx,
+                VirtioFeatures.Has(Device.Features, VirtioFeatures.RingEventIdx));
+        }
+        UsedHead = end;
+    }
+
+    /// <summary>Hands up to <paramref name="count"/> published packets back to the application, in submit order.</summary>
+    public uint TakeCompleted(Mbuf** pkts, uint count)
+    {
+        uint n = Math.Min(count, PublishHead - ReturnHead);
+        for (uint i = 0; i < n; i++) pkts[i] = Slot(ReturnHead + i)->M;
+        ReturnHead += n;
+        return n;
+    }
+}

@@ -1,0 +1,39 @@
+using HotPath.Engine.Rings;
+
+namespace HotPath.Engine.Async;
+
+/// <summary>
+/// One packet's copies as the built-in engine carries them: the iters vhost handed over (valid until completion),
+/// the packet's token, and the completion ring of the channel it came from. In the channel's native job array.
+/// </summary>
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct CopyJob
+{
+    public AsyncIovIter* Src;
+    public AsyncIovIter* Dst;
+    public nuint Token;
+    public RingHeader* Completions;
+
+    /// <summary>
+    /// Copies the iters' bytes: the two sides may be cut differently, the copy walks both; it stops at the shorter
+    /// side. Returns the bytes copied.
+    /// </summary>
+    public static ulong Run(AsyncIovIter* src, AsyncIovIter* dst)
+    {
+        nuint si = 0, di = 0, so = src->Offset, dOff = dst->Offset;
+        ulong total = 0;
+        while (si < src->NrSegs && di < dst->NrSegs)
+        {
+            IoVec s = src->Iov[si], d = dst->Iov[di];
+            if (so >= s.Len) { si++; so = 0; continue; }
+            if (dOff >= d.Len) { di++; dOff = 0; continue; }
+            nuint n = Math.Min(s.Len - so, d.Len - dOff);
+            // SAFETY: both ranges lie inside an iovec the submitter guarantees valid until the packet completes.
+            Datapath.PacketCopy.Copy((byte*)d.Base + dOff, (byte*)s.Base + so, n);
+            so += n;
+            dOff += n;
+            total += n;
+        }
+        return total;
+    }
+}

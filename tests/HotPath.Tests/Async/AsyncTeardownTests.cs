@@ -1,0 +1,127 @@
+using HotPath.Engine.Async;
+using HotPath.Engine.Buffers;
+using HotPath.Engine.Virtio;
+using HotPath.Frontend.Rings;
+using HotPath.Tests.Datapath;
+using HotPath.Tests.Migration;
+
+namespace HotPath.Tests.Async;
+
+/// <summary>
+/// Control-plane changes while the channel still holds copies (issue 19): each waits for the copies (the channel is
+/// polled by the settle), writes nothing into unmapped memory, publishes every reserved chain, and loses no mbuf.
+/// </summary>
+public unsafe class AsyncTeardownTests
+{
+    public enum Change { Unregister, GetVringBase, MemTable, Reset }
+
+    private const int Packets = 24;
+
+    [Theory]
+    [InlineData(Change.Unregister)]
+    [InlineData(Change.GetVringBase)]
+    [InlineData(Change.MemTable)]
+    [InlineData(Change.Reset)]
+    public void A_change_with_copies_in_flight_waits_for_them_and_loses_nothing(Change change)
+    {
+        using var lb = new Loopback(Loopback.With(VirtioFeatures.NetMrgRxbuf), ringSize: 64, bufferSize: 2048);
+        using Mempool pool = TestPools.Create(256);
+        var ch = new ShuffledLateChannel(seed: 5) { Hold = true };
+        Assert.Equal(AsyncError.None, lb.Device.AsyncChannelRegister(0, 0, ch));
+        SplitRingDriver rx = lb.Rx[0];
+        for (int i = 0; i < Packets; i++) Assert.True(rx.PostRx(2048));
+        rx.Publish();
+        Mbuf** p = stackalloc Mbuf*[Packets];
+        for (int i = 0; i < Packets; i++) p[i] = AsyncPackets.FromPool(pool, Payload.Make(1000 + 20 * i, (ulong)i));
+        Assert.Equal(Packets, lb.Device.SubmitEnqueueBurst(0, p, Packets));
+        Assert.Equal(0, rx.UsedIdx);
+
+        uint freed = 0, vringBase = 0;
+        Exception? failed = null;
+        var t = new Thread(() =>
+        {
+            try { Apply(); }
+            catch (Exception e) { failed = e; }
+        });
+        void Apply()
+        {
+            switch (change)
+            {
+                case Change.Unregister:
+                    Assert.Equal(AsyncError.None, lb.Device.AsyncChannelUnregister(0, out freed));
+                    break;
+                case Change.GetVringBase:
+                    vringBase = lb.Attach.StopRing(0);
+                    break;
+                case Change.MemTable:
+                    lb.Attach.SetMemTable();
+                    break;
+                case Change.Reset:
+                    lb.Device.ResetRings();
+                    break;
+            }
+        }
+        t.Start();
+        // The change is blocked in the settle, polling a channel that completes nothing yet.
+        AsyncPackets.WaitFor(() => Interlocked.Read(ref ch.PollsWhileHeld) > 0, "the settle to poll the channel");
+        Assert.True(t.IsAlive);
+        ch.Hold = false;
+        Assert.True(t.Join(AsyncPackets.Wait));
+        Assert.Null(failed);
+
+        Assert.Equal(0L, ch.WritesAfterUnmap);
+        Assert.Equal(0, ch.Pending);
+        // Every reserved chain came back used, in ring order, with its bytes.
+        Assert.Equal(Packets, rx.UsedIdx);
+        var buf = new byte[2048];
+        for (int i = 0; i < Packets; i++)
+        {
+            Assert.True(rx.TryReceive(buf, out RxInfo info));
+            Assert.True(Payload.Matches(buf.AsSpan(0, info.Length), (ulong)i), $"packet {i} differs");
+        }
+        if (change == Change.GetVringBase) Assert.Equal((uint)Packets, vringBase);
+        if (change == Change.Unregister) Assert.Equal((uint)Packets, freed);
+        else
+        {
+            // Still registered: the application polls its mbufs back and frees them.
+            List<nint> back = AsyncPackets.PollBack(lb.Device, 0, Packets);
+            foreach (nint m in back) MbufOps.Free((Mbuf*)m);
+        }
+        Assert.Equal(0u, pool.InUse);
+    }
+
+    [Fact]
+    public void A_disconnect_with_copies_in_flight_waits_for_them_and_frees_the_unpolled_mbufs()
+    {
+        var lb = new SocketLoopback("async-disconnect", ringSize: 64);
+        var ch = new ShuffledLateChannel(seed: 3) { Hold = true };
+        try
+        {
+            Assert.Equal(AsyncError.None, lb.Device.AsyncChannelRegister(0, new AsyncFeatures(false, 0).Value, ch));
+            Assert.Equal(Packets, lb.Guest.Send(Packets, s => 200 + (int)s * 50));
+            nint* burst = stackalloc nint[Packets];
+            int got = 0;
+            AsyncPackets.WaitFor(() =>
+            {
+                got += lb.Device.DequeueBurst(1, lb.Pool, new Span<nint>(burst + got, Packets - got));
+                return got == Packets;
+            }, "the guest's packets");
+            Assert.Equal(Packets, lb.Device.SubmitEnqueueBurst(0, new ReadOnlySpan<nint>(burst, Packets)));
+            Assert.Equal((uint)Packets, lb.Pool.InUse);
+
+            lb.Frontend.Dispose();   // the guest goes away with every copy still in flight
+            AsyncPackets.WaitFor(() => Interlocked.Read(ref ch.PollsWhileHeld) > 0, "the teardown to settle the queue");
+            Assert.Equal((uint)Packets, lb.Pool.InUse);   // nothing freed while the copies may still write
+            ch.Hold = false;
+            AsyncPackets.WaitFor(() => lb.Pool.InUse == 0, "the teardown to free the unpolled mbufs");
+            Assert.Equal(0L, ch.WritesAfterUnmap);
+            Assert.Equal(0, ch.Pending);
+            Assert.Equal(ch.Transferred, ch.Completed);
+        }
+        finally
+        {
+            ch.Hold = false;
+            lb.Dispose();
+        }
+    }
+}
