@@ -17,6 +17,7 @@
 #include "packets.h"
 #include "rxwait.h"
 #include "stats.h"
+#include "takeover.h"
 
 #define MAX_VIDS 1024 /* the library's device limit */
 
@@ -404,6 +405,7 @@ static const struct hp_vhost_device_ops g_ops = {
 	.destroy_device = on_destroy_device,
 	.vring_state_changed = on_vring_state_changed,
 	.features_changed = migration_features_changed,
+	.takeover_complete = takeover_complete,
 };
 
 const struct hp_vhost_device_ops *forward_ops(void) { return &g_ops; }

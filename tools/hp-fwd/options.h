@@ -46,6 +46,8 @@ struct fwd_options {
 	bool iommu;              /* HP_VHOST_USER_IOMMU_SUPPORT (and vring_stats for its IOTLB figures) */
 	bool vring_stats;        /* HP_VHOST_USER_NET_STATS_ENABLE */
 	bool demo;
+	bool takeover;            /* HP_VHOST_USER_TAKEOVER: take a running hp-fwd's devices over first */
+	const char *takeover_path; /* NULL: the library's default, SOCKET.takeover */
 	unsigned nr_lcores;      /* 0: threads run where the scheduler puts them; else queue pair q on lcores[q % nr_lcores] */
 	unsigned lcores[FWD_MAX_QUEUES];
 };
