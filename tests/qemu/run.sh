@@ -31,6 +31,16 @@
 #             the same machine and steps with lazy invalidation (iommu.strict=0) and packed=on on the NIC:
 #             RING_PACKED must be negotiated when hp-fwd's offered features have it (they do), split rings run
 #             otherwise (the boot says which)
+#   takeover  hitless upgrade (issue 18): while the guest floods numbered UDP frames (2000/s) and pings in rounds,
+#             hp-fwd is replaced by a new hp-fwd --takeover HPQ_TAKEOVERS times (default 10) in a row, each after the
+#             previous one forwarded; every old one hands its device over and exits 0 by itself. Checks: every echo
+#             request answered, eth0's carrier_changes unchanged, the hp-fwd processes together counted exactly the
+#             frames udpflood queued and enqueued exactly the replies the guest received, each new hp-fwd says
+#             "takeover state=taken devices=1" and got new_device once, none but the first read a message that
+#             sets a device up (no second SET_FEATURES/SET_MEM_TABLE/SET_VRING_*/SET_STATUS) nor, but the last, a
+#             GET_VRING_BASE; the pause per takeover (from the new hp-fwd's takeover line) with median and max
+#   takeover-client
+#             the same with QEMU serving (server=on) and hp-fwd --client: the connection itself is handed over
 #   migrate-precopy
 #             live migration (issue 15): a source and a destination QEMU (memfd memory), each NIC on its own hp-fwd;
 #             the guest pings every 20 ms while the source migrates it (QMP, max-bandwidth HPQ_MIGRATE_BANDWIDTH,
@@ -52,7 +62,7 @@
 # Builds first (../../build.sh, seconds when nothing changed). Needs qemu-system-x86, linux-image-amd64,
 # busybox-static, kmod, cpio, xz-utils, binutils, gcc and libc6-dev (scripts/setup.sh installs them as root); runs
 # unprivileged too. Without root and without them it skips loudly. Last line: "qemu-tests: N passed, N failed, N skipped".
-# Environment: HPQ_BOOTS="server mq ..." runs only those boots; HPQ_BOOT_TIMEOUT (s, default 300) bounds one boot
+# Environment: HPQ_BOOTS="server mq ..." runs only those boots; HPQ_TAKEOVERS (default 10) sets the takeover boots' count; HPQ_BOOT_TIMEOUT (s, default 300) bounds one boot
 # (a boot whose guest did not even reach its plan by then runs once more: the machine was too busy);
 # HPQ_RX_MODE (default interrupt) runs the interrupt boot with another hp-fwd --rx-mode (perf/rx-modes.sh compares
 # them; poll fails its idle-CPU check by design); HPQ_BUDGET (s, default 900) bounds the suite: boots not started
@@ -73,6 +83,7 @@ BOOTS=${HPQ_BOOTS:-server client mrg-off event-idx-off packed mq mtu9000 interru
 MIGRATE_BANDWIDTH=${HPQ_MIGRATE_BANDWIDTH:-8388608}
 MIGRATE_BACKEND=${HPQ_MIGRATE_BACKEND:-hotpath}
 IDLE_SECONDS=${HPQ_IDLE_SECONDS:-20}
+TAKEOVERS=${HPQ_TAKEOVERS:-10}
 PEER_MAC=02:00:00:00:00:02 # hp-fwd --mac: what ARP replies give for 10.0.0.2
 GUEST_MAC=52:54:00:12:34:56
 passed=0 failed=0 skipped=0 boot_failed=0
@@ -178,6 +189,39 @@ stop_fwd() { # SIG
   FWD_PID=""
 }
 
+# Waits up to SECS for hp-fwd instance N (pid PID) to exit by itself (it handed its devices over); then records its
+# exit code and CPU time as stop_fwd does. Kills it when it did not exit (the log says so). Status 0 when it exited.
+await_fwd() { # PID N SECS
+  local i st cpu=""
+  for i in $(seq $(($3 * 10))); do
+    # A child exited but not yet waited for is a zombie: kill -0 still finds it; its stat still has its CPU times.
+    st=$(awk '{ print $3 }' "/proc/$1/stat" 2> /dev/null)
+    cpu=$(awk -v hz="$(getconf CLK_TCK)" '{ printf "%.1f\n", ($14 + $15) / hz }' "/proc/$1/stat" 2> /dev/null)
+    [ "$st" = Z ] || [ -z "$st" ] && break
+    sleep 0.1
+  done
+  [ -n "$cpu" ] && echo "$cpu" > "$D/fwd.$2.cpu"
+  if [ "$st" != Z ] && [ -n "$st" ]; then
+    echo "hp-fwd #$2 did not exit within $3 s of the takeover: killed" >> "$D/fwd.$2.log"; kill -KILL "$1"
+  fi
+  { wait "$1"; } 2> /dev/null; echo $? > "$D/fwd.$2.rc"
+  [ "$st" = Z ] || [ -z "$st" ]
+}
+
+# Replaces the running hp-fwd by a new hp-fwd --takeover TAKEOVERS times, each once the new one has forwarded.
+takeover_rounds() {
+  local k old oldn extra=$FWD_EXTRA
+  for k in $(seq "$TAKEOVERS"); do
+    old=$FWD_PID oldn=$FWD_N
+    FWD_EXTRA="$extra --takeover"; start_fwd; FWD_EXTRA=$extra
+    wait_for 60 "$D/fwd.$FWD_N.log" '^takeover state=' || echo "takeover $k: hp-fwd #$FWD_N printed no takeover line within 60 s" >> "$D/host.log"
+    await_fwd "$old" "$oldn" 30 || echo "takeover $k: hp-fwd #$oldn did not exit" >> "$D/host.log"
+    # Traffic on the new one: a rate line with frames received (the flood's 2000/s show as rx 0.002 Mpps).
+    wait_for 30 "$D/fwd.$FWD_N.log" '^stats .* q0 rx [0-9.]*[1-9]' || echo "takeover $k: hp-fwd #$FWD_N received nothing within 30 s" >> "$D/host.log"
+    echo "takeover $k: hp-fwd #$oldn -> #$FWD_N after $((SECONDS - t0)) s: $(grep -a '^takeover state=' "$D/fwd.$FWD_N.log" | head -1)" >> "$D/host.log"
+  done
+}
+
 # HPQ_MIGRATE_BACKEND=dpdk: DPDK 22.11's own backend in place of hp-fwd (migrate boots only), testpmd
 # --forward-mode=icmpecho on net_vhost0 at $SOCK, postcopy-support=1 when POSTCOPY=1; log in fwd.N.log, FWD_N and
 # FWD_PID as start_fwd sets them, stopped by stop_fwd (SIGINT). EAL pins the main lcore to CPU 0 and the forwarding
@@ -220,6 +264,7 @@ on_sync() { # TOKEN
       wait_for 90 "$D/fwd.$FWD_N.log" '^new_device vid=' ||
         echo "hp-fwd instance $FWD_N saw no new_device within 90 s" >> "$D/host.log"
       ;;
+    takeovers) takeover_rounds ;;
     idle)
       # The guest sits in its sync step (link up, nothing to send): hp-fwd's CPU time over the window.
       local hz c0 c1 w0 w1; hz=$(getconf CLK_TCK)
@@ -567,6 +612,62 @@ boot_viommu-lazy() {
   check_iotlb
 }
 
+# ---------------------------------------------------------------- hitless upgrade (issue 18)
+# Sum of KEY over the summary lines of hp-fwd instances FIRST..LAST.
+fwd_sum() { # KEY FIRST LAST
+  local n t=0 v
+  for n in $(seq "$2" "$3"); do v=$(field "$(fwd_summary $n)" "$1"); t=$((t + ${v:-0})); done
+  echo $t
+}
+
+# vhost-user messages instance N read whose name matches REGEX.
+msgs_read() { count_in "$D/fwd.$1.log" "read message \($2\) "; } # N REGEX
+
+boot_takeover_mode() { # NAME MODE
+  boot "$1" "$2" 1 1 "" "ping:ping-20:20:56,hold:takeovers,ping:after-takeovers:20:56,counters"
+  report_guest ping-20; report_guest takeovers; report_guest after-takeovers
+  check_boot packed=0
+  local n bad="" pauses="" line sent c ign tx rx setup gvb
+  # Each takeover: the new instance took one device over (state taken), got new_device once, and set nothing up;
+  # the old one said takeover_complete and exited 0 (check_boot checked the exit codes).
+  for n in $(seq 2 "$FWD_N"); do
+    line=$(grep -a '^takeover state=' "$D/fwd.$n.log" | head -1)
+    [ "$(field "$line" state)" = taken ] && [ "$(field "$line" devices)" = 1 ] || bad="$bad #$n:'${line:-no takeover line}'"
+    [ "$(count_in "$D/fwd.$n.log" '^new_device vid=')" = 1 ] || bad="$bad #$n:new_device x$(count_in "$D/fwd.$n.log" '^new_device vid=')"
+    grep -qa '^takeover_complete ' "$D/fwd.$((n - 1)).log" || bad="$bad #$((n - 1)):no takeover_complete"
+    setup=$(msgs_read $n 'SET_FEATURES\|SET_MEM_TABLE\|SET_VRING_[A-Z]*\|SET_STATUS\|SET_OWNER\|RESET_OWNER')
+    gvb=$(msgs_read $n GET_VRING_BASE)
+    [ "$setup" = 0 ] || bad="$bad #$n:$setup set-up messages"
+    [ "$n" = "$FWD_N" ] || [ "$gvb" = 0 ] || bad="$bad #$n:GET_VRING_BASE x$gvb"
+    pauses="$pauses $(field "$line" pause_ns)"
+  done
+  if [ "$FWD_N" = $((TAKEOVERS + 1)) ] && [ -z "$bad" ]; then
+    pass "$BOOT/handovers" "$TAKEOVERS takeovers: each new hp-fwd took the device over (state taken, one new_device) and read no set-up message from QEMU, each old one handed over and exited 0"
+  else
+    fail "$BOOT/handovers" "$((FWD_N - 1)) of $TAKEOVERS takeovers ran;${bad:- no other fault}"
+  fi
+  # Exact accounting over every instance: frames flooded and replies enqueued.
+  sent=$(field "$(guest_data takeovers)" flood_sent); c=$(guest_data counters)
+  ign=$(fwd_sum discarded 1 "$FWD_N"); tx=$(fwd_sum tx_packets 1 "$FWD_N"); rx=$(field "$c" rx_packets)
+  if [ "${sent:-0}" -gt 0 ] && [ "$ign" = "$sent" ]; then
+    pass "$BOOT/flood-accounting" "udpflood queued $sent frames across the takeovers; the $FWD_N hp-fwd processes together counted exactly $ign ($(for n in $(seq "$FWD_N"); do printf '%s ' "$(field "$(fwd_summary $n)" discarded)"; done| sed 's/ $//'))"
+  else
+    fail "$BOOT/flood-accounting" "udpflood queued ${sent:-?} frames, the hp-fwd processes counted $ign"
+  fi
+  if [ "$tx" -gt 0 ] && [ "$tx" = "${rx:-x}" ] && [ "$(field "$c" rx_dropped)" = 0 ]; then
+    pass "$BOOT/reply-accounting" "the guest received exactly the $tx replies the hp-fwd processes enqueued (rx_dropped 0)"
+  else
+    fail "$BOOT/reply-accounting" "the hp-fwd processes enqueued $tx replies, the guest counted rx_packets=${rx:-?} rx_dropped=$(field "$c" rx_dropped)"
+  fi
+  # The pause per takeover, from the old process's quiesce to the new one's resume.
+  pauses=$(echo $pauses | tr ' ' '\n' | grep -E '^[0-9]+$' | sort -n)
+  if [ -n "$pauses" ]; then
+    echo "$pauses" | awk -v b="$BOOT" '{ a[NR] = $1 / 1e6; printf "%s%.3f", NR > 1 ? " " : "", a[NR] } END { printf "\n      %s: pause per takeover (ms, sorted) above; median %.3f ms, max %.3f ms over %d takeovers\n", b, a[int((NR + 1) / 2)], a[NR], NR }' | sed '1s/^/      pauses: /'
+  fi
+}
+boot_takeover() { boot_takeover_mode takeover server; }
+boot_takeover-client() { boot_takeover_mode takeover-client client; }
+
 # ---------------------------------------------------------------- live migration (issue 15)
 # QMP over a pipe chardev (no socat or python needed): commands into $D/NAME.in, replies and events from
 # $D/NAME.out, copied to $D/NAME.log by a reader started with the QEMU.
@@ -743,7 +844,7 @@ boot_migrate-hugepage() {
 }
 
 for b in $BOOTS; do
-  declare -F "boot_$b" > /dev/null || { fail "$b" "no such boot (known: server client mrg-off event-idx-off packed mq mtu9000 interrupt viommu viommu-lazy migrate-precopy migrate-postcopy migrate-hugepage)"; continue; }
+  declare -F "boot_$b" > /dev/null || { fail "$b" "no such boot (known: server client mrg-off event-idx-off packed mq mtu9000 interrupt viommu viommu-lazy takeover takeover-client migrate-precopy migrate-postcopy migrate-hugepage)"; continue; }
   run_boot "$b"
 done
 if [ $failed = 0 ] && [ "${HPQ_KEEP:-0}" = 0 ]; then rm -rf "$work"; else echo "qemu: kept $work"; fi
