@@ -49,7 +49,7 @@ stop_fwd() { kill -"$2" "$(fwd_pid "$1")" 2> /dev/null; await_exit "$1" 30; } # 
 wait_forwarding() { # N QUEUES SECS
   local i
   for i in $(seq $(($3 * 10))); do
-    awk -v nq="$2" '$1 == "stats" && ($5 + 0 > 0 || $9 + 0 > 0) { seen[$3] = 1 }
+    awk -v nq="$2" '$1 == "stats" && ($5 + 0 > 0 || $10 + 0 > 0) { seen[$3] = 1 }
       END { for (q = 0; q < nq; q++) if (!seen["q" q]) exit 1 }' "$dir/fwd.$1.log" 2> /dev/null && return 0
     sleep 0.1
   done
