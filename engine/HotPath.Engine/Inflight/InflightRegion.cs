@@ -29,6 +29,7 @@ public sealed unsafe class InflightRegion : IDisposable
     public byte* Base => _mapping.Base;
     public ulong Size => _mapping.Size;
     public int Fd => _mapping.Fd;
+    public ulong MmapOffset => _mapping.Offset;
 
     private InflightRegion(FdMapping m, ushort numQueues, ushort queueSize, bool packed)
     {

@@ -32,6 +32,10 @@ public sealed unsafe class DirtyLog : IDisposable
 
     public byte* Base => _mapping.Base;
 
+    /// <summary>The log's fd and where the log starts in it (a takeover hands both on).</summary>
+    public int Fd => _mapping.Fd;
+    public ulong MmapOffset => _mapping.Offset;
+
     /// <summary>Log size in bytes.</summary>
     public ulong Size => _mapping.Size;
 

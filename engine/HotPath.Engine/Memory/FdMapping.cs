@@ -16,9 +16,13 @@ public sealed unsafe class FdMapping : IDisposable
     public ulong Size { get; }
     public int Fd => _fd;
 
-    private FdMapping(int fd, nint mapBase, nuint mapLength, byte* start, ulong size)
+    /// <summary>Where the range starts in the fd (the mmap_offset it was mapped with).</summary>
+    public ulong Offset { get; }
+
+    private FdMapping(int fd, nint mapBase, nuint mapLength, byte* start, ulong size, ulong offset)
     {
         _fd = fd;
+        Offset = offset;
         _mapBase = mapBase;
         _mapLength = mapLength;
         Base = start;
@@ -39,7 +43,7 @@ public sealed unsafe class FdMapping : IDisposable
         if (length > nuint.MaxValue) return MemoryError.MapFailed;
         nint p = LibC.mmap(0, (nuint)length, LibC.PROT_READ | LibC.PROT_WRITE, LibC.MAP_SHARED, fd, (long)mapOffset);
         if (p == LibC.MAP_FAILED) return MemoryError.MapFailed;
-        mapping = new FdMapping(fd, p, (nuint)length, (byte*)p + (offset - mapOffset), size);
+        mapping = new FdMapping(fd, p, (nuint)length, (byte*)p + (offset - mapOffset), size, offset);
         return MemoryError.None;
     }
 

@@ -35,6 +35,13 @@ internal sealed unsafe class DeviceOpsAdapter(NativeDeviceOps ops) : IVhostDevic
         if (_ops.DestroyConnection != null) _ops.DestroyConnection(vid);
     }
 
+    public void TakeoverComplete(string path)
+    {
+        if (_ops.TakeoverComplete == null) return;
+        byte[] utf8 = System.Text.Encoding.UTF8.GetBytes(path + "\0");
+        fixed (byte* p = utf8) _ops.TakeoverComplete(p);
+    }
+
     public bool GuestNotify(int vid, ushort queueId) => _ops.GuestNotify != null && _ops.GuestNotify(vid, queueId) != 0;
 
     public void GuestNotified(int vid)

@@ -18,10 +18,12 @@ internal unsafe struct NativeDeviceOps
     public delegate* unmanaged<int, void> GuestNotified;
     /// <summary>C <c>bool</c> (one byte) return.</summary>
     public delegate* unmanaged<int, ushort, byte> GuestNotify;
+    /// <summary>HotPath's own (was reserved[0]): every device of the path went to a new process.</summary>
+    public delegate* unmanaged<byte*, void> TakeoverComplete;
     /// <summary>Room for later callbacks without changing the struct size (must be NULL today).</summary>
     public fixed ulong Reserved[ReservedSlots];
 
-    public const int ReservedSlots = 4;
+    public const int ReservedSlots = 3;
 }
 
 /// <summary><c>struct hp_vhost_user_extern_ops</c>: per-message hooks, each <c>int (*)(int vid, void *msg)</c>.</summary>

@@ -61,6 +61,11 @@ extern "C" {
 #define HP_VHOST_USER_REQUIRE_SEALED_MEMORY  (1ULL << 32) /* HotPath: refuse guest memory whose fd cannot be sealed
                                                             * against shrinking (hugetlbfs files); default: map it,
                                                             * warn and count (a truncation would raise SIGBUS) */
+#define HP_VHOST_USER_TAKEOVER_ALLOW         (1ULL << 33) /* HotPath: serve takeovers (hitless upgrade) on the
+                                                            * takeover socket (<path>.takeover by default) */
+#define HP_VHOST_USER_TAKEOVER               (1ULL << 34) /* HotPath: hp_vhost_driver_start takes the running devices
+                                                            * over from the process serving the takeover socket; with
+                                                            * none there it starts normally */
 
 /* Pool and ring creation flags. */
 #define HP_MEMPOOL_F_NO_HUGE 1u /* objects on normal pages even when hugepages are available */
@@ -555,7 +560,11 @@ struct hp_vhost_device_ops {
 	void (*guest_notified)(int vid);
 	/* Datapath thread: return true to take this notification over (then call hp_vhost_notify_guest later). */
 	bool (*guest_notify)(int vid, uint16_t queue_id);
-	void *reserved[4]; /* must be NULL */
+	/* HotPath (hitless upgrade, old process): every device of path was handed over to a new process (each got
+	 * destroy_device first). Call hp_vhost_driver_unregister(path) (it removes nothing the new process holds); when
+	 * it was the last path, the process may exit. */
+	void (*takeover_complete)(const char *path);
+	void *reserved[3]; /* must be NULL */
 };
 
 HP_STATIC_ASSERT(sizeof(struct hp_vhost_device_ops) == 96, "struct hp_vhost_device_ops");
@@ -640,6 +649,38 @@ int hp_vhost_driver_get_queue_num(const char *path, uint32_t *queue_num);
 int hp_vhost_driver_set_max_queue_num(const char *path, uint32_t max_queue_pairs);
 int hp_vhost_driver_callback_register(const char *path, const struct hp_vhost_device_ops *ops);
 int hp_vhost_driver_start(const char *path);
+
+/*
+ * Hitless upgrade. A driver registered with HP_VHOST_USER_TAKEOVER_ALLOW serves takeovers on its takeover socket.
+ * A new process that registers the same path with HP_VHOST_USER_TAKEOVER (and usually TAKEOVER_ALLOW too, to be
+ * upgradeable in turn) gets, inside hp_vhost_driver_start, the old process's listening socket (server mode) and
+ * every connected device with its exact state: the old process stops each device at a burst boundary
+ * (destroy_device), hands over its connection, memory, rings, eventfds, log, inflight and IOTLB state, and resumes
+ * its devices if the new process refuses, fails or dies before it resumed them. The frontend sees nothing. The new
+ * process then gets new_connection and new_device for each device; the old one gets takeover_complete.
+ * hp_vhost_driver_start returns -1 (EBUSY) when the old process refused (e.g. a postcopy migration in progress)
+ * or the handover failed while it lives: it keeps serving, nothing changed. HOTPATH_TAKEOVER_TIMEOUT_MS (default
+ * 5000) bounds every wait on the other process.
+ */
+#define HP_VHOST_TAKEOVER_NONE     0 /* started normally */
+#define HP_VHOST_TAKEOVER_TAKEN    1 /* this process took the devices over */
+#define HP_VHOST_TAKEOVER_HANDED   2 /* this process handed its devices over */
+#define HP_VHOST_TAKEOVER_FALLBACK 3 /* the old process died mid-handover: started normally, frontends reconnect */
+
+struct hp_vhost_takeover_info {
+	uint32_t state;    /* HP_VHOST_TAKEOVER_* */
+	uint32_t devices;  /* devices moved */
+	uint64_t pause_ns; /* new side: from the old process's quiesce to this one's resume (CLOCK_MONOTONIC) */
+	int32_t peer_pid;  /* the other process */
+	uint32_t reserved[3];
+};
+
+HP_STATIC_ASSERT(sizeof(struct hp_vhost_takeover_info) == 32, "struct hp_vhost_takeover_info");
+
+/* The takeover socket (default "<path>.takeover"); before hp_vhost_driver_start. */
+int hp_vhost_driver_set_takeover_path(const char *path, const char *takeover_path);
+/* The last takeover of path, on either side. */
+int hp_vhost_driver_takeover_info(const char *path, struct hp_vhost_takeover_info *info);
 
 /* Device (per connection). */
 int hp_vhost_get_negotiated_features(int vid, uint64_t *features);

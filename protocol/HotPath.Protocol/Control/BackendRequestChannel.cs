@@ -32,6 +32,12 @@ public sealed class BackendRequestChannel : IDisposable
         if (flags >= 0) LibC.fcntl(fd, LibC.F_SETFL, flags | LibC.O_NONBLOCK);
     }
 
+    /// <summary>The socket (a takeover hands a copy on), or -1 once closed.</summary>
+    internal int Fd
+    {
+        get { lock (_fdLock) return _fd; }
+    }
+
     public bool IsOpen
     {
         get { lock (_fdLock) return _fd >= 0; }

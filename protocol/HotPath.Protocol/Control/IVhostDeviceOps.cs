@@ -22,6 +22,13 @@ public interface IVhostDeviceOps
     int NewConnection(int vid) => 0;
 
     void DestroyConnection(int vid) { }
+
+    /// <summary>
+    /// Every device of <paramref name="path"/> was handed over to a new process (hitless upgrade; each got
+    /// <see cref="DestroyDevice"/> first). The driver serves nothing any more: unregister it (nothing the new process
+    /// holds is removed) and, when it was the last one, the process may exit.
+    /// </summary>
+    void TakeoverComplete(string path) { }
 }
 
 /// <summary>Results of a per-message hook, as DPDK's rte_vhost_msg_result.</summary>

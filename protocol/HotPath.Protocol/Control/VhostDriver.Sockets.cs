@@ -27,9 +27,13 @@ public sealed unsafe partial class VhostDriver
         }
         EventLoop.Shared.Invoke(() =>
         {
-            if (IsClient) StartClient();
-            else StartServer();
+            if (!TryTakeOver())
+            {
+                if (IsClient) StartClient();
+                else StartServer();
+            }
             IsStarted = true;
+            StartServingTakeovers();
             return 0;
         });
     }
@@ -117,8 +121,7 @@ public sealed unsafe partial class VhostDriver
             return false;
         }
         var session = new VhostSession(this, fd, vid);
-        DeviceRegistry.Publish(vid, session);
-        lock (_lock) _sessions.Add(session);
+        Publish(session);
         ControlCounters.CountConnection();
         ControlLog.Write(LogLevel.Info, Path, $"new connection, vid {vid}");
         EventLoop.Shared.Add(fd, SocketCalls.EPOLLIN | SocketCalls.EPOLLRDHUP, session);
@@ -130,11 +133,17 @@ public sealed unsafe partial class VhostDriver
         return true;
     }
 
+    private void Publish(VhostSession session)
+    {
+        DeviceRegistry.Publish(session.Vid, session);
+        lock (_lock) _sessions.Add(session);
+    }
+
     /// <summary>A connection ended: forget it, and reconnect in client mode.</summary>
-    internal void OnSessionClosed(VhostSession session)
+    internal void OnSessionClosed(VhostSession session, bool reconnect = true)
     {
         lock (_lock) _sessions.Remove(session);
-        if (_unregistered || !IsClient) return;
+        if (!reconnect || _unregistered || _handedOver || !IsClient) return;
         if (Reconnects)
         {
             ControlLog.Write(LogLevel.Info, Path, "connection lost; reconnecting");
@@ -142,14 +151,27 @@ public sealed unsafe partial class VhostDriver
         }
     }
 
+    /// <summary>Closes the listening socket; the socket file is removed unless another process now listens on it
+    /// (the socket was handed over).</summary>
     private void StopListening()
     {
         if (_listenFd < 0) return;
         EventLoop.Shared.Remove(_listenFd);
         LibC.close(_listenFd);
         _listenFd = -1;
-        SocketCalls.Unlink(Path);
+        if (!_handedOver) SocketCalls.Unlink(Path);
     }
+
+    /// <summary>Serves a listening socket another process bound (a takeover), as <see cref="StartServer"/> would.</summary>
+    private void AdoptListener(int fd)
+    {
+        _listenFd = fd;
+        _listener = new Listener(this);
+        EventLoop.Shared.Add(fd, SocketCalls.EPOLLIN, _listener);
+    }
+
+    /// <summary>The listening socket (server mode, started), or -1.</summary>
+    internal int ListenFd => _listenFd;
 
     private void AcceptAll()
     {

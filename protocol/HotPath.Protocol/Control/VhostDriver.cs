@@ -228,6 +228,7 @@ public sealed partial class VhostDriver
         EventLoop.Shared.Invoke(() =>
         {
             _unregistered = true;
+            StopServingTakeovers();
             StopListening();
             foreach (VhostSession s in Sessions.ToArray()) s.Close("driver unregistered");
             return 0;

@@ -27,7 +27,13 @@ public enum VhostDriverFlags : ulong
     /// <summary>HotPath's own: refuse guest memory whose fd cannot be sealed against shrinking (see
     /// <see cref="VhostDriver.RequireSealedMemory"/>).</summary>
     RequireSealedMemory = 1UL << 32,
+    /// <summary>HotPath's own: serve takeovers (hitless upgrade) on <see cref="VhostDriver.TakeoverPath"/>: a new
+    /// process that starts the same path with <see cref="Takeover"/> gets this driver's running devices.</summary>
+    TakeoverAllow = 1UL << 33,
+    /// <summary>HotPath's own: <see cref="VhostDriver.Start"/> first takes the path's devices over from the process
+    /// serving its takeover socket, and starts normally when there is none.</summary>
+    Takeover = 1UL << 34,
 
     Known = Client | NoReconnect | IommuSupport | PostcopySupport | ExtbufSupport | LinearbufSupport | AsyncCopy |
-        NetCompliantOlFlags | NetStatsEnable | RequireSealedMemory,
+        NetCompliantOlFlags | NetStatsEnable | RequireSealedMemory | TakeoverAllow | Takeover,
 }

@@ -310,16 +310,16 @@ public sealed unsafe partial class VhostSession : IFdHandler, IDisposable
         CloseReason = reason;
         int fd = _fd;
         _fd = -1;
-        EventLoop.Shared.Remove(fd);
+        if (!_replaying) EventLoop.Shared.Remove(fd);
         LibC.close(fd);
         _reader.CloseUnclaimedFds();
         EndPostcopy();   // first: a datapath thread parked on a page the frontend never sent must not hold up destroy_device
         StopDevice();
         TearDownState();
         Device.Dispose();
-        Driver.Callback(ops => { ops.DestroyConnection(Vid); return 0; }, "destroy_connection");
+        if (!_silent) Driver.Callback(ops => { ops.DestroyConnection(Vid); return 0; }, "destroy_connection");
         DeviceRegistry.Release(Vid, this);
-        Driver.OnSessionClosed(this);
+        Driver.OnSessionClosed(this, reconnect: !_silent);
         // The message being dispatched may still be on the stack above us: free its buffers once it unwinds.
         EventLoop.Shared.Post(FreeBuffers);
     }

@@ -164,6 +164,48 @@ public sealed unsafe class MessageReader : IDisposable
         return ReadStatus.Error;
     }
 
+    // ---- takeover: a reader's state moves to another process ----
+
+    /// <summary>Bytes of a message read only in part (the fds that came with them are <see cref="Fds"/>).</summary>
+    public byte[] PartialBytes() => new ReadOnlySpan<byte>(_buf, _have).ToArray();
+
+    /// <summary>
+    /// Starts from a part of a message another process read (<see cref="PartialBytes"/>): the next
+    /// <see cref="Read"/> continues where it stopped. Owns <paramref name="fds"/> from now on.
+    /// </summary>
+    public bool LoadPartial(ReadOnlySpan<byte> bytes, ReadOnlySpan<int> fds) => Load(bytes, fds, whole: false);
+
+    /// <summary>
+    /// A whole message that did not come from the socket (a takeover replays the state of the device it took
+    /// over): header, payload and fds as if just read. Owns <paramref name="fds"/> from now on; false (fds closed)
+    /// when it is not one well-formed request.
+    /// </summary>
+    public bool LoadMessage(ReadOnlySpan<byte> message, ReadOnlySpan<int> fds) => Load(message, fds, whole: true);
+
+    private bool Load(ReadOnlySpan<byte> bytes, ReadOnlySpan<int> fds, bool whole)
+    {
+        CloseUnclaimedFds();
+        _have = 0;
+        bool ok = bytes.Length <= MessageHeader.WireSize + MessageLimits.MaxPayload && fds.Length <= _fds.Length;
+        if (ok && bytes.Length >= MessageHeader.WireSize)
+        {
+            MessageHeader h = System.Runtime.InteropServices.MemoryMarshal.Read<MessageHeader>(bytes);
+            ok = CheckHeader(h) == FramingError.None && bytes.Length <= MessageHeader.WireSize + (int)h.Size &&
+                 (!whole || bytes.Length == MessageHeader.WireSize + (int)h.Size);
+        }
+        else if (whole) ok = false;
+        if (!ok)
+        {
+            foreach (int fd in fds) if (fd >= 0) LibC.close(fd);
+            return false;
+        }
+        bytes.CopyTo(new Span<byte>(_buf, bytes.Length));
+        _have = bytes.Length;
+        fds.CopyTo(_fds);
+        _fdCount = fds.Length;
+        return true;
+    }
+
     /// <summary>Closes the fds nobody took and gets ready for the next message.</summary>
     public void Next()
     {
