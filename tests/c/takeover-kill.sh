@@ -2,14 +2,18 @@
 # Takeover failure atomicity (issue 18): a takeover is stopped at POINT by HOTPATH_TAKEOVER_STALL (the library logs
 # "takeover: stalled at POINT" and blocks its control thread there) and the stalled process is killed (SIGKILL).
 # The frontend is DPDK's virtio-user as a server (dpdk-testpmd txonly, server=1: it waits for a backend to reconnect
-# after a disconnect), served by hp-fwd --client --mode rxonly. What must follow (the spec's table):
-#   new-received, new-ready (new killed)  the old hp-fwd resumes its device (new_device again) and goes on receiving;
+# after a disconnect), served by hp-fwd --client --mode rxonly, on packed rings: DPDK 22.11's virtio-user resets its
+# packed rings when a backend reconnects, but restarts split rings at index 0 without resetting them, so after a
+# plain SIGKILL and restart of hp-fwd a split-ring virtio-user sends nothing more (takeover or not). What must
+# follow (the spec's table, with the core's RESUMED step):
+#   new-received, new-ready, new-committed (new killed)
+#                                         the old hp-fwd resumes its device (new_device again) and goes on receiving;
 #                                         testpmd saw nothing: no link change, and its TX-packets == the old one's
-#                                         rx_packets once it stopped sending (the new one never polled)
-#   new-committed (new killed)            the connection is gone with it; the old one handed over and exited 0;
-#                                         virtio-user's reconnect path: a fresh hp-fwd --client gets the device and
-#                                         receives
-#   old-quiesced (old killed)             the new one starts normally (state fallback), connects, receives
+#                                         rx_packets once it stopped sending (the new one never polled). After COMMIT
+#                                         the old one keeps its copies until the new one says it resumed, and resumes
+#                                         only when the new one is gone (so never two writers)
+#   old-quiesced (old killed)             the new one starts normally (state fallback) and connects: virtio-user's
+#                                         reconnect path (its server socket) gives it the device; it receives
 #   old-sent, old-committed (old killed)  the new one takes the device over (state taken) and receives; testpmd saw
 #                                         no link change and the new one read no set-up message
 # Usage: takeover-kill.sh ARTIFACTS_DIR WORK_DIR POINT
@@ -42,7 +46,7 @@ receives() { # N SKIP
   return 1
 }
 
-start_testpmd txonly 0 1 1
+start_testpmd txonly 1 1 1
 for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.1; done
 start_fwd "$old_env" "${opts[@]}"
 for _ in $(seq 200); do [ "$(testpmd_prompt)" -gt 0 ] && break; sleep 0.1; done
@@ -61,7 +65,7 @@ survivor=$((3 - victim))
 mark=$(wc -l < "$dir/fwd.$survivor.log")
 
 case $point in
-  new-received | new-ready)
+  new-received | new-ready | new-committed)
     # The old one resumes: a second new_device, then frames again; testpmd noticed nothing.
     ok=0
     wait_for 20 "$dir/fwd.1.log" 'takeover: .*resuming' || ok=1
@@ -77,18 +81,6 @@ case $point in
     tptx=$(tp_total TX-packets) frx=$(fwd_sum rx_packets 1 1)
     [ "$tptx" -gt 0 ] && [ "$tptx" = "$frx" ] && pass "$name: no descriptor lost: testpmd sent $tptx frames, the old hp-fwd received exactly $frx" ||
       fail "$name: testpmd sent $tptx frames, the old hp-fwd received $frx"
-    ;;
-  new-committed)
-    # The old one handed over and exits; the connection died with the new one: a fresh hp-fwd --client reconnects.
-    await_exit 1 20
-    start_fwd "" "${opts[@]}"
-    if [ "$(cat "$dir/fwd.1.rc")" = 0 ] && grep -qa '^takeover_complete ' "$dir/fwd.1.log" &&
-       wait_for 30 "$dir/fwd.3.log" '^new_device vid=' && receives 3 0; then
-      pass "$name: new hp-fwd killed after COMMIT: the old one had handed over and exited 0; virtio-user's reconnect path gave the device to a fresh hp-fwd, which receives (testpmd link changes: $links0 -> $(link_events))"
-    else
-      diag "old exit $(cat "$dir/fwd.1.rc"), takeover_complete x$(count_in "$dir/fwd.1.log" '^takeover_complete'), fresh hp-fwd: new_device x$(count_in "$dir/fwd.3.log" '^new_device vid=')"
-    fi
-    testpmd_cmd stop; stop_fwd 3 INT
     ;;
   old-quiesced)
     line=""; wait_for 30 "$dir/fwd.2.log" '^takeover state=' && line=$(grep -a '^takeover state=' "$dir/fwd.2.log" | head -1)
