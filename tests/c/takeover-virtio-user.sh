@@ -13,9 +13,11 @@
 #     it + 2 x 1024 per queue: the frames left in the rings at the end, and those enqueued before testpmd's port was
 #     fully started (the first queue's ring of them never reaches testpmd's counters, with no takeover as well).
 #   - the pause per takeover (the new hp-fwd's pause_ns): listed, median and max.
-# SIDE server (default): hp-fwd listens, virtio-user connects; client: virtio-user listens (server=1), hp-fwd --client.
+# SIDE server (default): hp-fwd listens, virtio-user connects; client: virtio-user listens (server=1), hp-fwd --client,
+# and the takeovers go through --takeover-path.
 # Usage: takeover-virtio-user.sh ARTIFACTS_DIR WORK_DIR TP_MODE PACKED [TAKEOVERS] [SIDE]
-# Needs root, hugepages and dpdk-testpmd (run.sh checks). Last line: "takeover_virtio_user: N passed, N failed".
+# Needs root, hugepages and dpdk-testpmd (run.sh checks). Last line: "takeover_virtio_user: N passed, N failed (NAME,
+# pause per takeover: ...)".
 set -uo pipefail
 art=$1 work=$2 tpmode=$3 packed=$4 takeovers=${5:-3} side=${6:-server}
 QUEUES=2
@@ -23,9 +25,11 @@ name=takeover-$tpmode-$([ "$packed" = 1 ] && echo packed || echo split)$([ "$sid
 dir=$work/$name sock=$work/$name/vhost.sock
 mkdir -p "$dir"
 . "$(dirname "$0")/takeover-lib.sh"
-finish() { echo "takeover_virtio_user: $passed passed, $failed failed"; exit 0; }
+summary_extra=""
+finish() { echo "takeover_virtio_user: $passed passed, $failed failed$summary_extra"; exit 0; }
 case $tpmode in txonly) fmode=rxonly ;; rxonly) fmode=txonly ;; io) fmode=io ;; *) fail "$name: mode $tpmode"; finish ;; esac
-fwd_opts=(--mode "$fmode" --queues $QUEUES); [ "$side" = client ] && fwd_opts+=(--client)
+# The client case serves and takes over on a takeover socket of its own (--takeover-path) instead of SOCKET.takeover.
+fwd_opts=(--mode "$fmode" --queues $QUEUES); [ "$side" = client ] && fwd_opts+=(--client --takeover-path "$dir/handover")
 
 diag() { # why
   fail "$name: $1"
@@ -74,6 +78,7 @@ for n in $(seq 2 "$FWD_N"); do
 done
 [ "$(cat "$dir/fwd.$FWD_N.rc")" = 0 ] || bad="$bad #$FWD_N:exit $(cat "$dir/fwd.$FWD_N.rc") on SIGINT"
 [ "$links" = 0 ] || bad="$bad testpmd:$links link state changes"
+[ "$side" = server ] || [ ! -e "$sock.takeover" ] || bad="$bad $sock.takeover exists beside --takeover-path"
 if [ $ok = "$takeovers" ] && [ -z "$bad" ]; then
   pass "$name: $takeovers takeovers under testpmd $tpmode ($QUEUES queue pairs): each new hp-fwd took the device over unseen (no set-up message, no link change), each old one exited 0"
 else
@@ -94,5 +99,5 @@ case $tpmode in
   rxonly) [ "$tprx" -gt 0 ] && [ "$tprx" -le "$ftx" ] && [ "$ftx" -le $((tprx + 2 * slack)) ] ;;
 esac && pass "$name: accounting across the takeovers holds ($counts)" ||
   fail "$name: accounting (drained: $drained): $counts"
-echo "      $name: pause per takeover: $(pause_text 2 "$FWD_N")"
+summary_extra=" ($name, pause per takeover: $(pause_text 2 "$FWD_N"))"
 finish
