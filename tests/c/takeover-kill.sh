@@ -15,7 +15,9 @@
 #   old-quiesced (old killed)             the new one starts normally (state fallback) and connects: virtio-user's
 #                                         reconnect path (its server socket) gives it the device; it receives
 #   old-sent, old-committed (old killed)  the new one takes the device over (state taken) and receives; testpmd saw
-#                                         no link change and the new one read no set-up message
+#                                         no link change and the new one read no set-up message; testpmd's TX-packets
+#                                         == what the old one had received at its quiesce (its destroy_device line)
+#                                         + the new one's rx_packets
 # Usage: takeover-kill.sh ARTIFACTS_DIR WORK_DIR POINT
 # Needs root, hugepages and dpdk-testpmd (run.sh checks). Last line: "takeover_kill: N passed, N failed".
 set -uo pipefail
@@ -98,7 +100,16 @@ case $point in
     else
       diag "new hp-fwd: '${line:-no takeover line}', set-up messages $(setup_msgs 2), testpmd link changes $links0 -> $(link_events)"
     fi
-    testpmd_cmd stop; stop_fwd 2 INT
+    # The old one's counters died with it, but its destroy_device line (the quiesce) has its totals.
+    mark=$(wc -l < "$dir/fwd.2.log")
+    testpmd_cmd stop
+    wait_drained 2 "$mark" 1 || echo "hp-fwd #2 did not drain" >> "$dir/host.log"
+    stop_fwd 2 INT
+    tptx=$(tp_total TX-packets) frx=$(fwd_sum rx_packets 2 2)
+    orx=$(grep -a '^destroy_device ' "$dir/fwd.1.log" | tail -1 | sed -n 's/.* rx_total=\([0-9]*\).*/\1/p')
+    [ "$tptx" -gt 0 ] && [ $((${orx:-0} + frx)) = "$tptx" ] &&
+      pass "$name: no descriptor lost: testpmd sent $tptx frames, the old hp-fwd received $orx before its quiesce, the new one $frx" ||
+      fail "$name: testpmd sent $tptx frames, the old hp-fwd received ${orx:-?} before its quiesce, the new one $frx"
     ;;
 esac
 stop_testpmd
