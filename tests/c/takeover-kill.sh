@@ -23,7 +23,7 @@
 set -uo pipefail
 art=$1 work=$2 point=$3
 name=takeover-kill-$point dir=$work/takeover-kill-$point sock=$work/takeover-kill-$point/vhost.sock
-mkdir -p "$dir"
+rm -rf "$dir"; mkdir -p "$dir"
 . "$(dirname "$0")/takeover-lib.sh"
 finish() { echo "takeover_kill: $passed passed, $failed failed ($point)"; exit 0; }
 opts=(--client --mode rxonly --queues 1)

@@ -23,7 +23,7 @@ art=$1 work=$2 tpmode=$3 packed=$4 takeovers=${5:-3} side=${6:-server}
 QUEUES=2
 name=takeover-$tpmode-$([ "$packed" = 1 ] && echo packed || echo split)$([ "$side" = client ] && echo -client)
 dir=$work/$name sock=$work/$name/vhost.sock
-mkdir -p "$dir"
+rm -rf "$dir"; mkdir -p "$dir"
 . "$(dirname "$0")/takeover-lib.sh"
 summary_extra=""
 finish() { echo "takeover_virtio_user: $passed passed, $failed failed$summary_extra"; exit 0; }
