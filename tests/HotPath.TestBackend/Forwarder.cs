@@ -10,6 +10,11 @@ internal sealed unsafe class Forwarder(Mempool pool) : IVhostDeviceOps
     private const int Burst = 32;
     private readonly DeviceThreads _threads = new();
 
+    /// <summary>Completed by takeover_complete: every device went to a new process.</summary>
+    public TaskCompletionSource HandedOver { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public void TakeoverComplete(string path) => HandedOver.TrySetResult();
+
     public int NewDevice(int vid)
     {
         VhostDevice dev = DeviceRegistry.Get(vid)!.Device;
@@ -48,6 +53,16 @@ internal sealed unsafe class Forwarder(Mempool pool) : IVhostDeviceOps
             }
             MbufOps.FreeBulk((Mbuf**)pkts, (uint)held);
             held = 0;
+        }
+        // Stopping (destroy_device): the packets in hand go out while the RX ring is still up (a takeover stops a
+        // live ring, and the guest keeps taking packets), for up to a second; a ring the frontend stopped
+        // (GET_VRING_BASE) is not ready any more and they are dropped at once.
+        long deadline = Environment.TickCount64 + 1000;
+        while (sent < held && dev.GetVring(0) is { IsReady: true } && Environment.TickCount64 < deadline)
+        {
+            ushort n = dev.EnqueueBurst(0, (Mbuf**)pkts + sent, (ushort)(held - sent));
+            sent += n;
+            if (n == 0) Thread.Yield();
         }
         MbufOps.FreeBulk((Mbuf**)pkts, (uint)held);
     }

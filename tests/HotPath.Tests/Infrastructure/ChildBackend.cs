@@ -95,9 +95,13 @@ public sealed class ChildBackend : IDisposable
     [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill", SetLastError = true)]
     private static extern int SendSignal(int pid, int signal);
 
-    /// <summary>Asks the child to stop (closes its stdin), then kills it if it does not.</summary>
+    private bool _disposed;
+
+    /// <summary>Asks the child to stop (closes its stdin), then kills it if it does not. Idempotent.</summary>
     public void Dispose()
     {
+        if (_disposed) return;
+        _disposed = true;
         try
         {
             if (!_process.HasExited)
