@@ -26,10 +26,15 @@ internal sealed unsafe class TakeoverSource : IFdHandler
         string path = driver.TakeoverPath;
         if (!SocketCalls.TryMakeAddress(path, out SockAddrUn addr, out int len))
             throw new VhostException($"takeover socket path is longer than {SocketCalls.SunPathMax - 1} bytes: {path}");
+        TakeoverInfo last = driver.LastTakeover;
         if (TakeoverChannel.Connect(path, out TakeoverChannel? probe) == 0)
         {
             probe!.Dispose();
-            throw new VhostException($"{path} is served by a live process (pid {probe.PeerPid}): start with the takeover flag to take its devices over", LibC.EADDRINUSE);
+            // The old process this one just took over from, killed mid-handover, may still be on its way out with
+            // its listener open (it closes it only once READY came): that socket is stale, replace it.
+            bool dying = probe.PeerPid == last.PeerPid && last.State is TakeoverState.Taken or TakeoverState.Fallback;
+            if (!dying) throw new VhostException($"{path} is served by a live process (pid {probe.PeerPid}): start with the takeover flag to take its devices over", LibC.EADDRINUSE);
+            ControlLog.Write(LogLevel.Info, driver.Path, $"takeover: pid {probe.PeerPid} still holds {path} while it exits: replacing it");
         }
         SocketCalls.Unlink(path);
         int fd = SocketCalls.socket(SocketCalls.AF_UNIX, TakeoverChannel.SOCK_SEQPACKET | SocketCalls.SOCK_NONBLOCK | SocketCalls.SOCK_CLOEXEC, 0);
