@@ -3,7 +3,8 @@
 #   (a) instructions per packet inside the burst function under callgrind (stable on a noisy machine);
 #   (b) packets per second, A/B alternating rounds through compare.sh (ratio per round, median, spread).
 # Results go to perf/results/race-<stamp>/ (ipp.txt, pps.txt); perf/write-benchmarks.py turns them into BENCHMARKS.md.
-# Usage: perf/race.sh [--ipp-only|--pps-only] [--no-dpdk-ipp] [--no-write]   (IDLE=0: no idle-poll runs)
+# Usage: perf/race.sh [--ipp-only|--pps-only] [--no-dpdk-ipp] [--no-write]   (IDLE=0: no idle-poll runs; LOOP=0: no
+#        loop-check.sh)
 #   env: HP_FWD (default artifacts/bin/hp-fwd), ROUNDS (pps rounds, default 5), PPS_SECS (default 8),
 #        IPP_SECS (default 20), IPP_CONFIGS / PPS_CONFIGS ("workload:len:packed ..."), OUT (results folder)
 # Needs root, hugepages (scripts/interop/hugepages.sh) and dpdk-testpmd (install-peers.sh).
@@ -26,7 +27,10 @@ pps_configs=${PPS_CONFIGS:-"dequeue:64:0 enqueue:64:0 loop:64:0 dequeue:64:1 enq
 tmpl="$hp --socket {SOCK} --mode {MODE} --pkt-len {LEN} --seconds {SECS} --stats-interval 0"
 { echo "hp_fwd=$hp"; echo "commit=$(git -C "$root" rev-parse --short HEAD)"; echo "date=$(date -u '+%Y-%m-%d %H:%M UTC')"
   echo "cpus=$(nproc)"; echo "kernel=$(uname -r)"; echo "cpu=$(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)"
-  echo "isa=$(grep -o -w 'avx2\|avx512f\|bmi2' /proc/cpuinfo | sort -u | tr '\n' ' ')"; } > "$out/machine.txt"
+  echo "isa=$(grep -o -w 'avx2\|avx512f\|bmi2' /proc/cpuinfo | sort -u | tr '\n' ' ')"
+  # Whether hp-fwd's PAUSE between empty polls makes this VM exit to its host (perf/loops.md: the packed loop's
+  # 0.15 on an Intel host); testpmd's forwarding loop does not pause.
+  echo "pause_probe=$("$root/perf/pause-probe.sh" 2>&1 | sed -n 's/^pause-probe verdict: //p')"; } > "$out/machine.txt"
 
 # True when process $1 descends from process $2.
 is_descendant() {
@@ -97,6 +101,13 @@ if [ $do_ipp = 1 ] && [ "${IDLE:-1}" = 1 ]; then
     HP_FWD=$hp SECS=${IDLE_SECS:-6} "$root/perf/idle-poll.sh" "$wl" "$packed" hotpath | tee -a "$out/poll.txt"
     [ $dpdk_ipp = 1 ] && SECS=${IDLE_SECS:-6} "$root/perf/idle-poll.sh" "$wl" "$packed" dpdk | tee -a "$out/poll.txt"
   done
+fi
+
+# The loops by counts (perf/loop-check.sh): notifications, kicks, RX buffers and drops per packet of hp-fwd's loop
+# with hp-frontend (fails the line when the frontend is notified or kicks), and instructions per lap of the
+# 32-packet virtio-user loop with the backend under callgrind (a frontend stalled by the backend shows as more).
+if [ $do_ipp = 1 ] && [ "${LOOP:-1}" = 1 ]; then
+  HP_FWD=$hp DPDK=$dpdk_ipp "$root/perf/loop-check.sh" | tee -a "$out/loop.txt"
 fi
 
 if [ $do_pps = 1 ]; then

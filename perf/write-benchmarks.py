@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Writes BENCHMARKS.md at the repository root from a perf/race.sh results folder (ipp.txt, pps.txt, machine.txt),
 the newest BenchmarkDotNet quick run under perf/results/ (or --bdn DIR), perf/benchmarks-notes.md (the summary) and
-perf/ipp-history.md (the optimisation log) and the measured sections kept by hand (perf/dirty-log.md, rx-modes.md,
-migration.md, iotlb.md).
+perf/ipp-history.md (the optimisation log) and the measured sections kept by hand (perf/loops.md, dirty-log.md,
+rx-modes.md, migration.md, iotlb.md).
 Usage: write-benchmarks.py RACE_DIR [--bdn BDN_RESULTS_DIR]"""
 import glob, os, re, statistics, sys
 
@@ -37,7 +37,8 @@ out += ["Measured by `perf/race.sh` (HotPath's `hp-fwd` against DPDK 22.11's `te
 mi = dict(l.split("=", 1) for l in machine if "=" in l)
 out += [f'Run of {mi.get("date", "?")}, commit {mi.get("commit", "?")} (`{os.path.relpath(mi.get("hp_fwd", "?"), root)}`, '
         f'libhotpath for x86-x64-v3); {mi.get("cpus", "?")} vCPUs ({mi.get("cpu", "?")}; {mi.get("isa", "").strip()}), '
-        f'Linux {mi.get("kernel", "?")}, Debian 12, DPDK 22.11, valgrind 3.19.',
+        f'Linux {mi.get("kernel", "?")}, Debian 12, DPDK 22.11, valgrind 3.19'
+        + (f'; PAUSE in a poll loop: {mi["pause_probe"]} (`perf/pause-probe.sh`).' if mi.get("pause_probe") else "."),
         "Two cores shared with other engineers' builds and tests: packets per second swing up to 3x between runs, so",
         "they are given only as HotPath/DPDK ratios of back-to-back A/B rounds. Callgrind instruction counts are the",
         "stable figure.", ""]
@@ -127,9 +128,10 @@ hist = os.path.join(root, "perf/ipp-history.md")
 if os.path.exists(hist):
     out += open(hist).read().rstrip().splitlines() + [""]
 
-# Sections kept by hand, each measured by its own script: dirty logging (BenchmarkDotNet), hp-fwd --rx-mode
-# (perf/rx-modes.sh), live migration (perf/migrate.sh), the vIOMMU's IOTLB (perf/iotlb-ipp.sh).
-for name in ("dirty-log.md", "rx-modes.md", "migration.md", "iotlb.md"):
+# Sections kept by hand, each measured by its own script: the loops (perf/loop-check.sh), dirty logging
+# (BenchmarkDotNet), hp-fwd --rx-mode (perf/rx-modes.sh), live migration (perf/migrate.sh), the vIOMMU's IOTLB
+# (perf/iotlb-ipp.sh).
+for name in ("loops.md", "dirty-log.md", "rx-modes.md", "migration.md", "iotlb.md"):
     part = os.path.join(root, "perf", name)
     if os.path.exists(part):
         out += open(part).read().rstrip().splitlines() + [""]

@@ -2,13 +2,13 @@ using HotPath.Engine.Buffers;
 using HotPath.Protocol.Control;
 using HotPath.TestBackend;
 
-// hp-test-backend --socket PATH [--client] [--takeover-allow] [--takeover]
+// hp-test-backend --socket PATH [--client] [--takeover-allow] [--takeover] [--iommu]
 // A forwarding net backend on HotPath's managed API: every packet the guest sends on its TX ring (vring 1) goes back
 // to its RX ring (vring 0). Packets are held, not dropped, while the RX ring is full, so the only packets a kill can
 // lose are the ones in the forwarder's hands. Prints "device N started" / "device N stopped" lines; runs until
 // killed or until stdin closes. --takeover-allow: serve takeovers, and exit ("takeover complete") once the devices
 // were handed over; --takeover: take the devices over from the process serving the path's takeover socket (prints
-// "takeover: state=... devices=N pause_ns=N peer=PID").
+// "takeover: state=... devices=N pause_ns=N peer=PID"); --iommu: offer IOMMU_PLATFORM (the frontend fills an IOTLB).
 string? socket = null;
 var flags = VhostDriverFlags.None;
 for (int i = 0; i < args.Length; i++)
@@ -17,6 +17,7 @@ for (int i = 0; i < args.Length; i++)
     else if (args[i] == "--client") flags |= VhostDriverFlags.Client;
     else if (args[i] == "--takeover-allow") flags |= VhostDriverFlags.TakeoverAllow;
     else if (args[i] == "--takeover") flags |= VhostDriverFlags.Takeover;
+    else if (args[i] == "--iommu") flags |= VhostDriverFlags.IommuSupport;
     else
     {
         Console.Error.WriteLine($"hp-test-backend: unknown argument {args[i]}");

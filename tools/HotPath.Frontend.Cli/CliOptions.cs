@@ -24,7 +24,9 @@ public sealed record CliOptions
         "  --pkt-len 60..1518 (default 64), --seconds 1..3600 (default 5), --connect-timeout (default 10).\n" +
         "  --iommu: IOTLB mode: acks IOMMU_PLATFORM (the backend must offer it), sends ring addresses as IOVAs and maps\n" +
         "  all guest memory read-write at IOVA = guest physical address.\n" +
-        "  Prints one line: hp-frontend direction=D pkt_len=N seconds=S tx_packets=N rx_packets=N tx_mpps=X rx_mpps=X";
+        "  Prints one line: hp-frontend direction=D pkt_len=N seconds=S tx_packets=N rx_packets=N tx_mpps=X rx_mpps=X\n" +
+        "  polls=N (loop rounds) kicks=N (kick eventfd writes) rx_buffers=N (used entries the received packets took)\n" +
+        "  refills=N refilled=N (RX refills and the buffers they posted). It asks the backend for no interrupts.";
 
     public required string Socket { get; init; }
     public required Direction Direction { get; init; }

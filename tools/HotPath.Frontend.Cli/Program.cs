@@ -13,10 +13,11 @@ if (options == null)
 try
 {
     using TrafficDevice device = TrafficDevice.Open(options.Socket, TimeSpan.FromSeconds(options.ConnectTimeout), options.Iommu);
-    (long tx, long rx, double secs) = device.Run(options.Direction, options.PacketLength, TimeSpan.FromSeconds(options.Seconds));
+    TrafficCounts c = device.Run(options.Direction, options.PacketLength, TimeSpan.FromSeconds(options.Seconds));
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-        $"hp-frontend direction={options.Direction.ToString().ToLowerInvariant()} pkt_len={options.PacketLength} seconds={secs:F2} " +
-        $"tx_packets={tx} rx_packets={rx} tx_mpps={tx / secs / 1e6:F3} rx_mpps={rx / secs / 1e6:F3}"));
+        $"hp-frontend direction={options.Direction.ToString().ToLowerInvariant()} pkt_len={options.PacketLength} seconds={c.Seconds:F2} " +
+        $"tx_packets={c.Tx} rx_packets={c.Rx} tx_mpps={c.Tx / c.Seconds / 1e6:F3} rx_mpps={c.Rx / c.Seconds / 1e6:F3} " +
+        $"polls={c.Polls} kicks={c.Kicks} rx_buffers={c.RxBuffers} refills={c.Refills} refilled={c.Refilled}"));
     return 0;
 }
 catch (Exception e)

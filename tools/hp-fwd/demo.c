@@ -196,6 +196,9 @@ int run_demo(const char *argv0, unsigned seconds)
 			printf(" %14s\n", "-");
 	}
 	printf("  (rates measured by hp-frontend: packets it sent for dequeue, packets it received otherwise)\n");
+	/* A loop packet costs both directions' work on each side (perf/loops.md), and 1518 B rates swing with the host. */
+	printf("  (loop: each packet is dequeued and enqueued, so expect about half of either direction alone;\n"
+	       "   1518 B rates move with the host's memory traffic: compare runs of one moment, perf/loops.md)\n");
 	{
 		char path[PATH_MAX];
 		const char *files[] = { "vhost.sock", "backend.log", "frontend.log" };

@@ -393,7 +393,7 @@ static void on_destroy_device(int vid)
 		return;
 	retire_device(vid);
 	migration_device_gone(vid);
-	if (g_opt.iommu)
+	if (g_opt.vring_stats)
 		iotlb_device_gone(vid, g_opt.queues);
 	/* Every mbuf of a stopped device is back: the pool's in-use count is what other devices hold. The totals so far
 	 * (every device, every queue) let a test account for a process that is killed later (takeover-kill.sh). */

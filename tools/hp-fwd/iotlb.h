@@ -8,7 +8,7 @@ struct iotlb_figures {
 	uint64_t hits, misses;
 };
 
-/* Device vid is going (destroy_device): adds what its vrings counted since its previous call to the queue pairs'
+/* Device vid is going (destroy_device, with --vring-stats or --iommu): prints a vring_stats line per vring; adds what its vrings counted since its previous call to the queue pairs'
  * totals (a vid's vrings keep counting across resets of the same connection). */
 void iotlb_device_gone(int vid, unsigned nr_qp);
 /* Queue pair qp's totals over the devices gone so far. */

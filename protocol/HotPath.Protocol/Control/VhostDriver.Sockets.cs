@@ -25,9 +25,12 @@ public sealed unsafe partial class VhostDriver
             if (_unregistered) throw new VhostException($"{Path} was unregistered", LibC.ENOENT);
             if (IsStarted) throw new VhostException($"{Path} is already started", LibC.EALREADY);
         }
+        // A takeover waits on another process: on the caller's thread, so the control thread goes on serving the
+        // other drivers of this process meanwhile (and this process may even take over from itself).
+        bool taken = TryTakeOver();
         EventLoop.Shared.Invoke(() =>
         {
-            if (!TryTakeOver())
+            if (!taken)
             {
                 if (IsClient) StartClient();
                 else StartServer();

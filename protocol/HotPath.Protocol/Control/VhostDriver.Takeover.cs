@@ -39,7 +39,12 @@ public sealed partial class VhostDriver
         LastTakeover = info;
         if (outcome == TakeoverOutcome.Fallback && listenFd >= 0)
         {
-            AdoptListener(listenFd);   // the frontends reconnect into the socket the old process listened on
+            // The frontends reconnect into the socket the old process listened on.
+            EventLoop.Shared.Invoke(() =>
+            {
+                AdoptListener(listenFd);
+                return 0;
+            });
             return true;
         }
         return outcome == TakeoverOutcome.Taken;
@@ -47,7 +52,17 @@ public sealed partial class VhostDriver
 
     private void StartServingTakeovers()
     {
-        if (AllowsTakeover && _takeoverSource == null) _takeoverSource = TakeoverSource.Listen(this);
+        if (!AllowsTakeover || _takeoverSource != null) return;
+        try
+        {
+            _takeoverSource = TakeoverSource.Listen(this);
+        }
+        catch (VhostException e) when (LastTakeover.State == TakeoverState.Taken)
+        {
+            // The devices are served here already: failing the start now would drop them. This process just cannot
+            // be taken over in turn; say so.
+            ControlLog.Write(LogLevel.Error, Path, $"takeover: took the devices over but cannot serve takeovers: {e.Message}");
+        }
     }
 
     private void StopServingTakeovers()
@@ -84,8 +99,8 @@ public sealed partial class VhostDriver
         return session;
     }
 
-    /// <summary>New process, committed: serve the listening socket and the devices from here.</summary>
-    internal void GoLiveAfterTakeover(List<VhostSession> sessions, int listenFd)
+    /// <summary>New process, committed: serve the listening socket and the devices from here (control thread).</summary>
+    internal void GoLiveAfterTakeover(List<VhostSession> sessions, int listenFd) => EventLoop.Shared.Invoke(() =>
     {
         if (listenFd >= 0) AdoptListener(listenFd);
         foreach (VhostSession s in sessions)
@@ -94,7 +109,8 @@ public sealed partial class VhostDriver
             ControlLog.Write(LogLevel.Info, Path, $"new connection, vid {s.Vid} (taken over)");
             s.GoLive();
         }
-    }
+        return 0;
+    });
 
     /// <summary>Old process: the new one resumed the devices. Close this process's copies (the frontends see nothing),
     /// stop serving, and tell the application.</summary>
@@ -104,6 +120,7 @@ public sealed partial class VhostDriver
         StopListening();
         foreach (VhostSession s in sessions) s.Close($"handed over to pid {peerPid}");
         LastTakeover = new TakeoverInfo(TakeoverState.Handed, (uint)sessions.Count, 0, peerPid);
+        ControlCounters.CountHandedOver();
         ControlLog.Write(LogLevel.Info, Path, $"takeover: handed over {sessions.Count} device(s) to pid {peerPid}");
         IVhostDeviceOps? ops = Ops;
         if (ops == null) return;

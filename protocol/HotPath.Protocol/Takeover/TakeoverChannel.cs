@@ -52,6 +52,9 @@ internal sealed unsafe partial class TakeoverChannel : IDisposable
         PeerUid = uid;
     }
 
+    /// <summary>The socket (tests write raw bytes on it).</summary>
+    internal int Fd => _fd;
+
     public int PeerPid { get; }
     public uint PeerUid { get; }
 
@@ -84,31 +87,20 @@ internal sealed unsafe partial class TakeoverChannel : IDisposable
             Magic = TakeoverHeader.MagicValue, Version = TakeoverHeader.CurrentVersion, Kind = (ushort)kind,
             PayloadSize = (uint)payload.Length,
         };
-        int controlBytes = CmsgHdr.Space(Math.Max(1, fds.Length) * sizeof(int));
-        byte* control = stackalloc byte[controlBytes];
+        byte* control = stackalloc byte[ScmRights.ControlSize(fds.Length)];
         fixed (byte* pl = payload)
-        fixed (int* pfds = fds)
         {
             IoVec* iov = stackalloc IoVec[2];
             iov[0] = new IoVec { Base = &h, Len = TakeoverHeader.Size };
             iov[1] = new IoVec { Base = pl, Len = (nuint)payload.Length };
             MsgHdr msg = new() { Iov = iov, IovLen = payload.Length > 0 ? 2u : 1u };
-            if (fds.Length > 0)
-            {
-                int dataBytes = fds.Length * sizeof(int);
-                CmsgHdr* c = (CmsgHdr*)control;
-                c->Len = (nuint)CmsgHdr.Length(dataBytes);
-                c->Level = SocketCalls.SOL_SOCKET;
-                c->Type = SocketCalls.SCM_RIGHTS;
-                Buffer.MemoryCopy(pfds, control + CmsgHdr.HeaderSize, dataBytes, dataBytes);
-                msg.Control = control;
-                msg.ControlLen = (nuint)CmsgHdr.Space(dataBytes);
-            }
+            ScmRights.Attach(ref msg, control, fds);
             while (true)
             {
                 nint n = SocketCalls.sendmsg(_fd, &msg, SocketCalls.MSG_NOSIGNAL);
                 if (n >= 0) return;
                 int e = LibC.Errno;
+                if (e == LibC.EPIPE || e == LibC.ECONNRESET) throw new TakeoverClosedException($"sending {kind}: {LibC.StrError(e)}");
                 if (e != LibC.EINTR) throw new TakeoverException($"sending {kind}: {LibC.StrError(e)}");
             }
         }
@@ -136,7 +128,7 @@ internal sealed unsafe partial class TakeoverChannel : IDisposable
             int rc = SocketCalls.poll(&pfd, 1, left);
             if (rc > 0) break;
             if (rc < 0 && LibC.Errno == LibC.EINTR) continue;
-            if (rc == 0) throw new TakeoverException($"no {waitingFor} from pid {PeerPid} within {TimeoutMs} ms");
+            if (rc == 0) throw new TakeoverTimeoutException($"no {waitingFor} from pid {PeerPid} within {TimeoutMs} ms");
             throw new TakeoverException($"poll: {LibC.StrError(LibC.Errno)}");
         }
         byte[] buf = new byte[MaxPacket];
@@ -249,6 +241,16 @@ internal sealed unsafe partial class TakeoverChannel : IDisposable
         return cred.Pid;
     }
 
+    /// <summary>Whether <paramref name="fd"/> is a Unix stream socket (a vhost-user connection or listener).</summary>
+    public static bool IsStreamSocket(int fd, bool listening)
+    {
+        const int SO_TYPE = 3, SO_ACCEPTCONN = 30;
+        int type = 0, accepting = 0, len = sizeof(int);
+        if (getsockopt(fd, SocketCalls.SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SocketCalls.SOCK_STREAM) return false;
+        len = sizeof(int);
+        return getsockopt(fd, SocketCalls.SOL_SOCKET, SO_ACCEPTCONN, &accepting, &len) == 0 && (accepting != 0) == listening;
+    }
+
     /// <summary>
     /// Whether the peer process is gone (no /proc entry, or a zombie), waiting up to <paramref name="waitMs"/> for it:
     /// a killed process closes its sockets a moment before it becomes a zombie.
@@ -289,6 +291,9 @@ internal sealed unsafe partial class TakeoverChannel : IDisposable
         _fd = -1;
     }
 }
+
+/// <summary>The peer said nothing within the deadline.</summary>
+internal sealed class TakeoverTimeoutException(string message) : TakeoverException(message);
 
 /// <summary>The peer closed the takeover connection (or died) where a packet was due.</summary>
 internal sealed class TakeoverClosedException(string message) : TakeoverException(message);

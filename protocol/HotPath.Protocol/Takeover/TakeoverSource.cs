@@ -79,6 +79,7 @@ internal sealed unsafe class TakeoverSource : IFdHandler
         }
         catch (TakeoverException e)
         {
+            ControlCounters.CountTakeoverFailed();
             ControlLog.Write(LogLevel.Warning, _driver.Path, $"takeover: {e.Message}");
         }
     }
@@ -119,32 +120,34 @@ internal sealed unsafe class TakeoverSource : IFdHandler
             return;
         }
 
-        // From Commit on the new process may run the devices. This one keeps its copies until the new one says it
-        // resumed, and resumes only if the new one died before that (then it never ran a burst).
+        // From Commit on the new process may run the devices, but only after it sent Resumed: it goes live only once
+        // that send succeeded (or this process is dead). So a connection that ends without Resumed (the new process
+        // died, refused or broke the protocol) means it never ran a burst, and this one resumes. Only silence is
+        // ambiguous: it may be about to resume, so after the deadline the devices are left to it (never two writers).
         Close(unlink: false);   // the new process binds the takeover path itself
+        string? notResumed;
         try
         {
             ch.Send(TakeoverKind.Commit, ReadOnlySpan<byte>.Empty);
             TakeoverStall.At("old-committed", path);
             TakeoverPacket? resumed = ch.Receive("Resumed");
             resumed?.CloseFds();
-            if (resumed == null && ch.PeerIsGone(2000))
-            {
-                Resume(sessions, $"pid {ch.PeerPid} died before it resumed the devices; resuming");
-                _driver.ServeTakeoversAgain();
-                return;
-            }
+            notResumed = resumed == null ? "closed the connection" : resumed.Kind != TakeoverKind.Resumed ? $"sent {resumed.Kind}" : null;
+        }
+        catch (TakeoverTimeoutException e)
+        {
+            ControlLog.Write(LogLevel.Warning, path, $"takeover: {e.Message}; pid {ch.PeerPid} owns the devices now");
+            notResumed = null;
         }
         catch (TakeoverException e)
         {
-            // Alive but silent (or a send failed while it lives): it may run the devices; never two writers.
-            if (ch.PeerIsGone(2000))
-            {
-                Resume(sessions, $"pid {ch.PeerPid} died before it resumed the devices ({e.Message}); resuming");
-                _driver.ServeTakeoversAgain();
-                return;
-            }
-            ControlLog.Write(LogLevel.Warning, path, $"takeover: {e.Message}; pid {ch.PeerPid} owns the devices now");
+            notResumed = e.Message;
+        }
+        if (notResumed != null)
+        {
+            Resume(sessions, $"pid {ch.PeerPid} did not resume the devices ({notResumed}); resuming");
+            _driver.ServeTakeoversAgain();
+            return;
         }
         _driver.CompleteHandover(sessions, ch.PeerPid);
     }
@@ -167,6 +170,7 @@ internal sealed unsafe class TakeoverSource : IFdHandler
 
     private void Resume(List<VhostSession> sessions, string why)
     {
+        ControlCounters.CountTakeoverFailed();
         ControlLog.Write(LogLevel.Warning, _driver.Path, $"takeover: {why}");
         foreach (VhostSession s in sessions) s.ResumeAfterTakeover();
     }

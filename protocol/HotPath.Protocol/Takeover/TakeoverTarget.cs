@@ -18,7 +18,8 @@ internal enum TakeoverOutcome
 /// <summary>
 /// The new process's side: asks the process serving the takeover socket for its devices, rebuilds each one through
 /// the message handlers, and goes live only once the old process committed (or died after sending everything).
-/// Runs on the control thread inside <see cref="VhostDriver.Start"/>.
+/// Runs on the thread that called <see cref="VhostDriver.Start"/>: the sessions it rebuilds are nobody else's until
+/// they go live on the control thread.
 /// </summary>
 internal static class TakeoverTarget
 {
@@ -50,6 +51,14 @@ internal static class TakeoverTarget
             }
             begin.CloseFds();
             if (b.HasListener != (listenFd >= 0 ? 1u : 0u)) throw new TakeoverException("Begin without its listening socket");
+            if (listenFd >= 0 && (driver.IsClient || !TakeoverChannel.IsStreamSocket(listenFd, listening: true)))
+            {
+                LibC.close(listenFd);
+                listenFd = -1;
+                throw new TakeoverException(driver.IsClient
+                    ? "a listening socket for a client-mode driver"
+                    : "the listening socket handed over is no listening stream socket");
+            }
             if (b.Devices > DeviceRegistry.MaxDevices) throw new TakeoverException($"{b.Devices} devices");
             for (int i = 0; i < b.Devices; i++) ReceiveDevice(ch, driver, adopted, i);
             ch.Expect(TakeoverKind.End).CloseFds();
@@ -67,10 +76,12 @@ internal static class TakeoverTarget
         }
         catch (TakeoverException e)
         {
-            // The old process resumes its devices unless it is gone; only a dead one may leave them to this one.
-            bool gone = ch.PeerIsGone(2000);
+            // The old process resumes its devices unless it is gone; only a dead one may leave them to this one. A
+            // killed process closes its sockets a moment before it is gone: wait for that only after a hang-up.
+            bool gone = ch.PeerIsGone(e is TakeoverClosedException ? 2000 : 0);
             if (!gone || !complete)
             {
+                ControlCounters.CountTakeoverFailed();
                 TrySendRefuse(ch, e.Message);
                 foreach (VhostSession s in adopted) s.Discard("takeover did not happen");
                 if (gone)
@@ -87,6 +98,7 @@ internal static class TakeoverTarget
         }
 
         driver.GoLiveAfterTakeover(adopted, listenFd);
+        ControlCounters.CountTakenOver();
         listenFd = -1;
         long pause = TakeoverClock.NowNs() - quiescedAt;
         info = new TakeoverInfo(TakeoverState.Taken, (uint)adopted.Count, pause, ch.PeerPid);
@@ -98,10 +110,10 @@ internal static class TakeoverTarget
     private static void ReceiveDevice(TakeoverChannel ch, VhostDriver driver, List<VhostSession> adopted, int index)
     {
         TakeoverPacket dev = ch.Expect(TakeoverKind.Device);
-        if (dev.Fds.Length < 1)
+        if (dev.Fds.Length < 1 || !TakeoverChannel.IsStreamSocket(dev.Fds[0], listening: false))
         {
             dev.CloseFds();
-            throw new TakeoverException($"device {index} came without its connection");
+            throw new TakeoverException($"device {index} came without its connection (a connected stream socket)");
         }
         VhostSession s = driver.AdoptForTakeover(dev.Fds[0]);
         dev.Fds[0] = -1;

@@ -21,25 +21,14 @@ public static unsafe class MessageWriter
     {
         MessageHeader h = header;
         int total = MessageHeader.WireSize + payload.Length;
-        byte* control = stackalloc byte[CmsgHdr.Space(Math.Max(1, fds.Length) * sizeof(int))];
+        byte* control = stackalloc byte[ScmRights.ControlSize(fds.Length)];
         fixed (byte* pl = payload)
-        fixed (int* pfds = fds)
         {
             IoVec* iov = stackalloc IoVec[2];
             iov[0] = new IoVec { Base = &h, Len = MessageHeader.WireSize };
             iov[1] = new IoVec { Base = pl, Len = (nuint)payload.Length };
             MsgHdr msg = new() { Iov = iov, IovLen = payload.Length > 0 ? 2u : 1u };
-            if (fds.Length > 0)
-            {
-                int dataBytes = fds.Length * sizeof(int);
-                CmsgHdr* c = (CmsgHdr*)control;
-                c->Len = (nuint)CmsgHdr.Length(dataBytes);
-                c->Level = SocketCalls.SOL_SOCKET;
-                c->Type = SocketCalls.SCM_RIGHTS;
-                Buffer.MemoryCopy(pfds, control + CmsgHdr.HeaderSize, dataBytes, dataBytes);
-                msg.Control = control;
-                msg.ControlLen = (nuint)CmsgHdr.Space(dataBytes);
-            }
+            ScmRights.Attach(ref msg, control, fds);
             int sent = 0;
             while (sent < total)
             {

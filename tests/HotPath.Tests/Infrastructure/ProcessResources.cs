@@ -28,6 +28,9 @@ public static class ProcessResources
         });
 
     /// <summary>Resident set size in bytes (from /proc/self/statm).</summary>
+    /// <summary>Threads of this process (/proc/self/task).</summary>
+    public static int Threads => Directory.GetDirectories("/proc/self/task").Length;
+
     public static long RssBytes
     {
         get

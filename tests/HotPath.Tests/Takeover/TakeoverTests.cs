@@ -42,6 +42,25 @@ public sealed class TakeoverTests(ITestOutputHelper output)
     }
 
     /// <summary>
+    /// A device behind a vIOMMU: the frontend maps guest memory into the backend's IOTLB once, at start, and never
+    /// answers a miss. Each new backend must therefore get every mapping with the device, or the traffic stops.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void The_iotlb_moves_with_the_device(bool packed)
+    {
+        using var rig = new TakeoverRig(packed, client: true, output, iommu: true);
+        for (int i = 0; i < 3; i++)
+        {
+            rig.Pump(5_000, $"before takeover {i}");
+            rig.TakeOver($"takeover {i}");
+        }
+        rig.Pump(5_000, "after the last takeover");
+        rig.CheckNothingLost();
+    }
+
+    /// <summary>
     /// The new process dies before it resumed the device (after it received everything, after READY, after COMMIT):
     /// the old one resumes it, and the traffic goes on through it with nothing lost.
     /// </summary>
@@ -91,6 +110,29 @@ public sealed class TakeoverTests(ITestOutputHelper output)
         rig.Pump(5_000, "after the old process died");
         rig.CheckNothingLost();
     }
+
+    /// <summary>
+    /// The old process dies before it sent anything: the new one starts normally (a fallback, counted as such), the
+    /// frontend's reconnect path runs (QEMU's: it accepts the new connection, restores the rings from their used
+    /// indexes and hands the inflight area back), and nothing is lost: the old process had delivered what it held
+    /// when it stopped.
+    /// </summary>
+    [Fact]
+    public void Old_process_killed_before_sending_anything_the_new_one_starts_normally_and_the_frontend_reconnects()
+    {
+        using var rig = new TakeoverRig(packed: false, client: true, output, new() { ["HOTPATH_TAKEOVER_STALL"] = "old-quiesced" });
+        rig.Pump(5_000, "before");
+        ChildBackend old = rig.Current;
+        using ChildBackend next = rig.StartNext();
+        Assert.True(old.WaitForLine("stalled at old-quiesced", TimeSpan.FromSeconds(60)), string.Join('\n', old.Output));
+        old.Kill();
+        rig.Reconnect();
+        Assert.True(next.WaitForLine("takeover: state=Fallback devices=0", TimeSpan.FromSeconds(60)), string.Join('\n', next.Output));
+        rig.Adopt(next);
+        Assert.True(next.WaitForLine("started", TimeSpan.FromSeconds(60)), string.Join('\n', next.Output));
+        rig.Pump(5_000, "after the reconnect");
+        rig.CheckNothingLost(reconnected: true);
+    }
 }
 
 /// <summary>A guest (HotPath's frontend) and the backend process serving it, which the test replaces.</summary>
@@ -98,17 +140,18 @@ internal sealed class TakeoverRig : IDisposable
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(60);
     private readonly string _path = DpdkBackend.NewSocketPath("takeover");
-    private readonly bool _client;
+    private readonly bool _client, _iommu;
     private readonly ITestOutputHelper _output;
     private readonly VhostUserListener? _listener;
-    private readonly VhostUserFrontend _fe;
+    private VhostUserFrontend _fe;
     private readonly GuestTraffic _guest;
     private ChildBackend? _owned;
     private readonly List<ChildBackend> _retired = new();
 
-    public TakeoverRig(bool packed, bool client, ITestOutputHelper output, Dictionary<string, string>? env = null)
+    public TakeoverRig(bool packed, bool client, ITestOutputHelper output, Dictionary<string, string>? env = null, bool iommu = false)
     {
         _client = client;
+        _iommu = iommu;
         _output = output;
         _guest = new GuestTraffic(packed: packed) { ReceivedSeqs = new HashSet<ulong>() };
         Current = Spawn(env ?? new(), takeover: false);
@@ -122,7 +165,7 @@ internal sealed class TakeoverRig : IDisposable
             Assert.True(SpinWait.SpinUntil(() => File.Exists(_path) || Current.HasExited, Wait), "the backend did not listen");
             _fe = VhostUserFrontend.Connect(_path, Wait);
         }
-        _fe.Start(_guest.Memory, _guest.Rings, new NetDeviceOptions { TrackInflight = true });
+        StartFrontend();
         Assert.True(Current.WaitForLine("started", Wait), $"the backend did not start the device: {string.Join(" | ", Current.Output)}");
     }
 
@@ -134,6 +177,7 @@ internal sealed class TakeoverRig : IDisposable
         var args = new List<string> { "--socket", _path, "--takeover-allow" };
         if (_client) args.Add("--client");
         if (takeover) args.Add("--takeover");
+        if (_iommu) args.Add("--iommu");
         ChildBackend child = ChildBackend.Start(ChildBackend.TestBackendPath, env, args.ToArray());
         _owned = null;
         return child;
@@ -172,6 +216,27 @@ internal sealed class TakeoverRig : IDisposable
         return long.Parse(pause, CultureInfo.InvariantCulture) / 1e6;
     }
 
+    /// <summary>
+    /// The backend connection was lost (client mode): accept the new backend's connection and hand it the rings from
+    /// their used positions and the inflight area, as QEMU does.
+    /// </summary>
+    public void Reconnect()
+    {
+        InflightArea? area = _fe.Inflight;
+        _fe.Inflight = null;   // kept for the new connection
+        _fe.Dispose();
+        _fe = _listener!.Accept(Wait);
+        VhostUserFrontend.RestoreBasesAfterBackendLoss(_guest.Memory, _guest.Rings);
+        _fe.Inflight = area;
+        StartFrontend();
+    }
+
+    private void StartFrontend()
+    {
+        _fe.Start(_guest.Memory, _guest.Rings, new NetDeviceOptions { TrackInflight = true, Iommu = _iommu, BackendChannel = _iommu });
+        if (_iommu) _fe.IotlbMapAll(_guest.Memory);   // once: misses are never answered
+    }
+
     /// <summary>Sends and receives at least <paramref name="packets"/> more packets.</summary>
     public void Pump(long packets, string what)
     {
@@ -203,7 +268,7 @@ internal sealed class TakeoverRig : IDisposable
     private static int Size(ulong seq) => 60 + (int)(seq * 7919 % 1459);
 
     /// <summary>Drains, then checks every packet came back once and the backend stopped exactly where the rings are.</summary>
-    public void CheckNothingLost()
+    public void CheckNothingLost(bool reconnected = false)
     {
         var clock = Stopwatch.StartNew();
         while (_guest.Tx.InFlight != 0 || _guest.Received < _guest.Sent)
@@ -218,7 +283,7 @@ internal sealed class TakeoverRig : IDisposable
         Assert.Equal(GuestTraffic.UsedPosition(_guest.Rx), (ushort)bases[0]);
         Assert.Equal(_guest.Sent, _guest.Received);
         Assert.Equal(_guest.Received, _guest.ReceivedSeqs!.Count);
-        if (_listener != null)
+        if (_listener != null && !reconnected)
             Assert.ThrowsAny<Exception>(() => _listener.Accept(TimeSpan.FromMilliseconds(50)).Dispose());   // no reconnect ever
         _output.WriteLine($"{_guest.Sent} packets sent, each received once; GET_VRING_BASE {bases[0]}/{bases[1]} = the rings' used positions");
     }
@@ -226,6 +291,7 @@ internal sealed class TakeoverRig : IDisposable
     public void Dispose()
     {
         _fe.Dispose();
+        _fe.Inflight?.Dispose();
         _owned?.Dispose();
         Current.Dispose();
         foreach (ChildBackend c in _retired) c.Dispose();

@@ -102,15 +102,27 @@ public sealed class ChainBuffers
     }
 
     /// <summary>Copies the first <paramref name="len"/> bytes of the chain at <paramref name="head"/> into <paramref name="dst"/>.</summary>
-    public void Gather(ushort head, uint len, Span<byte> dst)
+    public void Gather(ushort head, uint len, Span<byte> dst) => Gather(head, 0, len, dst);
+
+    /// <summary>
+    /// Copies <paramref name="len"/> bytes of the chain at <paramref name="head"/>, from its byte
+    /// <paramref name="skip"/> on, into <paramref name="dst"/>.
+    /// </summary>
+    public void Gather(ushort head, uint skip, uint len, Span<byte> dst)
     {
-        if (len > Bytes(head)) throw new InvalidDataException($"used length {len} exceeds chain {head}'s buffers");
+        if ((ulong)skip + len > Bytes(head)) throw new InvalidDataException($"used length {skip + len} exceeds chain {head}'s buffers");
         ushort id = head;
         int at = 0;
         for (int i = 0; i < _pieces[head] && len > 0; i++, id = _next[id])
         {
-            uint n = Math.Min(len, _len[id]);
-            Buffers.Read(_gpa[id], dst.Slice(at, (int)n));
+            if (skip >= _len[id])
+            {
+                skip -= _len[id];
+                continue;
+            }
+            uint n = Math.Min(len, _len[id] - skip);
+            Buffers.Read(_gpa[id] + skip, dst.Slice(at, (int)n));
+            skip = 0;
             at += (int)n;
             len -= n;
         }

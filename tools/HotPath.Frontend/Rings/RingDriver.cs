@@ -24,7 +24,7 @@ public abstract unsafe class RingDriver : IRingDriver
     private readonly bool _mergeable;
     private readonly int _maxIndirect;
     private readonly ulong _indirectGpa;
-    private readonly byte[] _rxScratch;
+    private readonly byte[] _rxHeader = new byte[64];   // a received packet's net header (num_buffers)
     private int _crossingId = -1;   // id currently using the region-crossing buffer
     private ushort _lastHead;       // id of the chain posted last
 
@@ -52,7 +52,6 @@ public abstract unsafe class RingDriver : IRingDriver
         if (_maxIndirect > 0) _indirectGpa = mem.Alloc(RingSize * (ulong)_maxIndirect * 16, 16, Options.Region);
         InFlightIds = new bool[RingSize];
         RawIds = new bool[RingSize];
-        _rxScratch = new byte[Math.Max(Options.BufferSize * (ulong)RingSize, 65536 + 64)];
         KickFd = LibC.eventfd(0, LibC.EFD_CLOEXEC | LibC.EFD_NONBLOCK);
         CallFd = LibC.eventfd(0, LibC.EFD_CLOEXEC | LibC.EFD_NONBLOCK);
         if (KickFd < 0 || CallFd < 0) throw new IOException($"eventfd failed: {LibC.StrError(LibC.Errno)}");
@@ -138,9 +137,12 @@ public abstract unsafe class RingDriver : IRingDriver
             info = new RxInfo(0, default, 0, 1);
             return true;
         }
-        int got = Gather(firstId, firstLen, 0);
-        if (got < _hdr) throw new InvalidDataException($"used length {firstLen} is shorter than the net header");
-        VirtioNetHeader hdr = Unsafe.ReadUnaligned<VirtioNetHeader>(ref _rxScratch[0]);
+        CheckUsed(firstId, firstLen);
+        if (firstLen < _hdr) throw new InvalidDataException($"used length {firstLen} is shorter than the net header");
+        // The header alone first (num_buffers says how many used entries the packet has), then the data straight
+        // into dst: one copy per byte (a copy through a scratch buffer first cost a second pass over every packet).
+        Chains.Gather((ushort)firstId, (uint)_hdr, _rxHeader);
+        VirtioNetHeader hdr = Unsafe.ReadUnaligned<VirtioNetHeader>(ref _rxHeader[0]);
         if (_hdr == VirtioNetHeader.LegacySize) hdr.NumBuffers = 0;
         int buffers = 1;
         if (_mergeable)
@@ -153,24 +155,30 @@ public abstract unsafe class RingDriver : IRingDriver
         for (int b = 1; b < buffers; b++)
         {
             if (!TryPeekUsed(b, out uint id, out uint len)) return false;
-            got += Gather(id, len, got);
+            CheckUsed(id, len);
             usedTotal += len;
         }
-        int dataLen = got - _hdr;
+        int dataLen = (int)(usedTotal - (uint)_hdr);
         if (dataLen > dst.Length) throw new ArgumentException("destination too small for the received packet", nameof(dst));
-        _rxScratch.AsSpan(_hdr, dataLen).CopyTo(dst);
+        Chains.Gather((ushort)firstId, (uint)_hdr, firstLen - (uint)_hdr, dst);
+        int at = (int)firstLen - _hdr;
+        for (int b = 1; b < buffers; b++)
+        {
+            TryPeekUsed(b, out uint id, out uint len);
+            Chains.Gather((ushort)id, len, dst[at..]);
+            at += (int)len;
+        }
         for (int b = 0; b < buffers; b++) ConsumeUsed();
         info = new RxInfo(dataLen, hdr, usedTotal, buffers);
         return true;
     }
 
-    /// <summary>Copies the first <paramref name="len"/> bytes of chain <paramref name="id"/> into the scratch at <paramref name="at"/>.</summary>
-    private int Gather(uint id, uint len, int at)
+    /// <summary>Throws unless <paramref name="id"/> is a chain this driver posted whose buffers hold <paramref name="len"/> bytes.</summary>
+    private void CheckUsed(uint id, uint len)
     {
         if (id >= RingSize || !InFlightIds[id] || RawIds[id])
             throw new InvalidDataException($"used id {id} is not a chain this driver posted");
-        Chains.Gather((ushort)id, len, _rxScratch.AsSpan(at));
-        return (int)len;
+        if (len > Chains.Bytes((ushort)id)) throw new InvalidDataException($"used length {len} exceeds chain {id}'s buffers");
     }
 
     public ulong DrainCalls() => LibC.EventFdDrain(CallFd);
