@@ -42,6 +42,11 @@
 #             median and max
 #   takeover-client
 #             the same with QEMU serving (server=on) and hp-fwd --client: the connection itself is handed over
+#   takeover-kill
+#             QEMU server=on, hp-fwd --client, HOTPATH_TAKEOVER_STALL: the old hp-fwd SIGKILLed at old-quiesced (the
+#             new one starts normally, QEMU reconnects, pings answered after), then under a flood and pings a new
+#             hp-fwd SIGKILLed at new-ready (the running one resumes: no link change, every ping answered, every
+#             flooded frame counted by it)
 #   migrate-precopy
 #             live migration (issue 15): a source and a destination QEMU (memfd memory), each NIC on its own hp-fwd;
 #             the guest pings every 20 ms while the source migrates it (QMP, max-bandwidth HPQ_MIGRATE_BANDWIDTH,
@@ -162,7 +167,7 @@ D="" SOCK="" MODE="" QUEUES=1 FWD_EXTRA="" FWD_N=0 FWD_PID="" RETRIED=""
 # NIC, words added to the kernel command line, and the backend's starter with the log line saying it listens.
 VM_MACHINE=pc VM_DEVICES=() VM_APPEND="" FWD_START=start_fwd FWD_LISTENING='server listening'
 
-# Starts hp-fwd instance FWD_N+1 (log fwd.N.log with the library's per-message debug lines, JSON fwd.N.json).
+# Starts hp-fwd instance FWD_N+1 (FWD_ENV: more environment, e.g. HOTPATH_TAKEOVER_STALL=...; log fwd.N.log with the library's per-message debug lines, JSON fwd.N.json).
 # --idle-sleep 200: an idle queue is polled every 200 us instead of spinning, so hp-fwd's threads leave the two
 # cores of this machine to QEMU's vCPUs between bursts (a ping waits at most 0.2 ms more). A boot that chooses an
 # --rx-mode (FWD_EXTRA) sleeps on the kick fd instead.
@@ -170,7 +175,7 @@ start_fwd() {
   FWD_N=$((FWD_N + 1))
   local side="" idle="--idle-sleep 200"; [ "$MODE" = client ] && side=--client
   case " $FWD_EXTRA " in *" --rx-mode "*) idle="" ;; esac
-  HOTPATH_LOG=debug "$fwd" --socket "$SOCK" $side --mode icmpecho --mac $PEER_MAC --queues $QUEUES \
+  env HOTPATH_LOG=debug $FWD_ENV "$fwd" --socket "$SOCK" $side --mode icmpecho --mac $PEER_MAC --queues $QUEUES \
     --stats-interval 1 $idle --json "$D/fwd.$FWD_N.json" $FWD_EXTRA < /dev/null > "$D/fwd.$FWD_N.log" 2>&1 &
   FWD_PID=$!
   echo "$FWD_PID" > "$D/fwd.$FWD_N.pid"
@@ -223,6 +228,25 @@ takeover_rounds() {
   done
 }
 
+# A takeover stopped by HOTPATH_TAKEOVER_STALL and the stalled process SIGKILLed (boot takeover-kill). kill-old: the
+# running instance (started with the stall at old-quiesced) is killed once it has stopped its device; the new one
+# starts normally and QEMU reconnects. kill-new: a new instance stalled at new-ready is killed; the running one resumes.
+takeover_kill() { # kill-old|kill-new
+  local old=$FWD_PID oldn=$FWD_N victim point
+  FWD_ENV=""; [ "$1" = kill-new ] && FWD_ENV="HOTPATH_TAKEOVER_STALL=new-ready"
+  local extra=$FWD_EXTRA; FWD_EXTRA="$extra --takeover"; start_fwd; FWD_EXTRA=$extra FWD_ENV=""
+  if [ "$1" = kill-old ]; then victim=$oldn point=old-quiesced; else victim=$FWD_N point=new-ready; fi
+  wait_for 60 "$D/fwd.$victim.log" "takeover: stalled at $point" || echo "$1: hp-fwd #$victim never stalled at $point" >> "$D/host.log"
+  kill -KILL "$(cat "$D/fwd.$victim.pid")"; await_fwd "$(cat "$D/fwd.$victim.pid")" "$victim" 10
+  if [ "$1" = kill-old ]; then
+    wait_for 60 "$D/fwd.$FWD_N.log" '^new_device vid=' || echo "kill-old: hp-fwd #$FWD_N got no device" >> "$D/host.log"
+  else
+    FWD_N=$oldn FWD_PID=$old   # the old one goes on (and is the one stopped at the end)
+    wait_for 60 "$D/fwd.$oldn.log" 'takeover: .*resuming' || echo "kill-new: hp-fwd #$oldn did not resume" >> "$D/host.log"
+  fi
+  echo "$1: hp-fwd #$victim killed at $point after $((SECONDS - t0)) s" >> "$D/host.log"
+}
+
 # HPQ_MIGRATE_BACKEND=dpdk: DPDK 22.11's own backend in place of hp-fwd (migrate boots only), testpmd
 # --forward-mode=icmpecho on net_vhost0 at $SOCK, postcopy-support=1 when POSTCOPY=1; log in fwd.N.log, FWD_N and
 # FWD_PID as start_fwd sets them, stopped by stop_fwd (SIGINT). EAL pins the main lcore to CPU 0 and the forwarding
@@ -266,6 +290,7 @@ on_sync() { # TOKEN
         echo "hp-fwd instance $FWD_N saw no new_device within 90 s" >> "$D/host.log"
       ;;
     takeovers) takeover_rounds ;;
+    kill-old | kill-new) takeover_kill "$1" ;;
     idle)
       # The guest sits in its sync step (link up, nothing to send): hp-fwd's CPU time over the window.
       local hz c0 c1 w0 w1; hz=$(getconf CLK_TCK)
@@ -409,7 +434,7 @@ diagnose() {
 
 run_boot() { # NAME: boots it with its plan and checks it
   BOOT=$1 boot_failed=0
-  VM_MACHINE=pc VM_DEVICES=() VM_APPEND="" FWD_START=start_fwd FWD_LISTENING='server listening' TP_IOMMU=0 POSTCOPY=0
+  VM_MACHINE=pc VM_DEVICES=() VM_APPEND="" FWD_START=start_fwd FWD_LISTENING='server listening' TP_IOMMU=0 POSTCOPY=0 FWD_ENV=""
   if [ $((SECONDS - t_suite)) -ge "$BUDGET" ]; then fail "$BOOT/boot" "not started: the suite's $BUDGET s budget is spent"; return; fi
   echo "== boot $BOOT"
   "boot_$BOOT"
@@ -670,6 +695,34 @@ boot_takeover_mode() { # NAME MODE
   fi
 }
 boot_takeover() { boot_takeover_mode takeover server; }
+
+# Kill tests with a real guest (QEMU server=on, hp-fwd --client): the old hp-fwd killed at old-quiesced (the new one
+# starts normally, QEMU's reconnect path brings the device back: pings after it answered), then, while the guest
+# floods and pings, a new hp-fwd killed at new-ready (the running one resumes: no link change, every ping answered,
+# every flooded frame counted by it).
+boot_takeover-kill() {
+  FWD_ENV="HOTPATH_TAKEOVER_STALL=old-quiesced"
+  boot takeover-kill client 1 1 "" "ping:ping-20:20:56,sync:kill-old,ping:after-kill-old:50:56,hold:kill-new,ping:after-kill-new:20:56"
+  report_guest ping-20
+  check_boot packed=0
+  local line detail sent ign
+  line=$(grep -a '^takeover state=' "$D/fwd.2.log" 2> /dev/null | head -1)
+  if [ -n "$(guest_result sync-kill-old)" ]; then
+    fail "$BOOT/kill-old" "$(guest_result sync-kill-old | cut -d' ' -f4-)"
+  elif [ "$(field "$line" state)" = fallback ] && grep -qa '^new_device vid=' "$D/fwd.2.log" && detail=$(guest_verdict after-kill-old); then
+    pass "$BOOT/kill-old" "hp-fwd #1 killed at old-quiesced: #2 started normally ('$line'), QEMU reconnected (guest carrier meanwhile: $(field "$(guest_data sync-kill-old)" carrier)); after: $detail"
+  else
+    fail "$BOOT/kill-old" "hp-fwd #2: '${line:-no takeover line}', new_device x$(count_in "$D/fwd.2.log" '^new_device vid='); guest: $(guest_verdict after-kill-old)"
+  fi
+  report_guest kill-new; report_guest after-kill-new
+  sent=$(field "$(guest_data kill-new)" flood_sent); ign=$(field "$(fwd_summary 2)" discarded)
+  if grep -qa 'takeover: .*resuming' "$D/fwd.2.log" && [ "$(cat "$D/fwd.3.rc" 2> /dev/null)" = 137 ] &&
+     [ "${sent:-0}" -gt 0 ] && [ "$ign" = "$sent" ] && [ "$(count_in "$D/fwd.3.log" '^new_device vid=')" = 0 ]; then
+    pass "$BOOT/kill-new" "hp-fwd #3 killed at new-ready: #2 resumed ($(grep -a 'takeover: .*resuming' "$D/fwd.2.log" | head -1 | sed 's/.*takeover: /takeover: /')) and counted all $sent frames the guest flooded meanwhile; #3 never ran the device"
+  else
+    fail "$BOOT/kill-new" "hp-fwd #2 resumed: $(count_in "$D/fwd.2.log" 'takeover: .*resuming'), #3 exit $(cat "$D/fwd.3.rc" 2> /dev/null) new_device x$(count_in "$D/fwd.3.log" '^new_device vid='); flood: guest ${sent:-?}, hp-fwd #2 ${ign:-?}"
+  fi
+}
 boot_takeover-client() { boot_takeover_mode takeover-client client; }
 
 # ---------------------------------------------------------------- live migration (issue 15)
@@ -848,7 +901,7 @@ boot_migrate-hugepage() {
 }
 
 for b in $BOOTS; do
-  declare -F "boot_$b" > /dev/null || { fail "$b" "no such boot (known: server client mrg-off event-idx-off packed mq mtu9000 interrupt viommu viommu-lazy takeover takeover-client migrate-precopy migrate-postcopy migrate-hugepage)"; continue; }
+  declare -F "boot_$b" > /dev/null || { fail "$b" "no such boot (known: server client mrg-off event-idx-off packed mq mtu9000 interrupt viommu viommu-lazy takeover takeover-client takeover-kill migrate-precopy migrate-postcopy migrate-hugepage)"; continue; }
   run_boot "$b"
 done
 if [ $failed = 0 ] && [ "${HPQ_KEEP:-0}" = 0 ]; then rm -rf "$work"; else echo "qemu: kept $work"; fi
