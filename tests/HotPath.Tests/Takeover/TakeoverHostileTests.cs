@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using System.Text;
 using HotPath.Engine.Interop;
+using HotPath.Frontend.VhostUser;
 using HotPath.Protocol.Control;
 using HotPath.Protocol.Takeover;
 using HotPath.Protocol.Transport;
@@ -120,6 +121,40 @@ public sealed unsafe class TakeoverHostileTests
             p.CloseFds();
             if (p.Kind == TakeoverKind.End || (!untilEnd && i == 3)) return;
         }
+    }
+
+    /// <summary>
+    /// A device in a postcopy migration (after POSTCOPY_ADVISE) cannot move: its userfaultfd and registered regions
+    /// belong to this process. The takeover is refused with the reason, the new driver's start fails (EBUSY), and the
+    /// old one keeps the device and goes on answering its frontend.
+    /// </summary>
+    [Fact]
+    public void A_device_in_a_postcopy_migration_is_not_handed_over_and_stays_served()
+    {
+        string path = DpdkBackend.NewSocketPath("takeover-postcopy");
+        string takeoverPath = path + ".takeover";
+        var old = VhostDriver.Register(path, VhostDriverFlags.PostcopySupport | VhostDriverFlags.TakeoverAllow);
+        old.SetTakeoverPath(takeoverPath);
+        old.Start();
+        try
+        {
+            using var fe = VhostUserFrontend.Connect(path, TimeSpan.FromSeconds(5));
+            fe.Negotiate(1, packed: false, PostcopyBackend.Options);
+            LibC.close(fe.PostcopyAdvise());
+            var next = VhostDriver.Register(DpdkBackend.NewSocketPath("takeover-postcopy-next"), VhostDriverFlags.Takeover);
+            next.SetTakeoverPath(takeoverPath);
+            try
+            {
+                var e = Assert.ThrowsAny<Exception>(() => next.Start());
+                Assert.Contains("postcopy live migration in progress", e.Message);
+                Assert.Empty(next.Sessions);
+            }
+            finally { next.Unregister(); }
+            Assert.Single(old.Sessions);
+            fe.PostcopyListen();   // the old backend still serves the migration
+            fe.PostcopyEnd();
+        }
+        finally { old.Unregister(); }
     }
 
     public static TheoryData<string, string> OldSideCases => new()

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using HotPath.Frontend.Memory;
 using HotPath.Frontend.VhostUser;
 using HotPath.Tests.Infrastructure;
 using HotPath.Tests.Migration;
@@ -57,6 +58,28 @@ public sealed class TakeoverTests(ITestOutputHelper output)
             rig.TakeOver($"takeover {i}");
         }
         rig.Pump(5_000, "after the last takeover");
+        rig.CheckNothingLost();
+    }
+
+    /// <summary>
+    /// A takeover in the middle of a live migration: dirty logging (LOG_ALL, the log memfd, the used rings' log
+    /// addresses) moves with the device, so the pages the new process writes (RX buffers and the used ring) are marked
+    /// in the very log the frontend reads.
+    /// </summary>
+    [Fact]
+    public void Dirty_logging_goes_on_in_the_same_log_after_a_takeover()
+    {
+        using var rig = new TakeoverRig(packed: false, client: true, output);
+        rig.Pump(2_000, "before logging");
+        using FrontendDirtyLog log = rig.EnableLogging();
+        rig.Pump(2_000, "logging, before the takeover");
+        Assert.True(log.CountDirty() > 0);
+        rig.TakeOver("takeover while logging");
+        log.Clear();
+        rig.Pump(5_000, "logging, after the takeover");
+        Assert.True(log.IsDirty(rig.RxUsedRingGpa), "the new process did not log its used-ring writes");
+        Assert.True(log.CountDirty() > 1, $"{log.CountDirty()} dirty pages after the takeover");
+        rig.DisableLogging();
         rig.CheckNothingLost();
     }
 
@@ -236,6 +259,19 @@ internal sealed class TakeoverRig : IDisposable
         _fe.Start(_guest.Memory, _guest.Rings, new NetDeviceOptions { TrackInflight = true, Iommu = _iommu, BackendChannel = _iommu });
         if (_iommu) _fe.IotlbMapAll(_guest.Memory);   // once: misses are never answered
     }
+
+    /// <summary>Starts dirty logging into a new log (the caller owns it).</summary>
+    public FrontendDirtyLog EnableLogging()
+    {
+        var log = new FrontendDirtyLog(DirtyLogTests.GuestEnd(_guest.Memory));
+        _fe.EnableLogging(log, _guest.Memory, _guest.Rings);
+        return log;
+    }
+
+    public void DisableLogging() => _fe.DisableLogging(_guest.Memory, _guest.Rings);
+
+    /// <summary>Guest physical address of the RX ring's used ring (device area).</summary>
+    public ulong RxUsedRingGpa => _guest.Rings[0].DeviceAreaGpa;
 
     /// <summary>Sends and receives at least <paramref name="packets"/> more packets.</summary>
     public void Pump(long packets, string what)
