@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using HotPath.Native.Interop;
+using HotPath.Protocol.Control;
 using HotPath.Protocol.Takeover;
 
 namespace HotPath.Native.Exports;
@@ -22,8 +23,18 @@ internal static unsafe class TakeoverExports
     public static int SetTakeoverPath(byte* path, byte* takeoverPath)
     {
         const string fn = "hp_vhost_driver_set_takeover_path";
-        if (!Args.String(fn, "takeover_path", takeoverPath, out string t)) return -1;
-        return ExportGuard.OnDriver(fn, path, d => d.SetTakeoverPath(t));
+        try
+        {
+            if (!Args.String(fn, "takeover_path", takeoverPath, out string t)) return -1;
+            VhostDriver? d = Args.Driver(fn, path);
+            if (d == null) return -1;
+            d.SetTakeoverPath(t);
+            return 0;
+        }
+        catch (Exception e)
+        {
+            return LastError.Set(fn, e);
+        }
     }
 
     [UnmanagedCallersOnly(EntryPoint = "hp_vhost_driver_takeover_info")]

@@ -27,6 +27,7 @@ public sealed unsafe partial class VhostDriver
         }
         // A takeover waits on another process: on the caller's thread, so the control thread goes on serving the
         // other drivers of this process meanwhile (and this process may even take over from itself).
+        if ((Flags & (VhostDriverFlags.Takeover | VhostDriverFlags.TakeoverAllow)) != 0) Takeover.TakeoverRehearsal.Run(this);
         bool taken = TryTakeOver();
         EventLoop.Shared.Invoke(() =>
         {
