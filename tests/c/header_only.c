@@ -8,6 +8,6 @@
 int header_only_probe(struct hp_mbuf *m);
 int header_only_probe(struct hp_mbuf *m)
 {
-	const struct hp_vhost_device_ops ops = { 0, 0, 0, 0, 0, 0, 0, 0, { 0, 0, 0, 0 } };
+	const struct hp_vhost_device_ops ops = { 0, 0, 0, 0, 0, 0, 0, 0, 0, { 0, 0, 0 } };
 	return (int)hp_pktmbuf_tailroom(m) + (ops.new_device == 0) + (int)sizeof(struct hp_vhost_vring);
 }

@@ -9,6 +9,10 @@
 #   - hp-fwd in txonly/rxonly/io/macswap against virtio-user, server and client mode, packet counts both ways;
 #     hp-fwd --async txonly/io (the async copy path with the built-in engine), every mbuf back at destroy_device;
 #   - hp-fwd --rx-mode interrupt/adaptive beside a connected, silent virtio-user: under 1% CPU, then forwarding;
+#   - hitless upgrade (takeover-virtio-user.sh): hp-fwd replaced 3 times by hp-fwd --takeover under testpmd
+#     txonly/rxonly/io, split and packed, two queue pairs, and once with virtio-user as the server: unseen by testpmd,
+#     exact accounting; takeover-kill.sh: the takeover stopped at each HOTPATH_TAKEOVER_STALL point and the stalled
+#     process SIGKILLed: the device stays served (or comes back through virtio-user's reconnect path);
 #   - hp-fwd --demo: hp-frontend (HotPath's frontend) drives hp-fwd in three directions, two sizes;
 #   - the hp-echo example echoing virtio-user traffic;
 #   - ref_dequeue (written from the API reference only) receiving virtio-user traffic.
@@ -107,6 +111,8 @@ for bad in "--lcores 0-" "--lcores 1,,2" "--cpu 0,1" "--lcores $(nproc --all)" "
   "$art/bin/hp-fwd" --socket /tmp/x.sock $bad > /dev/null 2>&1; rc=$?
   [ $rc = 2 ] && pass "hp-fwd $bad: exit 2" || fail "hp-fwd $bad exited $rc"
 done
+"$art/bin/hp-fwd" --socket /tmp/x.sock --takeover-path "" > /dev/null 2>&1; rc=$?
+[ $rc = 2 ] && pass "hp-fwd --takeover-path '': exit 2" || fail "hp-fwd --takeover-path '' exited $rc"
 "$art/bin/hp-fwd" --socket /tmp/x.sock --packed-only --split-only > /dev/null 2>&1; rc=$?
 [ $rc = 2 ] && pass "hp-fwd --packed-only --split-only: exit 2" || fail "exclusive options exited $rc"
 # --iommu offers ACCESS_PLATFORM (bit 33); without it, hp-fwd offers no such thing.
@@ -227,6 +233,16 @@ echo "== hp-fwd --rx-mode interrupt|adaptive: no CPU beside a silent virtio-user
 for c in "interrupt 0" "interrupt 1" "adaptive 0"; do
   read -r rxm packed <<< "$c"
   run_program "rx-mode $rxm packed=$packed" "$here/rx-mode-idle.sh" "$art" "$work" "$rxm" "$packed" 5
+done
+
+echo "== hitless upgrade: hp-fwd replaced by hp-fwd --takeover under virtio-user traffic, two queue pairs"
+for c in "txonly 0 server" "rxonly 0 server" "io 0 server" "txonly 1 server" "rxonly 1 server" "io 1 server" "txonly 0 client"; do
+  read -r m packed side <<< "$c"
+  run_program "takeover $c" "$here/takeover-virtio-user.sh" "$art" "$work" "$m" "$packed" 3 "$side"
+done
+echo "== takeover killed at each HOTPATH_TAKEOVER_STALL point"
+for p in new-received new-ready new-committed old-quiesced old-sent old-committed; do
+  run_program "takeover-kill $p" "$here/takeover-kill.sh" "$art" "$work" "$p"
 done
 
 echo "== hp-echo example"

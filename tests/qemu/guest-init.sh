@@ -21,6 +21,12 @@
 #                             guest meanwhile: "go" comes from the destination's control pipe), then stop all three;
 #                             PASS when the ping was answered on both sides of the go and the pattern is intact
 #                             (HPQ-DATA: sent, received, replies before/after the go, flood_sent, memtouch bad pages)
+#   hold:NAME                 traffic while the host replaces the backend: a UDP flood of 64-byte frames at 2000
+#                             frames/s (udpflood, until stopped) and pings every 20 ms in rounds of 50 (a round ends
+#                             when its replies came, or 5 s after its last request), HPQ-SYNC NAME, wait up to 600 s
+#                             for "go NAME", let the round in progress end, stop the flood; PASS when every echo
+#                             request was answered and eth0's carrier never changed (HPQ-DATA: pings, flood_sent,
+#                             carrier_changes before and after)
 #   flood:NAME:SECS:LEN       udpflood LEN-byte UDP frames for SECS seconds (AF_PACKET, qdisc bypass)
 #   counters                  eth0 counters as HPQ-DATA counters
 /bin/busybox --install -s /bin
@@ -179,6 +185,36 @@ step_migrate() { # NAME
 	fi
 }
 
+step_hold() { # NAME
+	local line="" t0=$(now) fpid ppid cc0 cc1 sent got flood rounds
+	cc0=$(cat /sys/class/net/eth0/carrier_changes)
+	rm -f /tmp/holdstop
+	/bin/udpflood eth0 $PEER_MAC $SELF $PEER 0 64 2000 > /tmp/holdflood 2>&1 &
+	fpid=$!
+	# Rounds of "ping -c": each waits for its replies, so the sum over rounds counts every request, none in flight.
+	( while [ ! -e /tmp/holdstop ]; do ping -c 50 -i 0.02 -W 5 $PEER 2>&1 |
+		sed -n 's/^\([0-9]*\) packets transmitted, \([0-9]*\) packets received.*/\1 \2/p'; done ) > /tmp/holdping &
+	ppid=$!
+	echo "HPQ-SYNC $1"
+	read -t 600 line < /dev/ttyS1
+	touch /tmp/holdstop
+	wait $ppid
+	kill -INT $fpid; wait $fpid
+	cc1=$(cat /sys/class/net/eth0/carrier_changes)
+	sent=$(awk '{ s += $1 } END { print s + 0 }' /tmp/holdping)
+	got=$(awk '{ s += $2 } END { print s + 0 }' /tmp/holdping)
+	rounds=$(grep -c . /tmp/holdping)
+	flood=$(sed -n 's/^udpflood sent=\([0-9]*\).*/\1/p' /tmp/holdflood)
+	echo "HPQ-DATA $1 pings=$sent answered=$got rounds=$rounds flood_sent=${flood:-?} carrier_changes=$cc0,$cc1 waited=$(since $t0)s"
+	if [ "$line" != "go $1" ]; then
+		result $1 FAIL "no 'go $1' from the host within 600 s (got '$line'); pings $got/$sent answered"
+	elif [ "$sent" -gt 0 ] && [ "$got" = "$sent" ] && [ "$cc0" = "$cc1" ] && [ -n "$flood" ]; then
+		result $1 PASS "$got/$sent pings answered in $rounds rounds, carrier_changes $cc0 throughout, $flood UDP frames flooded, $(since $t0) s"
+	else
+		result $1 FAIL "pings $got/$sent answered ($rounds rounds), carrier_changes $cc0 -> $cc1, udpflood: $(cat /tmp/holdflood)"
+	fi
+}
+
 step_flood() { # NAME SECS LEN
 	local out
 	out=$(/bin/udpflood eth0 $PEER_MAC $SELF $PEER $2 $3 2>&1)
@@ -209,6 +245,7 @@ if net_up; then
 			pcireset) step_pcireset "$@" ;;
 			sync) step_sync "$@" ;;
 			migrate) step_migrate "$@" ;;
+			hold) step_hold "$@" ;;
 			flood) step_flood "$@" ;;
 			counters) step_counters ;;
 			*) echo "HPQ-LOG unknown step $kind" ;;

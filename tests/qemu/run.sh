@@ -34,6 +34,22 @@
 #             the same machine and steps with lazy invalidation (iommu.strict=0) and packed=on on the NIC:
 #             RING_PACKED must be negotiated when hp-fwd's offered features have it (they do), split rings run
 #             otherwise (the boot says which)
+#   takeover  hitless upgrade (issue 18): while the guest floods numbered UDP frames (2000/s) and pings in rounds,
+#             hp-fwd is replaced by a new hp-fwd --takeover HPQ_TAKEOVERS times (default 10) in a row, each after the
+#             previous one forwarded; every old one hands its device over and exits 0 by itself. Checks: every echo
+#             request answered, eth0's carrier_changes unchanged, the hp-fwd processes together counted exactly the
+#             frames udpflood queued and enqueued exactly the replies the guest received, each new hp-fwd says
+#             "takeover state=taken devices=1" and got new_device once, none but the first read a message that
+#             sets a device up (no second SET_FEATURES/SET_MEM_TABLE/SET_VRING_*, no DRIVER_OK), none but the last
+#             (the guest's poweroff) read any message; the pause per takeover (the new hp-fwd's pause_ns): list,
+#             median and max
+#   takeover-client
+#             the same with QEMU serving (server=on) and hp-fwd --client: the connection itself is handed over
+#   takeover-kill
+#             QEMU server=on, hp-fwd --client, HOTPATH_TAKEOVER_STALL: the old hp-fwd SIGKILLed at old-quiesced (the
+#             new one starts normally, QEMU reconnects, pings answered after), then under a flood and pings a new
+#             hp-fwd SIGKILLed at new-ready (the running one resumes: no link change, every ping answered, every
+#             flooded frame counted by it)
 #   migrate-precopy
 #             live migration (issue 15): a source and a destination QEMU (memfd memory), each NIC on its own hp-fwd;
 #             the guest pings every 20 ms while the source migrates it (QMP, max-bandwidth HPQ_MIGRATE_BANDWIDTH,
@@ -55,7 +71,7 @@
 # Builds first (../../build.sh, seconds when nothing changed). Needs qemu-system-x86, linux-image-amd64,
 # busybox-static, kmod, cpio, xz-utils, binutils, gcc and libc6-dev (scripts/setup.sh installs them as root); runs
 # unprivileged too. Without root and without them it skips loudly. Last line: "qemu-tests: N passed, N failed, N skipped".
-# Environment: HPQ_BOOTS="server mq ..." runs only those boots; HPQ_BOOT_TIMEOUT (s, default 300) bounds one boot
+# Environment: HPQ_BOOTS="server mq ..." runs only those boots; HPQ_TAKEOVERS (default 10) sets the takeover boots' count; HPQ_BOOT_TIMEOUT (s, default 300) bounds one boot
 # (a boot whose guest did not even reach its plan by then runs once more: the machine was too busy);
 # HPQ_RX_MODE (default interrupt) runs the interrupt boot with another hp-fwd --rx-mode (perf/rx-modes.sh compares
 # them; poll fails its idle-CPU check by design); HPQ_BUDGET (s, default 900) bounds the suite: boots not started
@@ -72,10 +88,11 @@ KVER=${KVER:-$(ls /lib/modules 2>/dev/null | sort -V | tail -1)}
 KERNEL=/boot/vmlinuz-$KVER
 BOOT_TIMEOUT=${HPQ_BOOT_TIMEOUT:-300}
 BUDGET=${HPQ_BUDGET:-900}
-BOOTS=${HPQ_BOOTS:-server client mrg-off event-idx-off packed mq mtu9000 async interrupt viommu viommu-lazy migrate-precopy migrate-postcopy migrate-hugepage}
+BOOTS=${HPQ_BOOTS:-server client mrg-off event-idx-off packed mq mtu9000 async interrupt takeover takeover-client takeover-kill viommu viommu-lazy migrate-precopy migrate-postcopy migrate-hugepage}
 MIGRATE_BANDWIDTH=${HPQ_MIGRATE_BANDWIDTH:-8388608}
 MIGRATE_BACKEND=${HPQ_MIGRATE_BACKEND:-hotpath}
 IDLE_SECONDS=${HPQ_IDLE_SECONDS:-20}
+TAKEOVERS=${HPQ_TAKEOVERS:-10}
 PEER_MAC=02:00:00:00:00:02 # hp-fwd --mac: what ARP replies give for 10.0.0.2
 GUEST_MAC=52:54:00:12:34:56
 passed=0 failed=0 skipped=0 boot_failed=0
@@ -153,7 +170,7 @@ D="" SOCK="" MODE="" QUEUES=1 FWD_EXTRA="" FWD_N=0 FWD_PID="" RETRIED=""
 # NIC, words added to the kernel command line, and the backend's starter with the log line saying it listens.
 VM_MACHINE=pc VM_DEVICES=() VM_APPEND="" FWD_START=start_fwd FWD_LISTENING='server listening'
 
-# Starts hp-fwd instance FWD_N+1 (log fwd.N.log with the library's per-message debug lines, JSON fwd.N.json).
+# Starts hp-fwd instance FWD_N+1 (FWD_ENV: more environment, e.g. HOTPATH_TAKEOVER_STALL=...; log fwd.N.log with the library's per-message debug lines, JSON fwd.N.json).
 # --idle-sleep 200: an idle queue is polled every 200 us instead of spinning, so hp-fwd's threads leave the two
 # cores of this machine to QEMU's vCPUs between bursts (a ping waits at most 0.2 ms more). A boot that chooses an
 # --rx-mode (FWD_EXTRA) sleeps on the kick fd instead.
@@ -161,7 +178,7 @@ start_fwd() {
   FWD_N=$((FWD_N + 1))
   local side="" idle="--idle-sleep 200"; [ "$MODE" = client ] && side=--client
   case " $FWD_EXTRA " in *" --rx-mode "*) idle="" ;; esac
-  HOTPATH_LOG=debug "$fwd" --socket "$SOCK" $side --mode icmpecho --mac $PEER_MAC --queues $QUEUES \
+  env HOTPATH_LOG=debug $FWD_ENV "$fwd" --socket "$SOCK" $side --mode icmpecho --mac $PEER_MAC --queues $QUEUES \
     --stats-interval 1 $idle --json "$D/fwd.$FWD_N.json" $FWD_EXTRA < /dev/null > "$D/fwd.$FWD_N.log" 2>&1 &
   FWD_PID=$!
   echo "$FWD_PID" > "$D/fwd.$FWD_N.pid"
@@ -179,6 +196,58 @@ stop_fwd() { # SIG
   { wait "$FWD_PID"; } 2> /dev/null; rc=$? # (no "Killed" job notice from bash)
   echo "$rc" > "$D/fwd.$FWD_N.rc"
   FWD_PID=""
+}
+
+# Waits up to SECS for hp-fwd instance N (pid PID) to exit by itself (it handed its devices over); then records its
+# exit code and CPU time as stop_fwd does. Kills it when it did not exit (the log says so). Status 0 when it exited.
+await_fwd() { # PID N SECS
+  local i st cpu=""
+  for i in $(seq $(($3 * 10))); do
+    # A child exited but not yet waited for is a zombie: kill -0 still finds it; its stat still has its CPU times.
+    st=$(awk '{ print $3 }' "/proc/$1/stat" 2> /dev/null)
+    cpu=$(awk -v hz="$(getconf CLK_TCK)" '{ printf "%.1f\n", ($14 + $15) / hz }' "/proc/$1/stat" 2> /dev/null)
+    [ "$st" = Z ] || [ -z "$st" ] && break
+    sleep 0.1
+  done
+  [ -n "$cpu" ] && echo "$cpu" > "$D/fwd.$2.cpu"
+  if [ "$st" != Z ] && [ -n "$st" ]; then
+    echo "hp-fwd #$2 did not exit within $3 s of the takeover: killed" >> "$D/fwd.$2.log"; kill -KILL "$1"
+  fi
+  { wait "$1"; } 2> /dev/null; echo $? > "$D/fwd.$2.rc"
+  [ "$st" = Z ] || [ -z "$st" ]
+}
+
+# Replaces the running hp-fwd by a new hp-fwd --takeover TAKEOVERS times, each once the new one has forwarded.
+takeover_rounds() {
+  local k old oldn extra=$FWD_EXTRA
+  for k in $(seq "$TAKEOVERS"); do
+    old=$FWD_PID oldn=$FWD_N
+    FWD_EXTRA="$extra --takeover"; start_fwd; FWD_EXTRA=$extra
+    wait_for 60 "$D/fwd.$FWD_N.log" '^takeover state=' || echo "takeover $k: hp-fwd #$FWD_N printed no takeover line within 60 s" >> "$D/host.log"
+    await_fwd "$old" "$oldn" 30 || echo "takeover $k: hp-fwd #$oldn did not exit" >> "$D/host.log"
+    # Traffic on the new one: a rate line with frames received (the flood's 2000/s show as rx 0.002 Mpps).
+    wait_for 30 "$D/fwd.$FWD_N.log" '^stats .* q0 rx [0-9.]*[1-9]' || echo "takeover $k: hp-fwd #$FWD_N received nothing within 30 s" >> "$D/host.log"
+    echo "takeover $k: hp-fwd #$oldn -> #$FWD_N after $((SECONDS - t0)) s: $(grep -a '^takeover state=' "$D/fwd.$FWD_N.log" | head -1)" >> "$D/host.log"
+  done
+}
+
+# A takeover stopped by HOTPATH_TAKEOVER_STALL and the stalled process SIGKILLed (boot takeover-kill). kill-old: the
+# running instance (started with the stall at old-quiesced) is killed once it has stopped its device; the new one
+# starts normally and QEMU reconnects. kill-new: a new instance stalled at new-ready is killed; the running one resumes.
+takeover_kill() { # kill-old|kill-new
+  local old=$FWD_PID oldn=$FWD_N victim point
+  FWD_ENV=""; [ "$1" = kill-new ] && FWD_ENV="HOTPATH_TAKEOVER_STALL=new-ready"
+  local extra=$FWD_EXTRA; FWD_EXTRA="$extra --takeover"; start_fwd; FWD_EXTRA=$extra FWD_ENV=""
+  if [ "$1" = kill-old ]; then victim=$oldn point=old-quiesced; else victim=$FWD_N point=new-ready; fi
+  wait_for 60 "$D/fwd.$victim.log" "takeover: stalled at $point" || echo "$1: hp-fwd #$victim never stalled at $point" >> "$D/host.log"
+  kill -KILL "$(cat "$D/fwd.$victim.pid")"; await_fwd "$(cat "$D/fwd.$victim.pid")" "$victim" 10
+  if [ "$1" = kill-old ]; then
+    wait_for 60 "$D/fwd.$FWD_N.log" '^new_device vid=' || echo "kill-old: hp-fwd #$FWD_N got no device" >> "$D/host.log"
+  else
+    FWD_N=$oldn FWD_PID=$old   # the old one goes on (and is the one stopped at the end)
+    wait_for 60 "$D/fwd.$oldn.log" 'takeover: .*resuming' || echo "kill-new: hp-fwd #$oldn did not resume" >> "$D/host.log"
+  fi
+  echo "$1: hp-fwd #$victim killed at $point after $((SECONDS - t0)) s" >> "$D/host.log"
 }
 
 # HPQ_MIGRATE_BACKEND=dpdk: DPDK 22.11's own backend in place of hp-fwd (migrate boots only), testpmd
@@ -223,6 +292,8 @@ on_sync() { # TOKEN
       wait_for 90 "$D/fwd.$FWD_N.log" '^new_device vid=' ||
         echo "hp-fwd instance $FWD_N saw no new_device within 90 s" >> "$D/host.log"
       ;;
+    takeovers) takeover_rounds ;;
+    kill-old | kill-new) takeover_kill "$1" ;;
     idle)
       # The guest sits in its sync step (link up, nothing to send): hp-fwd's CPU time over the window.
       local hz c0 c1 w0 w1; hz=$(getconf CLK_TCK)
@@ -366,7 +437,7 @@ diagnose() {
 
 run_boot() { # NAME: boots it with its plan and checks it
   BOOT=$1 boot_failed=0
-  VM_MACHINE=pc VM_DEVICES=() VM_APPEND="" FWD_START=start_fwd FWD_LISTENING='server listening' TP_IOMMU=0 POSTCOPY=0
+  VM_MACHINE=pc VM_DEVICES=() VM_APPEND="" FWD_START=start_fwd FWD_LISTENING='server listening' TP_IOMMU=0 POSTCOPY=0 FWD_ENV=""
   if [ $((SECONDS - t_suite)) -ge "$BUDGET" ]; then fail "$BOOT/boot" "not started: the suite's $BUDGET s budget is spent"; return; fi
   echo "== boot $BOOT"
   "boot_$BOOT"
@@ -580,6 +651,93 @@ boot_viommu-lazy() {
   check_iotlb
 }
 
+# ---------------------------------------------------------------- hitless upgrade (issue 18)
+# Sum of KEY over the summary lines of hp-fwd instances FIRST..LAST.
+fwd_sum() { # KEY FIRST LAST
+  local n t=0 v
+  for n in $(seq "$2" "$3"); do v=$(field "$(fwd_summary $n)" "$1"); t=$((t + ${v:-0})); done
+  echo $t
+}
+
+# vhost-user messages instance N read whose name matches REGEX.
+msgs_read() { count_in "$D/fwd.$1.log" "read message \($2\) "; } # N REGEX
+
+boot_takeover_mode() { # NAME MODE
+  boot "$1" "$2" 1 1 "" "ping:ping-20:20:56,hold:takeovers,ping:after-takeovers:20:56,counters"
+  report_guest ping-20; report_guest takeovers; report_guest after-takeovers
+  check_boot packed=0
+  local n bad="" pauses="" line sent c ign tx rx setup status all
+  # Each takeover: the new instance took one device over (state taken), got new_device once, and set nothing up;
+  # the old one said takeover_complete and exited 0 (check_boot checked the exit codes).
+  for n in $(seq 2 "$FWD_N"); do
+    line=$(grep -a '^takeover state=' "$D/fwd.$n.log" | head -1)
+    [ "$(field "$line" state)" = taken ] && [ "$(field "$line" devices)" = 1 ] || bad="$bad #$n:'${line:-no takeover line}'"
+    [ "$(count_in "$D/fwd.$n.log" '^new_device vid=')" = 1 ] || bad="$bad #$n:new_device x$(count_in "$D/fwd.$n.log" '^new_device vid=')"
+    grep -qa '^takeover_complete ' "$D/fwd.$((n - 1)).log" || bad="$bad #$((n - 1)):no takeover_complete"
+    # QEMU sends nothing to an instance that took over; the last one sees the guest's poweroff (one SET_STATUS 0,
+    # the rings stopped), never a device set up again (what a new DRIVER_OK brings).
+    setup=$(msgs_read $n 'SET_FEATURES\|SET_MEM_TABLE\|ADD_MEM_REG\|SET_VRING_NUM\|SET_VRING_ADDR\|SET_VRING_BASE\|SET_VRING_KICK\|SET_OWNER\|RESET_OWNER')
+    status=$(msgs_read $n SET_STATUS); all=$(count_in "$D/fwd.$n.log" 'read message ')
+    [ "$setup" = 0 ] && [ "$status" -le 1 ] || bad="$bad #$n:$setup set-up messages, SET_STATUS x$status"
+    [ "$n" = "$FWD_N" ] || [ "$all" = 0 ] || bad="$bad #$n:read $all messages"
+    pauses="$pauses $(field "$line" pause_ns)"
+  done
+  if [ "$FWD_N" = $((TAKEOVERS + 1)) ] && [ -z "$bad" ]; then
+    pass "$BOOT/handovers" "$TAKEOVERS takeovers: each new hp-fwd took the device over (state taken, one new_device) and read no set-up message from QEMU, each old one handed over and exited 0"
+  else
+    fail "$BOOT/handovers" "$((FWD_N - 1)) of $TAKEOVERS takeovers ran;${bad:- no other fault}"
+  fi
+  # Exact accounting over every instance: frames flooded and replies enqueued.
+  sent=$(field "$(guest_data takeovers)" flood_sent); c=$(guest_data counters)
+  ign=$(fwd_sum discarded 1 "$FWD_N"); tx=$(fwd_sum tx_packets 1 "$FWD_N"); rx=$(field "$c" rx_packets)
+  if [ "${sent:-0}" -gt 0 ] && [ "$ign" = "$sent" ]; then
+    pass "$BOOT/flood-accounting" "udpflood queued $sent frames across the takeovers; the $FWD_N hp-fwd processes together counted exactly $ign ($(for n in $(seq "$FWD_N"); do printf '%s ' "$(field "$(fwd_summary $n)" discarded)"; done| sed 's/ $//'))"
+  else
+    fail "$BOOT/flood-accounting" "udpflood queued ${sent:-?} frames, the hp-fwd processes counted $ign"
+  fi
+  if [ "$tx" -gt 0 ] && [ "$tx" = "${rx:-x}" ] && [ "$(field "$c" rx_dropped)" = 0 ]; then
+    pass "$BOOT/reply-accounting" "the guest received exactly the $tx replies the hp-fwd processes enqueued (rx_dropped 0)"
+  else
+    fail "$BOOT/reply-accounting" "the hp-fwd processes enqueued $tx replies, the guest counted rx_packets=${rx:-?} rx_dropped=$(field "$c" rx_dropped)"
+  fi
+  # The pause per takeover, from the old process's quiesce to the new one's resume.
+  pauses=$(echo $pauses | tr ' ' '\n' | grep -E '^[0-9]+$' | sort -n)
+  if [ -n "$pauses" ]; then
+    echo "$pauses" | awk -v b="$BOOT" '{ a[NR] = $1 / 1e6; l = l sprintf(" %.3f", a[NR]) }
+      END { printf "      %s: pause per takeover (ms, sorted):%s; median %.3f ms, max %.3f ms over %d takeovers\n", b, l, a[int((NR + 1) / 2)], a[NR], NR }'
+  fi
+}
+boot_takeover() { boot_takeover_mode takeover server; }
+
+# Kill tests with a real guest (QEMU server=on, hp-fwd --client): the old hp-fwd killed at old-quiesced (the new one
+# starts normally, QEMU's reconnect path brings the device back: pings after it answered), then, while the guest
+# floods and pings, a new hp-fwd killed at new-ready (the running one resumes: no link change, every ping answered,
+# every flooded frame counted by it).
+boot_takeover-kill() {
+  FWD_ENV="HOTPATH_TAKEOVER_STALL=old-quiesced"
+  boot takeover-kill client 1 1 "" "ping:ping-20:20:56,sync:kill-old,ping:after-kill-old:50:56,hold:kill-new,ping:after-kill-new:20:56"
+  report_guest ping-20
+  check_boot packed=0
+  local line detail sent ign
+  line=$(grep -a '^takeover state=' "$D/fwd.2.log" 2> /dev/null | head -1)
+  if [ -n "$(guest_result sync-kill-old)" ]; then
+    fail "$BOOT/kill-old" "$(guest_result sync-kill-old | cut -d' ' -f4-)"
+  elif [ "$(field "$line" state)" = fallback ] && grep -qa '^new_device vid=' "$D/fwd.2.log" && detail=$(guest_verdict after-kill-old); then
+    pass "$BOOT/kill-old" "hp-fwd #1 killed at old-quiesced: #2 started normally ('$line'), QEMU reconnected (guest carrier meanwhile: $(field "$(guest_data sync-kill-old)" carrier)); after: $detail"
+  else
+    fail "$BOOT/kill-old" "hp-fwd #2: '${line:-no takeover line}', new_device x$(count_in "$D/fwd.2.log" '^new_device vid='); guest: $(guest_verdict after-kill-old)"
+  fi
+  report_guest kill-new; report_guest after-kill-new
+  sent=$(field "$(guest_data kill-new)" flood_sent); ign=$(field "$(fwd_summary 2)" discarded)
+  if grep -qa 'takeover: .*resuming' "$D/fwd.2.log" && [ "$(cat "$D/fwd.3.rc" 2> /dev/null)" = 137 ] &&
+     [ "${sent:-0}" -gt 0 ] && [ "$ign" = "$sent" ] && [ "$(count_in "$D/fwd.3.log" '^new_device vid=')" = 0 ]; then
+    pass "$BOOT/kill-new" "hp-fwd #3 killed at new-ready: #2 resumed ($(grep -a 'takeover: .*resuming' "$D/fwd.2.log" | head -1 | sed 's/.*takeover: /takeover: /')) and counted all $sent frames the guest flooded meanwhile; #3 never ran the device"
+  else
+    fail "$BOOT/kill-new" "hp-fwd #2 resumed: $(count_in "$D/fwd.2.log" 'takeover: .*resuming'), #3 exit $(cat "$D/fwd.3.rc" 2> /dev/null) new_device x$(count_in "$D/fwd.3.log" '^new_device vid='); flood: guest ${sent:-?}, hp-fwd #2 ${ign:-?}"
+  fi
+}
+boot_takeover-client() { boot_takeover_mode takeover-client client; }
+
 # ---------------------------------------------------------------- live migration (issue 15)
 # QMP over a pipe chardev (no socat or python needed): commands into $D/NAME.in, replies and events from
 # $D/NAME.out, copied to $D/NAME.log by a reader started with the QEMU.
@@ -756,7 +914,7 @@ boot_migrate-hugepage() {
 }
 
 for b in $BOOTS; do
-  declare -F "boot_$b" > /dev/null || { fail "$b" "no such boot (known: server client mrg-off event-idx-off packed mq mtu9000 async interrupt viommu viommu-lazy migrate-precopy migrate-postcopy migrate-hugepage)"; continue; }
+  declare -F "boot_$b" > /dev/null || { fail "$b" "no such boot (known: server client mrg-off event-idx-off packed mq mtu9000 async interrupt takeover takeover-client takeover-kill viommu viommu-lazy migrate-precopy migrate-postcopy migrate-hugepage)"; continue; }
   run_boot "$b"
 done
 if [ $failed = 0 ] && [ "${HPQ_KEEP:-0}" = 0 ]; then rm -rf "$work"; else echo "qemu: kept $work"; fi

@@ -17,6 +17,7 @@
 #include "packets.h"
 #include "rxwait.h"
 #include "stats.h"
+#include "takeover.h"
 
 #define MAX_VIDS 1024 /* the library's device limit */
 
@@ -469,9 +470,18 @@ static void retire_device(int vid)
 		free(d);
 }
 
+/* Packets received (rx) or sent (!rx) so far, over every queue pair. */
+static uint64_t total(int rx)
+{
+	uint64_t t = 0;
+	for (unsigned q = 0; q < g_opt.queues; q++)
+		t += atomic_load_explicit(rx ? &g_stats[q].rx_packets : &g_stats[q].tx_packets, memory_order_relaxed);
+	return t;
+}
+
 static void on_destroy_device(int vid)
 {
-	char line[128];
+	char line[192];
 	if (vid < 0 || vid >= MAX_VIDS)
 		return;
 	retire_device(vid);
@@ -482,9 +492,11 @@ static void on_destroy_device(int vid)
 	migration_device_gone(vid);
 	if (g_opt.vring_stats)
 		iotlb_device_gone(vid, g_opt.queues);
-	/* Every mbuf of a stopped device is back: the pool's in-use count is what other devices hold. */
-	snprintf(line, sizeof(line), "destroy_device vid=%d pool_in_use=%u pool_avail=%u", vid,
-		 hp_mempool_in_use_count(g_pool), hp_mempool_avail_count(g_pool));
+	/* Every mbuf of a stopped device is back: the pool's in-use count is what other devices hold. The totals so far
+	 * (every device, every queue) let a test account for a process that is killed later (takeover-kill.sh). */
+	snprintf(line, sizeof(line), "destroy_device vid=%d pool_in_use=%u pool_avail=%u rx_total=%llu tx_total=%llu", vid,
+		 hp_mempool_in_use_count(g_pool), hp_mempool_avail_count(g_pool), (unsigned long long)total(1),
+		 (unsigned long long)total(0));
 	out_line(line);
 }
 
@@ -501,6 +513,7 @@ static const struct hp_vhost_device_ops g_ops = {
 	.destroy_device = on_destroy_device,
 	.vring_state_changed = on_vring_state_changed,
 	.features_changed = migration_features_changed,
+	.takeover_complete = takeover_complete,
 };
 
 const struct hp_vhost_device_ops *forward_ops(void) { return &g_ops; }

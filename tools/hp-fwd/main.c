@@ -19,6 +19,7 @@
 #include "output.h"
 #include "rxwait.h"
 #include "stats.h"
+#include "takeover.h"
 
 /*
  * SIGINT/SIGTERM reach a handler that writes to a pipe the main loop polls. Handlers (rather than blocking the
@@ -57,12 +58,16 @@ static int wait_signal(double secs)
 	return poll(&p, 1, ms) > 0;
 }
 
+/* Every hp-fwd can be taken over by a newer one (TAKEOVER_ALLOW); --takeover first takes a running one's over. */
 static int setup_driver(const struct fwd_options *o)
 {
 	uint64_t flags = (o->client ? HP_VHOST_USER_CLIENT : 0) | (o->postcopy ? HP_VHOST_USER_POSTCOPY_SUPPORT : 0) |
 			 (o->iommu ? HP_VHOST_USER_IOMMU_SUPPORT : 0) |
-			 (o->vring_stats ? HP_VHOST_USER_NET_STATS_ENABLE : 0) | (o->async ? HP_VHOST_USER_ASYNC_COPY : 0);
+			 (o->vring_stats ? HP_VHOST_USER_NET_STATS_ENABLE : 0) | (o->async ? HP_VHOST_USER_ASYNC_COPY : 0) |
+			 HP_VHOST_USER_TAKEOVER_ALLOW | (o->takeover ? HP_VHOST_USER_TAKEOVER : 0);
 	if (hp_vhost_driver_register(o->socket, flags) != 0)
+		return -1;
+	if (o->takeover_path != NULL && hp_vhost_driver_set_takeover_path(o->socket, o->takeover_path) != 0)
 		return -1;
 	if (o->split_only && hp_vhost_driver_disable_features(o->socket, 1ULL << HP_VIRTIO_F_RING_PACKED) != 0)
 		return -1;
@@ -106,6 +111,7 @@ int main(int argc, char **argv)
 	}
 	if (forward_init(&o) != 0)
 		return 1;
+	takeover_set_wakeup(g_signal_pipe[1]);
 	if (setup_driver(&o) != 0) {
 		fprintf(stderr, "hp-fwd: %s\n", hp_last_error());
 		hp_vhost_driver_unregister(o.socket);
@@ -118,6 +124,8 @@ int main(int argc, char **argv)
 		o.burst, o.postcopy ? ", postcopy" : "", o.iommu ? ", iommu" : "", o.seconds ? "" : ", until SIGINT/SIGTERM");
 
 	print_offered(o.socket);
+	if (o.takeover)
+		takeover_print_info(o.socket); /* taken (with the pause), or none/fallback: started normally */
 	stats_start(&o);
 	end = o.seconds ? now_seconds() + o.seconds : 0;
 	next_stats = o.stats_interval > 0 ? now_seconds() + o.stats_interval : 0;
@@ -137,10 +145,16 @@ int main(int argc, char **argv)
 		if (next_stats && next_stats - now < until)
 			until = next_stats - now;
 		if (wait_signal(until))
-			break;
+			break; /* SIGINT/SIGTERM, or takeover_complete */
+	}
+	if (takeover_handed()) {
+		/* Every device went to the newer hp-fwd (each got destroy_device): the counters are final. */
+		fprintf(stderr, "hp-fwd: devices handed over to a new hp-fwd; exiting\n");
+		takeover_print_info(o.socket);
 	}
 
-	/* Unregister closes the connection: destroy_device joins the forwarding threads first. */
+	/* Unregister closes the connection: destroy_device joins the forwarding threads first. After a takeover it
+	 * closes nothing the new process holds. */
 	if (hp_vhost_driver_unregister(o.socket) != 0) {
 		fprintf(stderr, "hp-fwd: %s\n", hp_last_error());
 		rc = 1;

@@ -14,6 +14,7 @@ static void usage(void)
 	      "              [--rx-mode poll|interrupt|adaptive] [--idle-us N] [--idle-sleep US]\n"
 	      "              [--packed-only|--split-only] [--postcopy] [--iommu] [--vring-stats] [--lcores LIST|--cpu N]\n"
 	      "              [--async [--async-cpu N]]\n"
+	      "              [--takeover] [--takeover-path PATH]\n"
 	      "       hp-fwd --demo [--seconds N]\n"
 	      "  --socket PATH         vhost-user socket (server: created here; --client: the frontend's)\n"
 	      "  --client              connect to the frontend's socket (it listens) instead of listening\n"
@@ -42,8 +43,9 @@ static void usage(void)
 	      "                        process may run on (default: no pinning)\n"
 	      "  --cpu N               the same as --lcores N\n"
 	      "  --packed-only         refuse devices that do not negotiate VIRTIO_F_RING_PACKED\n"
-	      "  --split-only          do not offer VIRTIO_F_RING_PACKED\n"
-	      "  --postcopy            offer postcopy live migration (VHOST_USER_PROTOCOL_F_PAGEFAULT): as a migration's\n"
+	      "  --split-only          do not offer VIRTIO_F_RING_PACKED\n",
+	      stderr);
+	fputs("  --postcopy            offer postcopy live migration (VHOST_USER_PROTOCOL_F_PAGEFAULT): as a migration's\n"
 	      "                        destination, guest pages not yet copied are fetched from the source on first touch\n"
 	      "  --iommu               offer VIRTIO_F_IOMMU_PLATFORM (a guest behind a vIOMMU: buffers and rings are\n"
 	      "                        IOVAs, translated through the IOTLB the frontend fills); the summary's per-queue\n"
@@ -53,7 +55,12 @@ static void usage(void)
 	      "  --vring-stats         per-vring statistics (HP_VHOST_USER_NET_STATS_ENABLE): each burst also counts\n"
 	      "                        packets and bytes by size, and a 'vring_stats' line per vring at destroy_device\n"
 	      "                        gives each nonzero counter (guest_notifications: call eventfd writes); perf/iotlb-ipp.sh\n"
-	      "                        measures --iommu against this\n",
+	      "                        measures --iommu against this\n"
+	      "  --takeover            hitless upgrade: take the devices of the hp-fwd serving --socket over (the frontend\n"
+	      "                        sees nothing), or start normally when none runs; prints \"takeover state=taken|\n"
+	      "                        none|fallback devices=N pause_ns=N peer_pid=P\". Every hp-fwd serves takeovers:\n"
+	      "                        once its devices were handed over it prints its summary and exits 0\n"
+	      "  --takeover-path PATH  the takeover socket (default: SOCKET.takeover), to serve and to take over from\n",
 	      stderr);
 	fputs("  --async               io, macswap, txonly and icmpecho enqueue through the async copy path (ASYNC_COPY):\n"
 	      "                        the built-in copy engine's thread copies the packets, the forwarding thread only\n"
@@ -240,6 +247,11 @@ bool parse_options(int argc, char **argv, struct fwd_options *o)
 			demo_only_ok = false;
 			continue;
 		}
+		if (strcmp(a, "--takeover") == 0) {
+			o->takeover = true;
+			demo_only_ok = false;
+			continue;
+		}
 		if (strcmp(a, "--vring-stats") == 0) {
 			o->vring_stats = true;
 			demo_only_ok = false;
@@ -303,6 +315,10 @@ bool parse_options(int argc, char **argv, struct fwd_options *o)
 				return bad("--async-cpu wants a CPU number 0..1023", v);
 			o->async_cpu = (int)cpu;
 			o->async = true;
+		} else if (strcmp(a, "--takeover-path") == 0) {
+			if (*v == '\0' || strlen(v) > 107)
+				return bad("--takeover-path wants a path of 1..107 bytes", v);
+			o->takeover_path = v;
 		} else if (strcmp(a, "--json") == 0) {
 			if (*v == '\0')
 				return bad("--json wants a file name", NULL);

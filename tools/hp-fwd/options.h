@@ -48,6 +48,8 @@ struct fwd_options {
 	bool async;              /* io/macswap/txonly through the async copy path and the built-in copy engine */
 	int async_cpu;           /* --async-cpu: the copy thread's CPU, -1 unpinned */
 	bool demo;
+	bool takeover;            /* HP_VHOST_USER_TAKEOVER: take a running hp-fwd's devices over first */
+	const char *takeover_path; /* NULL: the library's default, SOCKET.takeover */
 	unsigned nr_lcores;      /* 0: threads run where the scheduler puts them; else queue pair q on lcores[q % nr_lcores] */
 	unsigned lcores[FWD_MAX_QUEUES];
 };
