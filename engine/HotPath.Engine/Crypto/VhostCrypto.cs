@@ -38,5 +38,9 @@ public sealed partial class VhostCrypto : IDisposable
         return e;
     }
 
-    public void Dispose() => Sessions.CloseAll();
+    public void Dispose()
+    {
+        DisposeQueues();
+        Sessions.CloseAll();
+    }
 }

@@ -1,4 +1,7 @@
+using HotPath.Engine;
 using HotPath.Engine.Crypto;
+using HotPath.Frontend.Memory;
+using HotPath.Frontend.Rings;
 using HotPath.Engine.Virtio;
 using HotPath.Frontend.VhostUser;
 using HotPath.Protocol.Control;
@@ -39,6 +42,39 @@ internal sealed class CryptoBackend : IDisposable
         Frontend.SetProtocolFeatures(offered & (replyAck ? WantedProtocolFeatures : 1UL << ProtocolFeatures.CryptoSession));
         Assert.True(SpinWait.SpinUntil(() => Driver.Sessions.Count == 1, Wait));
         Session = Driver.Sessions[0];
+    }
+
+    public VhostDevice Device => Session.Device;
+
+    /// <summary>Starts the device with one data queue (vring 0) on <paramref name="ring"/>, as QEMU's
+    /// cryptodev-vhost-user with queues=1, and waits for new_device.</summary>
+    public void Start(FrontendMemory memory, SplitRingDriver ring, bool indirect = true)
+    {
+        ulong features = Frontend.BackendFeatures & ~(indirect ? 0 : 1UL << VirtioFeatures.RingIndirectDesc);
+        Frontend.SetFeatures(features);
+        Frontend.SetMemTable(memory);
+        Frontend.SetVringNum(0, ring.Size);
+        Frontend.SetVringBase(0, ring.Areas.BaseIndex);
+        Frontend.SetVringAddr(0, ring.Areas, memory);
+        Frontend.SetVringKick(0, ring.KickFd);
+        Frontend.SetVringCall(0, ring.CallFd);
+        Frontend.SetVringEnable(0, true);
+        Events.WaitFor("new_device", Wait);
+        DeviceWaits.Running(Session);
+    }
+
+    /// <summary>
+    /// Plays the backend application once: fetches what the guest made available on queue 0, runs it through the
+    /// built-in engine and finalizes it. Returns how many requests it finalized.
+    /// </summary>
+    public int Serve(Span<CryptoRequest> scratch)
+    {
+        int n = Device.FetchCryptoRequests(0, scratch);
+        if (n == 0) return 0;
+        Crypto.Process(scratch[..n]);
+        int done = Device.FinalizeCryptoRequests(scratch[..n]);
+        Assert.Equal(n, done);
+        return done;
     }
 
     public void Dispose()
