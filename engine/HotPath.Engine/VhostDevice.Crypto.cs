@@ -38,7 +38,9 @@ public sealed unsafe partial class VhostDevice
     private int FetchCrypto(VhostCrypto crypto, Vring vq, GuestMemory mem, Span<CryptoRequest> requests)
     {
         CryptoQueue q = crypto.Queue(vq.Index);
-        if (q.Count != 0 && (q.FetchedFrom != mem || q.FetchedDesc != vq.Desc)) q.Abandon();
+        // Requests fetched from a ring or memory table since replaced: finalize drops them (and says how many);
+        // nothing new is fetched before that, so the slots stay in fetch order.
+        if (q.Count != 0 && (q.FetchedFrom != mem || q.FetchedDesc != vq.Desc)) return 0;
         uint pending = SplitRing.Begin(vq, Features, out _, out ushort lastAvail);
         int n = (int)Math.Min(Math.Min(pending, (uint)requests.Length), (uint)q.Free);
         if (n == 0) return 0;

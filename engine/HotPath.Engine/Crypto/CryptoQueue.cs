@@ -64,7 +64,7 @@ internal sealed unsafe class CryptoQueue : IDisposable
 
     public Span<byte> Digest(int slot, uint len) => Staging.AsSpan(slot * SlotBytes + DigestOffset, (int)len);
 
-    /// <summary>Drops every request in flight without writing to the guest (ring or memory replaced), releasing sessions.</summary>
+    /// <summary>Drops every request in flight without writing to the guest (the device is going away), releasing sessions.</summary>
     public void Abandon()
     {
         for (; Count > 0; Count--, Head = (Head + 1) % Slots)

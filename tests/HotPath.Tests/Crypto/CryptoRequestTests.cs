@@ -343,6 +343,36 @@ public sealed unsafe class CryptoRequestTests : IDisposable
     }
 
     [Fact]
+    public void Requests_fetched_before_the_ring_stopped_are_dropped_unwritten_and_the_restarted_queue_goes_on()
+    {
+        ulong cbc = Session(Cipher(AesCbc, Key128, Encrypt));
+        _drv.Submit(D.Cipher(cbc, true, 16, 64, 64), CbcIv, NistPlain, 64);
+        _drv.Publish();
+        Assert.Equal(1, _b.Device.FetchCryptoRequests(0, _ops));
+        ushort used = _ring.UsedIdx;
+        // The frontend stops the ring while the request is being processed (as QEMU does at VM stop).
+        uint stoppedAt = _b.Frontend.GetVringBase(0);
+        Assert.Equal(1u, stoppedAt);   // the fetched request counts as consumed, as in DPDK
+        _b.Crypto.Process(_ops.AsSpan(0, 1));
+        Assert.Equal(1, _b.Device.FinalizeCryptoRequests(_ops.AsSpan(0, 1)));
+        Assert.Equal(used, _ring.UsedIdx);   // nothing returned to a stopped ring
+        Assert.Equal(0, _b.Crypto.InFlight(0));
+        Assert.Equal(0, _b.Crypto.Finished(VirtioCrypto.StatusOk));
+        // Restarted from the used index the guest sees (as QEMU restores a ring whose requests were not all
+        // completed), the dropped request is fetched again, and it and a new one complete.
+        _b.Frontend.SetVringBase(0, used);
+        _b.Frontend.SetVringAddr(0, _ring.Areas, _mem);
+        _b.Frontend.SetVringKick(0, _ring.KickFd);
+        _b.Frontend.SetVringCall(0, _ring.CallFd);
+        _b.Frontend.SetVringEnable(0, true);
+        Assert.True(SpinWait.SpinUntil(() => _b.Device.GetVring(0)!.IsReady, CryptoBackend.Wait));
+        _drv.Submit(D.Cipher(cbc, true, 16, 64, 64), CbcIv, NistPlain, 64);
+        var both = Run(2);
+        Assert.All(both, c => Assert.Equal(VirtioCrypto.StatusOk, c.Status));
+        Assert.All(both, c => Assert.Equal(CryptoReference.Cbc(Key128, CbcIv, NistPlain, true), c.Dst));
+    }
+
+    [Fact]
     public void Fetch_process_and_finalize_allocate_nothing_per_request()
     {
         ulong cbc = Session(Cipher(AesCbc, Key128, Encrypt));
