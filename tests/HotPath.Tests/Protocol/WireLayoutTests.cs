@@ -135,6 +135,21 @@ public unsafe class WireLayoutTests
     }
 
     [Fact]
+    public void Crypto_request_is_hotpath_h_struct_hp_vhost_crypto_request()
+    {
+        var r = new HotPath.Engine.Crypto.CryptoRequest();
+        Assert.Equal(40, sizeof(HotPath.Engine.Crypto.CryptoRequest));
+        Assert.Equal(2, Off(ref r, ref Unsafe.As<ushort, byte>(ref r.Slot)));
+        Assert.Equal(4, Off(ref r, ref r.Status));
+        Assert.Equal(8, Off(ref r, ref Unsafe.As<ulong, byte>(ref r.SessionId)));
+        Assert.Equal(16, Off(ref r, ref Unsafe.As<uint, byte>(ref r.Opcode)));
+        Assert.Equal(20, Off(ref r, ref Unsafe.As<uint, byte>(ref r.OpType)));
+        Assert.Equal(24, Off(ref r, ref Unsafe.As<uint, byte>(ref r.SrcLen)));
+        Assert.Equal(28, Off(ref r, ref Unsafe.As<uint, byte>(ref r.DstLen)));
+        Assert.Equal(32, Off(ref r, ref Unsafe.As<uint, byte>(ref r.HashLen)));
+    }
+
+    [Fact]
     public void Socket_structs_match_linux_x86_64()
     {
         Assert.Equal(110, sizeof(SockAddrUn));
