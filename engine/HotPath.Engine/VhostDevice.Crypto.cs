@@ -122,7 +122,7 @@ public sealed unsafe partial class VhostDevice
                 byte* b = staging + slot * CryptoQueue.SlotBytes;
                 // Bounds: the reader checked WritableBytes >= dst + hash + 1.
                 CryptoChainWalker.Scatter(w, s.Writable, 0, b + CryptoQueue.DataOffset, src);
-                if (dst > src) CryptoChainWalker.Scatter(w, s.Writable, src, null, dst - src, zero: true);
+                if (dst > src) CryptoChainWalker.Zero(w, s.Writable, src, dst - src);
                 if (hash != 0) CryptoChainWalker.Scatter(w, s.Writable, dst, b + CryptoQueue.DigestOffset, hash);
             }
         }

@@ -86,7 +86,17 @@ internal static unsafe class CryptoChainWalker
     /// Gathers <paramref name="len"/> bytes starting <paramref name="offset"/> bytes into the pieces (the caller has
     /// checked offset + len against their total). Each guest byte is read once, here.
     /// </summary>
-    public static void Gather(BufPiece* vec, int n, ulong offset, byte* dst, uint len)
+    public static void Gather(BufPiece* vec, int n, ulong offset, byte* dst, uint len) => Copy(vec, n, offset, dst, len, Move.FromGuest);
+
+    /// <summary>Scatters <paramref name="len"/> bytes into the pieces from <paramref name="offset"/> on (bounds checked by the caller).</summary>
+    public static void Scatter(BufPiece* vec, int n, ulong offset, byte* src, uint len) => Copy(vec, n, offset, src, len, Move.ToGuest);
+
+    /// <summary>Zeroes <paramref name="len"/> bytes of the pieces from <paramref name="offset"/> on.</summary>
+    public static void Zero(BufPiece* vec, int n, ulong offset, uint len) => Copy(vec, n, offset, null, len, Move.Zero);
+
+    private enum Move { FromGuest, ToGuest, Zero }
+
+    private static void Copy(BufPiece* vec, int n, ulong offset, byte* host, uint len, Move move)
     {
         for (int i = 0; i < n && len != 0; i++)
         {
@@ -98,32 +108,11 @@ internal static unsafe class CryptoChainWalker
             }
             uint take = (uint)Math.Min(plen - offset, len);
             // SAFETY: the piece [Host, Host+Len) was translated whole; offset + take <= Len.
-            Buffer.MemoryCopy(vec[i].Host + offset, dst, take, take);
-            dst += take;
-            len -= take;
-            offset = 0;
-        }
-    }
-
-    /// <summary>Scatters <paramref name="len"/> bytes into the pieces from <paramref name="offset"/> on (bounds checked by the caller).</summary>
-    public static void Scatter(BufPiece* vec, int n, ulong offset, byte* src, uint len, bool zero = false)
-    {
-        for (int i = 0; i < n && len != 0; i++)
-        {
-            uint plen = vec[i].Len;
-            if (offset >= plen)
-            {
-                offset -= plen;
-                continue;
-            }
-            uint take = (uint)Math.Min(plen - offset, len);
-            // SAFETY: as Gather, into writable pieces.
-            if (zero) NativeMemory.Clear(vec[i].Host + offset, take);
-            else
-            {
-                Buffer.MemoryCopy(src, vec[i].Host + offset, take, take);
-                src += take;
-            }
+            byte* guest = vec[i].Host + offset;
+            if (move == Move.FromGuest) Buffer.MemoryCopy(guest, host, take, take);
+            else if (move == Move.ToGuest) Buffer.MemoryCopy(host, guest, take, take);
+            else NativeMemory.Clear(guest, take);
+            if (host != null) host += take;
             len -= take;
             offset = 0;
         }

@@ -34,7 +34,6 @@ public sealed class CryptoSession
     public bool Encrypt { get; }
     public uint MacAlgo { get; }
     public uint DigestLen { get; }
-    internal bool Closed => Volatile.Read(ref _refs) == 0;
 
     private SymmetricEngine NewEngine() => new(_cipherKey, MacAlgo, _macKey);
 
@@ -66,10 +65,10 @@ public sealed class CryptoSession
     /// </summary>
     internal SymmetricEngine Rent() => Interlocked.Exchange(ref _engine, null) ?? NewEngine();
 
+    /// <summary>Hands an engine back (a spare one is disposed). The caller holds a reference, so the session cannot
+    /// be released meanwhile: the last <see cref="Release"/> finds the engine in its field.</summary>
     internal void Return(SymmetricEngine e)
     {
-        if (Closed || Interlocked.CompareExchange(ref _engine, e, null) != null) e.Dispose();
-        // Closed after the exchange: the engine may sit in the field of a dead session; dispose it if so.
-        else if (Closed) Interlocked.Exchange(ref _engine, null)?.Dispose();
+        if (Interlocked.CompareExchange(ref _engine, e, null) != null) e.Dispose();
     }
 }

@@ -71,6 +71,21 @@ public sealed unsafe class CryptoRequestTests : IDisposable
 
     private CryptoCompletion RunOne() => Assert.Single(Run(1));
 
+    /// <summary>Publishes the submitted request and fetches it (the backend holds it, unprocessed).</summary>
+    private void FetchOne()
+    {
+        _drv.Publish();
+        Assert.Equal(1, _b.Device.FetchCryptoRequests(0, _ops));
+    }
+
+    /// <summary>Processes and finalizes the request <see cref="FetchOne"/> fetched; returns what the guest sees.</summary>
+    private CryptoCompletion FinishFetched()
+    {
+        _b.Crypto.Process(_ops.AsSpan(0, 1));
+        Assert.Equal(1, _b.Device.FinalizeCryptoRequests(_ops.AsSpan(0, 1)));
+        return Assert.Single(_drv.Reap());
+    }
+
     [Fact]
     public void Nist_cbc_and_ctr_vectors_come_back_through_the_ring()
     {
@@ -300,9 +315,7 @@ public sealed unsafe class CryptoRequestTests : IDisposable
         byte[] data = new byte[3 * 4096];
         new Random(3).NextBytes(data);
         ushort head = _drv.Submit(D.Cipher(ctr, true, 16, data.Length, data.Length), CtrIv, data, data.Length);
-        _drv.Publish();
-        int n = _b.Device.FetchCryptoRequests(0, _ops);
-        Assert.Equal(1, n);
+        FetchOne();
         // The guest rewrites everything it gave the device: a header claiming huge lengths and another session,
         // every descriptor pointing outside memory with huge lengths, the IV and the source.
         var evil = D.Cipher(999, false, 0xFFFF, int.MaxValue, int.MaxValue);
@@ -316,12 +329,84 @@ public sealed unsafe class CryptoRequestTests : IDisposable
             if ((x.Flags & VringDesc.FlagNext) == 0) break;
             d = x.Next;
         }
-        _b.Crypto.Process(_ops.AsSpan(0, n));
-        Assert.Equal(1, _b.Device.FinalizeCryptoRequests(_ops.AsSpan(0, n)));
-        CryptoCompletion c = Assert.Single(_drv.Reap());
+        CryptoCompletion c = FinishFetched();
         Assert.Equal(VirtioCrypto.StatusOk, c.Status);
         Assert.Equal(CryptoReference.Ctr(Key128, CtrIv, data), c.Dst);   // the request as it was fetched
         Assert.True(_ring.Buffers.GuardsIntact());
+    }
+
+    [Fact]
+    public void A_guest_rewriting_headers_and_descriptors_while_the_device_reads_them_gets_right_answers_or_clean_refusals()
+    {
+        ulong ctr = Session(Cipher(AesCtr, Key128, Encrypt));
+        var rnd = new Random(21);
+        int touchedTotal = 0, refused = 0;
+        for (int batch = 0; batch < 30; batch++)
+        {
+            var expect = new Dictionary<ushort, byte[]>();
+            var heads = new List<ushort>();
+            for (int i = 0; i < 24; i++)
+            {
+                byte[] data = new byte[rnd.Next(1, 9000)];
+                rnd.NextBytes(data);
+                ushort h = _drv.Submit(D.Cipher(ctr, true, 16, data.Length, data.Length), CtrIv, data, data.Length);
+                heads.Add(h);
+                expect[h] = CryptoReference.Ctr(Key128, CtrIv, data);
+            }
+            // The rewriter only touches the chain it picked (its header bytes, and its descriptors' lengths (never
+            // longer), flags and next fields within the chain), so requests it did not pick must come back exact.
+            var touched = new System.Collections.Concurrent.ConcurrentDictionary<ushort, bool>();
+            var ids = heads.ToDictionary(h => h, h => _drv.Descriptors(h).ToArray());
+            using var stop = new CancellationTokenSource();
+            var rewriter = new Thread(() =>
+            {
+                var r = new Random(batch);
+                while (!stop.IsCancellationRequested)
+                {
+                    ushort h = heads[r.Next(heads.Count)];
+                    if (r.Next(3) != 0) continue;   // leave most chains alone
+                    touched[h] = true;
+                    ushort[] chain = ids[h];
+                    ushort d = chain[r.Next(chain.Length)];
+                    VringDesc x = _ring.RawDescriptors[d];
+                    switch (r.Next(4))
+                    {
+                        case 0:
+                            _ring.Buffers.Write(_ring.Buffers.Gpa(chain[0]) + (ulong)r.Next(0, 68), BitConverter.GetBytes(r.Next()));
+                            break;
+                        case 1: _ring.RawWriteDesc(d, x.Addr, (uint)r.Next(0, (int)x.Len + 1), x.Flags, x.Next); break;
+                        case 2: _ring.RawWriteDesc(d, x.Addr, x.Len, (ushort)(x.Flags ^ (r.Next(2) == 0 ? VringDesc.FlagWrite : VringDesc.FlagNext)), x.Next); break;
+                        default: _ring.RawWriteDesc(d, x.Addr, x.Len, x.Flags, chain[r.Next(chain.Length)]); break;
+                    }
+                }
+            });
+            rewriter.Start();
+            List<CryptoCompletion> done;
+            try
+            {
+                done = Run(heads.Count);
+            }
+            finally
+            {
+                stop.Cancel();
+                rewriter.Join();
+            }
+            foreach (CryptoCompletion c in done)
+            {
+                if (touched.ContainsKey(c.Head))
+                {
+                    if (c.Status != VirtioCrypto.StatusOk) refused++;
+                    continue;
+                }
+                Assert.Equal(VirtioCrypto.StatusOk, c.Status);
+                Assert.Equal(expect[c.Head], c.Dst);
+            }
+            touchedTotal += touched.Count;
+        }
+        Assert.True(touchedTotal > 100 && refused > 0, $"{touchedTotal} chains rewritten, {refused} refused");
+        Assert.True(_ring.Buffers.GuardsIntact());
+        _drv.Submit(D.Cipher(ctr, true, 16, 64, 64), CtrIv, NistPlain, 64);
+        Assert.Equal(CryptoReference.Ctr(Key128, CtrIv, NistPlain), RunOne().Dst);
     }
 
     [Fact]
@@ -329,13 +414,10 @@ public sealed unsafe class CryptoRequestTests : IDisposable
     {
         ulong cbc = Session(Cipher(AesCbc, Key128, Encrypt));
         _drv.Submit(D.Cipher(cbc, true, 16, 64, 64), CbcIv, NistPlain, 64);
-        _drv.Publish();
-        Assert.Equal(1, _b.Device.FetchCryptoRequests(0, _ops));
+        FetchOne();
         _b.Frontend.CloseCryptoSession(cbc);   // the control thread closes it while the request is in flight
         Assert.Equal(0, _b.Crypto.Sessions.Count);
-        _b.Crypto.Process(_ops.AsSpan(0, 1));
-        Assert.Equal(1, _b.Device.FinalizeCryptoRequests(_ops.AsSpan(0, 1)));
-        CryptoCompletion c = Assert.Single(_drv.Reap());
+        CryptoCompletion c = FinishFetched();
         Assert.Equal(VirtioCrypto.StatusOk, c.Status);
         Assert.Equal(CryptoReference.Cbc(Key128, CbcIv, NistPlain, true), c.Dst);
         _drv.Submit(D.Cipher(cbc, true, 16, 64, 64), CbcIv, NistPlain, 64);
@@ -347,8 +429,7 @@ public sealed unsafe class CryptoRequestTests : IDisposable
     {
         ulong cbc = Session(Cipher(AesCbc, Key128, Encrypt));
         _drv.Submit(D.Cipher(cbc, true, 16, 64, 64), CbcIv, NistPlain, 64);
-        _drv.Publish();
-        Assert.Equal(1, _b.Device.FetchCryptoRequests(0, _ops));
+        FetchOne();
         ushort used = _ring.UsedIdx;
         // The frontend stops the ring while the request is being processed (as QEMU does at VM stop).
         uint stoppedAt = _b.Frontend.GetVringBase(0);

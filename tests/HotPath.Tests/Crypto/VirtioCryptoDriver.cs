@@ -90,6 +90,9 @@ internal sealed unsafe class VirtioCryptoDriver
         return ids[0];
     }
 
+    /// <summary>The descriptor ids of a queued request, head first (its buffers in chain order).</summary>
+    public IReadOnlyList<ushort> Descriptors(ushort head) => _pending[head].Ids;
+
     /// <summary>The guest memory behind one descriptor of a queued request (to rewrite it while the device reads).</summary>
     public ulong BufferGpa(ushort head, int piece) => _ring.Buffers.Gpa(_pending[head].Ids[piece]);
 
