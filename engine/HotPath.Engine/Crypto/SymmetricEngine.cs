@@ -4,31 +4,35 @@ using System.Security.Cryptography;
 namespace HotPath.Engine.Crypto;
 
 /// <summary>
-/// One session's keyed crypto objects on .NET's System.Security.Cryptography (OpenSSL underneath on Linux): an AES-ECB
-/// encryptor and decryptor and, for a chaining session, an HMAC. CBC and CTR are built on the ECB transforms because
-/// they are the only AES API that takes a per-request IV without allocating: <c>ICryptoTransform.TransformBlock</c> on
-/// caller-owned arrays and <c>IncrementalHash</c> allocate nothing per call, while the span one-shots
-/// (<c>Aes.EncryptCbc</c>) allocate a native cipher wrapper each time. Not thread-safe: a session lends it to one
-/// request at a time (<see cref="CryptoSession.Rent"/>).
+/// One session's keyed crypto objects on .NET's System.Security.Cryptography (OpenSSL underneath on Linux): AES-CBC
+/// encryptor and decryptor transforms, an AES-ECB encryptor for CTR and, for a chaining session, an HMAC. These are
+/// the AES APIs that allocate nothing per call (<c>ICryptoTransform.TransformBlock</c> on caller-owned arrays,
+/// <c>IncrementalHash</c>); the span one-shots (<c>Aes.EncryptCbc</c>) allocate a native cipher wrapper each time.
+/// A CBC transform's IV is fixed when it is made, but it chains on from its last ciphertext block, which is known:
+/// folding <c>iv ^ state</c> into the first block gives exactly CBC under the request's IV, in one call per request.
+/// Not thread-safe: a session lends it to one request at a time (<see cref="CryptoSession.Rent"/>); after an
+/// exception its chaining state is unknown and it must be disposed, not lent again.
 /// </summary>
 public sealed class SymmetricEngine : IDisposable
 {
     private const int Block = VirtioCrypto.AesBlock;
 
     private readonly Aes _aes;
-    private readonly ICryptoTransform _enc, _dec;
+    private readonly ICryptoTransform _cbcEnc, _cbcDec, _ecb;
     private readonly IncrementalHash? _mac;
-    private readonly byte[] _block = new byte[Block];
-    private readonly byte[] _prev = new byte[Block];
+    // The block each CBC transform chains from next: zero at first, then the last ciphertext block it saw.
+    private readonly byte[] _encState = new byte[Block], _decState = new byte[Block], _nextDecState = new byte[Block];
 
     public SymmetricEngine(ReadOnlySpan<byte> cipherKey, uint macAlgo, ReadOnlySpan<byte> macKey)
     {
         _aes = Aes.Create();
-        _aes.Mode = CipherMode.ECB;
         _aes.Padding = PaddingMode.None;
-        byte[] key = cipherKey.ToArray();
-        _enc = _aes.CreateEncryptor(key, null);
-        _dec = _aes.CreateDecryptor(key, null);
+        byte[] key = cipherKey.ToArray(), zeroIv = new byte[Block];
+        _aes.Mode = CipherMode.CBC;
+        _cbcEnc = _aes.CreateEncryptor(key, zeroIv);
+        _cbcDec = _aes.CreateDecryptor(key, zeroIv);
+        _aes.Mode = CipherMode.ECB;
+        _ecb = _aes.CreateEncryptor(key, null);
         CryptographicOperations.ZeroMemory(key);
         _aes.Key = new byte[16];   // the object's own copy of the key is not needed: the transforms hold theirs
         if (macAlgo != VirtioCrypto.NoMac)
@@ -39,31 +43,26 @@ public sealed class SymmetricEngine : IDisposable
     public void CbcEncrypt(byte[] buf, int off, int len, ReadOnlySpan<byte> iv)
     {
         Debug.Assert(len % Block == 0 && iv.Length == Block);
-        iv.CopyTo(_prev);
-        for (int i = off; i < off + len; i += Block)
-        {
-            for (int j = 0; j < Block; j++) _block[j] = (byte)(buf[i + j] ^ _prev[j]);
-            // Each block depends on the one before: one ECB call per block.
-            _enc.TransformBlock(_block, 0, Block, buf, i);
-            Buffer.BlockCopy(buf, i, _prev, 0, Block);
-        }
+        if (len == 0) return;
+        // C0 = E(P0 ^ iv ^ state ^ state) = E(P0 ^ iv): the transform XORs its state in itself.
+        for (int j = 0; j < Block; j++) buf[off + j] ^= (byte)(iv[j] ^ _encState[j]);
+        _cbcEnc.TransformBlock(buf, off, len, buf, off);
+        Buffer.BlockCopy(buf, off + len - Block, _encState, 0, Block);
     }
 
     /// <summary>
-    /// AES-CBC decryption in place. The whole range is ECB-decrypted into <paramref name="work"/> in one call, then
-    /// each block is XORed with the ciphertext block before it, from the last block down so the ciphertext is still
-    /// there when it is needed.
+    /// AES-CBC decryption in place through <paramref name="work"/>: the transform gives D(C0) ^ state for the first
+    /// block, which becomes D(C0) ^ iv by XORing state ^ iv back in; the rest chains on the ciphertext as usual.
     /// </summary>
     public void CbcDecrypt(byte[] buf, int off, int len, ReadOnlySpan<byte> iv, byte[] work)
     {
         Debug.Assert(len % Block == 0 && iv.Length == Block && work.Length >= len);
         if (len == 0) return;
-        _dec.TransformBlock(buf, off, len, work, 0);
-        for (int b = len - Block; b >= 0; b -= Block)
-        {
-            for (int j = 0; j < Block; j++)
-                buf[off + b + j] = (byte)(work[b + j] ^ (b == 0 ? iv[j] : buf[off + b - Block + j]));
-        }
+        Buffer.BlockCopy(buf, off + len - Block, _nextDecState, 0, Block);
+        _cbcDec.TransformBlock(buf, off, len, work, 0);
+        for (int j = 0; j < Block; j++) work[j] ^= (byte)(iv[j] ^ _decState[j]);
+        Buffer.BlockCopy(work, 0, buf, off, len);
+        Buffer.BlockCopy(_nextDecState, 0, _decState, 0, Block);
     }
 
     /// <summary>
@@ -84,8 +83,17 @@ public sealed class SymmetricEngine : IDisposable
             BinaryPrimitives.WriteUInt64BigEndian(ctr[8..], lo);
             if (++lo == 0) hi++;
         }
-        _enc.TransformBlock(work, 0, blocks * Block, work, 0);
-        for (int i = 0; i < len; i++) buf[off + i] ^= work[i];
+        _ecb.TransformBlock(work, 0, blocks * Block, work, 0);
+        Xor(buf.AsSpan(off, len), work);
+    }
+
+    /// <summary><paramref name="dst"/> ^= <paramref name="src"/> (at least as long), a vector at a time, then bytes.</summary>
+    private static void Xor(Span<byte> dst, ReadOnlySpan<byte> src)
+    {
+        int i = 0, w = System.Numerics.Vector<byte>.Count;
+        for (; i + w <= dst.Length; i += w)
+            (new System.Numerics.Vector<byte>(dst[i..]) ^ new System.Numerics.Vector<byte>(src[i..])).CopyTo(dst[i..]);
+        for (; i < dst.Length; i++) dst[i] ^= src[i];
     }
 
     /// <summary>HMAC of <paramref name="data"/> into <paramref name="digest"/>, cut to its length (at most the MAC's output).</summary>
@@ -101,8 +109,9 @@ public sealed class SymmetricEngine : IDisposable
 
     public void Dispose()
     {
-        _enc.Dispose();
-        _dec.Dispose();
+        _cbcEnc.Dispose();
+        _cbcDec.Dispose();
+        _ecb.Dispose();
         _mac?.Dispose();
         _aes.Dispose();
     }

@@ -56,14 +56,13 @@ public sealed partial class VhostCrypto
             try
             {
                 Run(e, session, q, r.Slot, s.Req);
+                session.Return(e);
             }
             catch (CryptographicException)
             {
+                // Its CBC chaining state is unknown now: never lent again.
+                e.Dispose();
                 r.Status = VirtioCrypto.StatusErr;
-            }
-            finally
-            {
-                session.Return(e);
             }
             s.Status = r.Status;
         }
