@@ -36,6 +36,17 @@ public sealed class CryptoSessionMessageTests
         Assert.True(s.Chained);
         Assert.False(s.Encrypt);
         Assert.Equal(12u, s.DigestLen);
+        // The reply carries the id, not the keys.
+        using (HostileOutcome o = b.Frontend.Hostile.SendAndObserve(HostileMessage.Honest("CREATE_CRYPTO_SESSION", 23,
+                   FrontendRequest.CreateCryptoSession, FrontendPayloads.Of(Cipher(AesCbc, Key16, Encrypt))), CryptoBackend.Wait))
+        {
+            Assert.Equal(HostileResult.Replied, o.Result);
+            byte[] reply = o.Reply!.Payload;
+            long echoed = BitConverter.ToInt64(reply);
+            Assert.True(echoed > 0);
+            Assert.All(reply[CryptoSessionPayload.CipherKeyOffset..], x => Assert.Equal(0, x));
+            b.Frontend.CloseCryptoSession((ulong)echoed);
+        }
 
         b.Frontend.CloseCryptoSession((ulong)ctr);
         Assert.Null(b.Crypto.Sessions.Find((ulong)ctr));

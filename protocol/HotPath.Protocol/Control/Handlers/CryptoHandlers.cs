@@ -37,9 +37,12 @@ internal static unsafe class CryptoHandlers
         };
         if (s.Device.Crypto is not { } crypto) return NotCrypto();
         CryptoSessionError e = crypto.CreateSession(request, out ulong id);
-        // Key bytes do not stay in our stack copy longer than needed.
+        // Key bytes stay neither in our copy (the reply echoes it) nor in the message buffer.
         new Span<byte>(p.CipherKey, CryptoSessionPayload.CipherKeyBufferSize).Clear();
         new Span<byte>(p.AuthKey, CryptoSessionPayload.AuthKeyBufferSize).Clear();
+        ref CryptoSessionPayload raw = ref m.PayloadAs<CryptoSessionPayload>();
+        fixed (byte* k = raw.CipherKey) new Span<byte>(k, CryptoSessionPayload.CipherKeyBufferSize).Clear();
+        fixed (byte* k = raw.AuthKey) new Span<byte>(k, CryptoSessionPayload.AuthKeyBufferSize).Clear();
         if (e == CryptoSessionError.None)
         {
             p.SessionId = (long)id;
