@@ -193,6 +193,7 @@ public sealed unsafe partial class VhostDevice : IDisposable
 
     public void Dispose()
     {
+        Crypto?.Dispose();
         SetLog(null);
         SetInflight(null);
         ClearMemory();

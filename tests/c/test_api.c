@@ -4,6 +4,7 @@
  * hp_vhost_va_from_guest_pa on a table built here.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -303,11 +304,44 @@ static void test_va_from_guest_pa(void)
 	free(mem);
 }
 
+/* The crypto entry points without a frontend: registration and what it offers, the request layout, and the refusals
+ * (a vid that does not exist or is not a crypto device). Requests end to end: tests/HotPath.Tests/Crypto. */
+_Static_assert(sizeof(struct hp_vhost_crypto_request) == 40, "struct hp_vhost_crypto_request is 40 bytes");
+_Static_assert(offsetof(struct hp_vhost_crypto_request, session_id) == 8, "session_id at 8");
+_Static_assert(offsetof(struct hp_vhost_crypto_request, hash_len) == 32, "hash_len at 32");
+
+static void test_crypto(void)
+{
+	char path[108];
+	uint64_t f = 0, pf = 0;
+	struct hp_vhost_crypto_request reqs[4];
+	uint8_t *iv, *data, *digest;
+
+	snprintf(path, sizeof(path), "/tmp/hp-c-crypto-%d.sock", (int)getpid());
+	CHECK(hp_vhost_crypto_driver_start(path) == -1, "start before register");
+	CHECK_ERROR("not registered");
+	CHECK(hp_vhost_driver_register(path, 0) == 0, "%s", hp_last_error());
+	CHECK(hp_vhost_crypto_driver_start(path) == 0, "%s", hp_last_error());
+	CHECK(hp_vhost_driver_get_features(path, &f) == 0, "%s", hp_last_error());
+	CHECK(f == (BIT(HP_VIRTIO_F_VERSION_1) | BIT(28) | BIT(29) | BIT(24) | BIT(HP_VHOST_USER_F_PROTOCOL_FEATURES)),
+	      "virtio-crypto features 0x%llx", (unsigned long long)f);
+	CHECK(hp_vhost_driver_get_protocol_features(path, &pf) == 0 && (pf & BIT(HP_VHOST_USER_PROTOCOL_F_CRYPTO_SESSION)),
+	      "CRYPTO_SESSION offered: 0x%llx", (unsigned long long)pf);
+	CHECK(hp_vhost_crypto_fetch_requests(12345, 0, reqs, 4) == 0, "unknown vid");
+	CHECK_ERROR("12345");
+	CHECK(hp_vhost_crypto_process_requests(12345, reqs, 4) == -1, "unknown vid");
+	CHECK(hp_vhost_crypto_finalize_requests(12345, reqs, 4) == 0, "unknown vid");
+	CHECK(hp_vhost_crypto_request_buffers(12345, &reqs[0], &iv, &data, &digest) == -1, "unknown vid");
+	CHECK(hp_vhost_crypto_set_zero_copy(12345, 0) == -EINVAL, "unknown vid");
+	CHECK(hp_vhost_driver_unregister(path) == 0, "%s", hp_last_error());
+}
+
 int main(void)
 {
 	snprintf(sock, sizeof(sock), "/tmp/hp-c-api-%d.sock", (int)getpid());
 	CHECK(strcmp(hp_last_error(), "no error") == 0, "fresh thread: \"%s\"", hp_last_error());
 	test_driver();
+	test_crypto();
 	test_bad_arguments();
 	test_mempool();
 	test_ring();

@@ -29,6 +29,13 @@ public static class VirtioFeatures
         (1UL << LogAll) | (1UL << NetMtu) | (1UL << NetStatus) | (1UL << NetGuestAnnounce) | (1UL << NotifyOnEmpty) |
         NetOffloadMask;
 
+    /// <summary>
+    /// What a virtio-crypto device offers (DPDK's VIRTIO_CRYPTO_FEATURES without its stray VIRTIO_NET_F_CTRL_VQ):
+    /// split rings only, as the crypto request path handles split rings.
+    /// </summary>
+    public const ulong CryptoSupported =
+        (1UL << Version1) | (1UL << RingIndirectDesc) | (1UL << RingEventIdx) | (1UL << NotifyOnEmpty) | (1UL << ProtocolFeatures);
+
     public static bool Has(ulong features, int bit) => (features & (1UL << bit)) != 0;
 
     /// <summary>Readable list of the bit names set in <paramref name="features"/>, for logs.</summary>

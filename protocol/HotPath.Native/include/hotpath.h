@@ -842,6 +842,45 @@ int hp_vhost_vring_stats_get_names(int vid, uint16_t queue_id, struct hp_vhost_s
 int hp_vhost_vring_stats_get(int vid, uint16_t queue_id, struct hp_vhost_stat *stats, unsigned int n);
 int hp_vhost_vring_stats_reset(int vid, uint16_t queue_id);
 
+/* virtio-crypto (DPDK's rte_vhost_crypto_*; docs/CRYPTO.md). A path started with hp_vhost_crypto_driver_start offers
+ * the virtio-crypto features and protocol feature CRYPTO_SESSION; each of its devices keeps the guest's sessions
+ * (CREATE/CLOSE_CRYPTO_SESSION, validated by the library) from its first message on. Data queues are split rings:
+ * fetch parses up to 32 requests per queue (each copied out of guest memory once, every length checked), process
+ * runs them through HotPath's engine (AES-CBC/CTR, HMAC-SHA1/256) or the application runs its own on
+ * hp_vhost_crypto_request_buffers, and finalize writes results and status bytes and returns the chains used, in
+ * fetch order. A request fetched with status != HP_VIRTIO_CRYPTO_OK is already final: finalize only reports it. */
+#define HP_VIRTIO_CRYPTO_OK      0
+#define HP_VIRTIO_CRYPTO_ERR     1
+#define HP_VIRTIO_CRYPTO_BADMSG  2
+#define HP_VIRTIO_CRYPTO_NOTSUPP 3
+#define HP_VIRTIO_CRYPTO_INVSESS 4
+
+struct hp_vhost_crypto_request {
+	uint16_t queue_id;
+	uint16_t slot;          /* the library's; do not change */
+	uint8_t status;         /* HP_VIRTIO_CRYPTO_*: an application may turn OK into a failure, never the reverse */
+	uint8_t reserved[3];
+	uint64_t session_id;
+	uint32_t opcode;        /* VIRTIO_CRYPTO_CIPHER_ENCRYPT (0) or _DECRYPT (1) */
+	uint32_t op_type;       /* VIRTIO_CRYPTO_SYM_OP_CIPHER (1) or _ALGORITHM_CHAINING (2) */
+	uint32_t src_len;
+	uint32_t dst_len;
+	uint32_t hash_len;
+	uint32_t reserved2;
+};
+
+int hp_vhost_crypto_driver_start(const char *path);
+uint16_t hp_vhost_crypto_fetch_requests(int vid, uint32_t qid, struct hp_vhost_crypto_request *reqs, uint16_t nb_reqs);
+/* Returns how many requests ended OK, or -1. */
+int hp_vhost_crypto_process_requests(int vid, struct hp_vhost_crypto_request *reqs, uint16_t nb_reqs);
+uint16_t hp_vhost_crypto_finalize_requests(int vid, struct hp_vhost_crypto_request *reqs, uint16_t nb_reqs);
+/* For an application's own engine: the IV (16 bytes), the data (src_len bytes, processed in place; finalize copies
+ * them to the guest and zeroes the destination up to dst_len) and the digest (hash_len bytes). Valid until finalize. */
+int hp_vhost_crypto_request_buffers(int vid, const struct hp_vhost_crypto_request *req, uint8_t **iv, uint8_t **data,
+				    uint8_t **digest);
+/* 0: copy (the only mode); 1 (zero copy): -ENOTSUP. */
+int hp_vhost_crypto_set_zero_copy(int vid, int option);
+
 #ifdef __cplusplus
 }
 #endif

@@ -37,6 +37,7 @@ public enum ControlError
     PostcopyOutOfOrder,
     PostcopyUnavailable,
     PostcopyRegisterFailed,
+    BadCryptoSession,
 }
 
 public static class ControlErrorText
@@ -77,6 +78,7 @@ public static class ControlErrorText
         ControlError.PostcopyOutOfOrder => "postcopy message out of order (ADVISE, LISTEN, memory table, END)",
         ControlError.PostcopyUnavailable => "cannot create a userfaultfd for postcopy",
         ControlError.PostcopyRegisterFailed => "guest memory cannot be registered with the postcopy userfaultfd",
+        ControlError.BadCryptoSession => "crypto session refused (bad parameters, unknown session, or table full)",
         _ => e.ToString(),
     };
 }

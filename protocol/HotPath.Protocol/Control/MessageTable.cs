@@ -59,9 +59,10 @@ internal static class MessageTable
             sizeCheck: DeviceHandlers.ConfigSizeOk));
         Add(E(R.SetConfig, "SET_CONFIG", -1, DeviceHandlers.SetConfig, needs: Needs.ProtocolFeature, pf: PF.Config,
             sizeCheck: DeviceHandlers.ConfigSizeOk));
-        Add(E(R.CreateCryptoSession, "CREATE_CRYPTO_SESSION", -1, null, needs: Needs.ProtocolFeature, pf: PF.CryptoSession,
-            sizeCheck: _ => true));
-        Add(E(R.CloseCryptoSession, "CLOSE_CRYPTO_SESSION", 8, null, needs: Needs.ProtocolFeature, pf: PF.CryptoSession));
+        Add(E(R.CreateCryptoSession, "CREATE_CRYPTO_SESSION", Wire.CryptoSessionPayload.WireSize, CryptoHandlers.CreateSession,
+            needs: Needs.ProtocolFeature, pf: PF.CryptoSession));
+        Add(E(R.CloseCryptoSession, "CLOSE_CRYPTO_SESSION", 8, CryptoHandlers.CloseSession, needs: Needs.ProtocolFeature,
+            pf: PF.CryptoSession));
         Add(E(R.PostcopyAdvise, "POSTCOPY_ADVISE", 0, PostcopyHandlers.Advise, needs: Needs.ProtocolFeature, pf: PF.Pagefault));
         Add(E(R.PostcopyListen, "POSTCOPY_LISTEN", 0, PostcopyHandlers.Listen, needs: Needs.ProtocolFeature, pf: PF.Pagefault));
         Add(E(R.PostcopyEnd, "POSTCOPY_END", 0, PostcopyHandlers.End, needs: Needs.ProtocolFeature, pf: PF.Pagefault));

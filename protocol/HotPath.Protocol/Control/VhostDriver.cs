@@ -75,7 +75,8 @@ public sealed partial class VhostDriver
     /// <summary>Protocol features this driver can offer: PAGEFAULT only when registered with
     /// <see cref="VhostDriverFlags.PostcopySupport"/> (as DPDK: postcopy is the application's choice).</summary>
     private ulong ImplementedProtocolFeatures => Wire.ProtocolFeatures.Supported |
-        ((Flags & VhostDriverFlags.PostcopySupport) != 0 ? Wire.ProtocolFeatures.Bit(Wire.ProtocolFeatures.Pagefault) : 0);
+        ((Flags & VhostDriverFlags.PostcopySupport) != 0 ? Wire.ProtocolFeatures.Bit(Wire.ProtocolFeatures.Pagefault) : 0) |
+        (CryptoEnabled ? Wire.ProtocolFeatures.Bit(Wire.ProtocolFeatures.CryptoSession) : 0);
 
     /// <summary>rte_vhost_driver_register: a new socket path with its flags.</summary>
     public static VhostDriver Register(string path, VhostDriverFlags flags)
@@ -170,6 +171,35 @@ public sealed partial class VhostDriver
                     ((Flags & VhostDriverFlags.PostcopySupport) == 0 ? " (PAGEFAULT needs the postcopy flag)" : "") +
                     $": {Wire.ProtocolFeatures.Describe(unknown)}");
             _protocolFeatures = features;
+        }
+    }
+
+    /// <summary>A virtio-crypto device (<see cref="EnableCrypto"/>): every connection gets a session table.</summary>
+    public bool CryptoEnabled { get; private set; }
+
+    /// <summary>Most sessions one crypto device may hold open at once.</summary>
+    public int MaxCryptoSessions { get; private set; } = HotPath.Engine.Crypto.CryptoSessionTable.DefaultCapacity;
+
+    /// <summary>
+    /// Serve a virtio-crypto device (DPDK's rte_vhost_crypto_driver_start plus rte_vhost_crypto_create, done once per
+    /// driver instead of per vid in new_device): offers the virtio-crypto feature set and protocol feature
+    /// CRYPTO_SESSION, and gives every connection a <see cref="HotPath.Engine.Crypto.VhostCrypto"/> (reached through
+    /// <c>session.Device.Crypto</c>) from the moment it is accepted, so no session message can find a device without
+    /// one. Only a driver enabled here offers CRYPTO_SESSION; for any other, CREATE/CLOSE_CRYPTO_SESSION are refused as
+    /// not negotiated. Call before <see cref="Start"/>.
+    /// </summary>
+    public void EnableCrypto(int maxSessions = HotPath.Engine.Crypto.CryptoSessionTable.DefaultCapacity)
+    {
+        if (maxSessions < 1 || maxSessions > 65536)
+            throw new VhostException($"max crypto sessions {maxSessions} is outside 1..65536");
+        lock (_lock)
+        {
+            EnsureNotNegotiating("crypto_create");
+            _supportedFeatures = _features = VirtioFeatures.CryptoSupported;
+            BuiltinNet = false;
+            CryptoEnabled = true;
+            MaxCryptoSessions = maxSessions;
+            _protocolFeatures |= Wire.ProtocolFeatures.Bit(Wire.ProtocolFeatures.CryptoSession);
         }
     }
 

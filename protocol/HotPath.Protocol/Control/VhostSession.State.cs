@@ -134,6 +134,7 @@ public sealed unsafe partial class VhostSession
         }
         Device.ResetRings();
         Device.SetInflight(null);   // as DPDK's reset: the region and its fd are released
+        Device.Crypto?.Sessions.CloseAll();   // the guest's sessions die with its driver: none outlives a reset
         ProtocolFeatures = 0;
         Status = 0;
     }

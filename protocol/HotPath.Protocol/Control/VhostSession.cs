@@ -37,6 +37,7 @@ public sealed unsafe partial class VhostSession : IFdHandler, IDisposable
             LinearBuffers = (driver.Flags & VhostDriverFlags.LinearbufSupport) != 0,
             ExternalBuffers = (driver.Flags & VhostDriverFlags.ExtbufSupport) != 0,
             BuiltinNet = driver.BuiltinNet,
+            Crypto = driver.CryptoEnabled ? new HotPath.Engine.Crypto.VhostCrypto(driver.MaxCryptoSessions) : null,
         };
         _drainIotlbMisses = DrainIotlbMisses;
         Device.IotlbMisses.Sink = this;

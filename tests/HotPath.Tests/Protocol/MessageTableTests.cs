@@ -22,8 +22,6 @@ public class MessageTableTests
 
     [Theory]
     [InlineData(23)]
-    [InlineData(26)]
-    [InlineData(27)]
     [InlineData(33)]
     [InlineData(35)]
     [InlineData(41)]
@@ -33,6 +31,20 @@ public class MessageTableTests
         MessageEntry? e = MessageTable.Find((uint)id);
         Assert.NotNull(e);
         Assert.Null(e!.Handler);
+    }
+
+    [Fact]
+    public void Crypto_session_messages_have_fixed_sizes_and_need_crypto_session()
+    {
+        MessageEntry create = MessageTable.Find(26)!, close = MessageTable.Find(27)!;
+        Assert.Equal(CryptoSessionPayload.WireSize, create.PayloadSize);
+        Assert.Equal(8, close.PayloadSize);
+        Assert.All(new[] { create, close }, e =>
+        {
+            Assert.NotNull(e.Handler);
+            Assert.Equal(Needs.ProtocolFeature, e.Needs);
+            Assert.Equal(ProtocolFeatures.CryptoSession, e.ProtocolFeature);
+        });
     }
 
     [Theory]

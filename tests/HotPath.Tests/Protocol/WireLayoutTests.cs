@@ -93,6 +93,63 @@ public unsafe class WireLayoutTests
     }
 
     [Fact]
+    public void Crypto_session_payload_is_qemus_vhost_user_crypto_session()
+    {
+        var p = new CryptoSessionPayload();
+        Assert.Equal(632, sizeof(CryptoSessionPayload));
+        Assert.Equal(8, Off(ref p, ref Unsafe.As<uint, byte>(ref p.OpCode)));
+        Assert.Equal(12, Off(ref p, ref Unsafe.As<uint, byte>(ref p.CipherAlgo)));
+        Assert.Equal(16, Off(ref p, ref Unsafe.As<uint, byte>(ref p.CipherKeyLen)));
+        Assert.Equal(20, Off(ref p, ref Unsafe.As<uint, byte>(ref p.HashAlgo)));
+        Assert.Equal(24, Off(ref p, ref Unsafe.As<uint, byte>(ref p.DigestLen)));
+        Assert.Equal(28, Off(ref p, ref Unsafe.As<uint, byte>(ref p.AuthKeyLen)));
+        Assert.Equal(32, Off(ref p, ref Unsafe.As<uint, byte>(ref p.AadLen)));
+        Assert.Equal(36, Off(ref p, ref p.OpType));
+        Assert.Equal(37, Off(ref p, ref p.Direction));
+        Assert.Equal(38, Off(ref p, ref p.HashMode));
+        Assert.Equal(39, Off(ref p, ref p.ChainOrder));
+        Assert.Equal(40, Off(ref p, ref Unsafe.As<ulong, byte>(ref p.CipherKeyPointer)));
+        Assert.Equal(48, Off(ref p, ref Unsafe.As<ulong, byte>(ref p.AuthKeyPointer)));
+        Assert.Equal(56, Off(ref p, ref p.CipherKey[0]));
+        Assert.Equal(120, Off(ref p, ref p.AuthKey[0]));
+    }
+
+    [Fact]
+    public void Crypto_data_request_is_virtio_crypto_op_data_req()
+    {
+        var r = new HotPath.Engine.Crypto.CryptoDataRequest();
+        Assert.Equal(72, sizeof(HotPath.Engine.Crypto.CryptoDataRequest));
+        Assert.Equal(4, Off(ref r, ref Unsafe.As<uint, byte>(ref r.Algo)));
+        Assert.Equal(8, Off(ref r, ref Unsafe.As<ulong, byte>(ref r.SessionId)));
+        Assert.Equal(16, Off(ref r, ref Unsafe.As<uint, byte>(ref r.Flag)));
+        Assert.Equal(24, Off(ref r, ref Unsafe.As<uint, byte>(ref r.IvLen)));
+        Assert.Equal(28, Off(ref r, ref Unsafe.As<uint, byte>(ref r.SrcDataLen)));
+        Assert.Equal(32, Off(ref r, ref Unsafe.As<uint, byte>(ref r.DstDataLen)));
+        Assert.Equal(36, Off(ref r, ref Unsafe.As<uint, byte>(ref r.CipherStartSrcOffset)));
+        Assert.Equal(40, Off(ref r, ref Unsafe.As<uint, byte>(ref r.LenToCipher)));
+        Assert.Equal(44, Off(ref r, ref Unsafe.As<uint, byte>(ref r.HashStartSrcOffset)));
+        Assert.Equal(48, Off(ref r, ref Unsafe.As<uint, byte>(ref r.LenToHash)));
+        Assert.Equal(52, Off(ref r, ref Unsafe.As<uint, byte>(ref r.AadLen)));
+        Assert.Equal(56, Off(ref r, ref Unsafe.As<uint, byte>(ref r.HashResultLen)));
+        Assert.Equal(64, Off(ref r, ref Unsafe.As<uint, byte>(ref r.OpType)));
+    }
+
+    [Fact]
+    public void Crypto_request_is_hotpath_h_struct_hp_vhost_crypto_request()
+    {
+        var r = new HotPath.Engine.Crypto.CryptoRequest();
+        Assert.Equal(40, sizeof(HotPath.Engine.Crypto.CryptoRequest));
+        Assert.Equal(2, Off(ref r, ref Unsafe.As<ushort, byte>(ref r.Slot)));
+        Assert.Equal(4, Off(ref r, ref r.Status));
+        Assert.Equal(8, Off(ref r, ref Unsafe.As<ulong, byte>(ref r.SessionId)));
+        Assert.Equal(16, Off(ref r, ref Unsafe.As<uint, byte>(ref r.Opcode)));
+        Assert.Equal(20, Off(ref r, ref Unsafe.As<uint, byte>(ref r.OpType)));
+        Assert.Equal(24, Off(ref r, ref Unsafe.As<uint, byte>(ref r.SrcLen)));
+        Assert.Equal(28, Off(ref r, ref Unsafe.As<uint, byte>(ref r.DstLen)));
+        Assert.Equal(32, Off(ref r, ref Unsafe.As<uint, byte>(ref r.HashLen)));
+    }
+
+    [Fact]
     public void Socket_structs_match_linux_x86_64()
     {
         Assert.Equal(110, sizeof(SockAddrUn));

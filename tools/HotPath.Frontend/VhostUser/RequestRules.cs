@@ -20,6 +20,8 @@ public enum ReplyKind
     LogBase,
     /// <summary>An empty payload and one fd: the backend's userfaultfd (POSTCOPY_ADVISE).</summary>
     UserFaultFd,
+    /// <summary>The VhostUserCryptoSession sent, with session_id filled in (CREATE_CRYPTO_SESSION).</summary>
+    CryptoSession,
 }
 
 /// <summary>
@@ -62,6 +64,8 @@ public static class RequestRules
         new(FrontendRequest.IotlbMsg, ReplyKind.None),
         new(FrontendRequest.GetConfig, ReplyKind.Config, ProtocolFeatures.Config),
         new(FrontendRequest.SetConfig, ReplyKind.None, ProtocolFeatures.Config),
+        new(FrontendRequest.CreateCryptoSession, ReplyKind.CryptoSession, ProtocolFeatures.CryptoSession),
+        new(FrontendRequest.CloseCryptoSession, ReplyKind.None, ProtocolFeatures.CryptoSession),
         new(FrontendRequest.PostcopyAdvise, ReplyKind.UserFaultFd, ProtocolFeatures.Pagefault),
         new(FrontendRequest.PostcopyListen, ReplyKind.None, ProtocolFeatures.Pagefault),
         new(FrontendRequest.PostcopyEnd, ReplyKind.None, ProtocolFeatures.Pagefault),
