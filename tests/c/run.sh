@@ -240,6 +240,8 @@ for c in "txonly 0 server" "rxonly 0 server" "io 0 server" "txonly 1 server" "rx
   read -r m packed side <<< "$c"
   run_program "takeover $c" "$here/takeover-virtio-user.sh" "$art" "$work" "$m" "$packed" 3 "$side"
 done
+# The RX side through the async copy path, frames of 1024 B so the built-in engine copies them (threshold 256).
+FWD_EXTRA=--async TP_EXTRA=--txpkts=1024 run_program "takeover io 0 server --async" "$here/takeover-virtio-user.sh" "$art" "$work" io 0 3 server
 echo "== takeover killed at each HOTPATH_TAKEOVER_STALL point"
 for p in new-received new-ready new-committed old-quiesced old-sent old-committed; do
   run_program "takeover-kill $p" "$here/takeover-kill.sh" "$art" "$work" "$p"

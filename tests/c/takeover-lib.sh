@@ -82,14 +82,14 @@ setup_msgs() { count_in "$dir/fwd.$1.log" 'read message \(SET_FEATURES\|SET_MEM_
 # SERVER=1: virtio-user listens (server=1) and hp-fwd --client connects; it then waits for a backend to reconnect
 # after a disconnect. Log testpmd.log. --no-flush-rx: "start" would otherwise drop, uncounted, what a txonly hp-fwd
 # already put in the RX rings.
-start_testpmd() { # FWD_MODE PACKED QUEUES SERVER
+start_testpmd() { # FWD_MODE PACKED QUEUES SERVER   (TP_EXTRA: more testpmd options)
   local vdev="net_virtio_user0,mac=00:01:02:03:04:05,path=$sock,queues=$3,queue_size=1024,packed_vq=$2,mrg_rxbuf=1,in_order=0"
   [ "$4" = 1 ] && vdev="$vdev,server=1"
   rm -f "$dir/fifo"; mkfifo "$dir/fifo"
   exec 3<> "$dir/fifo" # read-write: opening never blocks
   local lcores=${PEER_LCORES:-1,0}
   dpdk-testpmd -l "$lcores" --main-lcore "${lcores%%,*}" --no-pci --file-prefix="tk$$" -m 256 --single-file-segments \
-    --vdev "$vdev" -- -i --nb-cores=1 --rxq="$3" --txq="$3" --txd=1024 --rxd=1024 --forward-mode="$1" --burst=32 --no-flush-rx \
+    --vdev "$vdev" -- -i --nb-cores=1 --rxq="$3" --txq="$3" --txd=1024 --rxd=1024 --forward-mode="$1" --burst=32 --no-flush-rx ${TP_EXTRA:-} \
     < "$dir/fifo" > "$dir/testpmd.log" 2>&1 &
   TP_PID=$!
 }

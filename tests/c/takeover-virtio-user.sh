@@ -21,7 +21,7 @@
 set -uo pipefail
 art=$1 work=$2 tpmode=$3 packed=$4 takeovers=${5:-3} side=${6:-server}
 QUEUES=2
-name=takeover-$tpmode-$([ "$packed" = 1 ] && echo packed || echo split)$([ "$side" = client ] && echo -client)
+name=takeover-$tpmode-$([ "$packed" = 1 ] && echo packed || echo split)$([ "$side" = client ] && echo -client)$([ -n "${FWD_EXTRA:-}" ] && echo -extra)
 dir=$work/$name sock=$work/$name/vhost.sock
 rm -rf "$dir"; mkdir -p "$dir"
 . "$(dirname "$0")/takeover-lib.sh"
@@ -30,6 +30,9 @@ finish() { echo "takeover_virtio_user: $passed passed, $failed failed$summary_ex
 case $tpmode in txonly) fmode=rxonly ;; rxonly) fmode=txonly ;; io) fmode=io ;; *) fail "$name: mode $tpmode"; finish ;; esac
 # The client case serves and takes over on a takeover socket of its own (--takeover-path) instead of SOCKET.takeover.
 fwd_opts=(--mode "$fmode" --queues $QUEUES); [ "$side" = client ] && fwd_opts+=(--client --takeover-path "$dir/handover")
+# FWD_EXTRA: more hp-fwd options for every instance (--async: the takeovers move devices whose RX goes through the
+# async copy path; each old hp-fwd settles its copies before it hands over).
+[ -n "${FWD_EXTRA:-}" ] && fwd_opts+=($FWD_EXTRA)
 
 diag() { # why
   fail "$name: $1"
