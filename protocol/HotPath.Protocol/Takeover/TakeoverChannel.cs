@@ -44,6 +44,8 @@ internal sealed unsafe partial class TakeoverChannel : IDisposable
     private const int MaxFds = 16;
 
     private int _fd;
+    /// <summary>One packet's worth, reused: a packet is parsed into its own small arrays before the next receive.</summary>
+    private readonly byte[] _receiveBuffer = new byte[MaxPacket];
 
     public TakeoverChannel(int fd)
     {
@@ -131,7 +133,7 @@ internal sealed unsafe partial class TakeoverChannel : IDisposable
             if (rc == 0) throw new TakeoverTimeoutException($"no {waitingFor} from pid {PeerPid} within {TimeoutMs} ms");
             throw new TakeoverException($"poll: {LibC.StrError(LibC.Errno)}");
         }
-        byte[] buf = new byte[MaxPacket];
+        byte[] buf = _receiveBuffer;
         int controlBytes = CmsgHdr.Space(MaxFds * sizeof(int));
         byte* control = stackalloc byte[controlBytes];
         nint got;
