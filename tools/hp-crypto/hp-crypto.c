@@ -5,6 +5,7 @@
  *
  *   hp-crypto --socket PATH [--client] [--idle-sleep US] [--json FILE]
  *   SIGINT/SIGTERM: stop; prints "summary requests=... bytes=... errors=..." (and writes it to FILE as JSON).
+ *   SIGUSR1: prints "counts requests=... bytes=... errors=..." so far.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -35,7 +36,7 @@ struct device {
 static struct device g_dev[MAX_DEVICES];
 static struct counters g_total;
 static unsigned g_idle_sleep_us = 100;  /* an idle device is polled every this often instead of spinning */
-static volatile sig_atomic_t g_quit;
+static volatile sig_atomic_t g_quit, g_usr1;
 
 static double now_s(void)
 {
@@ -145,7 +146,13 @@ static void summary(const char *json, double seconds)
 	}
 }
 
-static void on_signal(int sig) { (void)sig; g_quit = 1; }
+static void on_signal(int sig)
+{
+	if (sig == SIGUSR1)
+		g_usr1 = 1;
+	else
+		g_quit = 1;
+}
 
 static int usage(void)
 {
@@ -185,6 +192,7 @@ int main(int argc, char **argv)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
 	if (hp_vhost_driver_register(path, flags) != 0 || hp_vhost_driver_callback_register(path, &ops) != 0 ||
 	    hp_vhost_crypto_driver_start(path) != 0) {
 		fprintf(stderr, "hp-crypto: %s\n", hp_last_error());
@@ -192,6 +200,7 @@ int main(int argc, char **argv)
 	}
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
 	printf("hp-crypto: %s %s\n", flags ? "connecting to" : "serving", path);
 	fflush(stdout);
 
@@ -199,6 +208,12 @@ int main(int argc, char **argv)
 	while (!g_quit) {
 		struct timespec ts = { 0, 50 * 1000 * 1000 };
 		nanosleep(&ts, NULL);
+		if (g_usr1) {
+			g_usr1 = 0;
+			printf("counts requests=%llu bytes=%llu errors=%llu\n", (unsigned long long)atomic_load(&g_total.requests),
+			       (unsigned long long)atomic_load(&g_total.bytes), (unsigned long long)atomic_load(&g_total.errors));
+			fflush(stdout);
+		}
 	}
 	hp_vhost_driver_unregister(path); /* destroy_device stops every polling thread */
 	summary(json, now_s() - t0);
