@@ -69,7 +69,7 @@
 #   crypto    (issue 20) no NIC: a virtio-crypto-pci device on QEMU's cryptodev-vhost-user, served by hp-crypto
 #             (tools/hp-crypto: the library's engine through the C API). The guest's virtio_crypto registers its
 #             skciphers (HPQ-DATA crypto-algs); afalg_kat (a static C program) runs through AF_ALG, bound to the
-#             virtio driver by name: SP 800-38A AES-128/192/256-CBC known answers, 4112/16384/65536-byte buffers
+#             virtio driver by name: SP 800-38A AES-128/192/256-CBC known answers, 4112/16384/32768-byte buffers
 #             across pages, a flood of HPQ_CRYPTO_FLOOD (default 2000) encrypt+decrypt pairs each checked against
 #             its own software AES, then HPQ_CRYPTO_BENCH s (default 2) per size of 64/1024/4096-byte requests
 #             (requests/s, MB/s). hp-crypto's counts from the guest's mark (after the kernel's self-tests) to its
@@ -96,7 +96,7 @@ KVER=${KVER:-$(ls /lib/modules 2>/dev/null | sort -V | tail -1)}
 KERNEL=/boot/vmlinuz-$KVER
 BOOT_TIMEOUT=${HPQ_BOOT_TIMEOUT:-300}
 BUDGET=${HPQ_BUDGET:-900}
-BOOTS=${HPQ_BOOTS:-server client mrg-off event-idx-off packed mq mtu9000 async interrupt takeover takeover-client takeover-kill viommu viommu-lazy migrate-precopy migrate-postcopy migrate-hugepage}
+BOOTS=${HPQ_BOOTS:-server client crypto mrg-off event-idx-off packed mq mtu9000 async interrupt takeover takeover-client takeover-kill viommu viommu-lazy migrate-precopy migrate-postcopy migrate-hugepage}
 MIGRATE_BANDWIDTH=${HPQ_MIGRATE_BANDWIDTH:-8388608}
 MIGRATE_BACKEND=${HPQ_MIGRATE_BACKEND:-hotpath}
 IDLE_SECONDS=${HPQ_IDLE_SECONDS:-20}
@@ -410,6 +410,7 @@ fwd_summary() { grep -a '^summary mode=' "$D/fwd.$1.log" | tail -1; }     # INST
 fwd_queue() { grep -a "^summary q$2 " "$D/fwd.$1.log" | tail -1; }         # INSTANCE QUEUE
 fwd_device() { grep -a '^device vid=' "$D/fwd.$1.log" | tail -1; }         # INSTANCE
 count_in() { grep -ac "$2" "$1" 2> /dev/null || true; }                    # FILE REGEX
+num() { local v; v=$(field "$1" "$2"); echo "${v:-0}"; }                    # LINE KEY: the number, 0 when absent
 
 # The guest's verdict on STEP: prints what it saw; status 0 for PASS.
 guest_verdict() { # STEP
@@ -528,7 +529,7 @@ boot_crypto() {
     pass "$BOOT/boot" "guest booted, ran its plan, powered off in $(cat "$D/seconds") s (hp-crypto CPU s: $(cat "$D"/fwd.1.cpu 2> /dev/null))${RETRIED:+ ($RETRIED)}"
   fi
   sum=$(grep -a '^summary ' "$D/fwd.1.log" | tail -1); mark=$(cat "$D/crypto.mark" 2> /dev/null); tot=$(guest_data crypto-total)
-  num() { local v; v=$(field "$1" "$2"); echo "${v:-0}"; }
+
   r=$(( $(num "$sum" requests) - $(num "$mark" requests) )) b=$(( $(num "$sum" bytes) - $(num "$mark" bytes) ))
   e=$(( $(num "$sum" errors) - $(num "$mark" errors) ))
   if [ -n "$sum" ] && [ -n "$mark" ] && [ -n "$tot" ] && [ "$r" = "$(field "$tot" requests)" ] && [ "$b" = "$(field "$tot" bytes)" ] &&
