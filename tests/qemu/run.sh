@@ -74,6 +74,7 @@
 #             its own software AES, then HPQ_CRYPTO_BENCH s (default 2) per size of 64/1024/4096-byte requests
 #             (requests/s, MB/s). hp-crypto's counts from the guest's mark (after the kernel's self-tests) to its
 #             exit equal the guest's requests and bytes exactly, with no error.
+#             HPQ_CRYPTO_IDLE (default 200) is hp-crypto's --idle-sleep in microseconds (0: it spins).
 # A failed boot keeps its directory (guest console, hp-fwd logs, vhost-user message summary) and prints their tails.
 # vectors=0 on virtio-net-pci: QEMU 7.2 under TCG segfaults at DRIVER_OK with MSI-X and a vhost-user netdev.
 # Builds first (../../build.sh, seconds when nothing changed). Needs qemu-system-x86, linux-image-amd64,
@@ -199,7 +200,7 @@ start_fwd() {
 start_crypto() {
   FWD_N=$((FWD_N + 1))
   local side=""; [ "$MODE" = client ] && side=--client
-  env HOTPATH_LOG=debug "$art/bin/hp-crypto" --socket "$SOCK" $side --idle-sleep 200 --json "$D/fwd.$FWD_N.json" \
+  env HOTPATH_LOG=debug "$art/bin/hp-crypto" --socket "$SOCK" $side --idle-sleep "${HPQ_CRYPTO_IDLE:-200}" --json "$D/fwd.$FWD_N.json" \
     < /dev/null > "$D/fwd.$FWD_N.log" 2>&1 &
   FWD_PID=$!
   echo "$FWD_PID" > "$D/fwd.$FWD_N.pid"
