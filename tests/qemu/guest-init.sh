@@ -261,25 +261,8 @@ crypto_up() {
 	return 1
 }
 
-stty -F /dev/ttyS1 -echo 2>/dev/null
-if [ "$(arg hpq.dev)" = crypto ]; then
-	if crypto_up; then
-		echo "HPQ-BOOTED uptime=$(now) virtio_crypto=$(ls -d /sys/bus/virtio/drivers/virtio_crypto/virtio* | xargs -n1 basename | tr '\n' ' ')"
-		for step in $(echo "$PLAN" | tr ',' ' '); do
-			set -- $(echo "$step" | tr ':' ' ')
-			kind=$1; shift
-			case $kind in
-				crypto) step_crypto "$@" ;;
-				*) echo "HPQ-LOG unknown step $kind" ;;
-			esac
-		done
-		echo "HPQ-DONE uptime=$(now)"
-	else
-		echo "HPQ-LOG virtio_crypto bound no device within 60 s"
-		ls /sys/bus/virtio/devices /sys/bus/pci/devices; dmesg | grep -i virtio | tail -10
-	fi
-elif net_up; then
-	echo "HPQ-BOOTED uptime=$(now) mtu=$(cat /sys/class/net/eth0/mtu) queues=$(ls /sys/class/net/eth0/queues | tr '\n' ' ')"
+# Runs the plan's steps in order.
+run_plan() {
 	for step in $(echo "$PLAN" | tr ',' ' '); do
 		set -- $(echo "$step" | tr ':' ' ')
 		kind=$1; shift
@@ -295,10 +278,25 @@ elif net_up; then
 			hold) step_hold "$@" ;;
 			flood) step_flood "$@" ;;
 			counters) step_counters ;;
+			crypto) step_crypto "$@" ;;
 			*) echo "HPQ-LOG unknown step $kind" ;;
 		esac
 	done
 	echo "HPQ-DONE uptime=$(now)"
+}
+
+stty -F /dev/ttyS1 -echo 2>/dev/null
+if [ "$(arg hpq.dev)" = crypto ]; then
+	if crypto_up; then
+		echo "HPQ-BOOTED uptime=$(now) virtio_crypto=$(ls -d /sys/bus/virtio/drivers/virtio_crypto/virtio* | xargs -n1 basename | tr '\n' ' ')"
+		run_plan
+	else
+		echo "HPQ-LOG virtio_crypto bound no device within 60 s"
+		ls /sys/bus/virtio/devices /sys/bus/pci/devices; dmesg | grep -i virtio | tail -10
+	fi
+elif net_up; then
+	echo "HPQ-BOOTED uptime=$(now) mtu=$(cat /sys/class/net/eth0/mtu) queues=$(ls /sys/class/net/eth0/queues | tr '\n' ' ')"
+	run_plan
 else
 	echo "HPQ-LOG eth0 never appeared: virtio_net did not probe the device"
 	ls /sys/bus/virtio/devices /sys/bus/pci/devices
