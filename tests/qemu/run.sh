@@ -66,6 +66,15 @@
 #   migrate-hugepage
 #             migrate-precopy with the guest on hugetlbfs (memory-backend-file on /dev/hugepages); skipped loudly
 #             when 256 free 2 MiB hugepages are not there
+#   crypto    (issue 20) no NIC: a virtio-crypto-pci device on QEMU's cryptodev-vhost-user, served by hp-crypto
+#             (tools/hp-crypto: the library's engine through the C API). The guest's virtio_crypto registers its
+#             skciphers (HPQ-DATA crypto-algs); afalg_kat (a static C program) runs through AF_ALG, bound to the
+#             virtio driver by name: SP 800-38A AES-128/192/256-CBC known answers, 4112/16384/32768-byte buffers
+#             across pages, a flood of HPQ_CRYPTO_FLOOD (default 2000) encrypt+decrypt pairs each checked against
+#             its own software AES, then HPQ_CRYPTO_BENCH s (default 2) per size of 64/1024/4096-byte requests
+#             (requests/s, MB/s). hp-crypto's counts from the guest's mark (after the kernel's self-tests) to its
+#             exit equal the guest's requests and bytes exactly, with no error.
+#             HPQ_CRYPTO_IDLE (default 200) is hp-crypto's --idle-sleep in microseconds (0: it spins).
 # A failed boot keeps its directory (guest console, hp-fwd logs, vhost-user message summary) and prints their tails.
 # vectors=0 on virtio-net-pci: QEMU 7.2 under TCG segfaults at DRIVER_OK with MSI-X and a vhost-user netdev.
 # Builds first (../../build.sh, seconds when nothing changed). Needs qemu-system-x86, linux-image-amd64,
@@ -88,7 +97,7 @@ KVER=${KVER:-$(ls /lib/modules 2>/dev/null | sort -V | tail -1)}
 KERNEL=/boot/vmlinuz-$KVER
 BOOT_TIMEOUT=${HPQ_BOOT_TIMEOUT:-300}
 BUDGET=${HPQ_BUDGET:-900}
-BOOTS=${HPQ_BOOTS:-server client mrg-off event-idx-off packed mq mtu9000 async interrupt takeover takeover-client takeover-kill viommu viommu-lazy migrate-precopy migrate-postcopy migrate-hugepage}
+BOOTS=${HPQ_BOOTS:-server client crypto mrg-off event-idx-off packed mq mtu9000 async interrupt takeover takeover-client takeover-kill viommu viommu-lazy migrate-precopy migrate-postcopy migrate-hugepage}
 MIGRATE_BANDWIDTH=${HPQ_MIGRATE_BANDWIDTH:-8388608}
 MIGRATE_BACKEND=${HPQ_MIGRATE_BACKEND:-hotpath}
 IDLE_SECONDS=${HPQ_IDLE_SECONDS:-20}
@@ -130,8 +139,9 @@ build_initramfs() {
   cp "$(command -v busybox)" $r/bin/busybox
   gcc -static -O2 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -I"$root/tools/hp-fwd" -o $r/bin/udpflood "$here/udpflood.c" || return 1
   gcc -static -O2 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -o $r/bin/memtouch "$here/memtouch.c" || return 1
+  gcc -static -O2 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -o $r/bin/afalg_kat "$here/afalg_kat.c" || return 1
   : > $r/lib/modules/order
-  for mod in virtio_pci virtio_net; do modprobe -S "$KVER" --show-depends $mod; done |
+  for mod in virtio_pci virtio_net virtio_crypto algif_skcipher; do modprobe -S "$KVER" --show-depends $mod; done |
     awk '$1 == "insmod" { print $2 }' | awk '!seen[$0]++' | while read -r ko; do
       base=$(basename "$ko"); base=${base%.xz}; base=${base%.zst}; base=${base%.gz}
       case "$ko" in
@@ -169,6 +179,8 @@ D="" SOCK="" MODE="" QUEUES=1 FWD_EXTRA="" FWD_N=0 FWD_PID="" RETRIED=""
 # What a boot may change before calling boot (run_boot sets them back): the machine type, devices placed before the
 # NIC, words added to the kernel command line, and the backend's starter with the log line saying it listens.
 VM_MACHINE=pc VM_DEVICES=() VM_APPEND="" FWD_START=start_fwd FWD_LISTENING='server listening'
+# VM_CRYPTO=1: the vhost-user device is a virtio-crypto-pci on cryptodev-vhost-user (no NIC); FWD_START=start_crypto.
+VM_CRYPTO=0
 
 # Starts hp-fwd instance FWD_N+1 (FWD_ENV: more environment, e.g. HOTPATH_TAKEOVER_STALL=...; log fwd.N.log with the library's per-message debug lines, JSON fwd.N.json).
 # --idle-sleep 200: an idle queue is polled every 200 us instead of spinning, so hp-fwd's threads leave the two
@@ -180,6 +192,16 @@ start_fwd() {
   case " $FWD_EXTRA " in *" --rx-mode "*) idle="" ;; esac
   env HOTPATH_LOG=debug $FWD_ENV "$fwd" --socket "$SOCK" $side --mode icmpecho --mac $PEER_MAC --queues $QUEUES \
     --stats-interval 1 $idle --json "$D/fwd.$FWD_N.json" $FWD_EXTRA < /dev/null > "$D/fwd.$FWD_N.log" 2>&1 &
+  FWD_PID=$!
+  echo "$FWD_PID" > "$D/fwd.$FWD_N.pid"
+}
+
+# Starts hp-crypto as start_fwd starts hp-fwd (same globals and log names: stop_fwd stops it).
+start_crypto() {
+  FWD_N=$((FWD_N + 1))
+  local side=""; [ "$MODE" = client ] && side=--client
+  env HOTPATH_LOG=debug "$art/bin/hp-crypto" --socket "$SOCK" $side --idle-sleep "${HPQ_CRYPTO_IDLE:-200}" --json "$D/fwd.$FWD_N.json" \
+    < /dev/null > "$D/fwd.$FWD_N.log" 2>&1 &
   FWD_PID=$!
   echo "$FWD_PID" > "$D/fwd.$FWD_N.pid"
 }
@@ -293,6 +315,13 @@ on_sync() { # TOKEN
         echo "hp-fwd instance $FWD_N saw no new_device within 90 s" >> "$D/host.log"
       ;;
     takeovers) takeover_rounds ;;
+    crypto-mark)
+      # hp-crypto's counts before the guest's own requests (SIGUSR1 prints them).
+      local before; before=$(count_in "$D/fwd.$FWD_N.log" '^counts ')
+      kill -USR1 "$FWD_PID"
+      for _ in $(seq 100); do [ "$(count_in "$D/fwd.$FWD_N.log" '^counts ')" -gt "$before" ] && break; sleep 0.1; done
+      grep -a '^counts ' "$D/fwd.$FWD_N.log" | tail -1 > "$D/crypto.mark"
+      ;;
     kill-old | kill-new) takeover_kill "$1" ;;
     idle)
       # The guest sits in its sync step (link up, nothing to send): hp-fwd's CPU time over the window.
@@ -337,8 +366,12 @@ boot_once() {
     -object memory-backend-memfd,id=mem,size=256M,share=on -numa node,memdev=mem
     -serial stdio -chardev "pipe,id=ctl,path=$D/ctl" -serial chardev:ctl
     "${VM_DEVICES[@]}"
-    -chardev "$chardev" -netdev "vhost-user,id=n0,chardev=c0,queues=$QUEUES"
-    -device "virtio-net-pci,netdev=n0,mac=$GUEST_MAC,romfile=,vectors=0$dev_extra")
+    -chardev "$chardev")
+  if [ "$VM_CRYPTO" = 1 ]; then
+    qemu+=(-object cryptodev-vhost-user,id=cryptodev0,chardev=c0 -device "virtio-crypto-pci,id=crypto0,cryptodev=cryptodev0,romfile=,vectors=0$dev_extra")
+  else
+    qemu+=(-netdev "vhost-user,id=n0,chardev=c0,queues=$QUEUES" -device "virtio-net-pci,netdev=n0,mac=$GUEST_MAC,romfile=,vectors=0$dev_extra")
+  fi
   echo "${qemu[*]}" > "$D/qemu.cmd"
   : > "$D/console.log"
   if [ "$MODE" = server ]; then
@@ -349,7 +382,7 @@ boot_once() {
   qpid=$!
   if [ "$MODE" = client ]; then
     for _ in $(seq 300); do [ -S "$SOCK" ] && break; sleep 0.1; done
-    start_fwd
+    $FWD_START
   fi
   echo "QEMU started after $((SECONDS - t0)) s" >> "$D/host.log"
   while kill -0 $qpid 2> /dev/null; do
@@ -378,6 +411,7 @@ fwd_summary() { grep -a '^summary mode=' "$D/fwd.$1.log" | tail -1; }     # INST
 fwd_queue() { grep -a "^summary q$2 " "$D/fwd.$1.log" | tail -1; }         # INSTANCE QUEUE
 fwd_device() { grep -a '^device vid=' "$D/fwd.$1.log" | tail -1; }         # INSTANCE
 count_in() { grep -ac "$2" "$1" 2> /dev/null || true; }                    # FILE REGEX
+num() { local v; v=$(field "$1" "$2"); echo "${v:-0}"; }                    # LINE KEY: the number, 0 when absent
 
 # The guest's verdict on STEP: prints what it saw; status 0 for PASS.
 guest_verdict() { # STEP
@@ -437,7 +471,7 @@ diagnose() {
 
 run_boot() { # NAME: boots it with its plan and checks it
   BOOT=$1 boot_failed=0
-  VM_MACHINE=pc VM_DEVICES=() VM_APPEND="" FWD_START=start_fwd FWD_LISTENING='server listening' TP_IOMMU=0 POSTCOPY=0 FWD_ENV=""
+  VM_MACHINE=pc VM_DEVICES=() VM_APPEND="" FWD_START=start_fwd FWD_LISTENING='server listening' TP_IOMMU=0 POSTCOPY=0 FWD_ENV="" VM_CRYPTO=0
   if [ $((SECONDS - t_suite)) -ge "$BUDGET" ]; then fail "$BOOT/boot" "not started: the suite's $BUDGET s budget is spent"; return; fi
   echo "== boot $BOOT"
   "boot_$BOOT"
@@ -477,6 +511,34 @@ boot_server() {
   check_accounting flood-64 flood-1514
   grep -a '^stats ' "$D/fwd.1.log" | awk '$5 + 0 > 0 { print $5 * 1000 }' | sort -n > "$D/rates"
   echo "      hp-fwd per-second receive rates during the floods (kpps): $(tr '\n' ' ' < "$D/rates")"
+}
+
+# hp-crypto's counts after the guest's mark equal what afalg_kat sent: requests and bytes, and no error.
+boot_crypto() {
+  VM_CRYPTO=1 VM_APPEND="hpq.dev=crypto" FWD_START=start_crypto FWD_LISTENING='^hp-crypto: serving'
+  boot crypto server 1 1 "" "crypto:${HPQ_CRYPTO_FLOOD:-2000}:${HPQ_CRYPTO_BENCH:-2}"
+  local algs sum mark tot s r b e
+  algs=$(guest_data crypto-algs); echo "      guest's virtio_crypto algorithms (name=driver,type,selftest): ${algs#HPQ-DATA crypto-algs }"
+  report_guest crypto-kat; report_guest crypto-multipage; report_guest crypto-flood
+  for s in 64 1024 4096; do
+    b=$(guest_data crypto-bench-$s); echo "      $s B: $(field "$b" rps) requests/s, $(field "$b" mbytes_per_s) MB/s"
+  done
+  # The boot as a whole (check_boot's first half: hp-crypto has no device line of hp-fwd's kind).
+  if [ "$(cat "$D/qemu.rc")" != 0 ] || ! grep -qa '^HPQ-DONE' "$D/console.txt"; then
+    fail "$BOOT/boot" "QEMU exited $(cat "$D/qemu.rc"); $(grep -qa '^HPQ-DONE' "$D/console.txt" && echo "plan finished" || echo "the guest did not finish its plan")"
+  else
+    pass "$BOOT/boot" "guest booted, ran its plan, powered off in $(cat "$D/seconds") s (hp-crypto CPU s: $(cat "$D"/fwd.1.cpu 2> /dev/null))${RETRIED:+ ($RETRIED)}"
+  fi
+  sum=$(grep -a '^summary ' "$D/fwd.1.log" | tail -1); mark=$(cat "$D/crypto.mark" 2> /dev/null); tot=$(guest_data crypto-total)
+
+  r=$(( $(num "$sum" requests) - $(num "$mark" requests) )) b=$(( $(num "$sum" bytes) - $(num "$mark" bytes) ))
+  e=$(( $(num "$sum" errors) - $(num "$mark" errors) ))
+  if [ -n "$sum" ] && [ -n "$mark" ] && [ -n "$tot" ] && [ "$r" = "$(field "$tot" requests)" ] && [ "$b" = "$(field "$tot" bytes)" ] &&
+     [ "$e" = 0 ] && [ "$(cat "$D/fwd.1.rc")" = 0 ]; then
+    pass "$BOOT/counts" "hp-crypto served exactly the guest's $r requests ($b bytes) with no error (before the mark: $(field "$mark" requests) from the kernel's self-tests); $(grep -a '^device vid=' "$D/fwd.1.log" | head -1)"
+  else
+    fail "$BOOT/counts" "hp-crypto after the mark: requests=$r bytes=$b errors=$e exit=$(cat "$D/fwd.1.rc" 2> /dev/null); guest: ${tot:-no crypto-total}; mark: ${mark:-none}; summary: ${sum:-none}"
+  fi
 }
 
 boot_client() {

@@ -200,6 +200,9 @@ public sealed partial class VhostDriver
             CryptoEnabled = true;
             MaxCryptoSessions = maxSessions;
             _protocolFeatures |= Wire.ProtocolFeatures.Bit(Wire.ProtocolFeatures.CryptoSession);
+            // Not STATUS: QEMU's cryptodev-vhost-user (7.2) negotiates it but never sends DRIVER_OK (its vhost_dev has
+            // no vq_index_end, so vhost_user_dev_start never sees "the last queue"), and the device would never start.
+            _protocolFeatures &= ~Wire.ProtocolFeatures.Bit(Wire.ProtocolFeatures.Status);
         }
     }
 

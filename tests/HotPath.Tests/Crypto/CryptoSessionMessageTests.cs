@@ -61,6 +61,28 @@ public sealed class CryptoSessionMessageTests
         Assert.Equal(4, b.Crypto.Sessions.Count);
     }
 
+    [Fact]
+    public void QEMU_7_2_sessions_without_op_code_are_read_in_their_own_layout()
+    {
+        // QEMU 7.1-8.0 (Debian 12's 7.2 among them) send CryptoDevBackendSymSessionInfo without op_code: the same 632
+        // bytes with the fields 4 bytes earlier. Read in DPDK's layout this CBC session would claim cipher 32 (its key length), no key.
+        using var b = new CryptoBackend("crypto-sess-72");
+        CryptoSessionPayload cbc = WithoutOpCode(Cipher(AesCbc, Key32, Decrypt));
+        Assert.False(cbc.HasOpCode);
+        Assert.Equal(32u, cbc.CipherAlgo); // DPDK's reading finds the key length where the algorithm was
+        long id = b.Frontend.CreateCryptoSession(cbc);
+        long chain = b.Frontend.CreateCryptoSession(WithoutOpCode(Chain(AesCtr, Key16, CipherThenHash, HmacSha256, AuthKey, 32)));
+        Assert.True(id > 0 && chain > 0, $"{id} {chain}");
+        CryptoSession s = b.Crypto.Sessions.Find((ulong)id)!, c = b.Crypto.Sessions.Find((ulong)chain)!;
+        Assert.False(s.Chained);
+        Assert.False(s.Encrypt);
+        Assert.True(c.Chained);
+        Assert.True(c.Encrypt);
+        Assert.Equal(32u, c.DigestLen);
+        // Its key length is checked in this layout too: 17 bytes is refused.
+        Assert.Equal(-1, b.Frontend.CreateCryptoSession(WithoutOpCode(Cipher(AesCbc, Key32, Encrypt, keyLen: 17))));
+    }
+
     public static TheoryData<string, CryptoSessionPayload, CryptoSessionError> Hostile()
     {
         CryptoSessionPayload Op(byte opType) { CryptoSessionPayload p = Cipher(AesCbc, Key16, Encrypt); p.OpType = opType; return p; }

@@ -19,18 +19,19 @@ internal static unsafe class CryptoHandlers
     {
         // The payload is in the reader's own buffer (not guest memory): copied once into a local all the same.
         CryptoSessionPayload p = m.PayloadAs<CryptoSessionPayload>();
+        bool op = p.HasOpCode; // DPDK's and QEMU <= 7.0's layout, else QEMU 7.1-8.0's (see CryptoSessionPayload)
         var request = new CryptoSessionRequest
         {
-            OpType = p.OpType,
-            CipherAlgo = p.CipherAlgo,
-            CipherKeyLen = p.CipherKeyLen,
-            HashAlgo = p.HashAlgo,
-            DigestLen = p.DigestLen,
-            AuthKeyLen = p.AuthKeyLen,
-            AadLen = p.AadLen,
-            Direction = p.Direction,
-            HashMode = p.HashMode,
-            ChainOrder = p.ChainOrder,
+            OpType = op ? p.OpType : p.SymOpType,
+            CipherAlgo = op ? p.CipherAlgo : p.SymCipherAlgo,
+            CipherKeyLen = op ? p.CipherKeyLen : p.SymCipherKeyLen,
+            HashAlgo = op ? p.HashAlgo : p.SymHashAlgo,
+            DigestLen = op ? p.DigestLen : p.SymDigestLen,
+            AuthKeyLen = op ? p.AuthKeyLen : p.SymAuthKeyLen,
+            AadLen = op ? p.AadLen : p.SymAadLen,
+            Direction = op ? p.Direction : p.SymDirection,
+            HashMode = op ? p.HashMode : p.SymHashMode,
+            ChainOrder = op ? p.ChainOrder : p.SymChainOrder,
             // SAFETY: fixed buffers of a local struct, spans of exactly their sizes.
             CipherKeyBuffer = new ReadOnlySpan<byte>(p.CipherKey, CryptoSessionPayload.CipherKeyBufferSize),
             AuthKeyBuffer = new ReadOnlySpan<byte>(p.AuthKey, CryptoSessionPayload.AuthKeyBufferSize),
@@ -46,14 +47,15 @@ internal static unsafe class CryptoHandlers
         if (e == CryptoSessionError.None)
         {
             p.SessionId = (long)id;
-            s.Log(LogLevel.Debug, $"crypto session {id} created ({crypto.Sessions.Count} open)");
+            s.Log(LogLevel.Debug, $"crypto session {id} created ({crypto.Sessions.Count} open, layout {(op ? "with" : "without")} op_code)");
         }
         else
         {
             p.SessionId = -1;
             ControlCounters.CountRefused(ControlError.BadCryptoSession);
-            s.Log(LogLevel.Warning, $"CREATE_CRYPTO_SESSION refused: {e.Describe()} (op_type {p.OpType}, cipher {p.CipherAlgo}, " +
-                $"key {p.CipherKeyLen} B, mac {p.HashAlgo}, auth key {p.AuthKeyLen} B, digest {p.DigestLen} B)");
+            s.Log(LogLevel.Warning, $"CREATE_CRYPTO_SESSION refused: {e.Describe()} (layout {(op ? "with" : "without")} op_code, " +
+                $"op_type {request.OpType}, cipher {request.CipherAlgo}, key {request.CipherKeyLen} B, mac {request.HashAlgo}, " +
+                $"auth key {request.AuthKeyLen} B, digest {request.DigestLen} B)");
         }
         return s.ReplyStruct(p);
     }

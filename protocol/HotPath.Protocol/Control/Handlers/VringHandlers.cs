@@ -138,8 +138,11 @@ internal static class VringHandlers
             {
                 case VringFd.Kick:
                     VhostSession.CloseFd(v.SetKickFd(fd, held));
-                    // Without VHOST_USER_F_PROTOCOL_FEATURES rings start enabled (vhost-user spec, DPDK).
-                    if (!VirtioFeatures.Has(s.Device.Features, VirtioFeatures.ProtocolFeatures)) v.SetEnabled(true, held);
+                    // Without VHOST_USER_F_PROTOCOL_FEATURES rings start enabled (vhost-user spec, DPDK). A crypto
+                    // device's ring too: QEMU's cryptodev-vhost-user starts its data queue with
+                    // vhost_dev_start(..., vrings=false) and never sends SET_VRING_ENABLE (QEMU 7.2 and later).
+                    if (!VirtioFeatures.Has(s.Device.Features, VirtioFeatures.ProtocolFeatures) || s.Device.Crypto != null)
+                        v.SetEnabled(true, held);
                     // The ring starts: inflight tracking begins (or resumes from what a previous backend left).
                     if (s.Device.Inflight != null) inflight = s.Device.StartInflightLocked(v, held);
                     break;
