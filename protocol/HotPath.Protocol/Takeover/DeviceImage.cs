@@ -23,7 +23,9 @@ internal static unsafe class DeviceImage
 {
     /// <summary>Why a device cannot move now, or null.</summary>
     public static string? Blocker(VhostSession s) =>
-        s.PostcopyFd != null ? "postcopy live migration in progress" : null;
+        s.PostcopyFd != null ? "postcopy live migration in progress"
+        : s.Device.Crypto != null ? "a crypto device (its sessions and keys do not move yet)"
+        : null;
 
     /// <summary>The image of a session whose device is stopped (no burst runs: destroy_device has returned).</summary>
     public static List<ImageRecord> Capture(VhostSession s)

@@ -157,6 +157,36 @@ public sealed unsafe class TakeoverHostileTests
         finally { old.Unregister(); }
     }
 
+    /// <summary>A crypto device's sessions and keys do not move yet: the takeover is refused, the device stays.</summary>
+    [Fact]
+    public void A_crypto_device_is_not_handed_over_and_stays_served()
+    {
+        string path = DpdkBackend.NewSocketPath("takeover-crypto");
+        string takeoverPath = path + ".takeover";
+        var old = VhostDriver.Register(path, VhostDriverFlags.TakeoverAllow);
+        old.SetTakeoverPath(takeoverPath);
+        old.EnableCrypto(16);
+        old.Start();
+        try
+        {
+            using var fe = VhostUserFrontend.Connect(path, TimeSpan.FromSeconds(5));
+            fe.SetOwner();
+            Assert.True(SpinWait.SpinUntil(() => old.Sessions.Count == 1, TimeSpan.FromSeconds(5)));
+            var next = VhostDriver.Register(DpdkBackend.NewSocketPath("takeover-crypto-next"), VhostDriverFlags.Takeover);
+            next.SetTakeoverPath(takeoverPath);
+            next.EnableCrypto(16);
+            try
+            {
+                var e = Assert.ThrowsAny<Exception>(() => next.Start());
+                Assert.Contains("a crypto device", e.Message);
+            }
+            finally { next.Unregister(); }
+            Assert.Single(old.Sessions);
+            Assert.NotEqual(0UL, fe.GetFeatures());   // the old backend still answers
+        }
+        finally { old.Unregister(); }
+    }
+
     public static TheoryData<string, string> OldSideCases => new()
     {
         { "begin-too-short", "Begin packet too short" },
