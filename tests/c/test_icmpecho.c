@@ -248,7 +248,9 @@ static void m_icmp_short(uint8_t *f, size_t *len) { wr16(f + 16, 27); fix_ip_csu
 static void m_runt(uint8_t *f, size_t *len) { (void)f; *len = 13; }
 static void m_mf(uint8_t *f, size_t *len) { (void)len; wr16(f + 20, 0x2000); fix_ip_csum(f); }
 static void m_offset(uint8_t *f, size_t *len) { (void)len; wr16(f + 20, 0x0001); fix_ip_csum(f); }
-static void m_udp(uint8_t *f, size_t *len) { (void)len; f[23] = 17; wr16(f + 36, 7); fix_ip_csum(f); }
+static void m_udp(uint8_t *f, size_t *len) { (void)len; f[23] = 17; wr16(f + 36, 8); fix_ip_csum(f); }
+static void m_udp7_mcast_src(uint8_t *f, size_t *len) { (void)len; f[23] = 17; wr16(f + 36, 7); f[6] |= 1; fix_ip_csum(f); }
+static void m_udp7_frag(uint8_t *f, size_t *len) { (void)len; f[23] = 17; wr16(f + 36, 7); wr16(f + 20, 0x2000); fix_ip_csum(f); }
 static void m_udp9(uint8_t *f, size_t *len) { (void)len; f[23] = 17; wr16(f + 36, 9); fix_ip_csum(f); }
 static void m_udp9_frag(uint8_t *f, size_t *len) { (void)len; f[23] = 17; wr16(f + 36, 9); wr16(f + 20, 0x2000); fix_ip_csum(f); }
 static void m_type13(uint8_t *f, size_t *len) { (void)len; f[34] = 13; }
@@ -275,7 +277,9 @@ static void test_variants(void)
 		{ "13-byte runt", ECHO_MALFORMED, m_runt },
 		{ "first fragment (MF)", ECHO_IGNORED, m_mf },
 		{ "later fragment (offset)", ECHO_IGNORED, m_offset },
-		{ "UDP to port 7", ECHO_IGNORED, m_udp },
+		{ "UDP to port 8", ECHO_IGNORED, m_udp },
+		{ "UDP to the echo port from a multicast MAC", ECHO_IGNORED, m_udp7_mcast_src },
+		{ "UDP to the echo port, first fragment", ECHO_IGNORED, m_udp7_frag },
 		{ "UDP to the discard port", ECHO_DISCARDED, m_udp9 },
 		{ "UDP to the discard port, first fragment", ECHO_IGNORED, m_udp9_frag },
 		{ "ICMP timestamp request", ECHO_IGNORED, m_type13 },
@@ -300,6 +304,24 @@ static void test_variants(void)
 		      echo_verdict_name(variants[i].want));
 		CHECK(memcmp(f, req, len) == 0, "%s: frame unchanged", variants[i].name);
 	}
+}
+
+/* UDP to the echo port comes back with the MACs swapped and every other byte as it was. */
+static void test_udp_reflect(void)
+{
+	uint8_t req[2048], f[2048];
+	struct hp_mbuf m;
+	size_t len = build_echo(req, 1000, 0);
+	enum echo_verdict got;
+	req[23] = 17;
+	wr16(req + 36, 7);
+	fix_ip_csum(req);
+	memcpy(f, req, len);
+	one_segment(&m, f, len);
+	got = icmpecho_reply(&m, RESPONDER_MAC);
+	CHECK(got == ECHO_UDP_REFLECTED, "UDP to port 7: %s, expected udp_reflected", echo_verdict_name(got));
+	CHECK(memcmp(f, req + 6, 6) == 0 && memcmp(f + 6, req, 6) == 0, "reflected frame: MACs swapped");
+	CHECK(memcmp(f + 12, req + 12, len - 12) == 0, "reflected frame: bytes after the MACs unchanged");
 }
 
 /* A page of frame space followed by a PROT_NONE page: a frame placed to end at the boundary faults on any access
@@ -442,6 +464,7 @@ int main(void)
 	test_echo_chained();
 	test_arp();
 	test_variants();
+	test_udp_reflect();
 	test_truncation();
 	test_random();
 	return check_summary("test_icmpecho");

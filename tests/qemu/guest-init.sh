@@ -28,6 +28,10 @@
 #                             request was answered and eth0's carrier never changed (HPQ-DATA: pings, flood_sent,
 #                             carrier_changes before and after)
 #   flood:NAME:SECS:LEN       udpflood LEN-byte UDP frames for SECS seconds (AF_PACKET, qdisc bypass)
+#   echoflood:NAME:SECS:LEN:PPS  udpflood LEN-byte frames to UDP port 7 at PPS frames/s for SECS seconds: hp-fwd
+#                             icmpecho reflects each back (MACs swapped), so it is a flood INTO the guest; then one
+#                             ping as a barrier (HPQ-DATA: sent, received = reflections eth0 counted; the guest's
+#                             ring may overflow, hp-fwd counts those as tx_dropped)
 #   counters                  eth0 counters as HPQ-DATA counters
 #   crypto:FLOOD:SECS         (hpq.dev=crypto: a virtio-crypto device instead of eth0) the skciphers virtio_crypto
 #                             registered (/proc/crypto, as HPQ-DATA crypto-algs), once their self-tests passed
@@ -230,6 +234,23 @@ step_flood() { # NAME SECS LEN
 	esac
 }
 
+step_echoflood() { # NAME SECS LEN PPS
+	local out rx0 rx sent barrier
+	rx0=$(cat /sys/class/net/eth0/statistics/rx_packets)
+	out=$(/bin/udpflood eth0 $PEER_MAC $SELF $PEER $2 $3 $4 7 2>&1)
+	sent=$(echo "$out" | sed -n 's/^udpflood sent=\([0-9]*\).*/\1/p')
+	# A barrier, not a wait: hp-fwd answers in ring order, so once this echo's reply is here every reflection
+	# before it has been enqueued (or dropped and counted by hp-fwd).
+	barrier=$(ping -c 1 -W 10 $PEER 2>&1 | sed -n 's/.* \([0-9]*\) packets received.*/\1/p')
+	rx=$(( $(cat /sys/class/net/eth0/statistics/rx_packets) - rx0 - 1 ))
+	echo "HPQ-DATA $1 $out received=$rx"
+	if [ -n "$sent" ] && [ "$sent" -gt 0 ] && [ "$barrier" = 1 ]; then
+		result $1 PASS "$sent frames sent to the echo port, $rx reflections received ($(echo "$out" | sed 's/^udpflood //'))"
+	else
+		result $1 FAIL "udpflood: $out; barrier echo answered: ${barrier:-no}; eth0 received $rx frames"
+	fi
+}
+
 # The virtio_crypto skciphers in /proc/crypto as "name=driver,selftest ..." (name, driver and selftest of each).
 virtio_algs() {
 	awk '/^name/ { n = $3 } /^driver/ { d = $3 } /^selftest/ { t = $3 } /^type/ { ty = $3 }
@@ -277,6 +298,7 @@ run_plan() {
 			migrate) step_migrate "$@" ;;
 			hold) step_hold "$@" ;;
 			flood) step_flood "$@" ;;
+			echoflood) step_echoflood "$@" ;;
 			counters) step_counters ;;
 			crypto) step_crypto "$@" ;;
 			*) echo "HPQ-LOG unknown step $kind" ;;

@@ -18,7 +18,10 @@
 #   mtu9000   host_mtu=9000: NET_MTU negotiated (hp-fwd prints hp_vhost_get_mtu = 9000), the guest's eth0 comes up
 #             at MTU 9000, 8972-byte payloads (9014-byte frames) answered
 #   async     hp-fwd --async (issue 19: replies through hp_vhost_submit_enqueue_burst, the built-in copy engine
-#             copying what is over 256 bytes), host_mtu=9000: ping 100/100, 1472 and 8972-byte payloads answered, floods of
+#             copying what is over 256 bytes), host_mtu=9000: ping 100/100, 1472 and 8972-byte payloads answered;
+#             floods INTO the guest through the async path (echoflood: 1514 and 8000-byte frames to UDP port 7 that
+#             hp-fwd reflects, HPQ_ECHO_PPS frames/s, default 0 = as fast as the guest sends: every frame reflected,
+#             enqueued or counted dropped, each reflection the guest counted was one hp-fwd enqueued); floods of
 #             64 and 1514-byte frames with the same exact accounting (every reply reached the guest)
 #   interrupt hp-fwd --rx-mode interrupt (issue 14): the guest idles (link up, nothing sent) for HPQ_IDLE_SECONDS
 #             (default 20) while hp-fwd's CPU time (utime+stime) grows by under 1% of the wall time; then ping
@@ -504,6 +507,24 @@ check_accounting() { # FLOOD_STEP...
   fi
 }
 
+# A flood INTO the guest (echoflood steps: hp-fwd reflects UDP to port 7): every frame the guest sent reached hp-fwd
+# and was reflected (udp_reflected = sent), every frame hp-fwd answered was enqueued or counted dropped (the guest's
+# ring full), and each step's reflections the guest counted equal what hp-fwd enqueued for it less nothing:
+# check_accounting's reply check says every frame enqueued reached the guest's driver.
+check_reflected() { # ECHOFLOOD_STEP...
+  local s step d sent=0 got=0 n refl drop want
+  s=$(fwd_summary 1)
+  for step in "$@"; do d=$(guest_data $step); sent=$((sent + $(num "$d" sent))); got=$((got + $(num "$d" received))); done
+  refl=$(field "$s" udp_reflected); drop=$(num "$s" tx_dropped)
+  want=$(( $(num "$s" udp_reflected) + $(num "$s" echo_replies) + $(num "$s" arp_replies) ))
+  if [ "$sent" -gt 0 ] && [ "${refl:-x}" = "$sent" ] && [ $(( $(num "$s" tx_packets) + drop )) = "$want" ] &&
+     [ "$got" -ge $((sent - drop)) ] && [ "$got" -le "$sent" ]; then
+    pass "$BOOT/reflect-accounting" "hp-fwd reflected all $sent frames the guest sent to the echo port; $got came back through the async enqueue, $drop dropped on a full guest ring (tx_packets + tx_dropped = reflected + echo and ARP replies)"
+  else
+    fail "$BOOT/reflect-accounting" "the guest sent $sent frames to the echo port and got $got back; hp-fwd reflected ${refl:-?}, tx_packets $(field "$s" tx_packets) + tx_dropped $drop (want $want)"
+  fi
+}
+
 boot_server() {
   boot server server 1 1 "" "ping:ping-100:100:56,arp:arp,ping:ping-1472:20:1472,flood:flood-64:4:64,flood:flood-1514:4:1514,counters"
   report_guest ping-100; report_guest arp; report_guest ping-1472
@@ -600,10 +621,12 @@ boot_mq() {
 }
 
 boot_async() {
-  boot async server 1 1 ",host_mtu=9000" "mtu:mtu-9000:9000,ping:ping-100:100:56,ping:ping-1472:20:1472,ping:ping-8972:20:8972,flood:flood-64:2:64,flood:flood-1514:2:1514,counters" --async
+  boot async server 1 1 ",host_mtu=9000" "mtu:mtu-9000:9000,ping:ping-100:100:56,ping:ping-1472:20:1472,ping:ping-8972:20:8972,echoflood:echo-1514:3:1514:${HPQ_ECHO_PPS:-0},echoflood:echo-8000:2:8000:${HPQ_ECHO_PPS:-0},flood:flood-64:2:64,flood:flood-1514:2:1514,counters" --async
   report_guest mtu-9000; report_guest ping-100; report_guest ping-1472; report_guest ping-8972
+  report_guest echo-1514; report_guest echo-8000
   check_boot mtu=9000 packed=0 mrg_rxbuf=1
   check_accounting flood-64 flood-1514
+  check_reflected echo-1514 echo-8000
   local eng; eng=$(grep -a '^summary async ' "$D/fwd.1.log")
   [ "$(field "$eng" copy_engine_packets)" -gt 0 ] 2> /dev/null &&
     pass "$BOOT/copy-engine" "the built-in engine copied the large replies: $eng" || fail "$BOOT/copy-engine" "no engine copy: ${eng:-no summary line}"

@@ -5,9 +5,10 @@
  * send fails (ENOBUFS while the ring is full, then it yields and retries), so the count it prints is exactly the
  * number of frames the guest driver handed to the device, which the backend's count must equal.
  *
- * usage: udpflood IFACE DST_MAC SRC_IP DST_IP SECONDS FRAME_LEN [MAX_PPS]
- *   SECONDS 0: until SIGINT or SIGTERM (at most 600 s); MAX_PPS: at most that many frames per second (default: as
- *   fast as the ring takes them), so a flood can run beside a live migration without starving it.
+ * usage: udpflood IFACE DST_MAC SRC_IP DST_IP SECONDS FRAME_LEN [MAX_PPS [DST_PORT]]
+ *   SECONDS 0: until SIGINT or SIGTERM (at most 600 s); MAX_PPS: at most that many frames per second (default 0: as
+ *   fast as the ring takes them), so a flood can run beside a live migration without starving it; DST_PORT: the
+ *   UDP destination port (default 9, discard: hp-fwd counts the frames; 7, echo: hp-fwd reflects them back).
  * prints: udpflood sent=N bytes=B seconds=S busy=K pps=P mbps=M   (bytes: Ethernet frames without FCS)
  */
 #include <arpa/inet.h>
@@ -67,21 +68,25 @@ int main(int argc, char **argv)
 	uint8_t dmac[6];
 	uint8_t *ip = frame + 14, *udp = ip + 20;
 	unsigned long long sent = 0, busy = 0;
-	double secs, len_d, t0, t1, max_pps = 0;
+	double secs, len_d, t0, t1, max_pps = 0, port_d = 9;
 	size_t len;
 	int fd, one = 1;
 
-	if ((argc != 7 && argc != 8) || parse_mac(argv[2], dmac) != 0 || inet_pton(AF_INET, argv[3], &src) != 1 ||
+	if (argc < 7 || argc > 9 || parse_mac(argv[2], dmac) != 0 || inet_pton(AF_INET, argv[3], &src) != 1 ||
 	    inet_pton(AF_INET, argv[4], &dst) != 1) {
-		fprintf(stderr, "usage: udpflood IFACE DST_MAC SRC_IP DST_IP SECONDS FRAME_LEN [MAX_PPS]\n");
+		fprintf(stderr, "usage: udpflood IFACE DST_MAC SRC_IP DST_IP SECONDS FRAME_LEN [MAX_PPS [DST_PORT]]\n");
 		return 2;
 	}
 	secs = atof(argv[5]);
 	len_d = atof(argv[6]);
-	if (argc == 8)
+	if (argc >= 8)
 		max_pps = atof(argv[7]);
-	if (!(secs >= 0 && secs <= 600) || !(len_d >= 60 && len_d <= MAX_FRAME) || !(max_pps >= 0)) {
-		fprintf(stderr, "udpflood: SECONDS in [0, 600], FRAME_LEN in [60, %d], MAX_PPS >= 0\n", MAX_FRAME);
+	if (argc == 9)
+		port_d = atof(argv[8]);
+	if (!(secs >= 0 && secs <= 600) || !(len_d >= 60 && len_d <= MAX_FRAME) || !(max_pps >= 0) ||
+	    !(port_d >= 1 && port_d <= 65535)) {
+		fprintf(stderr, "udpflood: SECONDS in [0, 600], FRAME_LEN in [60, %d], MAX_PPS >= 0, DST_PORT in [1, 65535]\n",
+			MAX_FRAME);
 		return 2;
 	}
 	if (secs == 0) {
@@ -125,7 +130,7 @@ int main(int argc, char **argv)
 	memcpy(ip + 16, &dst, 4);
 	wr16(ip + 10, inet_checksum(ip, 20));
 	wr16(udp, 9);
-	wr16(udp + 2, 9);
+	wr16(udp + 2, (uint16_t)port_d);
 	wr16(udp + 4, (uint16_t)(len - 34));
 	for (size_t i = 42; i < len; i++)
 		frame[i] = (uint8_t)i;

@@ -194,7 +194,8 @@ static void run_io(struct worker *w, struct hp_mbuf **pkts, int macswap)
 }
 
 /*
- * icmpecho: dequeue guest TX, rewrite ARP and ICMP echo requests into their replies in place (icmpecho.c), enqueue
+ * icmpecho: dequeue guest TX, rewrite ARP and ICMP echo requests into their replies in place and reflect UDP to
+ * port 7 (icmpecho.c), enqueue
  * the replies to the guest RX queue of the same pair, count every frame by verdict, free them all.
  */
 static void run_icmpecho(struct worker *w, struct hp_mbuf **pkts)
@@ -213,7 +214,7 @@ static void run_icmpecho(struct worker *w, struct hp_mbuf **pkts)
 		for (uint16_t i = 0; i < n; i++) {
 			enum echo_verdict v = icmpecho_reply(pkts[i], g_opt.mac);
 			verdicts[v]++;
-			if (v == ECHO_ICMP_REPLY || v == ECHO_ARP_REPLY)
+			if (v == ECHO_ICMP_REPLY || v == ECHO_ARP_REPLY || v == ECHO_UDP_REFLECTED)
 				replies[nr++] = pkts[i];
 		}
 		for (int v = 0; v < ECHO_VERDICTS; v++)

@@ -33,6 +33,7 @@
 
 #define UDP_HLEN 8
 #define UDP_DPORT 2
+#define UDP_PORT_ECHO 7
 #define UDP_PORT_DISCARD 9
 
 #define ICMP_HLEN 8 /* type code checksum identifier sequence */
@@ -143,9 +144,15 @@ static enum echo_verdict icmp_reply(struct hp_mbuf *m, uint8_t *e, uint32_t len,
 		return ECHO_MALFORMED;
 	if ((rd16(ip + IP_FRAG) & 0x3FFF) != 0) /* MF or an offset: a fragment */
 		return ECHO_IGNORED;
-	if (ip[IP_PROTO] == IPPROTO_UDP_ && tot - ihl >= UDP_HLEN && len >= ETH_HLEN + ihl + UDP_HLEN &&
-	    rd16(ip + ihl + UDP_DPORT) == UDP_PORT_DISCARD)
-		return ECHO_DISCARDED;
+	if (ip[IP_PROTO] == IPPROTO_UDP_ && tot - ihl >= UDP_HLEN && len >= ETH_HLEN + ihl + UDP_HLEN) {
+		uint16_t port = rd16(ip + ihl + UDP_DPORT);
+		if (port == UDP_PORT_DISCARD)
+			return ECHO_DISCARDED;
+		if (port == UDP_PORT_ECHO && !(e[6] & 1)) {
+			swap_bytes(e, e + 6, 6);
+			return ECHO_UDP_REFLECTED;
+		}
+	}
 	if (ip[IP_PROTO] != IPPROTO_ICMP_)
 		return ECHO_IGNORED;
 	if (tot - ihl < ICMP_HLEN)
@@ -190,6 +197,7 @@ const char *echo_verdict_name(enum echo_verdict v)
 	case ECHO_IGNORED: return "ignored";
 	case ECHO_MALFORMED: return "malformed";
 	case ECHO_DISCARDED: return "discarded";
+	case ECHO_UDP_REFLECTED: return "udp_reflected";
 	}
 	return "?";
 }

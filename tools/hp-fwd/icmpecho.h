@@ -17,8 +17,12 @@ enum echo_verdict {
 			  * past the frame or shorter than its header, a bad IPv4 header or ICMP checksum */
 	ECHO_DISCARDED,  /* a UDP datagram to the discard port (9), unfragmented, headers in the first segment: the
 			  * traffic-source frames of the QEMU tests (udpflood), counted apart from everything else */
+	ECHO_UDP_REFLECTED, /* a UDP datagram to the echo port (7), unfragmented, headers in the first segment, unicast
+			     * source MAC: sent back with the MACs swapped and nothing else changed (the IPv4
+			     * destination is still the peer's, so the guest's stack drops it without an ICMP error):
+			     * the QEMU tests' flood INTO the guest, counted by the guest's driver */
 };
-#define ECHO_VERDICTS 5
+#define ECHO_VERDICTS 6
 
 /*
  * Looks at one Ethernet frame (an mbuf chain from hp_vhost_dequeue_burst) and, when it is an ARP request or an
@@ -28,6 +32,7 @@ enum echo_verdict {
  *   - ICMP echo request (IPv4, not fragmented, unicast destination, valid IPv4 header and ICMP checksums): MACs
  *     swapped, IPv4 source and destination swapped (the header checksum is unchanged: it is a sum), type 0, the
  *     ICMP checksum updated incrementally (RFC 1624). TTL, identifier, sequence and payload are kept.
+ *   - UDP to the echo port (7): reflected with the MACs swapped (ECHO_UDP_REFLECTED).
  * Every length comes from the guest and is checked before it is used: nothing is read or written outside the
  * chain's segments (headers must lie in the first segment; the ICMP checksum walks the chain). Frames it does not
  * answer are left unchanged.

@@ -76,7 +76,7 @@ static double gbps(uint64_t bytes, double dt) { return dt > 0 ? (double)bytes * 
 void stats_print_interval(const struct fwd_options *o)
 {
 	double now = now_seconds(), dt = now - g_last;
-	char line[384], echo[160];
+	char line[512], echo[256];
 	for (unsigned q = 0; q < o->queues; q++) {
 		struct totals t = read_queue(q), p = g_prev[q];
 		echo_text(o, &t, echo, sizeof(echo));
@@ -139,7 +139,7 @@ int stats_finish(const struct fwd_options *o, double active_seconds)
 {
 	double secs = now_seconds() - g_start, active = active_seconds > 0 ? active_seconds : secs;
 	struct totals per[FWD_MAX_QUEUES], sum;
-	char line[512], echo[160], iotlb[64];
+	char line[640], echo[256], iotlb[64];
 	memset(&sum, 0, sizeof(sum));
 	for (unsigned q = 0; q < o->queues; q++) {
 		per[q] = read_queue(q);
