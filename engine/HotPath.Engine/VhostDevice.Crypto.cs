@@ -120,14 +120,14 @@ public sealed unsafe partial class VhostDevice
             fixed (byte* staging = q.Staging)
             {
                 byte* b = staging + slot * CryptoQueue.SlotBytes;
-                // Bounds: the reader checked WritableBytes >= dst + hash + 1.
+                // Bounds: the reader checked that the pieces held have dst + hash bytes.
                 CryptoChainWalker.Scatter(w, s.Writable, 0, b + CryptoQueue.DataOffset, src);
                 if (dst > src) CryptoChainWalker.Zero(w, s.Writable, src, dst - src);
                 if (hash != 0) CryptoChainWalker.Scatter(w, s.Writable, dst, b + CryptoQueue.DigestOffset, hash);
             }
         }
-        // The status byte is the chain's last writable byte.
-        CryptoChainWalker.Scatter(w, s.Writable, s.WritableBytes - 1, &status, 1);
+        // SAFETY: the chain's last writable byte, translated by the walker in the memory table still in use (sameRing).
+        *s.StatusByte = status;
     }
 
     private void PublishCrypto(Vring vq, VringUsedElem* shadow, uint n)
