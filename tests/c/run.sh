@@ -16,7 +16,8 @@
 #   - hp-fwd --demo: hp-frontend (HotPath's frontend) drives hp-fwd in three directions, two sizes;
 #   - the hp-echo example echoing virtio-user traffic;
 #   - vhost-crypto: the hp-crypto-mini example and hp-crypto checked by hp-frontend --crypto (NIST AES-CBC/CTR, a
-#     multi-page request, an AES-CBC + HMAC-SHA256 chain, a request over the example's limit refused with ERR);
+#     multi-page request, an AES-CBC + HMAC-SHA256 chain, a request over the example's limit refused with ERR), the
+#     example once more with zero copy;
 #   - ref_dequeue (written from the API reference only) receiving virtio-user traffic.
 # Tests that need root, hugepages and dpdk-testpmd skip LOUDLY when those are missing.
 # Last line: "c-tests: N passed, N failed, N skipped"; exit status 1 when anything failed.
@@ -164,6 +165,8 @@ crypto_case() { # NAME MAX_LEN SUMMARY_REGEX BACKEND...
 }
 crypto_case hp-crypto-mini 8192 '^hp-crypto-mini: requests=5 ok=4 refused=1 failed=0$' \
   "$art/bin/hp-crypto-mini" "$work/hp-crypto-mini.sock" --max-len 8192
+crypto_case hp-crypto-mini-zero-copy 8192 '^hp-crypto-mini: requests=5 ok=4 refused=1 failed=0$' \
+  "$art/bin/hp-crypto-mini" "$work/hp-crypto-mini-zero-copy.sock" --max-len 8192 --zero-copy
 crypto_case hp-crypto 65536 '^summary .* requests=4 bytes=(.*) errors=0 .* ok=4 ' "$art/bin/hp-crypto" --socket "$work/hp-crypto.sock"
 
 echo "== DPDK virtio-user"

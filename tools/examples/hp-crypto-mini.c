@@ -4,7 +4,8 @@
  * data queue's requests, lets the application look at them (here: requests longer than --max-len are failed with
  * ERR before any work), runs the rest through HotPath's engine and finalizes them.
  *   build: gcc -std=c11 hp-crypto-mini.c $(pkg-config --cflags --libs hotpath)
- *   run:   ./a.out /tmp/crypto.sock [--max-len N]   (then QEMU with -object cryptodev-vhost-user on it; Ctrl-C stops)
+ *   run:   ./a.out /tmp/crypto.sock [--max-len N] [--zero-copy]   (then QEMU with -object cryptodev-vhost-user on it;
+ *          Ctrl-C stops). --zero-copy: cipher-only requests run in place on guest memory when they allow it.
  * At exit it prints "hp-crypto-mini: requests=N ok=N refused=N failed=N".
  */
 #define _GNU_SOURCE
@@ -22,9 +23,13 @@
 static atomic_int ready_vid = -1;   /* the device to poll (-1: none), set by the callbacks */
 static atomic_int polling;          /* 1 while the loop may be inside a fetch or finalize */
 static volatile sig_atomic_t quit;
+static int zero_copy;
+
 
 static int new_device(int vid)
 {
+	if (zero_copy && hp_vhost_crypto_set_zero_copy(vid, 1) != 0)
+		fprintf(stderr, "hp-crypto-mini: zero copy: %s\n", hp_last_error());
 	atomic_store(&ready_vid, vid);
 	return 0;
 }
@@ -44,10 +49,16 @@ int main(int argc, char **argv)
 {
 	static const struct hp_vhost_device_ops ops = { .new_device = new_device, .destroy_device = destroy_device };
 	const char *path = argc > 1 ? argv[1] : "/tmp/hp-crypto-mini.sock";
-	unsigned long max_len = argc > 3 && strcmp(argv[2], "--max-len") == 0 ? strtoul(argv[3], NULL, 10) : 65536;
+	unsigned long max_len = 65536;
 	unsigned long long requests = 0, ok = 0, refused = 0, failed = 0;
 	struct hp_vhost_crypto_request reqs[BURST];
 
+	for (int i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "--max-len") == 0 && i + 1 < argc)
+			max_len = strtoul(argv[++i], NULL, 10);
+		else if (strcmp(argv[i], "--zero-copy") == 0)
+			zero_copy = 1;
+	}
 	hp_log_set_stream(stderr); /* the library writes no log line unless asked */
 	if (hp_vhost_driver_register(path, 0) != 0 || hp_vhost_driver_callback_register(path, &ops) != 0 ||
 	    hp_vhost_crypto_driver_start(path) != 0) {
@@ -56,7 +67,7 @@ int main(int argc, char **argv)
 	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
-	printf("hp-crypto-mini: serving %s, requests up to %lu bytes\n", path, max_len);
+	printf("hp-crypto-mini: serving %s, requests up to %lu bytes%s\n", path, max_len, zero_copy ? ", zero copy" : "");
 	fflush(stdout);
 	while (!quit) {
 		uint16_t n = 0, done = 0;

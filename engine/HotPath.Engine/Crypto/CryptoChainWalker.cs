@@ -151,6 +151,26 @@ internal static unsafe class CryptoChainWalker
     /// </summary>
     public static void Gather(BufPiece* vec, int n, ulong offset, byte* dst, uint len) => Copy(vec, n, offset, dst, len, Move.FromGuest);
 
+    /// <summary>
+    /// The host address of <paramref name="len"/> (&gt; 0) bytes from <paramref name="offset"/> on when they lie in one
+    /// run of host memory (one piece, or pieces that follow each other in the host's address space); null otherwise.
+    /// The caller has checked offset + len against the pieces' total.
+    /// </summary>
+    public static byte* Run(BufPiece* vec, int n, ulong offset, uint len)
+    {
+        int i = 0;
+        for (; i < n && offset >= vec[i].Len; i++) offset -= vec[i].Len;
+        if (i == n) return null;
+        // SAFETY: offset < vec[i].Len: inside the piece, translated whole.
+        byte* start = vec[i].Host + offset, end = vec[i].Host + vec[i].Len;
+        while ((ulong)(end - start) < len)
+        {
+            if (++i == n || vec[i].Host != end) return null;
+            end += vec[i].Len;
+        }
+        return start;
+    }
+
     /// <summary>Scatters <paramref name="len"/> bytes into the pieces from <paramref name="offset"/> on (bounds checked by the caller).</summary>
     public static void Scatter(BufPiece* vec, int n, ulong offset, byte* src, uint len) => Copy(vec, n, offset, src, len, Move.ToGuest);
 

@@ -92,11 +92,20 @@ internal static unsafe class CryptoRequestReader
         if (walk.ReadableHeld < (ulong)CryptoDataRequest.WireSize + iv + src) return VirtioCrypto.StatusBadMsg;
         if (walk.WritableHeld < (ulong)dst + hash || walk.WritableBytes < (ulong)dst + hash + 1) return VirtioCrypto.StatusBadMsg;
 
+        // Zero-copy: a cipher-only request whose source and destination each lie in one run of host memory keeps
+        // them there (finalize ciphers from one into the other); the IV is copied all the same.
+        if (crypto.ZeroCopy && !chained && src != 0)
+        {
+            s.ZeroCopySrc = CryptoChainWalker.Run(q.RVec, walk.Readable, (ulong)CryptoDataRequest.WireSize + iv, src);
+            s.ZeroCopyDst = s.ZeroCopySrc == null ? null : CryptoChainWalker.Run(q.WritableOf(slot), walk.Writable, 0, src);
+            if (s.ZeroCopyDst == null) s.ZeroCopySrc = null;
+        }
         fixed (byte* staging = q.Staging)
         {
             byte* slotBase = staging + slot * CryptoQueue.SlotBytes;
             CryptoChainWalker.Gather(q.RVec, walk.Readable, CryptoDataRequest.WireSize, slotBase + CryptoQueue.IvOffset, iv);
-            CryptoChainWalker.Gather(q.RVec, walk.Readable, (ulong)CryptoDataRequest.WireSize + iv, slotBase + CryptoQueue.DataOffset, src);
+            if (s.ZeroCopySrc == null)
+                CryptoChainWalker.Gather(q.RVec, walk.Readable, (ulong)CryptoDataRequest.WireSize + iv, slotBase + CryptoQueue.DataOffset, src);
         }
         s.UsedLen = dst + hash + 1;
         return VirtioCrypto.StatusOk;
