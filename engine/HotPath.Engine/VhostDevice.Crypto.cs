@@ -1,6 +1,8 @@
 using HotPath.Engine.Crypto;
 using HotPath.Engine.Datapath;
+using HotPath.Engine.Logging;
 using HotPath.Engine.Memory;
+using HotPath.Engine.Stats;
 using HotPath.Engine.Vrings;
 
 namespace HotPath.Engine;
@@ -83,6 +85,7 @@ public sealed unsafe partial class VhostDevice
         if (vq == null || q == null || !vq.AccessLock.TryEnter()) return 0;
         int done = 0;
         bool sameRing = q.FetchedFrom == _burstMemory && q.FetchedDesc == vq.Desc && vq.IsReady;
+        DirtyLog? log = vq.ActiveLog;   // set while dirty logging is on (LOG_ALL and a log base), stable under the lock
         uint published = 0;
         for (; done < requests.Length && q.Count > 0; done++)
         {
@@ -95,6 +98,7 @@ public sealed unsafe partial class VhostDevice
                 // nobody validated, and its data must not be written.
                 byte status = s.Status != VirtioCrypto.StatusOk ? s.Status : r.Status;
                 status = Complete(crypto, q, q.Head, ref s, status);
+                if (log != null) LogCompleted(log, vq, q, q.Head, ref s);
                 q.Shadow[published++] = new VringUsedElem { Id = s.Head, Len = s.UsedLen };
                 crypto.CountFinished(status);
             }
@@ -131,6 +135,18 @@ public sealed unsafe partial class VhostDevice
         // SAFETY: the chain's last writable byte, translated by the walker in the memory table still in use (sameRing).
         *s.StatusByte = status;
         return status;
+    }
+
+    /// <summary>
+    /// Dirty logging (live migration) of what Complete wrote: the destination and digest bytes from the
+    /// pieces' guest addresses, then the status byte. After the writes and before the used entries are published
+    /// (SplitColdPublish then logs the used ring), as the net bursts do.
+    /// </summary>
+    private static void LogCompleted(DirtyLog log, Vring vq, CryptoQueue q, int slot, ref CryptoQueue.Slot s)
+    {
+        if (s.UsedLen == 0) return;   // nothing was written
+        if (s.UsedLen > 1) DirtyLogging.Pieces(log, vq.Stats, q.WritableOf(slot), s.Writable, s.UsedLen - 1);
+        vq.Stats.Add(VringStats.LogPagesMarked, log.MarkRange(s.StatusGpa, 1));
     }
 
     /// <summary>

@@ -30,8 +30,11 @@ internal static unsafe class CryptoChainWalker
         public readonly ulong ReadableHeld, WritableHeld;
         /// <summary>The chain's last writable byte (the status), or null when the chain has no writable byte.</summary>
         public readonly byte* Last;
+        /// <summary>Its guest physical address (for dirty logging).</summary>
+        public readonly ulong LastGpa;
 
-        public Result(DropReason reason, int readable, int writable, ulong rBytes, ulong wBytes, ulong rHeld, ulong wHeld, byte* last)
+        public Result(DropReason reason, int readable, int writable, ulong rBytes, ulong wBytes, ulong rHeld, ulong wHeld, byte* last,
+            ulong lastGpa)
         {
             Reason = reason;
             Readable = readable;
@@ -41,6 +44,7 @@ internal static unsafe class CryptoChainWalker
             ReadableHeld = rHeld;
             WritableHeld = wHeld;
             Last = last;
+            LastGpa = lastGpa;
         }
     }
 
@@ -58,7 +62,11 @@ internal static unsafe class CryptoChainWalker
             tables = mem.DescriptorTables;
             uint tableLen = SplitDescriptor.Len(meta);
             DropReason bad = DescriptorTable.OpenIndirect(tables, addr, tableLen, size, out table);
-            if (bad == DropReason.IndirectTooLarge) return new Result(bad, 0, 0, 0, 0, 0, 0, LastEntryStatus(mem, tables, addr, tableLen));
+            if (bad == DropReason.IndirectTooLarge)
+            {
+                byte* status = LastEntryStatus(mem, tables, addr, tableLen, out ulong statusGpa);
+                return new Result(bad, 0, 0, 0, 0, 0, 0, status, statusGpa);
+            }
             if (bad != DropReason.None) return Bad(bad);
             if (!table.TryLoad(tables, 0, out addr, out meta)) return Bad(DropReason.IndirectOutsideMemory);
             flags = SplitDescriptor.Flags(meta);
@@ -68,6 +76,7 @@ internal static unsafe class CryptoChainWalker
         ulong rBytes = 0, wBytes = 0, rHeld = 0, wHeld = 0;
         bool rFull = false, wFull = false;
         byte* last = null, ignored = null;
+        ulong lastGpa = 0;
         uint count = 0;
         while (true)
         {
@@ -79,6 +88,7 @@ internal static unsafe class CryptoChainWalker
             {
                 wBytes += len;
                 r = Take(mem, addr, len, wVec, wCap, ref nw, ref wHeld, ref wFull, ref last);
+                if (len != 0) lastGpa = addr + (len - 1);   // Take checked the range does not wrap
             }
             else
             {
@@ -88,7 +98,7 @@ internal static unsafe class CryptoChainWalker
                 r = Take(mem, addr, len, rVec, rCap, ref nr, ref rHeld, ref rFull, ref ignored);
             }
             if (r != DropReason.None) return Bad(r);
-            if ((flags & FlagNext) == 0) return new Result(DropReason.None, nr, nw, rBytes, wBytes, rHeld, wHeld, last);
+            if ((flags & FlagNext) == 0) return new Result(DropReason.None, nr, nw, rBytes, wBytes, rHeld, wHeld, last, lastGpa);
             ushort next = SplitDescriptor.Next(meta);
             if (next >= table.Entries) return Bad(DropReason.DescIndexOutOfRange);
             if (!table.TryLoad(tables, next, out addr, out meta)) return Bad(DropReason.IndirectOutsideMemory);
@@ -96,7 +106,7 @@ internal static unsafe class CryptoChainWalker
         }
     }
 
-    private static Result Bad(DropReason r) => new(r, 0, 0, 0, 0, 0, 0, null);
+    private static Result Bad(DropReason r) => new(r, 0, 0, 0, 0, 0, 0, null, 0);
 
     /// <summary>
     /// Where a refused indirect table with more entries than the ring (SECURITY.md 12) ends: Linux builds one for a
@@ -105,8 +115,9 @@ internal static unsafe class CryptoChainWalker
     /// reads an error rather than whatever its status byte held. The table is not walked; only that one entry is
     /// read, and the device writes one byte into a buffer the guest marked writable. Null otherwise.
     /// </summary>
-    private static byte* LastEntryStatus(GuestMemory mem, GuestMemory tables, ulong gpa, uint len)
+    private static byte* LastEntryStatus(GuestMemory mem, GuestMemory tables, ulong gpa, uint len, out ulong statusGpa)
     {
+        statusGpa = 0;
         ulong at = gpa + (len - 16UL);   // OpenIndirect checked len: a non-empty multiple of 16
         if (at < gpa) return null;     // wraps around u64
         byte* e = tables.GpaToHostExact(at, 16);
@@ -115,7 +126,9 @@ internal static unsafe class CryptoChainWalker
         SplitDescriptor.Read(e, out ulong addr, out ulong meta);
         uint blen = SplitDescriptor.Len(meta);
         if ((SplitDescriptor.Flags(meta) & (FlagWrite | FlagNext | FlagIndirect)) != FlagWrite || blen == 0) return null;
-        return GuestPieces.Check(mem, addr, blen, out byte* last) == DropReason.None ? last : null;
+        if (GuestPieces.Check(mem, addr, blen, out byte* last) != DropReason.None) return null;
+        statusGpa = addr + (blen - 1);
+        return last;
     }
 
     /// <summary>

@@ -32,6 +32,7 @@ internal sealed unsafe class CryptoQueue : IDisposable
         public CryptoDataRequest Req;
         public int Writable;          // pieces of this slot in WVec
         public byte* StatusByte;      // the chain's last writable byte
+        public ulong StatusGpa;       // and its guest physical address (dirty logging)
         public byte* ZeroCopySrc;     // zero-copy: the source and destination in guest memory (null: copied)
         public byte* ZeroCopyDst;
         public bool ZeroCopyAsked;    // zero-copy: Process asked for the built-in engine (finalize runs it)

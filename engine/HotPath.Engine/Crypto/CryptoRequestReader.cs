@@ -31,6 +31,7 @@ internal static unsafe class CryptoRequestReader
             {
                 // A refused chain whose status byte is still known (see CryptoChainWalker.LastEntryStatus).
                 s.StatusByte = walk.Last;
+                s.StatusGpa = walk.LastGpa;
                 s.UsedLen = 1;
             }
             return;
@@ -43,6 +44,7 @@ internal static unsafe class CryptoRequestReader
         }
         s.Writable = walk.Writable;
         s.StatusByte = walk.Last;
+        s.StatusGpa = walk.LastGpa;
         s.UsedLen = 1;   // from here on the status byte is known: at least it is written
         s.Status = Parse(crypto, q, slot, ref s, walk);
         if (s.Status != VirtioCrypto.StatusOk && s.Session != null)
