@@ -21,41 +21,23 @@ public sealed unsafe class CryptoDirtyLogTests : IDisposable
     private static readonly byte[] Key = Convert.FromHexString("2b7e151628aed2a6abf7158809cf4f3c");
     private const int Page = 4096;
 
-    private readonly FrontendMemory _mem = FrontendMemory.Create(32 << 20);
-    private readonly SplitRingDriver _ring;
-    private readonly CryptoBackend _b;
-    private readonly D _drv;
+    private readonly CryptoRequestRig _rig = new("crypto-log");
     private readonly FrontendDirtyLog _log;
-    private readonly CryptoRequest[] _ops = new CryptoRequest[CryptoQueue.Slots];
 
-    public CryptoDirtyLogTests()
-    {
-        _ring = new SplitRingDriver(_mem, new RingDriverOptions { Size = 256, BufferSize = 4096, MaxIndirect = 40 });
-        _b = new CryptoBackend("crypto-log");
-        _b.Start(_mem, _ring);
-        _drv = new D(_ring);
-        _log = new FrontendDirtyLog(DirtyLogTests.GuestEnd(_mem));
-    }
+    public CryptoDirtyLogTests() => _log = new FrontendDirtyLog(DirtyLogTests.GuestEnd(_rig.Mem));
 
     public void Dispose()
     {
-        _b.Dispose();
-        _ring.Dispose();
-        _mem.Dispose();
+        _rig.Dispose();
         _log.Dispose();
     }
 
-    private CryptoCompletion RunOne()
-    {
-        _drv.Publish();
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        while (true)
-        {
-            _b.Serve(_ops);
-            if (_drv.Reap() is [CryptoCompletion c]) return c;
-            if (clock.Elapsed > CryptoBackend.Wait) throw new TimeoutException("the crypto request did not complete");
-        }
-    }
+    private FrontendMemory _mem => _rig.Mem;
+    private SplitRingDriver _ring => _rig.Ring;
+    private CryptoBackend _b => _rig.Backend;
+    private D _drv => _rig.Driver;
+
+    private CryptoCompletion RunOne() => _rig.RunOne();
 
     /// <summary>The pages of the destination and status buffers of a request (descriptors after the readable ones).</summary>
     private List<ulong> WrittenPages(ushort head, int readable)

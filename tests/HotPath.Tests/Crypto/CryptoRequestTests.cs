@@ -27,53 +27,24 @@ public sealed unsafe class CryptoRequestTests : IDisposable
     private static readonly byte[] CtrIv = Convert.FromHexString("f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff");
     private static readonly byte[] AuthKey = Enumerable.Range(7, 40).Select(i => (byte)i).ToArray();
 
-    private readonly FrontendMemory _mem = FrontendMemory.Create(32 << 20);
-    private readonly SplitRingDriver _ring;
-    private readonly CryptoBackend _b;
-    private readonly D _drv;
-    private readonly CryptoRequest[] _ops = new CryptoRequest[CryptoQueue.Slots];
-
+    private readonly CryptoRequestRig _rig = new("crypto-req");
     private readonly ITestOutputHelper _output;
 
-    public CryptoRequestTests(ITestOutputHelper output)
-    {
-        _output = output;
-        _ring = new SplitRingDriver(_mem, new RingDriverOptions { Size = 256, BufferSize = 4096, MaxIndirect = 40 });
-        _b = new CryptoBackend("crypto-req");
-        _b.Start(_mem, _ring);
-        _drv = new D(_ring);
-    }
+    public CryptoRequestTests(ITestOutputHelper output) => _output = output;
 
-    public void Dispose()
-    {
-        _b.Dispose();
-        _ring.Dispose();
-        _mem.Dispose();
-    }
+    public void Dispose() => _rig.Dispose();
 
-    private ulong Session(in HotPath.Protocol.Wire.CryptoSessionPayload p)
-    {
-        long id = _b.Frontend.CreateCryptoSession(p);
-        Assert.True(id > 0);
-        return (ulong)id;
-    }
+    private FrontendMemory _mem => _rig.Mem;
+    private SplitRingDriver _ring => _rig.Ring;
+    private CryptoBackend _b => _rig.Backend;
+    private D _drv => _rig.Driver;
+    private CryptoRequest[] _ops => _rig.Ops;
 
-    /// <summary>Publishes what was submitted, serves until <paramref name="count"/> requests completed, returns them.</summary>
-    private List<CryptoCompletion> Run(int count)
-    {
-        _drv.Publish();
-        var all = new List<CryptoCompletion>();
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        while (all.Count < count)
-        {
-            _b.Serve(_ops);
-            all.AddRange(_drv.Reap());
-            if (clock.Elapsed > CryptoBackend.Wait) throw new TimeoutException($"{all.Count} of {count} crypto requests completed");
-        }
-        return all;
-    }
+    private ulong Session(in HotPath.Protocol.Wire.CryptoSessionPayload p) => _rig.Session(p);
 
-    private CryptoCompletion RunOne() => Assert.Single(Run(1));
+    private List<CryptoCompletion> Run(int count) => _rig.Run(count);
+
+    private CryptoCompletion RunOne() => _rig.RunOne();
 
     /// <summary>Publishes the submitted request and fetches it (the backend holds it, unprocessed).</summary>
     private void FetchOne()

@@ -1,5 +1,4 @@
 using HotPath.Engine.Crypto;
-using HotPath.Frontend.Memory;
 using HotPath.Frontend.Rings;
 using HotPath.Tests.Infrastructure;
 using static HotPath.Frontend.VhostUser.CryptoSessions;
@@ -19,47 +18,18 @@ public sealed unsafe class CryptoZeroCopyTests : IDisposable
     private static readonly byte[] Key = Convert.FromHexString("2b7e151628aed2a6abf7158809cf4f3c");
     private static readonly byte[] AuthKey = Enumerable.Range(1, 32).Select(i => (byte)i).ToArray();
 
-    private readonly FrontendMemory _mem = FrontendMemory.Create(32 << 20);
-    private readonly SplitRingDriver _ring;
-    private readonly CryptoBackend _b;
-    private readonly D _drv;
-    private readonly CryptoRequest[] _ops = new CryptoRequest[CryptoQueue.Slots];
+    private readonly CryptoRequestRig _rig = new("crypto-zc");
 
-    public CryptoZeroCopyTests()
-    {
-        _ring = new SplitRingDriver(_mem, new RingDriverOptions { Size = 256, BufferSize = 4096, MaxIndirect = 40 });
-        _b = new CryptoBackend("crypto-zc");
-        _b.Start(_mem, _ring);
-        _drv = new D(_ring);
-    }
+    public void Dispose() => _rig.Dispose();
 
-    public void Dispose()
-    {
-        _b.Dispose();
-        _ring.Dispose();
-        _mem.Dispose();
-    }
+    private SplitRingDriver _ring => _rig.Ring;
+    private CryptoBackend _b => _rig.Backend;
+    private D _drv => _rig.Driver;
+    private CryptoRequest[] _ops => _rig.Ops;
 
-    private ulong Session(in HotPath.Protocol.Wire.CryptoSessionPayload p)
-    {
-        long id = _b.Frontend.CreateCryptoSession(p);
-        Assert.True(id > 0);
-        return (ulong)id;
-    }
+    private ulong Session(in HotPath.Protocol.Wire.CryptoSessionPayload p) => _rig.Session(p);
 
-    private List<CryptoCompletion> Run(int count)
-    {
-        _drv.Publish();
-        var all = new List<CryptoCompletion>();
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        while (all.Count < count)
-        {
-            _b.Serve(_ops);
-            all.AddRange(_drv.Reap());
-            if (clock.Elapsed > CryptoBackend.Wait) throw new TimeoutException($"{all.Count} of {count} crypto requests completed");
-        }
-        return all;
-    }
+    private List<CryptoCompletion> Run(int count) => _rig.Run(count);
 
     [Theory]
     [InlineData(false)]
