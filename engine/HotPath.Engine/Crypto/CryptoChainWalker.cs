@@ -10,10 +10,10 @@ namespace HotPath.Engine.Crypto;
 /// walker (each descriptor read once, next inside its table, the chain no longer than the table, indirect tables
 /// validated and never nested, buffers mapped and split per region), plus the order rule of virtio 2.7.4.2: once a
 /// writable descriptor is seen, a readable one ends the walk (SECURITY.md 14). Readable pieces go to one vector,
-/// writable pieces to another, as
-/// many as they hold: the rest of the chain is walked and checked but not stored, because a chain may carry more
-/// buffer than its request uses (a Linux 6.1 guest's 64 KiB AF_ALG request came as 138 readable and 154 writable
-/// descriptors, 0.5 MiB each way) and its status byte is its last writable byte, wherever that is.
+/// writable pieces to another, as many as they hold: the rest of the chain is walked and checked but not stored,
+/// because a chain may carry more buffer than its request uses (a Linux 6.1 guest's 64 KiB AF_ALG request came as 138
+/// readable and 154 writable descriptors, 0.5 MiB each way) and its status byte is its last writable byte, wherever
+/// that is.
 /// </summary>
 internal static unsafe class CryptoChainWalker
 {
