@@ -26,12 +26,13 @@ public sealed unsafe class CryptoRig : IDisposable
 
     public VhostDevice Device => _lb.Device;
 
-    /// <summary><paramref name="chain"/>: AES-128-CBC with HMAC-SHA256 (cipher then hash) instead of AES-128-CBC alone.</summary>
-    public CryptoRig(int size, bool ctr = false, bool chain = false)
+    /// <summary><paramref name="chain"/>: AES-128-CBC with HMAC-SHA256 (cipher then hash) instead of AES-128-CBC alone.
+    /// <paramref name="zeroCopy"/>: <see cref="VhostCrypto.ZeroCopy"/> (requests of up to a page run in place).</summary>
+    public CryptoRig(int size, bool ctr = false, bool chain = false, bool zeroCopy = false)
     {
         _lb = new Loopback(Loopback<SplitRingDriver>.BaseFeatures, ringSize: 1024, bufferSize: Page, maxIndirect: 0);
         _ring = _lb.Rx[0];
-        _crypto = new VhostCrypto();
+        _crypto = new VhostCrypto { ZeroCopy = zeroCopy };
         _lb.Device.Crypto = _crypto;
         byte[] key = new byte[16], authKey = new byte[32];
         new Random(1).NextBytes(key);
