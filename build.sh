@@ -136,7 +136,7 @@ echo "build: done: $art"
 if [ "$action" = install ]; then
   mkdir -p "$prefix"
   prefix=$(cd "$prefix" && pwd)
-  files=(lib/libhotpath.so.1 lib/pkgconfig/hotpath.pc lib/pkgconfig/hotpath-rte.pc include/hotpath.h bin/hp-fwd bin/hp-frontend bin/hp-echo bin/hp-blk bin/hp-crypto)
+  files=(lib/libhotpath.so.1 lib/pkgconfig/hotpath.pc lib/pkgconfig/hotpath-rte.pc include/hotpath.h bin/hp-fwd bin/hp-frontend bin/hp-echo bin/hp-blk bin/hp-crypto bin/hp-crypto-mini)
   for h in "$art"/include/hotpath-rte/*.h; do files+=("include/hotpath-rte/$(basename "$h")"); done
   for f in "${files[@]}"; do install -D -m "$([ "${f%%/*}" = bin ] || [ "${f##*.}" = 1 ] && echo 755 || echo 644)" "$art/$f" "$prefix/$f"; done
   ln -sfn libhotpath.so.1 "$prefix/lib/libhotpath.so"

@@ -130,8 +130,8 @@ if os.path.exists(hist):
 
 # Sections kept by hand, each measured by its own script: the loops (perf/loop-check.sh), dirty logging
 # (BenchmarkDotNet), hp-fwd --rx-mode (perf/rx-modes.sh), live migration (perf/migrate.sh), the vIOMMU's IOTLB
-# (perf/iotlb-ipp.sh).
-for name in ("loops.md", "dirty-log.md", "rx-modes.md", "migration.md", "iotlb.md"):
+# (perf/iotlb-ipp.sh), vhost-crypto (the QEMU boot crypto and CryptoBenchmarks).
+for name in ("loops.md", "dirty-log.md", "rx-modes.md", "migration.md", "iotlb.md", "crypto.md"):
     part = os.path.join(root, "perf", name)
     if os.path.exists(part):
         out += open(part).read().rstrip().splitlines() + [""]
@@ -165,6 +165,8 @@ out += ["## Commands", "", "```sh",
         "perf/profile.sh dequeue 64 0    # callgrind profile by function (symbol-only debug file)",
         "perf/rx-modes.sh                # hp-fwd --rx-mode poll/interrupt/adaptive side by side (~6 min)",
         "perf/iotlb-ipp.sh               # callgrind ipp with the IOTLB off and on (hp-frontend --iommu), ~4 min",
+        "HPQ_CRYPTO_BENCH=3 HPQ_BOOTS=crypto tests/qemu/run.sh   # vhost-crypto from a guest (AF_ALG), ~20 s",
+        "perf/run.sh --quick '*CryptoBenchmarks*'                  # vhost-crypto backend cost per request, ~4 min",
         "ROUNDS=3 perf/migrate.sh        # live migration with HotPath and with DPDK's backend (QEMU)",
         "```", ""]
 open(os.path.join(root, "BENCHMARKS.md"), "w").write("\n".join(out))

@@ -1,6 +1,8 @@
 using HotPath.Engine.Crypto;
 using HotPath.Engine.Datapath;
+using HotPath.Engine.Logging;
 using HotPath.Engine.Memory;
+using HotPath.Engine.Stats;
 using HotPath.Engine.Vrings;
 
 namespace HotPath.Engine;
@@ -83,6 +85,7 @@ public sealed unsafe partial class VhostDevice
         if (vq == null || q == null || !vq.AccessLock.TryEnter()) return 0;
         int done = 0;
         bool sameRing = q.FetchedFrom == _burstMemory && q.FetchedDesc == vq.Desc && vq.IsReady;
+        DirtyLog? log = vq.ActiveLog;   // set while dirty logging is on (LOG_ALL and a log base), stable under the lock
         uint published = 0;
         for (; done < requests.Length && q.Count > 0; done++)
         {
@@ -94,7 +97,8 @@ public sealed unsafe partial class VhostDevice
                 // The caller may turn OK into a failure, never the reverse: a request the reader refused has lengths
                 // nobody validated, and its data must not be written.
                 byte status = s.Status != VirtioCrypto.StatusOk ? s.Status : r.Status;
-                Complete(q, q.Head, ref s, status);
+                status = Complete(crypto, q, q.Head, ref s, status);
+                if (log != null) LogCompleted(log, vq, q, q.Head, ref s);
                 q.Shadow[published++] = new VringUsedElem { Id = s.Head, Len = s.UsedLen };
                 crypto.CountFinished(status);
             }
@@ -108,10 +112,12 @@ public sealed unsafe partial class VhostDevice
         return done;
     }
 
-    private static void Complete(CryptoQueue q, int slot, ref CryptoQueue.Slot s, byte status)
+    /// <summary>Writes one request's result and status into the guest; returns the status written.</summary>
+    private static byte Complete(VhostCrypto crypto, CryptoQueue q, int slot, ref CryptoQueue.Slot s, byte status)
     {
-        if (s.UsedLen == 0) return;   // no status byte located: nothing to write
+        if (s.UsedLen == 0) return status;   // no status byte located: nothing to write
         BufPiece* w = q.WritableOf(slot);
+        if (status == VirtioCrypto.StatusOk && s.ZeroCopySrc != null) status = RunZeroCopy(crypto, q, slot, ref s);
         if (status != VirtioCrypto.StatusOk) s.UsedLen = 1;
         else
         {
@@ -120,14 +126,51 @@ public sealed unsafe partial class VhostDevice
             fixed (byte* staging = q.Staging)
             {
                 byte* b = staging + slot * CryptoQueue.SlotBytes;
-                // Bounds: the reader checked WritableBytes >= dst + hash + 1.
-                CryptoChainWalker.Scatter(w, s.Writable, 0, b + CryptoQueue.DataOffset, src);
+                // Bounds: the reader checked that the pieces held have dst + hash bytes.
+                if (s.ZeroCopySrc == null) CryptoChainWalker.Scatter(w, s.Writable, 0, b + CryptoQueue.DataOffset, src);
                 if (dst > src) CryptoChainWalker.Zero(w, s.Writable, src, dst - src);
                 if (hash != 0) CryptoChainWalker.Scatter(w, s.Writable, dst, b + CryptoQueue.DigestOffset, hash);
             }
         }
-        // The status byte is the chain's last writable byte.
-        CryptoChainWalker.Scatter(w, s.Writable, s.WritableBytes - 1, &status, 1);
+        // SAFETY: the chain's last writable byte, translated by the walker in the memory table still in use (sameRing).
+        *s.StatusByte = status;
+        return status;
+    }
+
+    /// <summary>
+    /// Dirty logging (live migration) of what Complete wrote: the destination and digest bytes from the
+    /// pieces' guest addresses, then the status byte. After the writes and before the used entries are published
+    /// (SplitColdPublish then logs the used ring), as the net bursts do.
+    /// </summary>
+    private static void LogCompleted(DirtyLog log, Vring vq, CryptoQueue q, int slot, ref CryptoQueue.Slot s)
+    {
+        if (s.UsedLen == 0) return;   // nothing was written
+        if (s.UsedLen > 1) DirtyLogging.Pieces(log, vq.Stats, q.WritableOf(slot), s.Writable, s.UsedLen - 1);
+        vq.Stats.Add(VringStats.LogPagesMarked, log.MarkRange(s.StatusGpa, 1));
+    }
+
+    /// <summary>
+    /// A zero-copy request: the cipher from the guest's source into its destination, here under the vring's lock with
+    /// the memory table of the fetch (so neither can be unmapped meanwhile). The lengths and IV are those read at
+    /// fetch; the guest may rewrite its source meanwhile, which changes only its own output. ERR when the application
+    /// did not ask for the built-in engine (Process) or libcrypto refused (a source and destination that partially
+    /// overlap).
+    /// </summary>
+    private static byte RunZeroCopy(VhostCrypto crypto, CryptoQueue q, int slot, ref CryptoQueue.Slot s)
+    {
+        if (!s.ZeroCopyAsked || s.Session is not { } session) return VirtioCrypto.StatusErr;
+        ZeroCopyCipher c = session.RentZeroCopy();
+        bool ok;
+        fixed (byte* staging = q.Staging)
+        {
+            // SAFETY: source and destination are runs of host memory the walker translated (Run checked them) in
+            // the memory table still mapped; the IV is the slot's copy.
+            ok = c.Run(staging + slot * CryptoQueue.SlotBytes + CryptoQueue.IvOffset, s.ZeroCopySrc, s.ZeroCopyDst, (int)s.Req.SrcDataLen);
+        }
+        session.ReturnZeroCopy(c);
+        if (!ok) return VirtioCrypto.StatusErr;
+        crypto.CountZeroCopied();
+        return VirtioCrypto.StatusOk;
     }
 
     private void PublishCrypto(Vring vq, VringUsedElem* shadow, uint n)

@@ -323,7 +323,7 @@ static void test_crypto(void)
 	CHECK(hp_vhost_driver_register(path, 0) == 0, "%s", hp_last_error());
 	CHECK(hp_vhost_crypto_driver_start(path) == 0, "%s", hp_last_error());
 	CHECK(hp_vhost_driver_get_features(path, &f) == 0, "%s", hp_last_error());
-	CHECK(f == (BIT(HP_VIRTIO_F_VERSION_1) | BIT(28) | BIT(29) | BIT(24) | BIT(HP_VHOST_USER_F_PROTOCOL_FEATURES)),
+	CHECK(f == (BIT(HP_VIRTIO_F_VERSION_1) | BIT(28) | BIT(29) | BIT(24) | BIT(26) | BIT(HP_VHOST_USER_F_PROTOCOL_FEATURES)),
 	      "virtio-crypto features 0x%llx", (unsigned long long)f);
 	CHECK(hp_vhost_driver_get_protocol_features(path, &pf) == 0 && (pf & BIT(HP_VHOST_USER_PROTOCOL_F_CRYPTO_SESSION)),
 	      "CRYPTO_SESSION offered: 0x%llx", (unsigned long long)pf);

@@ -3,13 +3,16 @@
  * request goes through AF_ALG to the skcipher bound by its driver name (so to virtio_crypto, never to a software
  * implementation the kernel might prefer), and every answer is checked:
  *   kat        NIST SP 800-38A F.2.1-F.2.6 (AES-128/192/256-CBC, encrypt and decrypt, 64 bytes)
- *   multipage  buffers of 4112, 16384 and 32768 bytes placed across page boundaries, against this file's own AES
+ *   multipage  buffers of 4112, 16384, 32768 and 65536 bytes placed across page boundaries, against this file's own AES
+ *   oversize   a 131072-byte request (more than a HotPath request holds): an error (EBADMSG from the device's status),
+ *              never success with wrong data
  *   flood      COUNT requests of random length (16..4096 B, keys of 16/24/32 bytes changed every 64 requests, random
  *              IVs), each encrypted and decrypted, against this file's own AES
  *   bench      BENCH_SECS seconds each of 64, 1024 and 4096-byte AES-128-CBC encryptions: requests/s and MB/s
  * usage: afalg_kat DRIVER FLOOD_COUNT BENCH_SECS
  * prints HPQ-RESULT crypto-<step> PASS|FAIL ..., HPQ-DATA crypto-bench-<size> ..., and last
- *   HPQ-DATA crypto-total requests=N bytes=B   (every request this program sent to the device, bytes of source)
+ *   HPQ-DATA crypto-total requests=N bytes=B refused=R   (requests this program had answered, bytes of source; requests
+ *   the device refused)
  */
 #include <errno.h>
 #include <linux/if_alg.h>
@@ -24,10 +27,10 @@
 #ifndef SOL_ALG
 #define SOL_ALG 279
 #endif
-#define MAX_LEN 65536
+#define MAX_LEN 131072
 
 static const char *g_driver;
-static unsigned long long g_requests, g_bytes;
+static unsigned long long g_requests, g_bytes, g_refused;
 
 /* ---- software AES (FIPS 197), encryption only: decryption is checked by decrypting the expected ciphertext ---- */
 
@@ -265,8 +268,8 @@ int main(int argc, char **argv)
 	/* multipage */
 	fails = 0;
 	{
-		static const size_t lens[] = { 4112, 16384, 32768 };
-		for (int i = 0; i < 3 && !fails; i++) {
+		static const size_t lens[] = { 4112, 16384, 32768, 65536 };
+		for (int i = 0; i < 4 && !fails; i++) {
 			fill(key, 32); fill(iv, 16); fill(a, lens[i]);
 			if (check_one(key, 16 << (i % 2), iv, a, lens[i], b, c, why, sizeof(why)) != 0)
 				fails++;
@@ -275,7 +278,31 @@ int main(int argc, char **argv)
 	if (fails)
 		printf("HPQ-RESULT crypto-multipage FAIL %s\n", why);
 	else
-		printf("HPQ-RESULT crypto-multipage PASS 4112, 16384 and 32768-byte buffers across pages, encrypt and decrypt\n");
+		printf("HPQ-RESULT crypto-multipage PASS 4112, 16384, 32768 and 65536-byte buffers across pages, encrypt and decrypt\n");
+
+	/* oversize: refused or right, never a wrong answer that reads as success */
+	{
+		struct alg g;
+		size_t len = MAX_LEN;
+		fill(key, 16); fill(iv, 16); fill(a, len);
+		sw_cbc_encrypt(key, 16, iv, a, b, len);
+		if ((rc = alg_open(&g, key, 16)) != 0) {
+			printf("HPQ-RESULT crypto-oversize FAIL AF_ALG open: %s\n", strerror(-rc));
+		} else {
+			rc = alg_run(&g, 1, iv, a, c, len);
+			if (rc == 0 && memcmp(b, c, len) != 0)
+				printf("HPQ-RESULT crypto-oversize FAIL %zu B: success with a wrong ciphertext\n", len);
+			else if (rc == 0)
+				printf("HPQ-RESULT crypto-oversize PASS %zu B: served right (the guest split it)\n", len);
+			else if (rc == -EBADMSG)
+				printf("HPQ-RESULT crypto-oversize PASS %zu B: refused, the guest read %s\n", len, strerror(-rc));
+			else
+				printf("HPQ-RESULT crypto-oversize FAIL %zu B: %s (expected EBADMSG)\n", len, strerror(-rc));
+			if (rc != 0) /* the device answered one request and counted it as an error, with no bytes */
+				g_refused++;
+			alg_close(&g);
+		}
+	}
 
 	/* flood: keys change every 64 requests (a new tfm: new sessions on the device) */
 	fails = 0;
@@ -339,7 +366,7 @@ int main(int argc, char **argv)
 			alg_close(&g);
 		}
 	}
-	printf("HPQ-DATA crypto-total requests=%llu bytes=%llu\n", g_requests, g_bytes);
+	printf("HPQ-DATA crypto-total requests=%llu bytes=%llu refused=%llu\n", g_requests, g_bytes, g_refused);
 	free(bufs);
 	return 0;
 }

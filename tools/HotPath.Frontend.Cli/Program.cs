@@ -12,6 +12,12 @@ if (options == null)
 }
 try
 {
+    if (options.Crypto)
+    {
+        List<string> failed = CryptoCheck.Run(options.Socket, TimeSpan.FromSeconds(options.ConnectTimeout), options.MaxLen);
+        Console.WriteLine($"hp-frontend crypto: {(failed.Count == 0 ? "all checks passed" : $"{failed.Count} failed")}");
+        return failed.Count == 0 ? 0 : 1;
+    }
     using TrafficDevice device = TrafficDevice.Open(options.Socket, TimeSpan.FromSeconds(options.ConnectTimeout), options.Iommu);
     TrafficCounts c = device.Run(options.Direction, options.PacketLength, TimeSpan.FromSeconds(options.Seconds));
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,

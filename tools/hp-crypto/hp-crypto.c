@@ -63,7 +63,11 @@ static void *poll_device(void *arg)
 				for (uint16_t i = 0; i < n; i++)  /* the engine failed as a whole: each request gets ERR */
 					if (reqs[i].status == HP_VIRTIO_CRYPTO_OK)
 						reqs[i].status = HP_VIRTIO_CRYPTO_ERR;
-			uint16_t done = hp_vhost_crypto_finalize_requests(d->vid, reqs, n);
+			/* Finalize returns fewer when the control plane holds the ring for a moment: the rest follow (they
+			 * must, before anything is fetched again: requests are finalized in fetch order). */
+			uint16_t done = 0;
+			while (done < n && !atomic_load(&d->stop))
+				done += hp_vhost_crypto_finalize_requests(d->vid, reqs + done, n - done);
 			for (uint16_t i = 0; i < done; i++) {
 				uint8_t s = reqs[i].status;
 				atomic_fetch_add_explicit(&g_total.requests, 1, memory_order_relaxed);

@@ -19,7 +19,9 @@ internal sealed unsafe class CryptoQueue : IDisposable
     public const int MaxDigestBytes = 64;
     public const int IvOffset = 0, DataOffset = VirtioCrypto.AesBlock, DigestOffset = DataOffset + MaxDataBytes;
     public const int SlotBytes = DigestOffset + MaxDigestBytes;
-    /// <summary>Host pieces one request's readable or writable part may have (descriptors plus region splits).</summary>
+    /// <summary>Host pieces held of one request's readable or writable part (descriptors plus region splits): enough
+    /// for 64 KiB in pages plus header, IV, digest and status. A chain may have more (the walker checks them but holds
+    /// only these); the data must lie in these.</summary>
     public const int MaxPieces = 64;
 
     public struct Slot
@@ -29,7 +31,13 @@ internal sealed unsafe class CryptoQueue : IDisposable
         public CryptoSession? Session;
         public CryptoDataRequest Req;
         public int Writable;          // pieces of this slot in WVec
-        public ulong WritableBytes;
+        public byte* StatusByte;      // the chain's last writable byte
+        public ulong StatusGpa;       // and its guest physical address (dirty logging)
+        public byte* ZeroCopySrc;     // zero-copy: the source and destination in guest memory (null: copied)
+        public byte* ZeroCopyDst;
+        public bool ZeroCopyAsked;    // zero-copy: Process asked for the built-in engine (finalize runs it)
+
+        public readonly bool IsZeroCopy => ZeroCopySrc != null;
         public uint UsedLen;          // 0: the status byte could not be located (nothing is written)
     }
 

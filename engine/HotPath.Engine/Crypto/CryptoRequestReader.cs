@@ -11,7 +11,7 @@ namespace HotPath.Engine.Crypto;
 /// data once into the slot's staging. Every length in the header is a claim: it is bounded by the engine's limits
 /// and by the bytes the chain really has before anything is copied (the 2020 vhost-crypto CVEs trusted them). The
 /// status byte is the chain's last writable byte; when it cannot be located (a bad chain, no writable part) the
-/// request is returned used with length 0 and nothing is written.
+/// request is returned used with length 0 and nothing is written. Once it is located, every refusal is written there.
 /// </summary>
 internal static unsafe class CryptoRequestReader
 {
@@ -27,16 +27,24 @@ internal static unsafe class CryptoRequestReader
         {
             vq.Stats.Drop(walk.Reason);
             s.Status = VirtioCrypto.StatusBadMsg;
+            if (walk.Last != null)
+            {
+                // A refused chain whose status byte is still known (see CryptoChainWalker.LastEntryStatus).
+                s.StatusByte = walk.Last;
+                s.StatusGpa = walk.LastGpa;
+                s.UsedLen = 1;
+            }
             return;
         }
-        if (walk.WritableBytes == 0)
+        if (walk.Last == null)
         {
             vq.Stats.Drop(DropReason.ChainTooShort);
             s.Status = VirtioCrypto.StatusBadMsg;
             return;
         }
         s.Writable = walk.Writable;
-        s.WritableBytes = walk.WritableBytes;
+        s.StatusByte = walk.Last;
+        s.StatusGpa = walk.LastGpa;
         s.UsedLen = 1;   // from here on the status byte is known: at least it is written
         s.Status = Parse(crypto, q, slot, ref s, walk);
         if (s.Status != VirtioCrypto.StatusOk && s.Session != null)
@@ -48,7 +56,7 @@ internal static unsafe class CryptoRequestReader
 
     private static byte Parse(VhostCrypto crypto, CryptoQueue q, int slot, ref CryptoQueue.Slot s, CryptoChainWalker.Result walk)
     {
-        if (walk.ReadableBytes < CryptoDataRequest.WireSize) return VirtioCrypto.StatusBadMsg;
+        if (walk.ReadableHeld < CryptoDataRequest.WireSize) return VirtioCrypto.StatusBadMsg;
         CryptoDataRequest req;
         // The header is copied once; everything below reads the copy.
         CryptoChainWalker.Gather(q.RVec, walk.Readable, 0, (byte*)&req, CryptoDataRequest.WireSize);
@@ -81,15 +89,25 @@ internal static unsafe class CryptoRequestReader
         }
         else if (cbc && src % VirtioCrypto.AesBlock != 0) return VirtioCrypto.StatusBadMsg;
 
-        // The chain must hold what the header claims: header + IV + source readable, destination + digest + status writable.
-        if (walk.ReadableBytes < (ulong)CryptoDataRequest.WireSize + iv + src) return VirtioCrypto.StatusBadMsg;
-        if (walk.WritableBytes < (ulong)dst + hash + 1) return VirtioCrypto.StatusBadMsg;
+        // The chain must hold what the header claims: header + IV + source readable, destination + digest + status
+        // writable; the first two in the pieces held (more than CryptoQueue.MaxPieces of them for 64 KiB is no guest's).
+        if (walk.ReadableHeld < (ulong)CryptoDataRequest.WireSize + iv + src) return VirtioCrypto.StatusBadMsg;
+        if (walk.WritableHeld < (ulong)dst + hash || walk.WritableBytes < (ulong)dst + hash + 1) return VirtioCrypto.StatusBadMsg;
 
+        // Zero-copy: a cipher-only request whose source and destination each lie in one run of host memory keeps
+        // them there (finalize ciphers from one into the other); the IV is copied all the same.
+        if (crypto.ZeroCopy && !chained && src != 0)
+        {
+            s.ZeroCopySrc = CryptoChainWalker.Run(q.RVec, walk.Readable, (ulong)CryptoDataRequest.WireSize + iv, src);
+            s.ZeroCopyDst = s.ZeroCopySrc == null ? null : CryptoChainWalker.Run(q.WritableOf(slot), walk.Writable, 0, src);
+            if (s.ZeroCopyDst == null) s.ZeroCopySrc = null;
+        }
         fixed (byte* staging = q.Staging)
         {
             byte* slotBase = staging + slot * CryptoQueue.SlotBytes;
             CryptoChainWalker.Gather(q.RVec, walk.Readable, CryptoDataRequest.WireSize, slotBase + CryptoQueue.IvOffset, iv);
-            CryptoChainWalker.Gather(q.RVec, walk.Readable, (ulong)CryptoDataRequest.WireSize + iv, slotBase + CryptoQueue.DataOffset, src);
+            if (s.ZeroCopySrc == null)
+                CryptoChainWalker.Gather(q.RVec, walk.Readable, (ulong)CryptoDataRequest.WireSize + iv, slotBase + CryptoQueue.DataOffset, src);
         }
         s.UsedLen = dst + hash + 1;
         return VirtioCrypto.StatusOk;

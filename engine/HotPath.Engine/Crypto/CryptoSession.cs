@@ -10,6 +10,7 @@ public sealed class CryptoSession
 {
     private int _refs = 1;
     private SymmetricEngine? _engine;
+    private ZeroCopyCipher? _zeroCopy;
     private readonly byte[] _cipherKey;
     private readonly byte[] _macKey;
 
@@ -55,6 +56,7 @@ public sealed class CryptoSession
     {
         if (Interlocked.Decrement(ref _refs) != 0) return;
         Interlocked.Exchange(ref _engine, null)?.Dispose();
+        Interlocked.Exchange(ref _zeroCopy, null)?.Dispose();
         System.Security.Cryptography.CryptographicOperations.ZeroMemory(_cipherKey);
         System.Security.Cryptography.CryptographicOperations.ZeroMemory(_macKey);
     }
@@ -70,5 +72,18 @@ public sealed class CryptoSession
     internal void Return(SymmetricEngine e)
     {
         if (Interlocked.CompareExchange(ref _engine, e, null) != null) e.Dispose();
+    }
+
+    /// <summary>
+    /// The session's zero-copy cipher for one request (cipher-only sessions; hand it back with
+    /// <see cref="ReturnZeroCopy"/>): made on the session's first zero-copy request, or fresh when another queue
+    /// holds it at that instant.
+    /// </summary>
+    internal ZeroCopyCipher RentZeroCopy() =>
+        Interlocked.Exchange(ref _zeroCopy, null) ?? new ZeroCopyCipher(CipherAlgo, _cipherKey, Encrypt);
+
+    internal void ReturnZeroCopy(ZeroCopyCipher c)
+    {
+        if (Interlocked.CompareExchange(ref _zeroCopy, c, null) != null) c.Dispose();
     }
 }

@@ -29,6 +29,8 @@ public sealed partial class VhostCrypto
     public void Buffers(in CryptoRequest r, out Span<byte> iv, out Span<byte> data, out Span<byte> digest)
     {
         CryptoQueue q = _queues[r.QueueId] ?? throw new InvalidOperationException($"queue {r.QueueId} has no requests");
+        if (q.Ring[r.Slot].IsZeroCopy)
+            throw new InvalidOperationException("a zero-copy request: its data stays in guest memory and only the built-in engine (Process) runs it");
         iv = q.Iv(r.Slot);
         data = q.Staging.AsSpan(q.DataStart(r.Slot), (int)r.SrcLen);
         digest = q.Digest(r.Slot, r.HashLen);
@@ -52,6 +54,11 @@ public sealed partial class VhostCrypto
                 continue;
             }
             ref CryptoQueue.Slot s = ref q.Ring[r.Slot];
+            if (s.IsZeroCopy)
+            {
+                s.ZeroCopyAsked = true;   // run by finalize, in place, under the vring's lock
+                continue;
+            }
             SymmetricEngine e = session.Rent();
             try
             {

@@ -17,6 +17,24 @@ public sealed partial class VhostCrypto : IDisposable
 
     public CryptoSessionTable Sessions { get; }
 
+    /// <summary>
+    /// Zero-copy (DPDK's rte_vhost_crypto_set_zero_copy): a cipher-only request whose source and destination each lie
+    /// in one run of host memory is not copied out: finalize runs it from the guest's source straight into its
+    /// destination, under the vring's lock (the memory cannot be unmapped meanwhile), with the lengths and IV read at
+    /// fetch. Other requests are copied as always. Only with the built-in engine (<see cref="Process"/>).
+    /// </summary>
+    public bool ZeroCopy { get; set; }
+
+    /// <summary>True when zero-copy can run here (libcrypto.so.3 loads).</summary>
+    public static bool ZeroCopyAvailable => ZeroCopyCipher.Available();
+
+    /// <summary>Requests run in place on guest memory since the device was made.</summary>
+    public long ZeroCopied => Interlocked.Read(ref _zeroCopied);
+
+    private long _zeroCopied;
+
+    internal void CountZeroCopied() => _zeroCopied++;
+
     /// <summary>Session messages refused for <paramref name="e"/> since the device was made.</summary>
     public long SessionRefusals(CryptoSessionError e) => Interlocked.Read(ref _sessionRefusals[(int)e]);
 

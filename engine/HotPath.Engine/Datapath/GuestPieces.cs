@@ -48,4 +48,26 @@ internal static unsafe class GuestPieces
         }
         return DropReason.None;
     }
+
+    /// <summary>
+    /// Checks that every byte of [gpa, gpa+len) (len &gt; 0) is mapped, storing nothing; <paramref name="last"/> is the
+    /// host address of its last byte.
+    /// </summary>
+    public static DropReason Check(GuestMemory mem, ulong gpa, uint len, out byte* last)
+    {
+        last = null;
+        if (gpa > ulong.MaxValue - (len - 1)) return DropReason.BufferOutsideMemory;   // range wraps around u64
+        ulong remain = len;
+        while (remain != 0)
+        {
+            ulong got = remain;
+            byte* h = mem.GpaToHost(gpa, ref got);
+            if (h == null) return mem.UnmappedReason;
+            // SAFETY: GpaToHost mapped got (> 0) bytes from h inside one region.
+            last = h + (got - 1);
+            gpa += got;
+            remain -= got;
+        }
+        return DropReason.None;
+    }
 }

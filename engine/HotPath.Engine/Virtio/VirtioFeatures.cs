@@ -31,10 +31,12 @@ public static class VirtioFeatures
 
     /// <summary>
     /// What a virtio-crypto device offers (DPDK's VIRTIO_CRYPTO_FEATURES without its stray VIRTIO_NET_F_CTRL_VQ):
-    /// split rings only, as the crypto request path handles split rings.
+    /// split rings only, as the crypto request path handles split rings; LOG_ALL, as finalize logs what it writes
+    /// (without it QEMU blocks migration).
     /// </summary>
     public const ulong CryptoSupported =
-        (1UL << Version1) | (1UL << RingIndirectDesc) | (1UL << RingEventIdx) | (1UL << NotifyOnEmpty) | (1UL << ProtocolFeatures);
+        (1UL << Version1) | (1UL << RingIndirectDesc) | (1UL << RingEventIdx) | (1UL << NotifyOnEmpty) | (1UL << LogAll) |
+        (1UL << ProtocolFeatures);
 
     public static bool Has(ulong features, int bit) => (features & (1UL << bit)) != 0;
 

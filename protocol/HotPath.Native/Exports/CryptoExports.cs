@@ -105,20 +105,20 @@ internal static unsafe class CryptoExports
         }
     }
 
-    /// <summary>rte_vhost_crypto_set_zero_copy: only the copying mode (0) exists; 1 is -ENOTSUP, anything else -EINVAL.</summary>
+    /// <summary>rte_vhost_crypto_set_zero_copy: 0 copies, 1 runs cipher-only requests in place on guest memory when
+    /// they allow it (<see cref="VhostCrypto.ZeroCopy"/>; -ENOTSUP when libcrypto cannot be loaded), anything else -EINVAL.</summary>
     [UnmanagedCallersOnly(EntryPoint = "hp_vhost_crypto_set_zero_copy")]
     public static int SetZeroCopy(int vid, int option)
     {
         const string fn = "hp_vhost_crypto_set_zero_copy";
         try
         {
-            if (CryptoDevice(fn, vid) == null) return -LibC.EINVAL;
-            return option switch
-            {
-                0 => 0,
-                1 => Args.Errno(fn, "zero-copy is not implemented: requests are always copied out of guest memory once", LibC.ENOTSUP),
-                _ => Args.Errno(fn, $"option {option} is neither 0 (copy) nor 1 (zero copy)", LibC.EINVAL),
-            };
+            if (CryptoDevice(fn, vid) is not { } dev) return -LibC.EINVAL;
+            if (option is not (0 or 1)) return Args.Errno(fn, $"option {option} is neither 0 (copy) nor 1 (zero copy)", LibC.EINVAL);
+            if (option == 1 && !VhostCrypto.ZeroCopyAvailable)
+                return Args.Errno(fn, "zero-copy needs libcrypto.so.3, which could not be loaded", LibC.ENOTSUP);
+            dev.Crypto!.ZeroCopy = option == 1;
+            return 0;
         }
         catch (Exception e)
         {

@@ -878,7 +878,10 @@ uint16_t hp_vhost_crypto_finalize_requests(int vid, struct hp_vhost_crypto_reque
  * them to the guest and zeroes the destination up to dst_len) and the digest (hash_len bytes). Valid until finalize. */
 int hp_vhost_crypto_request_buffers(int vid, const struct hp_vhost_crypto_request *req, uint8_t **iv, uint8_t **data,
 				    uint8_t **digest);
-/* 0: copy (the only mode); 1 (zero copy): -ENOTSUP. */
+/* 0: copy (the default); 1: zero copy: a cipher-only request whose source and destination each lie in one run of
+ * host memory is run by finalize from the guest's source into its destination (lengths and IV read at fetch), after
+ * hp_vhost_crypto_process_requests asked for it; hp_vhost_crypto_request_buffers refuses such a request (-1).
+ * -ENOTSUP when libcrypto.so.3 cannot be loaded, -EINVAL for another option or vid. */
 int hp_vhost_crypto_set_zero_copy(int vid, int option);
 
 #ifdef __cplusplus

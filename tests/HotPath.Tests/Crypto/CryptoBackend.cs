@@ -14,13 +14,15 @@ namespace HotPath.Tests.Crypto;
 /// <summary>
 /// HotPath's backend registered for virtio-crypto (in this process) and HotPath's frontend connected to it over a
 /// real Unix socket, negotiated as QEMU's cryptodev-vhost-user does: SET_OWNER, GET_FEATURES, GET/SET_PROTOCOL_FEATURES
-/// with CRYPTO_SESSION and REPLY_ACK. The device's <see cref="VhostCrypto"/> is reachable for its counters.
+/// with CRYPTO_SESSION, REPLY_ACK and LOG_SHMFD. The device's <see cref="VhostCrypto"/> is reachable for its counters.
 /// </summary>
 internal sealed class CryptoBackend : IDisposable
 {
     public static readonly TimeSpan Wait = TimeSpan.FromSeconds(10);
 
-    public const ulong WantedProtocolFeatures = (1UL << ProtocolFeatures.CryptoSession) | (1UL << ProtocolFeatures.ReplyAck);
+    // LOG_SHMFD: as QEMU, which sends SET_LOG_BASE when a migration starts.
+    public const ulong WantedProtocolFeatures =
+        (1UL << ProtocolFeatures.CryptoSession) | (1UL << ProtocolFeatures.ReplyAck) | (1UL << ProtocolFeatures.LogShmfd);
 
     public VhostDriver Driver { get; }
     public DeviceEventLog Events { get; } = new();
@@ -50,7 +52,8 @@ internal sealed class CryptoBackend : IDisposable
     /// cryptodev-vhost-user with queues=1, and waits for new_device.</summary>
     public void Start(FrontendMemory memory, SplitRingDriver ring, bool indirect = true)
     {
-        ulong features = Frontend.BackendFeatures & ~(indirect ? 0 : 1UL << VirtioFeatures.RingIndirectDesc);
+        // LOG_ALL only when a test turns dirty logging on (VhostUserFrontend.EnableLogging).
+        ulong features = Frontend.BackendFeatures & ~(indirect ? 0 : 1UL << VirtioFeatures.RingIndirectDesc) & ~(1UL << VirtioFeatures.LogAll);
         Frontend.SetFeatures(features);
         Frontend.SetMemTable(memory);
         Frontend.SetVringNum(0, ring.Size);

@@ -1,5 +1,6 @@
 using HotPath.Engine.Crypto;
 using HotPath.Engine.Virtio;
+using HotPath.Frontend.Memory;
 using HotPath.Frontend.Rings;
 
 namespace HotPath.Tests.Crypto;
@@ -45,21 +46,27 @@ internal sealed unsafe class VirtioCryptoDriver
     /// <summary>
     /// Queues a request (not yet published): <paramref name="header"/> as is, then <paramref name="iv"/> and
     /// <paramref name="src"/>, then <paramref name="dstBytes"/> + <paramref name="digestBytes"/> writable bytes and
-    /// the status byte (when <paramref name="status"/>). Returns the head.
+    /// the status byte (when <paramref name="status"/>). Source and destination go in pieces of <paramref name="chunk"/>
+    /// bytes (default: a descriptor buffer). <paramref name="extraReadable"/> and <paramref name="extraWritable"/> add
+    /// that many more whole buffers after the source and after the digest, which the request does not use (a Linux
+    /// guest's large AF_ALG requests carry hundreds of KiB of them). Returns the head.
     /// </summary>
     public ushort Submit(in CryptoDataRequest header, ReadOnlySpan<byte> iv, ReadOnlySpan<byte> src, int dstBytes,
-        int digestBytes = 0, bool indirect = false, bool status = true)
+        int digestBytes = 0, bool indirect = false, bool status = true, int extraReadable = 0, int extraWritable = 0, int chunk = 0)
     {
-        int chunk = (int)_ring.Buffers.BufferSize;
+        int whole = (int)_ring.Buffers.BufferSize;
+        if (chunk == 0) chunk = whole;
         var pieces = new List<(byte[]? Data, int Len, bool Write)>();
         CryptoDataRequest h = header;
         pieces.Add((new ReadOnlySpan<byte>(&h, CryptoDataRequest.WireSize).ToArray(), CryptoDataRequest.WireSize, false));
         if (!iv.IsEmpty) pieces.Add((iv.ToArray(), iv.Length, false));
         for (int off = 0; off < src.Length; off += chunk) pieces.Add((src.Slice(off, Math.Min(chunk, src.Length - off)).ToArray(), Math.Min(chunk, src.Length - off), false));
+        for (int i = 0; i < extraReadable; i++) pieces.Add((new byte[whole], whole, false));
         int firstDst = pieces.Count;
         for (int off = 0; off < dstBytes; off += chunk) pieces.Add((null, Math.Min(chunk, dstBytes - off), true));
         int digest = pieces.Count;
         if (digestBytes > 0) pieces.Add((null, digestBytes, true));
+        for (int i = 0; i < extraWritable; i++) pieces.Add((null, whole, true));
         if (status) pieces.Add((null, 1, true));
 
         var ids = new ushort[indirect ? pieces.Count + 1 : pieces.Count];
@@ -88,6 +95,33 @@ internal sealed unsafe class VirtioCryptoDriver
         _pending.Add(ids[0], new Pending(ids, dst, dig, statusGpa));
         _ring.RawPushAvail(ids[0]);
         return ids[0];
+    }
+
+    /// <summary>
+    /// Queues a request as one indirect table of <paramref name="entries"/> entries laid out in table order, as Linux
+    /// does for its largest requests (even beyond the ring size, which the spec forbids): the header, the IV and 16 zero bytes of source, then
+    /// writable 16-byte pieces of one destination buffer and the status byte last. The table lives in
+    /// <paramref name="mem"/>. Returns the head.
+    /// </summary>
+    public ushort SubmitTable(in CryptoDataRequest header, ReadOnlySpan<byte> iv, int entries, FrontendMemory mem)
+    {
+        ushort head = _ring.RawTakeDescriptor(), hdr = _ring.RawTakeDescriptor(), dst = _ring.RawTakeDescriptor(),
+            status = _ring.RawTakeDescriptor();
+        CryptoDataRequest h = header;
+        byte[] block = [.. new ReadOnlySpan<byte>(&h, CryptoDataRequest.WireSize), .. iv, .. new byte[16]];
+        _ring.Buffers.Write(_ring.Buffers.Gpa(hdr), block);
+        _ring.Buffers.Write(_ring.Buffers.Gpa(dst), Enumerable.Repeat(Unwritten, 16).ToArray());
+        _ring.Buffers.Write(_ring.Buffers.Gpa(status), [Unwritten]);
+        ulong table = mem.Alloc((ulong)entries * 16, 16);
+        var t = (VringDesc*)mem.Host(table);
+        t[0] = new VringDesc { Addr = _ring.Buffers.Gpa(hdr), Len = (uint)block.Length, Flags = VringDesc.FlagNext, Next = 1 };
+        for (int i = 1; i < entries - 1; i++)
+            t[i] = new VringDesc { Addr = _ring.Buffers.Gpa(dst), Len = 16, Flags = VringDesc.FlagNext | VringDesc.FlagWrite, Next = (ushort)(i + 1) };
+        t[entries - 1] = new VringDesc { Addr = _ring.Buffers.Gpa(status), Len = 1, Flags = VringDesc.FlagWrite };
+        _ring.RawWriteDesc(head, table, (uint)entries * 16, VringDesc.FlagIndirect, 0);
+        _pending.Add(head, new Pending([head, hdr, dst, status], [(_ring.Buffers.Gpa(dst), 16)], default, _ring.Buffers.Gpa(status)));
+        _ring.RawPushAvail(head);
+        return head;
     }
 
     /// <summary>The descriptor ids of a queued request, head first (its buffers in chain order).</summary>
