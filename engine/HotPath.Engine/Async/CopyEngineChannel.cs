@@ -1,12 +1,11 @@
-using HotPath.Engine.Rings;
-
 namespace HotPath.Engine.Async;
 
 /// <summary>
-/// One queue's channel on a <see cref="CopyEngine"/>: a native array of jobs used in order and a single-producer
-/// (the copy thread), single-consumer (the holder of the vring's access lock) completion ring. The engine copies in
-/// submission order, so completions come back in order: register it with async_inorder (it also reports tokens,
-/// so it works as an out-of-order channel too). No allocation per call.
+/// One queue's channel on a <see cref="CopyEngine"/>: a native array of jobs used in order and a completion counter
+/// the copy thread advances (one writer) and the holder of the vring's access lock reads (one reader). The engine copies
+/// in submission order, so completions come back in order: register it with async_inorder (it also reports tokens,
+/// so it works as an out-of-order channel too). No allocation per call. <see cref="HasCompletions"/> lets the poller
+/// skip the channel call when nothing completed (one load of the counter).
 /// </summary>
 public sealed unsafe class CopyEngineChannel : IAsyncCopyChannel, IDisposable
 {
@@ -14,7 +13,7 @@ public sealed unsafe class CopyEngineChannel : IAsyncCopyChannel, IDisposable
     private readonly uint _capacity;
     private CopyJob* _jobs;
     private void** _ptrs;
-    private RingHeader* _done;
+    private uint* _completed;    // free-running, on a cache line of its own: jobs the copy thread finished
     private uint _tail, _head;   // free-running: jobs handed to the engine, jobs reported complete
 
     internal CopyEngineChannel(CopyEngine engine, uint capacity)
@@ -24,24 +23,31 @@ public sealed unsafe class CopyEngineChannel : IAsyncCopyChannel, IDisposable
         _capacity = capacity;
         _jobs = (CopyJob*)NativeMemory.AlignedAlloc(capacity * (nuint)sizeof(CopyJob), 64);
         _ptrs = (void**)NativeMemory.Alloc(capacity, (nuint)sizeof(void*));
-        // One slot stays empty in a HotPath ring: twice the capacity so every job in flight fits.
-        _done = RingOps.Create("hp-copy-done", 2 * capacity, RingFlags.SpEnq | RingFlags.ScDeq, out string? error);
-        if (_done == null) throw new ArgumentException(error);
+        _completed = (uint*)NativeMemory.AlignedAlloc(64, 64);
+        *_completed = 0;
     }
 
     /// <summary>Packets handed to the engine and not reported complete.</summary>
     public uint InFlight => _tail - _head;
 
+    /// <summary>The copy thread finished jobs <see cref="CheckCompletedCopies"/> has not reported yet (one acquire load).</summary>
+    public bool HasCompletions
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => Volatile.Read(ref *_completed) != _head;
+    }
+
     public uint TransferData(int vid, int queueId, AsyncDesc* descs, AsyncStatus* opaque, ushort count)
     {
         uint n = Math.Min(count, _capacity - (_tail - _head));
+        uint* completed = _completed;
         for (uint i = 0; i < n; i++)
         {
             CopyJob* j = _jobs + ((_tail + i) & (_capacity - 1));
             j->Src = descs[i].Src;
             j->Dst = descs[i].Dst;
             j->Token = opaque != null ? opaque->DstOpaqueData[i] : 0;
-            j->Completions = _done;
+            j->Completed = completed;
             _ptrs[i] = j;
         }
         uint k = n == 0 ? 0 : _engine.Submit(_ptrs, n);
@@ -51,11 +57,10 @@ public sealed unsafe class CopyEngineChannel : IAsyncCopyChannel, IDisposable
 
     public uint CheckCompletedCopies(int vid, int queueId, AsyncStatus* opaque, ushort maxPackets)
     {
-        uint n = Math.Min(maxPackets, _capacity);
-        // Acquire (the ring's tail load): the job's bytes were written before the copy thread enqueued it.
-        n = RingOps.DequeueBurst(_done, _ptrs, n, null);
+        // Acquire: the jobs' bytes were written before the copy thread counted them.
+        uint n = Math.Min(Volatile.Read(ref *_completed) - _head, maxPackets);
         if (opaque != null)
-            for (uint i = 0; i < n; i++) opaque->DstOpaqueData[i] = ((CopyJob*)_ptrs[i])->Token;
+            for (uint i = 0; i < n; i++) opaque->DstOpaqueData[i] = _jobs[(_head + i) & (_capacity - 1)].Token;
         _head += n;
         return n;
     }
@@ -65,9 +70,9 @@ public sealed unsafe class CopyEngineChannel : IAsyncCopyChannel, IDisposable
         if (_jobs == null) return;
         NativeMemory.AlignedFree(_jobs);
         NativeMemory.Free(_ptrs);
-        RingOps.Free(_done);
+        NativeMemory.AlignedFree(_completed);
         _jobs = null;
         _ptrs = null;
-        _done = null;
+        _completed = null;
     }
 }

@@ -1,10 +1,8 @@
-using HotPath.Engine.Rings;
-
 namespace HotPath.Engine.Async;
 
 /// <summary>
 /// One packet's copies as the built-in engine carries them: the iters vhost handed over (valid until completion),
-/// the packet's token, and the completion ring of the channel it came from. In the channel's native job array.
+/// the packet's token, and the completion counter of the channel it came from. In the channel's native job array.
 /// </summary>
 [StructLayout(LayoutKind.Sequential)]
 internal unsafe struct CopyJob
@@ -12,7 +10,8 @@ internal unsafe struct CopyJob
     public AsyncIovIter* Src;
     public AsyncIovIter* Dst;
     public nuint Token;
-    public RingHeader* Completions;
+    /// <summary>The channel's count of completed jobs: the copy thread alone writes it (release), the poller reads it.</summary>
+    public uint* Completed;
 
     /// <summary>
     /// Copies the iters' bytes: the two sides may be cut differently, the copy walks both; it stops at the shorter
