@@ -165,6 +165,7 @@ internal sealed unsafe partial class AsyncQueue : NativeScratch
     {
         uint t = SegTail;
         if (t - SegHead >= SegCapacity) return false;   // one segment never needs the arena's tail skipped
+        if (_engine != null && !_engine.CanStage) return false;
         uint i = t & (SegCapacity - 1);
         // SAFETY: i < SegCapacity: inside the arena arrays.
         _srcIov[i] = new IoVec { Base = m->Data, Len = len };
@@ -178,7 +179,13 @@ internal sealed unsafe partial class AsyncQueue : NativeScratch
         s->SegStart = i;
         s->SegCount = 1;
         s->SegEnd = t + 1;
-        Stage(s, seq, len);
+        if (_engine != null)
+        {
+            _engine.StageOne(m->Data, dst, len, seq);   // no iters: the engine copies the one range
+            _tokens[_staged++] = seq;
+            s->State = AsyncSlot.InChannel;
+        }
+        else Stage(s, seq, len);
         SlotTail = seq + 1;
         return true;
     }
@@ -197,21 +204,31 @@ internal sealed unsafe partial class AsyncQueue : NativeScratch
     }
 
     /// <summary>
-    /// Puts slot <paramref name="seq"/> (its segments written) in the next transfer_data: its iters and desc now, so
-    /// that <see cref="Offer"/> is one call. It is marked as the channel's; <see cref="Offer"/> copies by CPU what the
-    /// channel refuses.
+    /// Puts slot <paramref name="seq"/> (its segments written) in the next transfer_data: its iters and desc now (the
+    /// built-in engine's job), so that <see cref="Offer"/> is one call. It is marked as the channel's;
+    /// <see cref="Offer"/> copies by CPU what the channel refuses (a full engine channel: at once).
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void Stage(AsyncSlot* s, uint seq, nuint bytes)
     {
         uint k = seq & (SlotCapacity - 1);
         AsyncIovIter* src = _iters + 2 * k, dst = src + 1;
         *src = new AsyncIovIter { Offset = 0, Count = bytes, Iov = _srcIov + s->SegStart, NrSegs = s->SegCount };
         *dst = new AsyncIovIter { Offset = 0, Count = bytes, Iov = _dstIov + s->SegStart, NrSegs = s->SegCount };
-        uint n = _staged++;
+        uint n = _staged;
+        if (_engine != null)
+        {
+            if (!_engine.CanStage)
+            {
+                CopyByCpu(s);
+                CpuFallbacks++;
+                return;
+            }
+            _engine.Stage(src, dst, seq);
+        }
         // SAFETY: a burst stages at most SlotCapacity packets (FreeSlots bounds it); the staging arrays hold that many.
-        _descs[n] = new AsyncDesc { Src = src, Dst = dst };
+        else _descs[n] = new AsyncDesc { Src = src, Dst = dst };
         _tokens[n] = seq;
+        _staged = n + 1;
         s->State = AsyncSlot.InChannel;
     }
 
@@ -254,11 +271,13 @@ internal sealed unsafe partial class AsyncQueue : NativeScratch
         uint n = _staged;
         if (n == 0) return;
         _staged = 0;
-        var status = new AsyncStatus { DstOpaqueData = _tokens };
-        AsyncStatus* st = Features.InOrder ? null : &status;
-        uint taken = _engine != null
-            ? _engine.TransferData(Device.Vid, QueueId, _descs, st, (ushort)n)
-            : Channel.TransferData(Device.Vid, QueueId, _descs, st, (ushort)n);
+        uint taken;
+        if (_engine != null) taken = _engine.SubmitStaged();   // the jobs were written as the packets committed
+        else
+        {
+            var status = new AsyncStatus { DstOpaqueData = _tokens };
+            taken = Channel.TransferData(Device.Vid, QueueId, _descs, Features.InOrder ? null : &status, (ushort)n);
+        }
         if (taken > n) taken = n;   // a channel claiming more than it was given: only what it was given
         InChannel += taken;
         for (uint i = taken; i < n; i++)

@@ -91,7 +91,7 @@ public sealed unsafe class CopyEngine : IDisposable
             {
                 var job = (CopyJob*)batch[i];
                 uint* completed = job->Completed;   // read before the count: the poller may reuse the job after it
-                bytes += CopyJob.Run(job->Src, job->Dst);
+                bytes += CopyJob.Run(job);
                 // Release: the bytes above are written before the channel's poller sees the count. This thread is the
                 // counter's only writer; each channel's jobs arrive in its submission order, so a count is a prefix.
                 Volatile.Write(ref *completed, *completed + 1);

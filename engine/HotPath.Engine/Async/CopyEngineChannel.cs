@@ -15,6 +15,7 @@ public sealed unsafe class CopyEngineChannel : IAsyncCopyChannel, IDisposable
     private void** _ptrs;
     private uint* _completed;    // free-running, on a cache line of its own: jobs the copy thread finished
     private uint _tail, _head;   // free-running: jobs handed to the engine, jobs reported complete
+    private uint _staged;        // jobs written after _tail by Stage/StageOne, not handed to the engine yet
 
     internal CopyEngineChannel(CopyEngine engine, uint capacity)
     {
@@ -37,8 +38,62 @@ public sealed unsafe class CopyEngineChannel : IAsyncCopyChannel, IDisposable
         get => Volatile.Read(ref *_completed) != _head;
     }
 
+    /// <summary>Room for another staged job (<see cref="Stage"/>, <see cref="StageOne"/>).</summary>
+    internal bool CanStage
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => _tail + _staged - _head < _capacity;
+    }
+
+    /// <summary>
+    /// The async queue's direct form of transfer_data, one packet at a time as it commits: writes the packet's job
+    /// (after checking <see cref="CanStage"/>); <see cref="SubmitStaged"/> hands the staged jobs to the engine.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void Stage(AsyncIovIter* src, AsyncIovIter* dst, nuint token)
+    {
+        CopyJob* j = NextStaged(token);
+        j->Src = src;
+        j->Dst = dst;
+    }
+
+    /// <summary><see cref="Stage"/> for a packet of one copy: no iters.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void StageOne(byte* src, byte* dst, uint len, nuint token)
+    {
+        CopyJob* j = NextStaged(token);
+        j->Src = null;
+        j->SrcBuf = src;
+        j->DstBuf = dst;
+        j->Len = len;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private CopyJob* NextStaged(nuint token)
+    {
+        uint i = _staged++;
+        // SAFETY: CanStage held: the job is inside the array and not in flight; _ptrs holds capacity entries.
+        CopyJob* j = _jobs + ((_tail + i) & (_capacity - 1));
+        j->Token = token;
+        j->Completed = _completed;
+        _ptrs[i] = j;
+        return j;
+    }
+
+    /// <summary>Hands the staged jobs to the engine in order; returns how many it took (the rest are dropped: the
+    /// caller copies those packets with the CPU).</summary>
+    internal uint SubmitStaged()
+    {
+        uint n = _staged;
+        _staged = 0;
+        uint k = n == 0 ? 0 : _engine.Submit(_ptrs, n);
+        _tail += k;
+        return k;
+    }
+
     public uint TransferData(int vid, int queueId, AsyncDesc* descs, AsyncStatus* opaque, ushort count)
     {
+        Debug.Assert(_staged == 0);
         uint n = Math.Min(count, _capacity - (_tail - _head));
         uint* completed = _completed;
         for (uint i = 0; i < n; i++)
