@@ -158,14 +158,19 @@ internal sealed unsafe partial class AsyncQueue : NativeScratch
 
     /// <summary>
     /// The split submit's inline case: commits <paramref name="m"/> (one segment, its data going to
-    /// <paramref name="dst"/>) as one copy for the channel. False, with nothing changed, when the arena is full (the
-    /// caller copies with the CPU and commits through <see cref="CommitCpu"/>).
+    /// <paramref name="dst"/>) as one copy for the channel. False, with nothing else changed, when the arena or the
+    /// engine channel is full (the latter counted in <see cref="CpuFallbacks"/>): the caller copies with the CPU and
+    /// commits through <see cref="CommitCpu"/>.
     /// </summary>
     public bool CommitOne(Mbuf* m, byte* dst, uint len, ulong gpa, uint usedEnd)
     {
         uint t = SegTail;
         if (t - SegHead >= SegCapacity) return false;   // one segment never needs the arena's tail skipped
-        if (_engine != null && !_engine.CanStage) return false;
+        if (_engine != null && !_engine.CanStage)
+        {
+            CpuFallbacks++;   // the engine channel is full: the caller copies
+            return false;
+        }
         uint i = t & (SegCapacity - 1);
         // SAFETY: i < SegCapacity: inside the arena arrays.
         _srcIov[i] = new IoVec { Base = m->Data, Len = len };
