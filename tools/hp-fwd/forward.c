@@ -239,23 +239,33 @@ static void run_icmpecho(struct worker *w, struct hp_mbuf **pkts)
 	report_idle(w, received);
 }
 
+/* txonly --async: submits up to want of the frames pkts[0..*have) (the library owns the ones it took until a poll
+ * gives them back) and moves the rest to the front. Returns how many it took. */
+static uint16_t submit_frames(struct worker *w, struct hp_mbuf **pkts, unsigned *have, unsigned want)
+{
+	struct queue_stats *s = &g_stats[w->qp];
+	uint16_t sent = want ? hp_vhost_submit_enqueue_burst(w->dev->vid, (uint16_t)(2 * w->qp), pkts, (uint16_t)want) : 0;
+	if (sent) {
+		memmove(pkts, pkts + sent, (*have - sent) * sizeof(pkts[0]));
+		*have -= sent;
+		stats_add(&s->tx_packets, sent);
+		stats_add(&s->tx_bytes, (uint64_t)sent * g_opt.pkt_len);
+	}
+	return sent;
+}
+
 /* --async-lockstep: submits one burst, waits (outside the library's calls) until the copy engine copied the packets
  * it was handed, and polls them back, so that every call moves a whole burst. The engine takes a packet when one of
  * its copies reaches the threshold hp-fwd registers (256 B): with txonly's frames of one length, all or none. */
 static void run_txonly_lockstep(struct worker *w, struct hp_mbuf **pkts, unsigned n)
 {
 	struct device *d = w->dev;
-	struct queue_stats *s = &g_stats[w->qp];
 	uint16_t rxq = (uint16_t)(2 * w->qp);
 	unsigned have = n;
 	while (running(d)) {
 		long long copied = hp_copy_engine_packets(g_engine);
-		uint16_t sent = have ? hp_vhost_submit_enqueue_burst(d->vid, rxq, pkts, (uint16_t)have) : 0;
+		uint16_t sent = submit_frames(w, pkts, &have, have);
 		if (sent) {
-			memmove(pkts, pkts + sent, (have - sent) * sizeof(pkts[0]));
-			have -= sent;
-			stats_add(&s->tx_packets, sent);
-			stats_add(&s->tx_bytes, (uint64_t)sent * g_opt.pkt_len);
 			long long want = copied + (g_opt.pkt_len >= FWD_ASYNC_THRESHOLD ? sent : 0);
 			while (running(d) && hp_copy_engine_packets(g_engine) < want)
 				sched_yield(); /* under valgrind: hands the copy thread its turn at once */
@@ -272,7 +282,6 @@ static void run_txonly_lockstep(struct worker *w, struct hp_mbuf **pkts, unsigne
 static void run_txonly_async(struct worker *w, struct hp_mbuf **pkts, unsigned n)
 {
 	struct device *d = w->dev;
-	struct queue_stats *s = &g_stats[w->qp];
 	uint16_t rxq = (uint16_t)(2 * w->qp);
 	unsigned total = n, have;
 	/* More frames than a burst: some are being copied while the next burst is submitted. */
@@ -284,14 +293,7 @@ static void run_txonly_async(struct worker *w, struct hp_mbuf **pkts, unsigned n
 	n = total;
 	have = n; /* frames in pkts[0..have) are ours to submit */
 	while (running(d)) {
-		unsigned want = have < g_opt.burst ? have : g_opt.burst;
-		uint16_t sent = want ? hp_vhost_submit_enqueue_burst(d->vid, rxq, pkts, (uint16_t)want) : 0;
-		if (sent) {
-			memmove(pkts, pkts + sent, (have - sent) * sizeof(pkts[0]));
-			have -= sent;
-			stats_add(&s->tx_packets, sent);
-			stats_add(&s->tx_bytes, (uint64_t)sent * g_opt.pkt_len);
-		}
+		uint16_t sent = submit_frames(w, pkts, &have, have < g_opt.burst ? have : g_opt.burst);
 		uint16_t back = hp_vhost_poll_enqueue_completed(d->vid, rxq, pkts + have, (uint16_t)(n - have));
 		have += back;
 		if (sent == 0 && back == 0)
