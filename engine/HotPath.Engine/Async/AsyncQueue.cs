@@ -49,9 +49,8 @@ internal sealed unsafe partial class AsyncQueue : NativeScratch
     public uint UsedTail, UsedHead;
     /// <summary>Packets the channel holds (handed over, not reported complete).</summary>
     public uint InChannel;
-    /// <summary>In-order channels: completions reported and not yet applied by <see cref="Publish"/>, which takes them
-    /// for the oldest slots the channel holds (in order: those are the ones it completed), without marking each.</summary>
-    private uint _inOrderDone;
+    /// <summary>In-order channels: the first slot the next completion may be.</summary>
+    private uint _inOrderCursor;
 
     /// <summary>Completions an out-of-order channel reported with a token that names no packet it holds (ignored).</summary>
     public ulong BadCompletions;
@@ -315,7 +314,16 @@ internal sealed unsafe partial class AsyncQueue : NativeScratch
                 : Channel.CheckCompletedCopies(Device.Vid, QueueId, null, max), InChannel);
             if (k == 0) return false;
             InChannel -= k;
-            _inOrderDone += k;
+            // Slots before PublishHead are done and may already be reused: never start behind it.
+            uint c = (int)(PublishHead - _inOrderCursor) > 0 ? PublishHead : _inOrderCursor;
+            for (; k != 0 && c != HandHead; c++)
+            {
+                AsyncSlot* s = Slot(c);
+                if (s->State != AsyncSlot.InChannel) continue;
+                s->State = AsyncSlot.Done;
+                k--;
+            }
+            _inOrderCursor = c;
             return true;
         }
         var status = new AsyncStatus { DstOpaqueData = _tokens };
@@ -373,24 +381,16 @@ internal sealed unsafe partial class AsyncQueue : NativeScratch
         Logging.DirtyLog? log = vq.ActiveLog;
         uint end = UsedHead;
         uint p = PublishHead;
-        uint completed = _inOrderDone;
         for (; p != HandHead; p++)
         {
             AsyncSlot* s = Slot(p);
-            if (s->State != AsyncSlot.Done)
-            {
-                // In order, every slot before the first the channel still holds is published: the next
-                // `completed` slots it holds are the ones it reported.
-                if (s->State != AsyncSlot.InChannel || completed == 0) break;
-                completed--;
-            }
+            if (s->State != AsyncSlot.Done) break;
             // Logging: the copies completed (the channel reported it), the used index is not written yet.
             if (log != null && s->SegCount != 0) LogSegments(log, s);
             end = s->UsedEnd;
             SegHead = s->SegEnd;
         }
         PublishHead = p;
-        _inOrderDone = completed;
         if (p == SlotTail) end = UsedTail;
         uint n = end - UsedHead;
         if (n == 0) return;

@@ -12,8 +12,7 @@ internal unsafe struct AsyncSlot
     /// <summary>Not committed yet (the packet is being written).</summary>
     public const byte Writing = 0;
     /// <summary>The channel holds the copies (from the commit on: a packet the channel refuses is copied by the CPU
-    /// and done before anything looks at it). An in-order channel's completions are not marked on the slots: the
-    /// publication walk takes the reported count for the oldest slots in this state.</summary>
+    /// and done before anything looks at it).</summary>
     public const byte InChannel = 1;
     /// <summary>Every byte written (by the channel or the CPU): the used entries may go once earlier packets' did.</summary>
     public const byte Done = 2;
