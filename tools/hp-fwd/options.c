@@ -13,7 +13,7 @@ static void usage(void)
 	      "              [--burst N] [--queues N] [--seconds N] [--stats-interval S] [--json FILE] [--mac MAC]\n"
 	      "              [--rx-mode poll|interrupt|adaptive] [--idle-us N] [--idle-sleep US]\n"
 	      "              [--packed-only|--split-only] [--postcopy] [--iommu] [--vring-stats] [--lcores LIST|--cpu N]\n"
-	      "              [--async [--async-cpu N]]\n"
+	      "              [--async [--async-cpu N] [--async-lockstep]]\n"
 	      "              [--takeover] [--takeover-path PATH]\n"
 	      "       hp-fwd --demo [--seconds N]\n"
 	      "  --socket PATH         vhost-user socket (server: created here; --client: the frontend's)\n"
