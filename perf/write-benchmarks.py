@@ -2,7 +2,7 @@
 """Writes BENCHMARKS.md at the repository root from a perf/race.sh results folder (ipp.txt, pps.txt, machine.txt),
 the newest BenchmarkDotNet quick run under perf/results/ (or --bdn DIR), perf/benchmarks-notes.md (the summary) and
 perf/ipp-history.md (the optimisation log) and the measured sections kept by hand (perf/loops.md, dirty-log.md,
-rx-modes.md, migration.md, iotlb.md).
+rx-modes.md, migration.md, iotlb.md, async-ipp.md).
 Usage: write-benchmarks.py RACE_DIR [--bdn BDN_RESULTS_DIR]"""
 import glob, os, re, statistics, sys
 
@@ -130,8 +130,9 @@ if os.path.exists(hist):
 
 # Sections kept by hand, each measured by its own script: the loops (perf/loop-check.sh), dirty logging
 # (BenchmarkDotNet), hp-fwd --rx-mode (perf/rx-modes.sh), live migration (perf/migrate.sh), the vIOMMU's IOTLB
-# (perf/iotlb-ipp.sh), vhost-crypto (the QEMU boot crypto and CryptoBenchmarks).
-for name in ("loops.md", "dirty-log.md", "rx-modes.md", "migration.md", "iotlb.md", "crypto.md"):
+# (perf/iotlb-ipp.sh), vhost-crypto (the QEMU boot crypto and CryptoBenchmarks), the async copy path
+# (perf/async-ipp.sh, perf/async-pps.sh).
+for name in ("loops.md", "dirty-log.md", "rx-modes.md", "migration.md", "iotlb.md", "crypto.md", "async-ipp.md"):
     part = os.path.join(root, "perf", name)
     if os.path.exists(part):
         out += open(part).read().rstrip().splitlines() + [""]

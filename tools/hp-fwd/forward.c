@@ -240,12 +240,49 @@ static void run_icmpecho(struct worker *w, struct hp_mbuf **pkts)
 	report_idle(w, received);
 }
 
+/* txonly --async: submits up to want of the frames pkts[0..*have) (the library owns the ones it took until a poll
+ * gives them back) and moves the rest to the front. Returns how many it took. */
+static uint16_t submit_frames(struct worker *w, struct hp_mbuf **pkts, unsigned *have, unsigned want)
+{
+	struct queue_stats *s = &g_stats[w->qp];
+	uint16_t sent = want ? hp_vhost_submit_enqueue_burst(w->dev->vid, (uint16_t)(2 * w->qp), pkts, (uint16_t)want) : 0;
+	if (sent) {
+		memmove(pkts, pkts + sent, (*have - sent) * sizeof(pkts[0]));
+		*have -= sent;
+		stats_add(&s->tx_packets, sent);
+		stats_add(&s->tx_bytes, (uint64_t)sent * g_opt.pkt_len);
+	}
+	return sent;
+}
+
+/* --async-lockstep: submits one burst, waits (outside the library's calls) until the copy engine copied the packets
+ * it was handed, and polls them back, so that every call moves a whole burst. The engine takes a packet when one of
+ * its copies reaches the threshold hp-fwd registers (256 B): with txonly's frames of one length, all or none. */
+static void run_txonly_lockstep(struct worker *w, struct hp_mbuf **pkts, unsigned n)
+{
+	struct device *d = w->dev;
+	uint16_t rxq = (uint16_t)(2 * w->qp);
+	unsigned have = n;
+	while (running(d)) {
+		long long copied = hp_copy_engine_packets(g_engine);
+		uint16_t sent = submit_frames(w, pkts, &have, have);
+		if (sent) {
+			long long want = copied + (g_opt.pkt_len >= FWD_ASYNC_THRESHOLD ? sent : 0);
+			while (running(d) && hp_copy_engine_packets(g_engine) < want)
+				sched_yield(); /* under valgrind: hands the copy thread its turn at once */
+		} else {
+			cpu_relax();
+		}
+		have += hp_vhost_poll_enqueue_completed(d->vid, rxq, pkts + have, (uint16_t)(n - have));
+	}
+	hp_pktmbuf_free_bulk(pkts, have);
+}
+
 /* txonly --async: the prebuilt frames go round: submitted, polled back when copied, submitted again. The ones in
  * flight when the device stops are freed by the library (the device's teardown frees what was not polled back). */
 static void run_txonly_async(struct worker *w, struct hp_mbuf **pkts, unsigned n)
 {
 	struct device *d = w->dev;
-	struct queue_stats *s = &g_stats[w->qp];
 	uint16_t rxq = (uint16_t)(2 * w->qp);
 	unsigned total = n, have;
 	/* More frames than a burst: some are being copied while the next burst is submitted. */
@@ -257,14 +294,7 @@ static void run_txonly_async(struct worker *w, struct hp_mbuf **pkts, unsigned n
 	n = total;
 	have = n; /* frames in pkts[0..have) are ours to submit */
 	while (running(d)) {
-		unsigned want = have < g_opt.burst ? have : g_opt.burst;
-		uint16_t sent = want ? hp_vhost_submit_enqueue_burst(d->vid, rxq, pkts, (uint16_t)want) : 0;
-		if (sent) {
-			memmove(pkts, pkts + sent, (have - sent) * sizeof(pkts[0]));
-			have -= sent;
-			stats_add(&s->tx_packets, sent);
-			stats_add(&s->tx_bytes, (uint64_t)sent * g_opt.pkt_len);
-		}
+		uint16_t sent = submit_frames(w, pkts, &have, have < g_opt.burst ? have : g_opt.burst);
 		uint16_t back = hp_vhost_poll_enqueue_completed(d->vid, rxq, pkts + have, (uint16_t)(n - have));
 		have += back;
 		if (sent == 0 && back == 0)
@@ -286,6 +316,10 @@ static void run_txonly(struct worker *w, struct hp_mbuf **pkts)
 			fprintf(stderr, "hp-fwd: txonly q%u: mbuf pool exhausted: %s\n", w->qp, hp_last_error());
 			break;
 		}
+	}
+	if (g_opt.async_lockstep) {
+		run_txonly_lockstep(w, pkts, n);
+		return;
 	}
 	if (g_opt.async) {
 		run_txonly_async(w, pkts, n);
@@ -432,7 +466,7 @@ static int on_new_device(int vid)
 	for (unsigned q = 0; g_engine != NULL && q < d->nr_qp; q++) {
 		/* In order (the engine is), copies under 256 bytes by the forwarding thread itself. */
 		if (hp_vhost_async_channel_register_engine(vid, (uint16_t)(2 * q),
-							    HP_VHOST_ASYNC_INORDER | HP_VHOST_ASYNC_THRESHOLD(256), g_engine) != 0) {
+							    HP_VHOST_ASYNC_INORDER | HP_VHOST_ASYNC_THRESHOLD(FWD_ASYNC_THRESHOLD), g_engine) != 0) {
 			fprintf(stderr, "hp-fwd: vid %d: %s\n", vid, hp_last_error());
 			free(d);
 			return -1;

@@ -13,7 +13,7 @@ static void usage(void)
 	      "              [--burst N] [--queues N] [--seconds N] [--stats-interval S] [--json FILE] [--mac MAC]\n"
 	      "              [--rx-mode poll|interrupt|adaptive] [--idle-us N] [--idle-sleep US]\n"
 	      "              [--packed-only|--split-only] [--postcopy] [--iommu] [--vring-stats] [--lcores LIST|--cpu N]\n"
-	      "              [--async [--async-cpu N]]\n"
+	      "              [--async [--async-cpu N] [--async-lockstep]]\n"
 	      "              [--takeover] [--takeover-path PATH]\n"
 	      "       hp-fwd --demo [--seconds N]\n"
 	      "  --socket PATH         vhost-user socket (server: created here; --client: the frontend's)\n"
@@ -66,6 +66,9 @@ static void usage(void)
 	      "                        the built-in copy engine's thread copies the packets, the forwarding thread only\n"
 	      "                        submits and polls completions (hp_vhost_submit_enqueue_burst and friends)\n"
 	      "  --async-cpu N         pin the copy engine's thread to CPU N (implies --async)\n"
+	      "  --async-lockstep      txonly --async for measurement: after each submit, wait outside the library until\n"
+	      "                        the copy engine copied the burst, then poll it back (one submit and one poll per\n"
+	      "                        burst, no empty polls; implies --async)\n"
 	      "  --demo                run HotPath's own frontend (hp-frontend) against hp-fwd and print a table\n",
 	      stderr);
 }
@@ -247,6 +250,12 @@ bool parse_options(int argc, char **argv, struct fwd_options *o)
 			demo_only_ok = false;
 			continue;
 		}
+		if (strcmp(a, "--async-lockstep") == 0) {
+			o->async = true;
+			o->async_lockstep = true;
+			demo_only_ok = false;
+			continue;
+		}
 		if (strcmp(a, "--takeover") == 0) {
 			o->takeover = true;
 			demo_only_ok = false;
@@ -337,5 +346,7 @@ bool parse_options(int argc, char **argv, struct fwd_options *o)
 		return bad("--packed-only and --split-only exclude each other", NULL);
 	if (o->async && o->mode == FWD_RXONLY)
 		return bad("--async is for the modes that enqueue (io, macswap, txonly, icmpecho)", NULL);
+	if (o->async_lockstep && o->mode != FWD_TXONLY)
+		return bad("--async-lockstep is for --mode txonly", NULL);
 	return true;
 }

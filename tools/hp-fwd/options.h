@@ -25,6 +25,7 @@ enum rx_mode {
 #define FWD_MAX_BURST 512
 #define FWD_MIN_PKT_LEN 60
 #define FWD_MAX_PKT_LEN 9000
+#define FWD_ASYNC_THRESHOLD 256 /* --async: copies shorter than this are done by the CPU at submit */
 
 struct fwd_options {
 	const char *socket;
@@ -47,6 +48,7 @@ struct fwd_options {
 	bool vring_stats;        /* HP_VHOST_USER_NET_STATS_ENABLE */
 	bool async;              /* io/macswap/txonly through the async copy path and the built-in copy engine */
 	int async_cpu;           /* --async-cpu: the copy thread's CPU, -1 unpinned */
+	bool async_lockstep;     /* txonly --async: one submit and one poll per burst (perf/async-ipp.sh) */
 	bool demo;
 	bool takeover;            /* HP_VHOST_USER_TAKEOVER: take a running hp-fwd's devices over first */
 	const char *takeover_path; /* NULL: the library's default, SOCKET.takeover */

@@ -26,6 +26,9 @@ internal sealed unsafe partial class AsyncQueue : NativeScratch
     public readonly Vring Vring;
     public readonly int QueueId;
     public readonly IAsyncCopyChannel Channel;
+    /// <summary><see cref="Channel"/> when it is the built-in engine's: called directly, and polled without a call
+    /// while nothing completed (<see cref="CopyEngineChannel.HasCompletions"/>).</summary>
+    private readonly CopyEngineChannel? _engine;
     /// <summary>The channel was made for this queue (the C API's built-in engine channels): disposed with it.</summary>
     public readonly bool OwnsChannel;
     public readonly AsyncFeatures Features;
@@ -34,8 +37,9 @@ internal sealed unsafe partial class AsyncQueue : NativeScratch
 
     private readonly AsyncSlot* _slots;
     private readonly AsyncIovIter* _iters;   // two per slot: src, dst
-    private readonly AsyncDesc* _descs;      // staging of one transfer_data call
-    private readonly nuint* _tokens;         // staging: tokens in (transfer) and out (completions)
+    private readonly AsyncDesc* _descs;      // staging of one transfer_data call (filled as packets commit)
+    private readonly nuint* _tokens;         // staging: tokens in (transfer: each staged packet's slot) and out (completions)
+    private uint _staged;                    // packets in _descs since the last transfer_data
     private readonly IoVec* _srcIov, _dstIov;
     private readonly ulong* _segGpa;         // guest address of each segment's destination (dirty log)
     private readonly VringUsedElem* _used;
@@ -62,6 +66,7 @@ internal sealed unsafe partial class AsyncQueue : NativeScratch
         QueueId = queueId;
         Features = features;
         Channel = channel;
+        _engine = channel as CopyEngineChannel;
         UsedCapacity = SplitRingLayout.MaxSize;
         nuint slots = Align(SlotCapacity * (nuint)sizeof(AsyncSlot));
         nuint iters = Align(2 * SlotCapacity * (nuint)sizeof(AsyncIovIter));
@@ -117,15 +122,6 @@ internal sealed unsafe partial class AsyncQueue : NativeScratch
         return want;
     }
 
-    /// <summary>The current slot's packet is written by the CPU entirely: no segments.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void NoSegments()
-    {
-        AsyncSlot* s = Current;
-        s->SegStart = SegTail & (SegCapacity - 1);
-        s->SegCount = 0;
-    }
-
     /// <summary>Appends one copy to the current slot (the caller stays within what <see cref="BeginSegments"/> granted).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void AddSegment(byte* src, byte* dst, uint len, ulong gpa)
@@ -150,8 +146,95 @@ internal sealed unsafe partial class AsyncQueue : NativeScratch
         s->UsedEnd = usedEnd;
         SegTail += s->SegCount;   // BeginSegments already moved SegTail past a skipped arena tail
         s->SegEnd = SegTail;
-        s->State = s->SegCount == 0 ? AsyncSlot.Done : AsyncSlot.Waiting;
+        if (s->SegCount == 0) s->State = AsyncSlot.Done;
+        else
+        {
+            ulong bytes = 0;
+            for (uint i = 0; i < s->SegCount; i++) bytes += _srcIov[s->SegStart + i].Len;
+            Stage(s, SlotTail, (nuint)bytes);
+        }
         SlotTail++;
+    }
+
+    /// <summary>
+    /// The split submit's inline case: commits <paramref name="m"/> (one segment, its data going to
+    /// <paramref name="dst"/>) as one copy for the channel. False, with nothing else changed, when the arena or the
+    /// engine channel is full (the latter counted in <see cref="CpuFallbacks"/>): the caller copies with the CPU and
+    /// commits through <see cref="CommitCpu"/>.
+    /// </summary>
+    public bool CommitOne(Mbuf* m, byte* dst, uint len, ulong gpa, uint usedEnd)
+    {
+        uint t = SegTail;
+        if (t - SegHead >= SegCapacity) return false;   // one segment never needs the arena's tail skipped
+        if (_engine != null && !_engine.CanStage)
+        {
+            CpuFallbacks++;   // the engine channel is full: the caller copies
+            return false;
+        }
+        uint i = t & (SegCapacity - 1);
+        // SAFETY: i < SegCapacity: inside the arena arrays.
+        _srcIov[i] = new IoVec { Base = m->Data, Len = len };
+        _dstIov[i] = new IoVec { Base = dst, Len = len };
+        _segGpa[i] = gpa;
+        SegTail = t + 1;
+        uint seq = SlotTail;
+        AsyncSlot* s = Slot(seq);
+        s->M = m;
+        s->UsedEnd = usedEnd;
+        s->SegStart = i;
+        s->SegCount = 1;
+        s->SegEnd = t + 1;
+        if (_engine != null)
+        {
+            _engine.StageOne(m->Data, dst, len, seq);   // no iters: the engine copies the one range
+            _tokens[_staged++] = seq;
+            s->State = AsyncSlot.InChannel;
+        }
+        else Stage(s, seq, len);
+        SlotTail = seq + 1;
+        return true;
+    }
+
+    /// <summary>Commits <paramref name="m"/>, whose bytes the CPU wrote: done at once.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void CommitCpu(Mbuf* m, uint usedEnd)
+    {
+        AsyncSlot* s = Current;
+        s->M = m;
+        s->UsedEnd = usedEnd;
+        s->SegCount = 0;
+        s->SegEnd = SegTail;
+        s->State = AsyncSlot.Done;
+        SlotTail++;
+    }
+
+    /// <summary>
+    /// Puts slot <paramref name="seq"/> (its segments written) in the next transfer_data: its iters and desc now (the
+    /// built-in engine's job), so that <see cref="Offer"/> is one call. It is marked as the channel's;
+    /// <see cref="Offer"/> copies by CPU what the channel refuses (a full engine channel: at once).
+    /// </summary>
+    private void Stage(AsyncSlot* s, uint seq, nuint bytes)
+    {
+        uint k = seq & (SlotCapacity - 1);
+        AsyncIovIter* src = _iters + 2 * k, dst = src + 1;
+        *src = new AsyncIovIter { Offset = 0, Count = bytes, Iov = _srcIov + s->SegStart, NrSegs = s->SegCount };
+        *dst = new AsyncIovIter { Offset = 0, Count = bytes, Iov = _dstIov + s->SegStart, NrSegs = s->SegCount };
+        uint n = _staged;
+        if (_engine != null)
+        {
+            if (!_engine.CanStage)
+            {
+                CopyByCpu(s);
+                CpuFallbacks++;
+                return;
+            }
+            _engine.Stage(src, dst, seq);
+        }
+        // SAFETY: a burst stages at most SlotCapacity packets (FreeSlots bounds it); the staging arrays hold that many.
+        else _descs[n] = new AsyncDesc { Src = src, Dst = dst };
+        _tokens[n] = seq;
+        _staged = n + 1;
+        s->State = AsyncSlot.InChannel;
     }
 
     /// <summary>Packets the synchronous path already delivered (packed rings, IOTLB devices): done at once, no used entries pending.</summary>
@@ -184,53 +267,52 @@ internal sealed unsafe partial class AsyncQueue : NativeScratch
     }
 
     /// <summary>
-    /// Hands the slots committed since the last call to the channel (one transfer_data); the packets it does not
+    /// Hands the packets staged since the last call to the channel (one transfer_data); the packets it does not
     /// accept are copied by the CPU now.
     /// </summary>
     public void Offer()
     {
-        uint n = 0;
-        for (uint seq = HandHead; seq != SlotTail; seq++)
-        {
-            AsyncSlot* s = Slot(seq);
-            if (s->State != AsyncSlot.Waiting) continue;
-            uint k = seq & (SlotCapacity - 1);
-            AsyncIovIter* src = _iters + 2 * k, dst = src + 1;
-            ulong bytes = 0;
-            for (uint i = 0; i < s->SegCount; i++) bytes += _srcIov[s->SegStart + i].Len;
-            *src = new AsyncIovIter { Offset = 0, Count = (nuint)bytes, Iov = _srcIov + s->SegStart, NrSegs = s->SegCount };
-            *dst = new AsyncIovIter { Offset = 0, Count = (nuint)bytes, Iov = _dstIov + s->SegStart, NrSegs = s->SegCount };
-            // SAFETY: at most SlotCapacity slots are between HandHead and SlotTail; the staging arrays hold that many.
-            _descs[n] = new AsyncDesc { Src = src, Dst = dst };
-            _tokens[n] = seq;
-            n++;
-        }
         HandHead = SlotTail;
+        uint n = _staged;
         if (n == 0) return;
-        var status = new AsyncStatus { DstOpaqueData = _tokens };
-        uint taken = Channel.TransferData(Device.Vid, QueueId, _descs, Features.InOrder ? null : &status, (ushort)n);
-        if (taken > n) taken = n;   // a channel claiming more than it was given: only what it was given
-        for (uint i = 0; i < n; i++)
+        _staged = 0;
+        uint taken;
+        if (_engine != null) taken = _engine.SubmitStaged();   // the jobs were written as the packets committed
+        else
         {
-            AsyncSlot* s = Slot((uint)_tokens[i]);
-            if (i < taken) s->State = AsyncSlot.InChannel;
-            else
-            {
-                CopyByCpu(s);
-                CpuFallbacks++;
-            }
+            var status = new AsyncStatus { DstOpaqueData = _tokens };
+            taken = Channel.TransferData(Device.Vid, QueueId, _descs, Features.InOrder ? null : &status, (ushort)n);
         }
+        if (taken > n) taken = n;   // a channel claiming more than it was given: only what it was given
         InChannel += taken;
+        for (uint i = taken; i < n; i++)
+        {
+            CopyByCpu(Slot((uint)_tokens[i]));
+            CpuFallbacks++;
+        }
     }
 
-    /// <summary>Asks the channel for completions and marks the packets done.</summary>
-    public void Reap()
+    /// <summary>A poll: completions, then publication of what they made publishable, then the packets handed back.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public uint Poll(Mbuf** pkts, uint count)
     {
-        if (InChannel == 0) return;
+        // Only a completion makes more publishable: a submit (Offer, Publish) and a settle end with all published.
+        // The built-in engine's counter says whether there is one without a call.
+        if (InChannel != 0 && (_engine == null || _engine.HasCompletions) && Reap()) Publish();
+        return PublishHead == ReturnHead ? 0 : TakeCompleted(pkts, count);
+    }
+
+    /// <summary>Asks the channel for completions and marks the packets done; true when it reported any.</summary>
+    public bool Reap()
+    {
+        if (InChannel == 0 || (_engine != null && !_engine.HasCompletions)) return false;
         ushort max = (ushort)Math.Min(InChannel, Features.InOrder ? ushort.MaxValue : SlotCapacity);
         if (Features.InOrder)
         {
-            uint k = Math.Min(Channel.CheckCompletedCopies(Device.Vid, QueueId, null, max), InChannel);
+            uint k = Math.Min(_engine != null
+                ? _engine.CheckCompletedCopies(Device.Vid, QueueId, null, max)
+                : Channel.CheckCompletedCopies(Device.Vid, QueueId, null, max), InChannel);
+            if (k == 0) return false;
             InChannel -= k;
             // Slots before PublishHead are done and may already be reused: never start behind it.
             uint c = (int)(PublishHead - _inOrderCursor) > 0 ? PublishHead : _inOrderCursor;
@@ -242,10 +324,12 @@ internal sealed unsafe partial class AsyncQueue : NativeScratch
                 k--;
             }
             _inOrderCursor = c;
-            return;
+            return true;
         }
         var status = new AsyncStatus { DstOpaqueData = _tokens };
-        uint got = Math.Min(Channel.CheckCompletedCopies(Device.Vid, QueueId, &status, max), max);
+        uint got = Math.Min(_engine != null
+            ? _engine.CheckCompletedCopies(Device.Vid, QueueId, &status, max)
+            : Channel.CheckCompletedCopies(Device.Vid, QueueId, &status, max), max);
         for (uint i = 0; i < got; i++)
         {
             uint seq = (uint)_tokens[i];
@@ -259,6 +343,7 @@ internal sealed unsafe partial class AsyncQueue : NativeScratch
             s->State = AsyncSlot.Done;
             InChannel--;
         }
+        return got != 0;
     }
 
     /// <summary>Copies a slot's segments with the CPU (the channel did not take them) and marks it done.</summary>

@@ -9,9 +9,10 @@ namespace HotPath.Engine.Async;
 [StructLayout(LayoutKind.Sequential)]
 internal unsafe struct AsyncSlot
 {
-    /// <summary>Copies not handed to the channel yet (between the walk and the burst's transfer_data).</summary>
-    public const byte Waiting = 0;
-    /// <summary>The channel holds the copies.</summary>
+    /// <summary>Not committed yet (the packet is being written).</summary>
+    public const byte Writing = 0;
+    /// <summary>The channel holds the copies (from the commit on: a packet the channel refuses is copied by the CPU
+    /// and done before anything looks at it).</summary>
     public const byte InChannel = 1;
     /// <summary>Every byte written (by the channel or the CPU): the used entries may go once earlier packets' did.</summary>
     public const byte Done = 2;

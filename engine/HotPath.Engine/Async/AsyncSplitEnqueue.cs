@@ -66,17 +66,15 @@ internal static unsafe class AsyncSplitEnqueue
                     {
                         // SAFETY: [dst, dst+len) is writable guest memory inside one region; hdr + pktLen <= len.
                         SplitEnqueue.WritePlainHeader(dst, hdr);
-                        if (pktLen >= threshold && q.BeginSegments(1) != 0) q.AddSegment(m->Data, dst + hdr, pktLen, addr + hdr);
-                        else
-                        {
-                            q.NoSegments();
-                            batch.AddOnePerChain(dst + hdr, m->Data, pktLen);
-                        }
                         // SAFETY: at most `size` chains are consumed per burst; the shadow holds `size` entries.
                         *(ulong*)(shadow + nShadow) = head | ((ulong)(pktLen + hdr) << 32);
                         nShadow++;
                         lastAvail++;
-                        q.Commit(m, usedBase + nShadow);
+                        if (pktLen < threshold || !q.CommitOne(m, dst + hdr, pktLen, addr + hdr, usedBase + nShadow))
+                        {
+                            batch.AddOnePerChain(dst + hdr, m->Data, pktLen);
+                            q.CommitCpu(m, usedBase + nShadow);
+                        }
                         continue;
                     }
                 }

@@ -6,7 +6,7 @@ namespace HotPath.Engine.Async;
 /// <summary>
 /// The built-in copy engine for applications without DMA hardware: one copy thread fed by a multi-producer,
 /// single-consumer HotPath ring (<see cref="Rings"/>) of <see cref="CopyJob"/>s. It takes up to <see cref="Batch"/>
-/// jobs at a time, copies them in order, and hands each back on its channel's completion ring. Channels
+/// jobs at a time, copies them in order, and counts each on its channel's completion counter. Channels
 /// (<see cref="CreateChannel"/>, one per RX queue) may be used from several polling threads at once. Idle, the
 /// thread spins briefly, yields, then sleeps until a submit wakes it (at most 1 ms, a lost wake-up costs that).
 /// Dispose after unregistering its channels: the thread finishes the jobs it was given, then stops.
@@ -90,9 +90,11 @@ public sealed unsafe class CopyEngine : IDisposable
             for (uint i = 0; i < n; i++)
             {
                 var job = (CopyJob*)batch[i];
-                bytes += CopyJob.Run(job->Src, job->Dst);
-                // Release (the ring's tail store): the bytes above are written before the channel's poller sees the job.
-                RingOps.EnqueueBurst(job->Completions, batch + i, 1, null);
+                uint* completed = job->Completed;   // read before the count: the poller may reuse the job after it
+                bytes += CopyJob.Run(job);
+                // Release: the bytes above are written before the channel's poller sees the count. This thread is the
+                // counter's only writer; each channel's jobs arrive in its submission order, so a count is a prefix.
+                Volatile.Write(ref *completed, *completed + 1);
             }
             Volatile.Write(ref _packets, _packets + n);
             Volatile.Write(ref _bytes, _bytes + (long)bytes);

@@ -1,24 +1,36 @@
-using HotPath.Engine.Rings;
-
 namespace HotPath.Engine.Async;
 
 /// <summary>
-/// One packet's copies as the built-in engine carries them: the iters vhost handed over (valid until completion),
-/// the packet's token, and the completion ring of the channel it came from. In the channel's native job array.
+/// One packet's copies as the built-in engine carries them: the iters vhost handed over (valid until completion), or
+/// for a packet of one copy (the split submit's inline case) the copy itself; the packet's token, and the completion
+/// counter of the channel it came from. In the channel's native job array.
 /// </summary>
 [StructLayout(LayoutKind.Sequential)]
 internal unsafe struct CopyJob
 {
+    /// <summary>The packet's copies; null: the one copy <see cref="SrcBuf"/>, <see cref="DstBuf"/>, <see cref="Len"/>.</summary>
     public AsyncIovIter* Src;
     public AsyncIovIter* Dst;
+    public byte* SrcBuf;
+    public byte* DstBuf;
+    public nuint Len;
     public nuint Token;
-    public RingHeader* Completions;
+    /// <summary>The channel's count of completed jobs: the copy thread alone writes it (release), the poller reads it.</summary>
+    public uint* Completed;
 
     /// <summary>
     /// Copies the iters' bytes: the two sides may be cut differently, the copy walks both; it stops at the shorter
     /// side. Returns the bytes copied.
     /// </summary>
-    public static ulong Run(AsyncIovIter* src, AsyncIovIter* dst)
+    public static ulong Run(CopyJob* job)
+    {
+        if (job->Src != null) return Run(job->Src, job->Dst);
+        // SAFETY: the submitter guarantees both ranges valid until the packet completes.
+        Datapath.PacketCopy.Copy(job->DstBuf, job->SrcBuf, job->Len);
+        return job->Len;
+    }
+
+    private static ulong Run(AsyncIovIter* src, AsyncIovIter* dst)
     {
         nuint si = 0, di = 0, so = src->Offset, dOff = dst->Offset;
         ulong total = 0;
