@@ -1,5 +1,7 @@
 using HotPath.Engine;
 using HotPath.Engine.Buffers;
+using HotPath.Engine.Virtio;
+using HotPath.Frontend.Rings;
 using HotPath.Tests.Datapath;
 
 namespace HotPath.Tests.Async;
@@ -57,4 +59,23 @@ internal static unsafe class AsyncPackets
     /// <summary>Sizes from 64 to 9000 bytes: the standard ones and random ones.</summary>
     public static int[] Sizes(int seed, int count) =>
         Payload.WithRandom(seed, count).Select(s => Math.Max(64, s)).ToArray();
+
+    /// <summary>
+    /// The used entries the guest can see and has not taken yet, in ring order: (slot, id, length). Split: used.idx
+    /// past the driver's last used; packed: the used descriptors from the driver's next used slot on.
+    /// </summary>
+    public static List<(uint Slot, uint Id, uint Len)> UsedSeen(IRingDriver d)
+    {
+        var l = new List<(uint, uint, uint)>();
+        if (d is SplitRingDriver s)
+            for (ushort u = s.LastUsed; u != s.UsedIdx; u++)
+            {
+                VringUsedElem e = s.RawUsed(u);
+                l.Add((u, e.Id, e.Len));
+            }
+        else
+            foreach ((uint slot, VringPackedDesc desc) in ((PackedRingDriver)d).PeekUsed())
+                l.Add((slot, desc.Id, desc.Len));
+        return l;
+    }
 }
