@@ -16,11 +16,15 @@ public enum AsyncChannelKind { Shuffled, Engine }
 /// mergeable buffers), through the out-of-order late test channel and the built-in copy engine. The same traffic runs
 /// through the synchronous enqueue on a second device given the same guest buffers (the model): the used entries the
 /// guest sees (slot, id, length, in order), every packet's bytes and header, and the dirty-log bits must be the same.
-/// The rings are small, so the bursts wrap them (packed: the wrap counters) several times.
+/// The bursts wrap the rings (packed: the wrap counters) once or twice.
 /// </summary>
 public abstract unsafe class AsyncRoundTrips<TDriver> where TDriver : class, IRingDriver
 {
-    private const uint RingSize = 64;
+    /// <summary>The round trips' ring: a packed ring's descriptors fill one page of their own (the event areas follow
+    /// on the next), so the used descriptors' dirty bits are told apart from the device area's.</summary>
+    private const uint RingSize = 256;
+    /// <summary>The stream's ring: small, so pending entries span its end often.</summary>
+    private const uint StreamRingSize = 64;
     private const uint BufferSize = 4096;
 
     private sealed class Side : IDisposable
@@ -127,7 +131,7 @@ public abstract unsafe class AsyncRoundTrips<TDriver> where TDriver : class, IRi
     [InlineData(true)]
     public void A_stream_submitted_while_copies_are_in_flight_arrives_in_order_and_byte_exact(bool mrg)
     {
-        using Loopback<TDriver> lb = Loopbacks.Create<TDriver>(Features(mrg, log: false), RingSize, BufferSize);
+        using Loopback<TDriver> lb = Loopbacks.Create<TDriver>(Features(mrg, log: false), StreamRingSize, BufferSize);
         var ch = new ShuffledLateChannel(seed: 13) { MinPolls = 3 };
         Assert.Equal(AsyncError.None, lb.Device.AsyncChannelRegister(0, new AsyncFeatures(false, 128).Value, ch));
         TDriver rx = lb.Rx[0];
@@ -194,7 +198,7 @@ public abstract unsafe class AsyncRoundTrips<TDriver> where TDriver : class, IRi
 
     private static void Run(Side sync, Side asy, bool mrg)
     {
-        int[] sizes = AsyncPackets.Sizes(seed: 5, count: 96);
+        int[] sizes = AsyncPackets.Sizes(seed: 5, count: 240);
         ulong seq = 0;
         var a = new byte[16384];
         var b = new byte[16384];
