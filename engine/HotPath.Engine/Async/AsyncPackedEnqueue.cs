@@ -30,8 +30,9 @@ internal static unsafe class AsyncPackedEnqueue
         uint size = vq.Size;
         if (!PackedRing.HeadAvailable(descs, avail)) return 0;
         // The guest can have at most a ring's worth of chains with the device: those reserved by earlier submits and
-        // not published yet count (a hostile guest flipping their flags to the next lap gets nothing more).
-        uint reserved = q.UsedTail - q.UsedHead;
+        // not published yet count, and so do their descriptors (a hostile guest flipping them to the next lap gets
+        // nothing more).
+        uint reserved = Math.Max(q.UsedTail - q.UsedHead, q.PendingPackedDescriptors(vq));
         uint room = Math.Min(size, q.UsedCapacity);
         room = room > reserved ? room - reserved : 0;
         count = Math.Min(count, q.FreeSlots);

@@ -22,6 +22,18 @@ internal sealed unsafe partial class AsyncQueue
         : new PackedCursor(vq.LastUsedIdx, PackedRingLayout.UsedPattern(vq.UsedWrapCounter));
 
     /// <summary>
+    /// Descriptors between the ring's used position and the submits' cursor: the slots reserved and not published yet
+    /// (a chain takes one or more).
+    /// </summary>
+    public uint PendingPackedDescriptors(Vring vq)
+    {
+        if (UsedTail == UsedHead) return 0;
+        uint size = vq.Size, from = vq.LastUsedIdx;
+        // Same index: a whole lap pending (the wrap counters differ; nothing pending was checked above).
+        return _packedUsed.Index >= from ? (_packedUsed.Index == from ? size : _packedUsed.Index - from) : _packedUsed.Index + size - from;
+    }
+
+    /// <summary>
     /// Appends a packed burst's <paramref name="n"/> shadow entries (each holding its slot and flags:
     /// <see cref="PackedUsedRing.DirectNever"/>) to the pending used ring, with the id and length the burst wrote into
     /// each slot; <paramref name="end"/> is the burst's used cursor after them.

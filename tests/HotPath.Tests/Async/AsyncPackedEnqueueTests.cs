@@ -63,38 +63,43 @@ public unsafe class AsyncPackedEnqueueTests
     }
 
     /// <summary>SECURITY.md 11/22: a guest that marks descriptors still being copied into available again (the next
-    /// lap's flags) gets nothing more than a ring's worth: no chain reserved twice, no used descriptor written twice.</summary>
-    [Fact]
-    public void A_guest_re_offering_descriptors_that_are_still_being_copied_gets_no_more_than_a_ring()
+    /// lap's flags) gets nothing more than a ring's worth of descriptors: no chain reserved twice, no used descriptor
+    /// written twice. Chains of two descriptors: a lap holds half as many chains as slots.</summary>
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void A_guest_re_offering_descriptors_that_are_still_being_copied_gets_no_more_than_a_ring(int descriptors)
     {
         const uint Size = 8;
+        int chains = (int)Size / descriptors;
         using var lb = new PackedLoopback(Loopback.With(VirtioFeatures.NetMrgRxbuf), ringSize: Size, bufferSize: 2048);
         var ch = new ShuffledLateChannel(seed: 2) { Hold = true };
         Assert.Equal(AsyncError.None, lb.Device.AsyncChannelRegister(0, 0, ch));
         PackedRingDriver rx = lb.Rx[0];
-        for (int i = 0; i < Size; i++) Assert.True(rx.PostRx(2048));
+        for (int i = 0; i < chains; i++) Assert.True(rx.PostRx(2048, descriptors));
         rx.Publish();
         Mbuf** p = stackalloc Mbuf*[16];
         for (int i = 0; i < 16; i++) p[i] = HandMbufs.Make(Payload.Make(1000, (ulong)i));
         try
         {
-            Assert.Equal((int)Size, lb.Device.SubmitEnqueueBurst(0, p, (ushort)Size));
+            Assert.Equal(chains, lb.Device.SubmitEnqueueBurst(0, p, (ushort)chains));
             Assert.Equal(0, lb.RxVring().LastAvailIdx);   // a whole lap reserved: the avail cursor is back at slot 0
             Assert.False(lb.RxVring().AvailWrapCounter);
             // The same descriptors made available again in the next lap (wrap counter 0), over the reserved ones.
             for (uint slot = 0; slot < Size; slot++)
             {
                 VringPackedDesc d = rx.RawAt(slot);
-                rx.RawWriteDesc(slot, d.Addr, 2048, d.Id, (ushort)(PackedRingLayout.AvailPattern(false) | VringPackedDesc.FlagWrite));
+                ushort shape = (ushort)(descriptors > 1 && slot % 2 == 0 ? VringPackedDesc.FlagNext : 0);
+                rx.RawWriteDesc(slot, d.Addr, 1024, d.Id, (ushort)(PackedRingLayout.AvailPattern(false) | VringPackedDesc.FlagWrite | shape));
             }
-            Assert.Equal(0, lb.Device.SubmitEnqueueBurst(0, p + Size, (ushort)Size));
+            Assert.Equal(0, lb.Device.SubmitEnqueueBurst(0, p + chains, (ushort)chains));
             Assert.Empty(AsyncPackets.UsedSeen(rx));
             ch.Hold = false;
-            List<nint> back = AsyncPackets.PollBack(lb.Device, 0, (int)Size);
-            Assert.Equal((int)Size, back.Count);
-            // Each reserved chain used once, its bytes there, the used cursor one lap on.
+            List<nint> back = AsyncPackets.PollBack(lb.Device, 0, chains);
+            Assert.Equal(chains, back.Count);
+            // Each reserved chain used once, with the length the device wrote, the used cursor one lap on.
             List<(uint Slot, uint Id, uint Len)> used = AsyncPackets.UsedSeen(rx);
-            Assert.Equal(Enumerable.Range(0, (int)Size).Select(s => (uint)s), used.Select(u => u.Slot));
+            Assert.Equal(Enumerable.Range(0, chains).Select(c => (uint)(c * descriptors)), used.Select(u => u.Slot));
             Assert.All(used, u => Assert.Equal(1000u + (uint)rx.HeaderSize, u.Len));
             Assert.Equal(0, lb.RxVring().LastUsedIdx);
             Assert.False(lb.RxVring().UsedWrapCounter);
