@@ -20,6 +20,7 @@
 #   async     hp-fwd --async (issue 19: replies through hp_vhost_submit_enqueue_burst, the built-in copy engine
 #             copying what is over 256 bytes), host_mtu=9000: ping 100/100, 1472 and 8972-byte payloads answered, floods of
 #             64 and 1514-byte frames with the same exact accounting (every reply reached the guest)
+#   async-packed  the async boot with packed=on: the packed ring's async enqueue (not in the default list)
 #   interrupt hp-fwd --rx-mode interrupt (issue 14): the guest idles (link up, nothing sent) for HPQ_IDLE_SECONDS
 #             (default 20) while hp-fwd's CPU time (utime+stime) grows by under 1% of the wall time; then ping
 #             100/100 and floods of 64 and 1514-byte frames with the same exact accounting
@@ -599,10 +600,13 @@ boot_mq() {
   fi
 }
 
-boot_async() {
-  boot async server 1 1 ",host_mtu=9000" "mtu:mtu-9000:9000,ping:ping-100:100:56,ping:ping-1472:20:1472,ping:ping-8972:20:8972,flood:flood-64:2:64,flood:flood-1514:2:1514,counters" --async
+boot_async() { async_variant async "" 0; }
+boot_async-packed() { async_variant async-packed ",packed=on" 1; }
+
+async_variant() { # NAME DEVICE_EXTRA PACKED
+  boot "$1" server 1 1 ",host_mtu=9000$2" "mtu:mtu-9000:9000,ping:ping-100:100:56,ping:ping-1472:20:1472,ping:ping-8972:20:8972,flood:flood-64:2:64,flood:flood-1514:2:1514,counters" --async
   report_guest mtu-9000; report_guest ping-100; report_guest ping-1472; report_guest ping-8972
-  check_boot mtu=9000 packed=0 mrg_rxbuf=1
+  check_boot mtu=9000 packed="$3" mrg_rxbuf=1
   check_accounting flood-64 flood-1514
   local eng; eng=$(grep -a '^summary async ' "$D/fwd.1.log")
   [ "$(field "$eng" copy_engine_packets)" -gt 0 ] 2> /dev/null &&
@@ -976,7 +980,7 @@ boot_migrate-hugepage() {
 }
 
 for b in $BOOTS; do
-  declare -F "boot_$b" > /dev/null || { fail "$b" "no such boot (known: server client mrg-off event-idx-off packed mq mtu9000 async interrupt takeover takeover-client takeover-kill viommu viommu-lazy migrate-precopy migrate-postcopy migrate-hugepage)"; continue; }
+  declare -F "boot_$b" > /dev/null || { fail "$b" "no such boot (known: server client mrg-off event-idx-off packed mq mtu9000 async async-packed interrupt takeover takeover-client takeover-kill viommu viommu-lazy migrate-precopy migrate-postcopy migrate-hugepage)"; continue; }
   run_boot "$b"
 done
 if [ $failed = 0 ] && [ "${HPQ_KEEP:-0}" = 0 ]; then rm -rf "$work"; else echo "qemu: kept $work"; fi
