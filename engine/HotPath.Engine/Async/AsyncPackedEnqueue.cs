@@ -18,8 +18,6 @@ namespace HotPath.Engine.Async;
 [SkipLocalsInit]
 internal static unsafe class AsyncPackedEnqueue
 {
-    private const ushort ShapeFlags = VringPackedDesc.FlagNext | VringPackedDesc.FlagWrite | VringPackedDesc.FlagIndirect;
-
     public static ushort Submit(VhostDevice dev, Vring vq, AsyncQueue q, GuestMemory mem, Mbuf** pkts, uint count)
     {
         ulong features = dev.Features;
@@ -53,10 +51,8 @@ internal static unsafe class AsyncPackedEnqueue
             if (!PackedDescriptor.IsAvail(meta, avail.Pattern)) break;   // out of guest buffers: not an error
             Mbuf* m = pkts[done];
             uint len = PackedDescriptor.Len(meta);
-            // The synchronous burst's inline case: one writable descriptor holding a one-segment packet without offload
-            // requests, in the cached region (never while logging: ForInline).
-            if ((PackedDescriptor.Flags(meta) & ShapeFlags) == VringPackedDesc.FlagWrite && PackedBatch.OneSegmentPlain(m) &&
-                len >= m->PktLen + hdr)
+            // The synchronous burst's inline case, in the cached region (never while logging: ForInline).
+            if (PackedEnqueue.IsInlineCase(meta, m, len, hdr))
             {
                 ulong addr = PackedDescriptor.ReadAddr(d);
                 byte* dst = PackedRing.Translate(ref region, vq, ColdBurst.PackedWriteNeedsPieces, mem, addr, len);
