@@ -7,61 +7,12 @@ using HotPath.Tests.Datapath;
 namespace HotPath.Tests.Async;
 
 /// <summary>
-/// What is particular to the packed ring's async enqueue: used descriptors (flags) appear only for packets whose
-/// copies, and every earlier packet's, completed; a guest flipping reserved descriptors to the next lap gets no more
-/// than a ring; the driver's event suppression decides one notification however many publications the copies need.
+/// What is particular to the packed ring's async enqueue: a guest flipping reserved descriptors to the next lap gets
+/// no more than a ring; the driver's event suppression decides one notification however many publications the copies
+/// need. Round trips, ring order and teardown: <see cref="AsyncRoundTrips{TDriver}"/>, <see cref="AsyncTeardownTests"/>.
 /// </summary>
 public unsafe class AsyncPackedEnqueueTests
 {
-    [Fact]
-    public void The_guest_sees_no_used_descriptor_until_every_copy_of_that_packet_and_the_earlier_ones_completed()
-    {
-        using var lb = new PackedLoopback(Loopback.With(VirtioFeatures.NetMrgRxbuf), ringSize: 64, bufferSize: 2048);
-        var ch = new ShuffledLateChannel(seed: 1) { Hold = true };
-        Assert.Equal(AsyncError.None, lb.Device.AsyncChannelRegister(0, new AsyncFeatures(false, 0).Value, ch));
-        PackedRingDriver rx = lb.Rx[0];
-        for (int i = 0; i < 40; i++) Assert.True(rx.PostRx(2048));
-        rx.Publish();
-        const int N = 24;
-        Mbuf** p = stackalloc Mbuf*[N];
-        // 3000-byte packets take two mergeable buffers each: 36 of the 40 posted.
-        for (int i = 0; i < N; i++) p[i] = HandMbufs.Make(Payload.Make(i % 2 == 0 ? 3000 : 1500, (ulong)i), segData: 1000);
-        try
-        {
-            Assert.Equal(N, lb.Device.SubmitEnqueueBurst(0, p, N));
-            Assert.Equal(N, lb.Device.AsyncInflight(0));
-            Assert.Equal(0, lb.Device.PollEnqueueCompleted(0, p, N));
-            Assert.Empty(AsyncPackets.UsedSeen(rx));   // reserved, not used
-            Assert.Equal(0, lb.RxVring().LastUsedIdx);
-            ch.Hold = false;
-            var buf = new byte[4096];
-            ulong next = 0;
-            int back = 0;
-            Mbuf** ret = stackalloc Mbuf*[N];
-            var deadline = DateTime.UtcNow + AsyncPackets.Wait;
-            while (next < N)
-            {
-                back += lb.Device.PollEnqueueCompleted(0, ret, N);
-                // Whatever the channel completed, the used descriptors only ever cover a prefix of complete packets.
-                while (rx.TryReceive(buf, out RxInfo info))
-                {
-                    Assert.True(Payload.Matches(buf.AsSpan(0, info.Length), next), $"packet {next} published before its bytes");
-                    next++;
-                }
-                Assert.True(DateTime.UtcNow < deadline);
-            }
-            back += lb.Device.PollEnqueueCompleted(0, ret, N);
-            Assert.Equal(N, back);
-            Assert.True(ch.OutOfOrderCompletions > 0);
-            Assert.True(lb.GuardsIntact());
-        }
-        finally
-        {
-            ch.Hold = false;   // a failed assertion must not leave the device's teardown waiting for the channel
-            for (int i = 0; i < N; i++) HandMbufs.Free(p[i]);
-        }
-    }
-
     /// <summary>SECURITY.md 11/22: a guest that marks descriptors still being copied into available again (the next
     /// lap's flags) gets nothing more than a ring's worth of descriptors: no chain reserved twice, no used descriptor
     /// written twice. Chains of two descriptors: a lap holds half as many chains as slots.</summary>

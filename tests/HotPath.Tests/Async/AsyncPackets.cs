@@ -78,4 +78,24 @@ internal static unsafe class AsyncPackets
                 l.Add((slot, desc.Id, desc.Len));
         return l;
     }
+
+    /// <summary>RX features of the async tests: EVENT_IDX, and MRG_RXBUF and LOG_ALL as asked.</summary>
+    public static ulong Features(bool mrg, bool log) =>
+        Loopback.With(VirtioFeatures.RingEventIdx) | (mrg ? 1UL << VirtioFeatures.NetMrgRxbuf : 0) | (log ? 1UL << VirtioFeatures.LogAll : 0);
+
+    /// <summary>
+    /// Posts and publishes the RX buffers <paramref name="sizes"/> need: mergeable, 1536-byte chains; else one chain
+    /// per packet, a descriptor per 4 KiB.
+    /// </summary>
+    public static void PostFor(IRingDriver rx, IEnumerable<int> sizes, bool mrg)
+    {
+        foreach (int size in sizes)
+        {
+            uint need = (uint)(size + rx.HeaderSize);
+            if (mrg)
+                for (uint i = 0; i < (need + 1535) / 1536; i++) Assert.True(rx.PostRx(1536));
+            else Assert.True(rx.PostRx(need, (int)((need + 4095) / 4096)));
+        }
+        rx.Publish();
+    }
 }

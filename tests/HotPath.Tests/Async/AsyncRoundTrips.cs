@@ -48,22 +48,6 @@ public abstract unsafe class AsyncRoundTrips<TDriver> where TDriver : class, IRi
         }
     }
 
-    /// <summary>Posts the RX buffers <paramref name="sizes"/> need (mergeable: 1536-byte chains; else one chain each, a descriptor per 4 KiB).</summary>
-    private static void PostFor(TDriver rx, IEnumerable<int> sizes, bool mrg)
-    {
-        foreach (int size in sizes)
-        {
-            uint need = (uint)(size + rx.HeaderSize);
-            if (mrg)
-                for (uint i = 0; i < (need + 1535) / 1536; i++) Assert.True(rx.PostRx(1536));
-            else Assert.True(rx.PostRx(need, (int)((need + BufferSize - 1) / BufferSize)));
-        }
-        rx.Publish();
-    }
-
-    private static ulong Features(bool mrg, bool log) =>
-        Loopback.With(VirtioFeatures.RingEventIdx) | (mrg ? 1UL << VirtioFeatures.NetMrgRxbuf : 0) | (log ? 1UL << VirtioFeatures.LogAll : 0);
-
     /// <summary>With the dirty log on every packet takes the walk (the slow path); off, one-descriptor one-segment
     /// packets take the inline case of both bursts.</summary>
     [Theory]
@@ -75,8 +59,8 @@ public abstract unsafe class AsyncRoundTrips<TDriver> where TDriver : class, IRi
     [InlineData(true, true, AsyncChannelKind.Engine)]
     public void Async_round_trips_match_the_synchronous_model_byte_for_byte(bool mrg, bool log, AsyncChannelKind kind)
     {
-        using var sync = new Side(Features(mrg, log));
-        using var asy = new Side(Features(mrg, log));
+        using var sync = new Side(AsyncPackets.Features(mrg, log));
+        using var asy = new Side(AsyncPackets.Features(mrg, log));
         ShuffledLateChannel? shuffled = null;
         CopyEngine? engine = null;
         CopyEngineChannel? engineChannel = null;
@@ -131,7 +115,7 @@ public abstract unsafe class AsyncRoundTrips<TDriver> where TDriver : class, IRi
     [InlineData(true)]
     public void A_stream_submitted_while_copies_are_in_flight_arrives_in_order_and_byte_exact(bool mrg)
     {
-        using Loopback<TDriver> lb = Loopbacks.Create<TDriver>(Features(mrg, log: false), StreamRingSize, BufferSize);
+        using Loopback<TDriver> lb = Loopbacks.Create<TDriver>(AsyncPackets.Features(mrg, log: false), StreamRingSize, BufferSize);
         var ch = new ShuffledLateChannel(seed: 13) { MinPolls = 3 };
         Assert.Equal(AsyncError.None, lb.Device.AsyncChannelRegister(0, new AsyncFeatures(false, 128).Value, ch));
         TDriver rx = lb.Rx[0];
@@ -196,6 +180,55 @@ public abstract unsafe class AsyncRoundTrips<TDriver> where TDriver : class, IRi
         }
     }
 
+    [Fact]
+    public void The_guest_sees_no_used_entry_until_every_copy_of_that_packet_and_the_earlier_ones_completed()
+    {
+        using Loopback<TDriver> lb = Loopbacks.Create<TDriver>(Loopback.With(VirtioFeatures.NetMrgRxbuf), ringSize: 64, bufferSize: 2048);
+        var ch = new ShuffledLateChannel(seed: 1) { Hold = true };
+        Assert.Equal(AsyncError.None, lb.Device.AsyncChannelRegister(0, new AsyncFeatures(false, 0).Value, ch));
+        TDriver rx = lb.Rx[0];
+        for (int i = 0; i < 40; i++) Assert.True(rx.PostRx(2048));
+        rx.Publish();
+        const int N = 24;
+        Mbuf** p = stackalloc Mbuf*[N];
+        // 3000-byte packets take two mergeable buffers each: 36 of the 40 posted.
+        for (int i = 0; i < N; i++) p[i] = HandMbufs.Make(Payload.Make(i % 2 == 0 ? 3000 : 1500, (ulong)i), segData: 1000);
+        try
+        {
+            Assert.Equal(N, lb.Device.SubmitEnqueueBurst(0, p, N));
+            Assert.Equal(N, lb.Device.AsyncInflight(0));
+            Assert.Equal(0, lb.Device.PollEnqueueCompleted(0, p, N));
+            Assert.Empty(AsyncPackets.UsedSeen(rx));   // reserved, not used
+            Assert.Equal(0, lb.RxVring().LastUsedIdx);
+            ch.Hold = false;
+            var buf = new byte[4096];
+            ulong next = 0;
+            int back = 0;
+            Mbuf** ret = stackalloc Mbuf*[N];
+            var deadline = DateTime.UtcNow + AsyncPackets.Wait;
+            while (next < N)
+            {
+                back += lb.Device.PollEnqueueCompleted(0, ret, N);
+                // Whatever the channel completed, the used entries only ever cover a prefix of complete packets.
+                while (rx.TryReceive(buf, out RxInfo info))
+                {
+                    Assert.True(Payload.Matches(buf.AsSpan(0, info.Length), next), $"packet {next} published before its bytes");
+                    next++;
+                }
+                Assert.True(DateTime.UtcNow < deadline);
+            }
+            back += lb.Device.PollEnqueueCompleted(0, ret, N);
+            Assert.Equal(N, back);
+            Assert.True(ch.OutOfOrderCompletions > 0);
+            Assert.True(lb.GuardsIntact());
+        }
+        finally
+        {
+            ch.Hold = false;   // a failed assertion must not leave the device's teardown waiting for the channel
+            for (int i = 0; i < N; i++) HandMbufs.Free(p[i]);
+        }
+    }
+
     private static void Run(Side sync, Side asy, bool mrg)
     {
         int[] sizes = AsyncPackets.Sizes(seed: 5, count: 240);
@@ -209,8 +242,8 @@ public abstract unsafe class AsyncRoundTrips<TDriver> where TDriver : class, IRi
         for (int at = 0; at < sizes.Length; at += Burst)
         {
             int[] batch = sizes.Skip(at).Take(Burst).ToArray();
-            PostFor(sync.Rx, batch, mrg);
-            PostFor(asy.Rx, batch, mrg);
+            AsyncPackets.PostFor(sync.Rx, batch, mrg);
+            AsyncPackets.PostFor(asy.Rx, batch, mrg);
             for (int i = 0; i < batch.Length; i++)
             {
                 byte[] pkt = Payload.Make(batch[i], seq + (ulong)i);
