@@ -58,8 +58,9 @@ public sealed unsafe partial class VhostDevice
     /// <summary>
     /// rte_vhost_submit_enqueue_burst: reserves guest buffers for up to <paramref name="count"/> packets and starts their
     /// copies. The mbufs belong to the device until <see cref="PollEnqueueCompleted(int, Mbuf**, ushort)"/> returns them. Returns how many
-    /// were taken (0 without a channel, on a busy or not-ready ring). Packed rings and IOMMU_PLATFORM devices copy
-    /// synchronously here; their packets complete at once. Inlined into the export: one frame per call.
+    /// were taken (0 without a channel, on a busy or not-ready ring). IOMMU_PLATFORM devices and packed rings with
+    /// inflight tracking copy synchronously here; their packets complete at once. Inlined into the export: one frame
+    /// per call.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ushort SubmitEnqueueBurst(int queueId, Mbuf** pkts, ushort count)
@@ -80,6 +81,8 @@ public sealed unsafe partial class VhostDevice
                 if (vq.IsReady && !IdlePoll.NothingToDo(vq, Features))
                 {
                     if (!vq.IsPacked) n = AsyncSplitEnqueue.Submit(this, vq, q, mem, pkts, c);
+                    else if ((vq.ColdFeatures & Vring.ColdInflight) == 0) n = AsyncPackedEnqueue.Submit(this, vq, q, mem, pkts, c);
+                    // Packed inflight tracking commits its region batch per burst: those rings copy synchronously.
                     else n = Complete(q, pkts, PackedBursts.Enqueue(this, vq, mem, pkts, c));
                 }
             }

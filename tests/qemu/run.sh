@@ -23,6 +23,7 @@
 #             hp-fwd reflects, HPQ_ECHO_PPS frames/s, default 0 = as fast as the guest sends: every frame reflected,
 #             enqueued or counted dropped, each reflection the guest counted was one hp-fwd enqueued); floods of
 #             64 and 1514-byte frames with the same exact accounting (every reply reached the guest)
+#   async-packed  the async boot with packed=on: the packed ring's async enqueue
 #   interrupt hp-fwd --rx-mode interrupt (issue 14): the guest idles (link up, nothing sent) for HPQ_IDLE_SECONDS
 #             (default 20) while hp-fwd's CPU time (utime+stime) grows by under 1% of the wall time; then ping
 #             100/100 and floods of 64 and 1514-byte frames with the same exact accounting
@@ -101,7 +102,7 @@ KVER=${KVER:-$(ls /lib/modules 2>/dev/null | sort -V | tail -1)}
 KERNEL=/boot/vmlinuz-$KVER
 BOOT_TIMEOUT=${HPQ_BOOT_TIMEOUT:-300}
 BUDGET=${HPQ_BUDGET:-900}
-BOOTS=${HPQ_BOOTS:-server client crypto mrg-off event-idx-off packed mq mtu9000 async interrupt takeover takeover-client takeover-kill viommu viommu-lazy migrate-precopy migrate-postcopy migrate-hugepage}
+BOOTS=${HPQ_BOOTS:-server client crypto mrg-off event-idx-off packed mq mtu9000 async async-packed interrupt takeover takeover-client takeover-kill viommu viommu-lazy migrate-precopy migrate-postcopy migrate-hugepage}
 MIGRATE_BANDWIDTH=${HPQ_MIGRATE_BANDWIDTH:-8388608}
 MIGRATE_BACKEND=${HPQ_MIGRATE_BACKEND:-hotpath}
 IDLE_SECONDS=${HPQ_IDLE_SECONDS:-20}
@@ -622,11 +623,14 @@ boot_mq() {
   fi
 }
 
-boot_async() {
-  boot async server 1 1 ",host_mtu=9000" "mtu:mtu-9000:9000,ping:ping-100:100:56,ping:ping-1472:20:1472,ping:ping-8972:20:8972,echoflood:echo-1514:3:1514:${HPQ_ECHO_PPS:-0},echoflood:echo-8000:2:8000:${HPQ_ECHO_PPS:-0},flood:flood-64:2:64,flood:flood-1514:2:1514,counters" --async
+boot_async() { async_variant async "" 0; }
+boot_async-packed() { async_variant async-packed ",packed=on" 1; }
+
+async_variant() { # NAME DEVICE_EXTRA PACKED
+  boot "$1" server 1 1 ",host_mtu=9000$2" "mtu:mtu-9000:9000,ping:ping-100:100:56,ping:ping-1472:20:1472,ping:ping-8972:20:8972,echoflood:echo-1514:3:1514:${HPQ_ECHO_PPS:-0},echoflood:echo-8000:2:8000:${HPQ_ECHO_PPS:-0},flood:flood-64:2:64,flood:flood-1514:2:1514,counters" --async
   report_guest mtu-9000; report_guest ping-100; report_guest ping-1472; report_guest ping-8972
   report_guest echo-1514; report_guest echo-8000
-  check_boot mtu=9000 packed=0 mrg_rxbuf=1
+  check_boot mtu=9000 packed="$3" mrg_rxbuf=1
   check_accounting flood-64 flood-1514
   check_reflected echo-1514 echo-8000
   local eng; eng=$(grep -a '^summary async ' "$D/fwd.1.log")
@@ -1001,7 +1005,7 @@ boot_migrate-hugepage() {
 }
 
 for b in $BOOTS; do
-  declare -F "boot_$b" > /dev/null || { fail "$b" "no such boot (known: server client mrg-off event-idx-off packed mq mtu9000 async interrupt takeover takeover-client takeover-kill viommu viommu-lazy migrate-precopy migrate-postcopy migrate-hugepage)"; continue; }
+  declare -F "boot_$b" > /dev/null || { fail "$b" "no such boot (known: server client mrg-off event-idx-off packed mq mtu9000 async async-packed interrupt takeover takeover-client takeover-kill viommu viommu-lazy migrate-precopy migrate-postcopy migrate-hugepage)"; continue; }
   run_boot "$b"
 done
 if [ $failed = 0 ] && [ "${HPQ_KEEP:-0}" = 0 ]; then rm -rf "$work"; else echo "qemu: kept $work"; fi

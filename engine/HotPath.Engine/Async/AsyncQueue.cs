@@ -394,8 +394,9 @@ internal sealed unsafe partial class AsyncQueue : NativeScratch
         if (p == SlotTail) end = UsedTail;
         uint n = end - UsedHead;
         if (n == 0) return;
+        if (vq.IsPacked) PublishPacked(n);   // AsyncQueue.Packed.cs
         // A ring without pointers (never the case after a settle-first control plane) has nowhere to put them.
-        if (vq.IsTranslated && vq.SplitScratch is { } scratch && n <= scratch.RingSize)
+        else if (vq.IsTranslated && vq.SplitScratch is { } scratch && n <= scratch.RingSize)
         {
             VringUsedElem* shadow = scratch.Shadow;
             uint start = UsedHead & (UsedCapacity - 1);

@@ -1,6 +1,7 @@
 using HotPath.Engine.Buffers;
 using HotPath.Engine.Datapath;
 using HotPath.Engine.Stats;
+using HotPath.Engine.Vrings;
 
 namespace HotPath.Engine.Async;
 
@@ -16,16 +17,22 @@ internal unsafe struct AsyncSink : IEnqueueSink
     /// copies are marked when they complete (<see cref="AsyncQueue.Publish"/>).</summary>
     public static void Written(ref SplitBurst c, int nVec, uint written) { }
 
-    public static uint Write(ref SplitBurst c, Mbuf* m, ushort numBuffers, int nVec)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static uint Write(ref SplitBurst c, Mbuf* m, ushort numBuffers, int nVec) =>
+        WritePieces(c.Vq, c.Stats, c.Vec, nVec, c.HeaderSize, m, numBuffers);
+
+    /// <summary>
+    /// The body of <see cref="Write"/>, shared with the packed ring's sink (<see cref="AsyncPackedSink"/>): header and
+    /// data of <paramref name="m"/> into <paramref name="vec"/>[0..nVec) of <paramref name="vq"/>'s async queue.
+    /// </summary>
+    public static uint WritePieces(Vring vq, VringStats stats, BufPiece* vec, int nVec, uint hdr, Mbuf* m, ushort numBuffers)
     {
-        AsyncQueue q = c.Vq.Async!;
-        uint hdr = c.HeaderSize;
-        BufPiece* vec = c.Vec;
+        AsyncQueue q = vq.Async!;
         NetHeaderCodec.FromMbuf(m, numBuffers, out VirtioNetHeader h);
         NetHeaderCodec.Write(vec, (int)hdr, h);
-        c.Written(nVec, hdr);
+        ColdBurst.Written(vq, vec, nVec, hdr);
         uint granted = q.BeginSegments((uint)nVec + m->NbSegs);
-        Logging.DirtyLog? log = c.Vq.ActiveLog;
+        Logging.DirtyLog? log = vq.ActiveLog;
         uint threshold = q.Features.Threshold;
 
         uint offset = hdr;
@@ -55,7 +62,7 @@ internal unsafe struct AsyncSink : IEnqueueSink
                 {
                     // SAFETY: offset + n <= vec[vi].Len: inside one writable piece.
                     PacketCopy.Copy(dst, src, n);
-                    if (log != null) c.Stats.Add(VringStats.LogPagesMarked, log.MarkRange(vec[vi].Gpa + offset, n));
+                    if (log != null) stats.Add(VringStats.LogPagesMarked, log.MarkRange(vec[vi].Gpa + offset, n));
                 }
                 src += n;
                 left -= n;

@@ -8,7 +8,8 @@ namespace HotPath.Engine.Datapath;
 /// <summary>
 /// Packed enqueue of one packet the inline paths did not take: any chain shape (walked with every guard),
 /// multi-segment mbufs, offload headers, mergeable buffers. Bad chains met on the way are dropped, counted and
-/// returned used with length 0. Copies run at once.
+/// returned used with length 0. The packet is written through a sink: the synchronous one copies at once
+/// (<see cref="PackedSyncSink"/>), the async enqueue's writes the header and hands the data copies to its channel.
 /// </summary>
 internal static unsafe class PackedEnqueueSlow
 {
@@ -21,7 +22,7 @@ internal static unsafe class PackedEnqueueSlow
     [MethodImpl(MethodImplOptions.NoInlining)]
     public static PackedEnqueueStep Packet(VhostDevice dev, Vring vq, GuestMemory mem, Mbuf* m, ulong meta,
         PackedCursor avail, PackedCursor used, uint nShadow, uint directFrom) =>
-        Place(dev, vq, mem, m, meta, avail, used, nShadow, vq.Size, directFrom);
+        Place<PackedSyncSink>(dev, vq, mem, m, meta, avail, used, nShadow, vq.Size, directFrom);
 
     /// <summary>
     /// <see cref="Packet"/> taking no chain past shadow entry <paramref name="limit"/> (at most the ring size): the IOTLB
@@ -31,21 +32,30 @@ internal static unsafe class PackedEnqueueSlow
     [MethodImpl(MethodImplOptions.NoInlining)]
     public static PackedEnqueueStep PacketWithin(VhostDevice dev, Vring vq, GuestMemory mem, Mbuf* m, ulong meta,
         PackedCursor avail, PackedCursor used, uint nShadow, uint limit) =>
-        Place(dev, vq, mem, m, meta, avail, used, nShadow, limit, PackedUsedRing.DirectNever);
+        Place<PackedSyncSink>(dev, vq, mem, m, meta, avail, used, nShadow, limit, PackedUsedRing.DirectNever);
+
+    /// <summary>
+    /// <see cref="PacketWithin"/> writing through <typeparamref name="TSink"/> (the async enqueue: <c>AsyncPackedSink</c>):
+    /// every used entry's flags wait in the shadow, the id and length are written in place.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public static PackedEnqueueStep PacketThrough<TSink>(VhostDevice dev, Vring vq, GuestMemory mem, Mbuf* m, ulong meta,
+        PackedCursor avail, PackedCursor used, uint nShadow, uint limit) where TSink : struct, IPackedEnqueueSink =>
+        Place<TSink>(dev, vq, mem, m, meta, avail, used, nShadow, limit, PackedUsedRing.DirectNever);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static PackedEnqueueStep Place(VhostDevice dev, Vring vq, GuestMemory mem, Mbuf* m, ulong meta,
-        PackedCursor avail, PackedCursor used, uint nShadow, uint limit, uint directFrom)
+    private static PackedEnqueueStep Place<TSink>(VhostDevice dev, Vring vq, GuestMemory mem, Mbuf* m, ulong meta,
+        PackedCursor avail, PackedCursor used, uint nShadow, uint limit, uint directFrom) where TSink : struct, IPackedEnqueueSink
     {
         Debug.Assert(limit <= vq.Size && nShadow < limit);
         ulong features = dev.Features;
         var c = new PackedBurst(dev, vq, mem, features, avail, used, nShadow, limit, directFrom);
-        bool delivered = VirtioFeatures.Has(features, VirtioFeatures.NetMrgRxbuf) ? Mergeable(ref c, m, meta) : Single(ref c, m, meta);
+        bool delivered = VirtioFeatures.Has(features, VirtioFeatures.NetMrgRxbuf) ? Mergeable<TSink>(ref c, m, meta) : Single<TSink>(ref c, m, meta);
         return new PackedEnqueueStep(c.Avail, c.Used, c.NShadow, delivered);
     }
 
     /// <summary>One chain per packet: bad chains are dropped until one that fits; a valid one too small stops.</summary>
-    private static bool Single(ref PackedBurst c, Mbuf* m, ulong meta)
+    private static bool Single<TSink>(ref PackedBurst c, Mbuf* m, ulong meta) where TSink : struct, IPackedEnqueueSink
     {
         uint hdr = c.HeaderSize;
         ulong need = (ulong)m->PktLen + hdr;
@@ -60,9 +70,9 @@ internal static unsafe class PackedEnqueueSlow
                 if (w.Total >= need)
                 {
                     c.Taken(w);
-                    uint written = MbufToGuest.WritePacket(m, 1, c.Vec, w.Count, hdr);
+                    uint written = TSink.Write(ref c, m, 1, w.Count);
                     c.Use(w.Id, written, w.Descs);
-                    c.Written(w.Count, written);
+                    TSink.Written(ref c, w.Count, written);
                     c.Avail.Advance(w.Descs, c.Size);
                     return true;
                 }
@@ -76,7 +86,7 @@ internal static unsafe class PackedEnqueueSlow
     }
 
     /// <summary>As many chains as the packet needs (MRG_RXBUF); nothing is consumed unless the whole packet fits.</summary>
-    private static bool Mergeable(ref PackedBurst c, Mbuf* m, ulong meta)
+    private static bool Mergeable<TSink>(ref PackedBurst c, Mbuf* m, ulong meta) where TSink : struct, IPackedEnqueueSink
     {
         uint hdr = c.HeaderSize;
         ulong remaining = (ulong)m->PktLen + hdr;
@@ -136,8 +146,8 @@ internal static unsafe class PackedEnqueueSlow
             ulong e = c.PendingBad[i];
             c.Drop((DropReason)(e >> 32), (ushort)e, (ushort)(e >> 16));
         }
-        uint written = MbufToGuest.WritePacket(m, (ushort)nGood, c.Vec, nVec, hdr);
-        c.Written(nVec, written);
+        uint written = TSink.Write(ref c, m, (ushort)nGood, nVec);
+        TSink.Written(ref c, nVec, written);
         return true;
     }
 }

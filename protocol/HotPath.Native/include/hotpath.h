@@ -711,7 +711,8 @@ uint16_t hp_vhost_dequeue_burst(int vid, uint16_t queue_id, struct hp_mempool *m
  *     Unregistering or a device going away waits for the channel's copies, then frees the packets not polled back.
  *   - Any control-plane change of the ring (GET_VRING_BASE, memory table, reset, disconnect) first waits for the
  *     channel to complete every copy it holds, polling check_completed_copies itself: a channel must complete.
- *   - Packed rings and IOMMU_PLATFORM devices are copied synchronously inside submit (they complete at once).
+ *   - IOMMU_PLATFORM devices, and packed rings with inflight tracking (INFLIGHT_SHMFD), are copied synchronously
+ *     inside submit (they complete at once).
  *   - Do not mix hp_vhost_enqueue_burst and the async calls on one queue.
  */
 struct hp_vhost_iov_iter {

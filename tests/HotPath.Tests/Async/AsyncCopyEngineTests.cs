@@ -11,16 +11,24 @@ namespace HotPath.Tests.Async;
 public unsafe class AsyncCopyEngineTests
 {
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public void The_built_in_engine_delivers_64_to_9000_byte_packets_byte_exact_and_allocates_nothing(bool mrg)
+    [InlineData(false, false)]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    [InlineData(true, true)]
+    public void The_built_in_engine_delivers_64_to_9000_byte_packets_byte_exact_and_allocates_nothing(bool mrg, bool packed)
+    {
+        if (packed) DeliversWithoutAllocating<PackedRingDriver>(mrg);
+        else DeliversWithoutAllocating<SplitRingDriver>(mrg);
+    }
+
+    private static void DeliversWithoutAllocating<TDriver>(bool mrg) where TDriver : class, IRingDriver
     {
         ulong features = mrg ? Loopback.With(VirtioFeatures.NetMrgRxbuf) : Loopback.With();
-        using var lb = new Loopback(features, ringSize: 256, bufferSize: 4096);
+        using Loopback<TDriver> lb = Loopbacks.Create<TDriver>(features, ringSize: 256, bufferSize: 4096);
         using var engine = new CopyEngine("hp-copy-test");
         using CopyEngineChannel ch = engine.CreateChannel();
         Assert.Equal(AsyncError.None, lb.Device.AsyncChannelRegister(0, new AsyncFeatures(true, 64).Value, ch));
-        SplitRingDriver rx = lb.Rx[0];
+        TDriver rx = lb.Rx[0];
         int hdr = rx.HeaderSize;
         int[] sizes = AsyncPackets.Sizes(seed: 8, count: 32);
         Mbuf** p = stackalloc Mbuf*[sizes.Length];

@@ -1,5 +1,7 @@
 using HotPath.Engine;
 using HotPath.Engine.Buffers;
+using HotPath.Engine.Virtio;
+using HotPath.Frontend.Rings;
 using HotPath.Tests.Datapath;
 
 namespace HotPath.Tests.Async;
@@ -57,4 +59,43 @@ internal static unsafe class AsyncPackets
     /// <summary>Sizes from 64 to 9000 bytes: the standard ones and random ones.</summary>
     public static int[] Sizes(int seed, int count) =>
         Payload.WithRandom(seed, count).Select(s => Math.Max(64, s)).ToArray();
+
+    /// <summary>
+    /// The used entries the guest can see and has not taken yet, in ring order: (slot, id, length). Split: used.idx
+    /// past the driver's last used; packed: the used descriptors from the driver's next used slot on.
+    /// </summary>
+    public static List<(uint Slot, uint Id, uint Len)> UsedSeen(IRingDriver d)
+    {
+        var l = new List<(uint, uint, uint)>();
+        if (d is SplitRingDriver s)
+            for (ushort u = s.LastUsed; u != s.UsedIdx; u++)
+            {
+                VringUsedElem e = s.RawUsed(u);
+                l.Add((u, e.Id, e.Len));
+            }
+        else
+            foreach ((uint slot, VringPackedDesc desc) in ((PackedRingDriver)d).PeekUsed())
+                l.Add((slot, desc.Id, desc.Len));
+        return l;
+    }
+
+    /// <summary>RX features of the async tests: EVENT_IDX, and MRG_RXBUF and LOG_ALL as asked.</summary>
+    public static ulong Features(bool mrg, bool log) =>
+        Loopback.With(VirtioFeatures.RingEventIdx) | (mrg ? 1UL << VirtioFeatures.NetMrgRxbuf : 0) | (log ? 1UL << VirtioFeatures.LogAll : 0);
+
+    /// <summary>
+    /// Posts and publishes the RX buffers <paramref name="sizes"/> need: mergeable, 1536-byte chains; else one chain
+    /// per packet, a descriptor per 4 KiB.
+    /// </summary>
+    public static void PostFor(IRingDriver rx, IEnumerable<int> sizes, bool mrg)
+    {
+        foreach (int size in sizes)
+        {
+            uint need = (uint)(size + rx.HeaderSize);
+            if (mrg)
+                for (uint i = 0; i < (need + 1535) / 1536; i++) Assert.True(rx.PostRx(1536));
+            else Assert.True(rx.PostRx(need, (int)((need + 4095) / 4096)));
+        }
+        rx.Publish();
+    }
 }
