@@ -297,8 +297,14 @@ static void run_txonly_async(struct worker *w, struct hp_mbuf **pkts, unsigned n
 		uint16_t sent = submit_frames(w, pkts, &have, have < g_opt.burst ? have : g_opt.burst);
 		uint16_t back = hp_vhost_poll_enqueue_completed(d->vid, rxq, pkts + have, (uint16_t)(n - have));
 		have += back;
-		if (sent == 0 && back == 0)
-			cpu_relax();
+		if (sent == 0 && back == 0) {
+			/* Every frame is with the copy engine: let its thread run if it shares this CPU (a spinning
+			 * poller would hold the CPU for a whole time slice while the copies it waits for cannot start). */
+			if (have == 0)
+				sched_yield();
+			else
+				cpu_relax();
+		}
 	}
 	hp_pktmbuf_free_bulk(pkts, have);
 }
