@@ -2,6 +2,7 @@ using HotPath.Engine.Async;
 using HotPath.Engine.Buffers;
 using HotPath.Engine.Datapath;
 using HotPath.Engine.Memory;
+using HotPath.Engine.Stats;
 using HotPath.Engine.Vrings;
 
 namespace HotPath.Engine;
@@ -87,6 +88,7 @@ public sealed unsafe partial class VhostDevice
                 }
             }
             else if (IotlbViews is { } views) n = Complete(q, pkts, EnqueueIotlb(vq, views, pkts, c));
+            if (n != 0) vq.Stats.Add(VringStats.InflightSubmitted, n);
         }
         vq.AccessLock.Exit();
         return n;
@@ -111,7 +113,11 @@ public sealed unsafe partial class VhostDevice
         Vring? vq = GetVring(queueId);
         if (vq == null || !vq.AccessLock.TryEnter()) return 0;
         uint n = 0;
-        if (vq.Async is { } q) n = q.Poll(pkts, count);
+        if (vq.Async is { } q)
+        {
+            n = q.Poll(pkts, count);
+            if (n != 0) vq.Stats.Add(VringStats.InflightCompleted, n);
+        }
         vq.AccessLock.Exit();
         if (StatsEnabled && n != 0) vq.Stats.CountPackets(pkts, (int)n);
         return (ushort)n;

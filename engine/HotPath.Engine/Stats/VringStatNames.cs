@@ -36,6 +36,8 @@ public static class VringStatNames
             if (r != DropReason.None) names[VringStats.FirstDrop + (int)r - 1] = "drop_" + SnakeCase(r);
         names[VringStats.IotlbHits] = "iotlb_hits";
         names[VringStats.IotlbMisses] = "iotlb_misses";
+        names[VringStats.InflightSubmitted] = "inflight_submitted";
+        names[VringStats.InflightCompleted] = "inflight_completed";
         return names;
     }
 

@@ -1,5 +1,6 @@
 using HotPath.Engine.Async;
 using HotPath.Engine.Buffers;
+using HotPath.Engine.Stats;
 using HotPath.Engine.Virtio;
 using HotPath.Frontend.Rings;
 using HotPath.Tests.Datapath;
@@ -65,6 +66,10 @@ public unsafe class AsyncCopyEngineTests
                     Assert.True(Payload.Matches(buf.AsSpan(0, info.Length), (ulong)i), $"{sizes[i]}-byte packet differs");
                 }
             }
+            // DPDK's inflight_submitted / inflight_completed: every packet of the 4 rounds went in and came back.
+            VringStats stats = lb.RxVring().Stats;
+            Assert.Equal(4UL * (ulong)sizes.Length, stats[VringStats.InflightSubmitted]);
+            Assert.Equal(4UL * (ulong)sizes.Length, stats[VringStats.InflightCompleted]);
             Assert.Equal(AsyncError.None, lb.Device.AsyncChannelUnregister(0, out uint freed));
             Assert.Equal(0u, freed);
             Assert.True(engine.Packets > 0);
