@@ -6,7 +6,7 @@ using HotPath.Engine.Vrings;
 namespace HotPath.Engine.Async;
 
 /// <summary>
-/// The async state of one RX vring with a registered channel (see README.md): the packets submitted and not polled
+/// The async state of one vring with a registered channel (RX: enqueue, TX: dequeue, AsyncSplitDequeue.cs) (see README.md): the packets submitted and not polled
 /// back yet (<see cref="AsyncSlot"/>s, in submit order), their copy segments, the used entries waiting for copies,
 /// and the channel. Only the holder of the vring's access lock touches it (the application inside a submit or
 /// poll, the control plane while it settles). Its arrays are one native block, sized at registration.
@@ -301,7 +301,8 @@ internal sealed unsafe partial class AsyncQueue : NativeScratch
             AsyncSlot* s = Slot(p);
             if (s->State != AsyncSlot.Done) break;
             // Logging: the copies completed (the channel reported it), the used index is not written yet.
-            if (log != null && s->SegCount != 0) LogSegments(log, s);
+            // A TX queue's copies write mbufs, not guest memory: nothing to mark.
+            if (log != null && s->SegCount != 0 && (QueueId & 1) == 0) LogSegments(log, s);
             end = s->UsedEnd;
             SegHead = s->SegEnd;
         }

@@ -1,0 +1,178 @@
+using HotPath.Engine.Buffers;
+using HotPath.Engine.Datapath;
+using HotPath.Engine.Memory;
+using HotPath.Engine.Stats;
+using HotPath.Engine.Vrings;
+
+namespace HotPath.Engine.Async;
+
+/// <summary>
+/// The split ring's async dequeue submit (DPDK's virtio_dev_tx_async_split): each available TX chain is walked with
+/// every guard (as <see cref="SplitDequeue"/>'s slow path), its virtio-net header read and validated by the CPU, its
+/// mbufs allocated and its data cut into (guest → mbuf) segments for the channel, one per overlap of a guest piece
+/// and an mbuf segment. Segments shorter than async_threshold are copied by the CPU at once. The chain's used entry
+/// (length 0) goes to the queue's pending used ring and reaches the guest only after its copies and those of every
+/// earlier chain completed (<see cref="AsyncQueue.Publish"/>): the guest cannot reuse a buffer the channel still
+/// reads. Bad chains are counted, their used entries wait in ring order, and the burst goes on with the next chain.
+/// The caller holds the access lock and checked the ring is ready.
+/// </summary>
+[SkipLocalsInit]
+internal static unsafe class AsyncSplitDequeue
+{
+    /// <summary>
+    /// Bytes at the start of a packet with offload requests that the CPU copies at once: the Ethernet, IP and L4
+    /// headers the offload parse reads (<see cref="NetHeaderCodec.ApplyToMbuf"/>: at most 18 + 60 + 20 bytes), so
+    /// the mbuf's offload fields are set at submit and nothing is parsed at completion.
+    /// </summary>
+    private const uint OffloadHeadBytes = 128;
+
+    /// <summary>Takes up to <paramref name="count"/> available chains and hands their copies to the channel.</summary>
+    public static void Submit(VhostDevice dev, Vring vq, AsyncQueue q, GuestMemory mem, MempoolHeader* pool, uint count)
+    {
+        ulong features = dev.Features;
+        uint pending = SplitRing.Begin(vq, features, out _, out ushort lastAvail);
+        // The guest can have at most a ring's worth of chains with the device: those taken by earlier bursts and not
+        // used yet count (a hostile guest re-offering them gets nothing more).
+        uint reserved = q.UsedTail - q.UsedHead;
+        uint room = Math.Min(vq.Size, q.UsedCapacity);
+        room = room > reserved ? room - reserved : 0;
+        uint n = Math.Min(Math.Min(count, pending), Math.Min(room, q.FreeSlots));
+        if (n == 0) return;
+
+        ushort* ring = (ushort*)(vq.Avail + SplitRingLayout.AvailRingOffset);
+        uint mask = vq.Size - 1;
+        uint hdr = (uint)VirtioNetHeader.SizeFor(features);
+        bool offload = (features & DatapathLimits.HostOffloadFeatures) != 0;
+        VringUsedElem* shadow = vq.SplitScratch!.Shadow;
+        uint usedBase = q.UsedTail;
+        uint k = 0;
+        for (; k < n; k++)
+        {
+            // SAFETY: the index is masked into the translated avail ring; read once into a local.
+            ushort head = ring[(ushort)(lastAvail + k) & mask];
+            DropReason r = Chain(dev, vq, q, mem, pool, head, hdr, offload, out Mbuf* m);
+            if (r == DropReason.NoMbuf)
+            {
+                // The pool ran dry: the chain stays available for a later burst (its mbufs went back to the pool).
+                vq.Stats.Add(VringStats.MbufAllocFailed, 1);
+                break;
+            }
+            // Every consumed chain is returned used with length 0; k < n <= ring size, inside the shadow ring.
+            *(ulong*)(shadow + k) = head;
+            if (r == DropReason.None) q.Commit(m, usedBase + k + 1);
+            else vq.Stats.Drop(r);
+        }
+        vq.LastAvailIdx = (ushort)(lastAvail + k);
+        if (k != 0) q.AppendUsed(shadow, k);
+        q.Offer();
+    }
+
+    /// <summary>
+    /// One chain: walk, header, mbufs, segments. Returns the reason it is bad (the chain is then used and dropped) or
+    /// <see cref="DropReason.NoMbuf"/> (the pool is empty: nothing consumed, nothing kept).
+    /// </summary>
+    private static DropReason Chain(VhostDevice dev, Vring vq, AsyncQueue q, GuestMemory mem, MempoolHeader* pool,
+        ushort head, uint hdr, bool offload, out Mbuf* pkt)
+    {
+        pkt = null;
+        SplitScratch s = vq.SplitScratch!;
+        BufPiece* vec = s.Vec;
+        WalkResult w = SplitRing.Walk(mem, vq.Desc, vq.Size, head, 0, vec, s.VecCapacity);
+        if (w.Reason != DropReason.None) return w.Reason;
+        if (w.Total <= hdr) return DropReason.ChainTooShort;
+        if (w.Total - hdr > DatapathLimits.MaxPacketBytes) return DropReason.PacketTooLarge;
+        uint pktLen = (uint)(w.Total - hdr);
+        VirtioNetHeader h = default;
+        bool plain = true;
+        if (offload)
+        {
+            // Read once into a local; everything below uses the local (SECURITY.md 15, 16).
+            NetHeaderCodec.Read(vec, w.Count, (int)hdr, out h);
+            plain = NetHeaderCodec.IsPlain(h);
+            if (!plain)
+            {
+                DropReason bad = NetHeaderCodec.Validate(h, pktLen);
+                if (bad != DropReason.None) return bad;
+            }
+        }
+        Mbuf* m = MbufOps.Alloc(pool);
+        if (m == null) return DropReason.NoMbuf;
+        // LINEARBUF: one segment or nothing; with EXTBUF a larger packet gets an external buffer (GuestToMbuf's order).
+        DropReason r = DropReason.None;
+        if (dev.LinearBuffers && pktLen > (uint)(m->BufLen - m->DataOff))
+        {
+            if (!dev.ExternalBuffers) r = DropReason.PacketTooLarge;
+            else if (!ExtBuf.AttachNew(m, pktLen)) r = DropReason.ExtBufAllocFailed;
+        }
+        if (r == DropReason.None) r = Cut(q, vec, w.Count, hdr, pktLen, m, pool, plain ? 0 : OffloadHeadBytes);
+        if (r != DropReason.None)
+        {
+            MbufOps.Free(m);
+            return r;
+        }
+        if (!plain) NetHeaderCodec.ApplyToMbuf(h, m);
+        pkt = m;
+        return DropReason.None;
+    }
+
+    /// <summary>
+    /// Lays <paramref name="pktLen"/> bytes from byte <paramref name="skip"/> of the pieces into <paramref name="m"/>
+    /// (chaining segments from the pool as <see cref="GuestToMbuf.Copy"/> does) and, instead of copying, adds each
+    /// overlap of at least async_threshold bytes to the queue's current slot. The first <paramref name="cpuHead"/>
+    /// bytes, short overlaps and those beyond the slot's segment grant are copied by the CPU now.
+    /// </summary>
+    private static DropReason Cut(AsyncQueue q, BufPiece* vec, int nVec, uint skip, uint pktLen, Mbuf* m,
+        MempoolHeader* pool, uint cpuHead)
+    {
+        uint curRoom = (uint)(m->BufLen - m->DataOff);
+        // Overlaps of nVec pieces and the mbuf segments: at most nVec + segments - 1.
+        uint granted = q.BeginSegments((uint)nVec + pktLen / Math.Max(curRoom, 1) + 1);
+        uint threshold = q.Features.Threshold;
+        int vi = 0;
+        while (vi < nVec && skip >= vec[vi].Len)
+        {
+            skip -= vec[vi].Len;
+            vi++;
+        }
+        Mbuf* cur = m;
+        uint curOff = 0, remain = pktLen, copied = 0;
+        ushort segs = 1;
+        while (remain != 0 && vi < nVec)
+        {
+            if (curOff == curRoom)
+            {
+                Mbuf* seg = MbufOps.Alloc(pool);
+                if (seg == null) return DropReason.NoMbuf;   // the caller frees the chain so far
+                cur->DataLen = (ushort)curOff;
+                cur->Next = seg;
+                cur = seg;
+                segs++;
+                curOff = 0;
+                curRoom = (uint)(seg->BufLen - seg->DataOff);
+            }
+            uint n = Math.Min(Math.Min(vec[vi].Len - skip, curRoom - curOff), remain);
+            if (copied < cpuHead) n = Math.Min(n, cpuHead - copied);
+            byte* src = vec[vi].Host + skip, dst = cur->Data + curOff;
+            if (n >= threshold && granted != 0 && copied >= cpuHead)
+            {
+                q.AddSegment(src, dst, n, vec[vi].Gpa + skip);
+                granted--;
+            }
+            // SAFETY: skip + n <= vec[vi].Len (guest piece) and curOff + n <= the segment's room.
+            else PacketCopy.Copy(dst, src, n);
+            curOff += n;
+            skip += n;
+            remain -= n;
+            copied += n;
+            if (skip == vec[vi].Len)
+            {
+                vi++;
+                skip = 0;
+            }
+        }
+        cur->DataLen = (ushort)curOff;
+        m->NbSegs = segs;
+        m->PktLen = pktLen - remain;
+        return DropReason.None;
+    }
+}
