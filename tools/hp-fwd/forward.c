@@ -166,28 +166,37 @@ static void reap_async(struct worker *w)
 }
 
 /*
- * --async, once a device's threads stopped: the guest TX packets its queues took and did not return yet (copies in
- * flight, or copied and waiting) are collected and counted as received (and, in the modes that send, as dropped),
- * so every chain the guest gave is counted once. Chains the guest posts meanwhile are taken and counted too; after a
- * second the rest is left to unregister, which frees it.
+ * --async, once a device's threads stopped (destroy_device comes before the library changes the rings): the guest
+ * TX packets its queues took and did not return yet (copies in flight, or copied and waiting) are collected and
+ * counted as received, and in io/macswap still submitted to the guest RX queue (the library's settle delivers them
+ * before the rings change), so every chain the guest gave is counted once and none goes missing from a circulating
+ * load. Chains the guest posts meanwhile are taken too; after a second the rest is left to unregister, which frees it.
  */
 static void drain_async_rx(int vid)
 {
 	struct hp_mbuf *pkts[FWD_MAX_BURST];
 	double until = now_seconds() + 1.0;
+	int forward = g_opt.mode == FWD_IO || g_opt.mode == FWD_MACSWAP;
 	for (unsigned qp = 0; qp < g_opt.queues; qp++) {
 		struct queue_stats *s = &g_stats[qp];
 		int inflight = 1;
 		while (inflight > 0 && now_seconds() < until) {
 			uint16_t n = hp_vhost_async_try_dequeue_burst(vid, (uint16_t)(2 * qp + 1), g_pool, pkts,
-								      (uint16_t)g_opt.burst, &inflight);
+								      (uint16_t)g_opt.burst, &inflight), sent = 0;
 			if (n == 0)
 				continue;
 			stats_add(&s->rx_packets, n);
 			stats_add(&s->rx_bytes, bytes_of(pkts, n));
-			if (g_opt.mode != FWD_RXONLY)
-				stats_add(&s->tx_dropped, n);
-			hp_pktmbuf_free_bulk(pkts, n);
+			if (forward) {
+				if (g_opt.mode == FWD_MACSWAP)
+					swap_macs(pkts, n);
+				sent = hp_vhost_submit_enqueue_burst(vid, (uint16_t)(2 * qp), pkts, n);
+				stats_add(&s->tx_packets, sent);
+				stats_add(&s->tx_bytes, bytes_of(pkts, sent));
+			}
+			if (g_opt.mode != FWD_RXONLY && sent < n)
+				stats_add(&s->tx_dropped, (uint64_t)(n - sent));
+			hp_pktmbuf_free_bulk(pkts + sent, (unsigned)(n - sent));
 		}
 	}
 }
