@@ -7,8 +7,9 @@ using HotPath.Engine.Vrings;
 namespace HotPath.Engine.Async;
 
 /// <summary>
-/// The split ring's async dequeue submit (DPDK's virtio_dev_tx_async_split): each available TX chain is walked with
-/// every guard (as <see cref="SplitDequeue"/>'s slow path), its virtio-net header read and validated by the CPU, its
+/// The split ring's async dequeue submit (DPDK's virtio_dev_tx_async_split): the common chain (one readable
+/// descriptor in the cached region, plain header, packet fits one mbuf) is handled inline as in
+/// <see cref="SplitDequeue"/>; any other is walked with every guard, its virtio-net header read and validated by the CPU, its
 /// mbufs allocated and its data cut into (guest → mbuf) segments for the channel, one per overlap of a guest piece
 /// and an mbuf segment. Segments shorter than async_threshold are copied by the CPU at once. The chain's used entry
 /// (length 0) goes to the queue's pending used ring and reaches the guest only after its copies and those of every
@@ -26,6 +27,8 @@ internal static unsafe class AsyncSplitDequeue
     /// </summary>
     private const uint OffloadHeadBytes = 128;
 
+    private const ushort ShapeFlags = VringDesc.FlagNext | VringDesc.FlagWrite | VringDesc.FlagIndirect;
+
     /// <summary>Takes up to <paramref name="count"/> available chains and hands their copies to the channel.</summary>
     public static void Submit(VhostDevice dev, Vring vq, AsyncQueue q, GuestMemory mem, MempoolHeader* pool, uint count)
     {
@@ -38,46 +41,101 @@ internal static unsafe class AsyncSplitDequeue
         room = room > reserved ? room - reserved : 0;
         uint n = Math.Min(Math.Min(count, pending), Math.Min(room, q.FreeSlots));
         if (n == 0) return;
-
+        SplitScratch s = vq.SplitScratch!;
+        byte* descs = vq.Desc;
         ushort* ring = (ushort*)(vq.Avail + SplitRingLayout.AvailRingOffset);
-        uint mask = vq.Size - 1;
+        uint size = vq.Size, mask = size - 1;
         uint hdr = (uint)VirtioNetHeader.SizeFor(features);
         bool offload = (features & DatapathLimits.HostOffloadFeatures) != 0;
-        VringUsedElem* shadow = vq.SplitScratch!.Shadow;
+        uint threshold = q.Features.Threshold;
+        VringUsedElem* shadow = s.Shadow;
+        var batch = new BatchCopy(s.Batch, s.BatchCapacity);
+        RegionCache region = default;
         uint usedBase = q.UsedTail;
         uint k = 0;
         for (; k < n; k++)
         {
+            Mbuf* m = MbufOps.Alloc(pool);
+            if (m == null)
+            {
+                // The pool ran dry: the chain stays available for a later burst.
+                vq.Stats.Add(VringStats.MbufAllocFailed, 1);
+                break;
+            }
             // SAFETY: the index is masked into the translated avail ring; read once into a local.
             ushort head = ring[(ushort)(lastAvail + k) & mask];
-            DropReason r = Chain(dev, vq, q, mem, pool, head, hdr, offload, out Mbuf* m);
+            DropReason r = DropReason.DescIndexOutOfRange;
+            if (head < size)
+            {
+                // SAFETY: head < size: the descriptor is inside the translated table; each half is read once.
+                SplitDescriptor.Read(descs + ((nuint)head << 4), out ulong addr, out ulong meta);
+                uint len = SplitDescriptor.Len(meta);
+                byte* src = null;
+                // SplitDequeue's inline case: one readable descriptor in the cached region, packet fits the mbuf.
+                if ((SplitDescriptor.Flags(meta) & ShapeFlags) == 0 && len > hdr && len - hdr <= (uint)(m->BufLen - m->DataOff))
+                {
+                    src = region.Translate(addr, len);
+                    if (src == null)
+                    {
+                        region = RegionCache.For(mem, addr);
+                        src = region.Translate(addr, len);
+                    }
+                    // SAFETY: [src, src+len) is inside one mapped region and len > hdr >= 2. Flags and gso_type zero
+                    // (or no offload negotiated): a plain header; any other goes the full way (read once there).
+                    if (src != null && offload && *(ushort*)src != 0) src = null;
+                }
+                if (src != null)
+                {
+                    uint pktLen = len - hdr;
+                    if (pktLen >= threshold && q.BeginSegments(1) != 0) q.AddSegment(src + hdr, m->Data, pktLen, addr + hdr);
+                    else
+                    {
+                        q.NoSegments();
+                        // SAFETY: pktLen <= the mbuf's room; the copy runs before this call publishes anything.
+                        batch.AddOnePerChain(m->Data, src + hdr, pktLen);
+                    }
+                    m->DataLen = (ushort)pktLen;
+                    m->PktLen = pktLen;
+                    r = DropReason.None;
+                }
+                else r = Chain(dev, vq, q, mem, pool, addr, meta, hdr, offload, m);
+            }
             if (r == DropReason.NoMbuf)
             {
-                // The pool ran dry: the chain stays available for a later burst (its mbufs went back to the pool).
+                // A segment could not be had: as above, the chain stays available (its mbufs went back).
+                MbufOps.Free(m);
                 vq.Stats.Add(VringStats.MbufAllocFailed, 1);
                 break;
             }
             // Every consumed chain is returned used with length 0; k < n <= ring size, inside the shadow ring.
             *(ulong*)(shadow + k) = head;
             if (r == DropReason.None) q.Commit(m, usedBase + k + 1);
-            else vq.Stats.Drop(r);
+            else
+            {
+                MbufOps.Free(m);
+                vq.Stats.Drop(r);
+            }
         }
         vq.LastAvailIdx = (ushort)(lastAvail + k);
+        // The CPU's deferred copies out of the guest's buffers run before anything can publish those chains.
+        batch.Flush();
         if (k != 0) q.AppendUsed(shadow, k);
         q.Offer();
     }
 
     /// <summary>
-    /// One chain: walk, header, mbufs, segments. Returns the reason it is bad (the chain is then used and dropped) or
-    /// <see cref="DropReason.NoMbuf"/> (the pool is empty: nothing consumed, nothing kept).
+    /// Any chain the inline case does not take (its head descriptor already read): walk, header, mbufs, segments into
+    /// <paramref name="m"/>. Returns the reason the chain is bad (it is then used and dropped) or
+    /// <see cref="DropReason.NoMbuf"/> (the pool ran dry: nothing consumed). On failure the caller frees
+    /// <paramref name="m"/> (and the segments chained to it).
     /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
     private static DropReason Chain(VhostDevice dev, Vring vq, AsyncQueue q, GuestMemory mem, MempoolHeader* pool,
-        ushort head, uint hdr, bool offload, out Mbuf* pkt)
+        ulong addr, ulong meta, uint hdr, bool offload, Mbuf* m)
     {
-        pkt = null;
         SplitScratch s = vq.SplitScratch!;
         BufPiece* vec = s.Vec;
-        WalkResult w = SplitRing.Walk(mem, vq.Desc, vq.Size, head, 0, vec, s.VecCapacity);
+        WalkResult w = SplitChainWalker.Walk(mem, vq.Desc, vq.Size, addr, meta, 0, vec, s.VecCapacity, 0);
         if (w.Reason != DropReason.None) return w.Reason;
         if (w.Total <= hdr) return DropReason.ChainTooShort;
         if (w.Total - hdr > DatapathLimits.MaxPacketBytes) return DropReason.PacketTooLarge;
@@ -95,24 +153,15 @@ internal static unsafe class AsyncSplitDequeue
                 if (bad != DropReason.None) return bad;
             }
         }
-        Mbuf* m = MbufOps.Alloc(pool);
-        if (m == null) return DropReason.NoMbuf;
         // LINEARBUF: one segment or nothing; with EXTBUF a larger packet gets an external buffer (GuestToMbuf's order).
-        DropReason r = DropReason.None;
         if (dev.LinearBuffers && pktLen > (uint)(m->BufLen - m->DataOff))
         {
-            if (!dev.ExternalBuffers) r = DropReason.PacketTooLarge;
-            else if (!ExtBuf.AttachNew(m, pktLen)) r = DropReason.ExtBufAllocFailed;
+            if (!dev.ExternalBuffers) return DropReason.PacketTooLarge;
+            if (!ExtBuf.AttachNew(m, pktLen)) return DropReason.ExtBufAllocFailed;
         }
-        if (r == DropReason.None) r = Cut(q, vec, w.Count, hdr, pktLen, m, pool, plain ? 0 : OffloadHeadBytes);
-        if (r != DropReason.None)
-        {
-            MbufOps.Free(m);
-            return r;
-        }
-        if (!plain) NetHeaderCodec.ApplyToMbuf(h, m);
-        pkt = m;
-        return DropReason.None;
+        DropReason r = Cut(q, vec, w.Count, hdr, pktLen, m, pool, plain ? 0 : OffloadHeadBytes);
+        if (r == DropReason.None && !plain) NetHeaderCodec.ApplyToMbuf(h, m);
+        return r;
     }
 
     /// <summary>

@@ -63,11 +63,11 @@ public unsafe class AsyncDequeueModelTests
             var expected = new List<byte[]>();
             for (int i = 0; i < batch.Length; i++)
             {
-                expected.Add(AsyncDequeueTests.Bytes((Mbuf*)got[i]));
+                expected.Add(HandMbufs.Bytes((Mbuf*)got[i]));
                 MbufOps.Free((Mbuf*)got[i]);
             }
             AsyncDequeueTests.DequeueAll(asy.Lb.Device, asy.Pool, batch.Length, (i, p) =>
-                Assert.True(AsyncDequeueTests.Bytes((Mbuf*)p).AsSpan().SequenceEqual(expected[i]), $"packet {at + i} differs"));
+                Assert.True(HandMbufs.Bytes((Mbuf*)p).AsSpan().SequenceEqual(expected[i]), $"packet {at + i} differs"));
             // The same used entries, in the same order.
             Assert.Equal(sync.Tx.UsedIdx, asy.Tx.UsedIdx);
             for (ushort u = (ushort)at; u != sync.Tx.UsedIdx; u++)
@@ -107,7 +107,7 @@ public unsafe class AsyncDequeueModelTests
         Assert.Equal(0, inflight);
         for (int i = 0; i < 8; i++)
         {
-            Assert.True(Payload.Matches(AsyncDequeueTests.Bytes((Mbuf*)got[i]), (ulong)i), $"packet {i} differs");
+            Assert.True(Payload.Matches(HandMbufs.Bytes((Mbuf*)got[i]), (ulong)i), $"packet {i} differs");
             MbufOps.Free((Mbuf*)got[i]);
         }
         Assert.Equal(8, tx.ReapTx());

@@ -38,12 +38,6 @@ public unsafe class AsyncDequeueTeardownTests
         Assert.True(inUse >= Packets);
 
         uint freed = 0, vringBase = 0;
-        Exception? failed = null;
-        var t = new Thread(() =>
-        {
-            try { Apply(); }
-            catch (Exception e) { failed = e; }
-        });
         void Apply()
         {
             switch (change)
@@ -62,14 +56,9 @@ public unsafe class AsyncDequeueTeardownTests
                     break;
             }
         }
-        t.Start();
-        // The change is blocked in the settle, polling a channel that completes nothing yet.
-        AsyncPackets.WaitFor(() => Interlocked.Read(ref ch.PollsWhileHeld) > 0, "the settle to poll the channel");
-        Assert.True(t.IsAlive);
-        Assert.Equal(inUse, pool.InUse);   // nothing freed while the copies may still write the mbufs
-        ch.Hold = false;
-        Assert.True(t.Join(AsyncPackets.Wait));
-        Assert.Null(failed);
+        // The change blocks in the settle, polling a channel that completes nothing until it is let go; meanwhile
+        // nothing is freed (the copies may still write the mbufs).
+        AsyncPackets.WhileHeld(ch, Apply, () => Assert.Equal(inUse, pool.InUse));
 
         Assert.Equal(0L, ch.ReadsAfterUnmap);
         Assert.Equal(0L, ch.WritesAfterUnmap);
@@ -82,7 +71,7 @@ public unsafe class AsyncDequeueTeardownTests
         {
             // Still registered: the packets are complete and the application gets them, in order, byte-exact.
             AsyncDequeueTests.DequeueAll(lb.Device, pool, Packets, (i, p) =>
-                Assert.True(Payload.Matches(AsyncDequeueTests.Bytes((Mbuf*)p), (ulong)i), $"packet {i} differs"));
+                Assert.True(Payload.Matches(HandMbufs.Bytes((Mbuf*)p), (ulong)i), $"packet {i} differs"));
         }
         Assert.Equal(0u, pool.InUse);
     }

@@ -33,18 +33,15 @@ public unsafe class AsyncDequeueTests
         return tx.LastPostedHead;
     }
 
-    /// <summary>The packet an mbuf chain holds, segment by segment.</summary>
-    internal static byte[] Bytes(Mbuf* m)
+    /// <summary>The used entries from 0 on are <paramref name="heads"/>, in order, each with length 0.</summary>
+    internal static void AssertUsed(SplitRingDriver tx, List<ushort> heads)
     {
-        var b = new byte[m->PktLen];
-        int at = 0;
-        for (Mbuf* s = m; s != null; s = s->Next)
+        Assert.Equal((ushort)heads.Count, tx.UsedIdx);
+        for (ushort u = 0; u < heads.Count; u++)
         {
-            new ReadOnlySpan<byte>(s->Data, s->DataLen).CopyTo(b.AsSpan(at));
-            at += s->DataLen;
+            VringUsedElem e = tx.RawUsed(u);
+            Assert.Equal(((uint)heads[u], 0u), (e.Id, e.Len));
         }
-        Assert.Equal(b.Length, at);
-        return b;
     }
 
     /// <summary>
@@ -100,18 +97,13 @@ public unsafe class AsyncDequeueTests
                 int k = at + i;
                 Assert.Equal((uint)sizes[k], m->PktLen);
                 Assert.Equal((sizes[k] + 2047) / 2048, m->NbSegs);
-                Assert.True(Payload.Matches(Bytes(m), (ulong)k), $"packet {k} ({sizes[k]} bytes) differs or is out of order");
+                Assert.True(Payload.Matches(HandMbufs.Bytes(m), (ulong)k), $"packet {k} ({sizes[k]} bytes) differs or is out of order");
             }, burst: 8);
             Assert.Equal(0, inflight);
             Assert.Equal(batch.Length, tx.ReapTx());
         }
         // Every chain used once, in ring order, with length 0.
-        Assert.Equal((ushort)sizes.Length, tx.UsedIdx);
-        for (ushort u = 0; u < sizes.Length; u++)
-        {
-            VringUsedElem e = tx.RawUsed(u);
-            Assert.Equal(((uint)heads[u], 0u), (e.Id, e.Len));
-        }
+        AssertUsed(tx, heads);
         if (!inOrder) Assert.True(ch.OutOfOrderCompletions > 0, "the channel never completed out of order");
         if (threshold == 0) Assert.Equal(ch.Transferred, ch.Completed);
         Assert.True(ch.Transferred > 0);
@@ -149,7 +141,7 @@ public unsafe class AsyncDequeueTests
         ushort lastUsed = 0;
         DequeueAll(lb.Device, pool, 16, (i, p) =>
         {
-            Assert.True(Payload.Matches(Bytes((Mbuf*)p), (ulong)i), $"packet {i} differs");
+            Assert.True(Payload.Matches(HandMbufs.Bytes((Mbuf*)p), (ulong)i), $"packet {i} differs");
             // The used index never runs ahead of the packets whose copies completed (returned so far, or ready).
             Assert.True(tx.UsedIdx >= lastUsed);
             lastUsed = tx.UsedIdx;
@@ -179,17 +171,12 @@ public unsafe class AsyncDequeueTests
         for (int i = 0; i < 3; i++) heads.Add(Post(tx, 700 + 2000 * i, seq++));
         tx.Publish();
         DequeueAll(lb.Device, pool, 6, (i, p) =>
-            Assert.True(Payload.Matches(Bytes((Mbuf*)p), (ulong)i), $"good packet {i} differs or is out of order"));
+            Assert.True(Payload.Matches(HandMbufs.Bytes((Mbuf*)p), (ulong)i), $"good packet {i} differs or is out of order"));
         Vring v = lb.TxVring();
         Assert.Equal(1UL, v.Stats.Drops(DropReason.DescIndexOutOfRange));
         Assert.Equal(1UL, v.Stats.Drops(DropReason.WrongDirection));
         Assert.Equal(2UL, v.Stats.TotalDrops);
-        Assert.Equal((ushort)heads.Count, tx.UsedIdx);
-        for (ushort u = 0; u < heads.Count; u++)
-        {
-            VringUsedElem e = tx.RawUsed(u);
-            Assert.Equal(((uint)heads[u], 0u), (e.Id, e.Len));
-        }
+        AssertUsed(tx, heads);
         tx.RawRelease(wrong);
         Assert.Equal(0u, pool.InUse);
         Assert.Equal(0, lb.Device.AsyncInflight(1));
@@ -225,7 +212,7 @@ public unsafe class AsyncDequeueTests
             {
                 var m = (Mbuf*)buf[i];
                 Assert.Equal((uint)sizes[i], m->PktLen);
-                Assert.True(Payload.Matches(Bytes(m), first + (ulong)i), $"{sizes[i]}-byte packet differs");
+                Assert.True(Payload.Matches(HandMbufs.Bytes(m), first + (ulong)i), $"{sizes[i]}-byte packet differs");
                 MbufOps.Free(m);
             }
             Assert.Equal(sizes.Length, tx.ReapTx());
@@ -258,7 +245,7 @@ public unsafe class AsyncDequeueTests
         DequeueAll(lb.Device, pool, 1, (_, p) =>
         {
             var m = (Mbuf*)p;
-            Assert.True(Bytes(m).AsSpan().SequenceEqual(frame));
+            Assert.True(HandMbufs.Bytes(m).AsSpan().SequenceEqual(frame));
             Assert.Equal(MbufOffload.TxTcpSeg | MbufOffload.TxTcpCksum | MbufOffload.TxIpv4, m->OlFlags);
             Assert.Equal(14, MbufOffload.L2Len(m->TxOffload));
             Assert.Equal(20, MbufOffload.L3Len(m->TxOffload));
