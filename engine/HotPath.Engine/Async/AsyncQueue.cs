@@ -6,8 +6,8 @@ using HotPath.Engine.Vrings;
 namespace HotPath.Engine.Async;
 
 /// <summary>
-/// The async state of one vring with a registered channel (RX: enqueue, TX: dequeue, AsyncSplitDequeue.cs) (see README.md): the packets submitted and not polled
-/// back yet (<see cref="AsyncSlot"/>s, in submit order), their copy segments, the used entries waiting for copies,
+/// The async state of one vring with a registered channel (see README.md; RX: enqueue, TX: dequeue): the packets
+/// submitted and not polled back yet (<see cref="AsyncSlot"/>s, in submit order), their copy segments, the used entries waiting for copies,
 /// and the channel. Only the holder of the vring's access lock touches it (the application inside a submit or
 /// poll, the control plane while it settles). Its arrays are one native block, sized at registration.
 /// <para>Cursors are free-running: ReturnHead &lt;= PublishHead &lt;= HandHead &lt;= SlotTail over slots,

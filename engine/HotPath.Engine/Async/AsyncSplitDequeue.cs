@@ -9,9 +9,9 @@ namespace HotPath.Engine.Async;
 /// <summary>
 /// The split ring's async dequeue submit (DPDK's virtio_dev_tx_async_split): the common chain (one readable
 /// descriptor in the cached region, plain header, packet fits one mbuf) is handled inline as in
-/// <see cref="SplitDequeue"/>; any other is walked with every guard, its virtio-net header read and validated by the CPU, its
-/// mbufs allocated and its data cut into (guest → mbuf) segments for the channel, one per overlap of a guest piece
-/// and an mbuf segment. Segments shorter than async_threshold are copied by the CPU at once. The chain's used entry
+/// <see cref="SplitDequeue"/>; any other is walked with every guard, its virtio-net header read and validated by the
+/// CPU, its mbufs allocated and its data cut into (guest → mbuf) segments for the channel, one per overlap of a guest
+/// piece and an mbuf segment. Segments shorter than async_threshold are copied by the CPU at once. The chain's used entry
 /// (length 0) goes to the queue's pending used ring and reaches the guest only after its copies and those of every
 /// earlier chain completed (<see cref="AsyncQueue.Publish"/>): the guest cannot reuse a buffer the channel still
 /// reads. Bad chains are counted, their used entries wait in ring order, and the burst goes on with the next chain.
