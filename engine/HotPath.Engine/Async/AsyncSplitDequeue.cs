@@ -137,29 +137,10 @@ internal static unsafe class AsyncSplitDequeue
         BufPiece* vec = s.Vec;
         WalkResult w = SplitChainWalker.Walk(mem, vq.Desc, vq.Size, addr, meta, 0, vec, s.VecCapacity, 0);
         if (w.Reason != DropReason.None) return w.Reason;
-        if (w.Total <= hdr) return DropReason.ChainTooShort;
-        if (w.Total - hdr > DatapathLimits.MaxPacketBytes) return DropReason.PacketTooLarge;
-        uint pktLen = (uint)(w.Total - hdr);
-        VirtioNetHeader h = default;
-        bool plain = true;
-        if (offload)
-        {
-            // Read once into a local; everything below uses the local (SECURITY.md 15, 16).
-            NetHeaderCodec.Read(vec, w.Count, (int)hdr, out h);
-            plain = NetHeaderCodec.IsPlain(h);
-            if (!plain)
-            {
-                DropReason bad = NetHeaderCodec.Validate(h, pktLen);
-                if (bad != DropReason.None) return bad;
-            }
-        }
-        // LINEARBUF: one segment or nothing; with EXTBUF a larger packet gets an external buffer (GuestToMbuf's order).
-        if (dev.LinearBuffers && pktLen > (uint)(m->BufLen - m->DataOff))
-        {
-            if (!dev.ExternalBuffers) return DropReason.PacketTooLarge;
-            if (!ExtBuf.AttachNew(m, pktLen)) return DropReason.ExtBufAllocFailed;
-        }
-        DropReason r = Cut(q, vec, w.Count, hdr, pktLen, m, pool, plain ? 0 : OffloadHeadBytes);
+        DropReason r = GuestToMbuf.Prepare(dev, vec, w.Count, w.Total, m, hdr, offload, out uint pktLen,
+            out VirtioNetHeader h, out bool plain);
+        if (r != DropReason.None) return r;
+        r = Cut(q, vec, w.Count, hdr, pktLen, m, pool, plain ? 0 : OffloadHeadBytes);
         if (r == DropReason.None && !plain) NetHeaderCodec.ApplyToMbuf(h, m);
         return r;
     }
