@@ -16,14 +16,15 @@ namespace HotPath.Engine;
 public sealed unsafe partial class VhostDevice
 {
     /// <summary>
-    /// rte_vhost_async_channel_register: <paramref name="channel"/> copies for RX queue <paramref name="queueId"/>.
+    /// rte_vhost_async_channel_register: <paramref name="channel"/> copies for queue <paramref name="queueId"/> (RX:
+    /// submit/poll enqueue; TX: <see cref="AsyncTryDequeueBurst(int, MempoolHeader*, Mbuf**, ushort, out int)"/>).
     /// With <paramref name="ownsChannel"/> the channel (if IDisposable) is disposed when the queue goes (unregister,
     /// device teardown).
     /// </summary>
     public AsyncError AsyncChannelRegister(int queueId, uint features, IAsyncCopyChannel channel, bool ownsChannel = false)
     {
         ArgumentNullException.ThrowIfNull(channel);
-        if ((queueId & 1) != 0 || (uint)queueId >= MaxVrings) return AsyncError.BadQueue;
+        if ((uint)queueId >= MaxVrings) return AsyncError.BadQueue;
         if (!AsyncFeatures.TryParse(features, out AsyncFeatures f)) return AsyncError.BadFeatures;
         Vring v = GetOrCreateVring((uint)queueId)!;
         using (v.Hold())
@@ -41,7 +42,7 @@ public sealed unsafe partial class VhostDevice
     public AsyncError AsyncChannelUnregister(int queueId, out uint freed)
     {
         freed = 0;
-        Vring? v = (queueId & 1) == 0 ? GetVring(queueId) : null;
+        Vring? v = GetVring(queueId);
         if (v == null) return AsyncError.BadQueue;
         using (v.Hold())   // settles
         {

@@ -7,7 +7,8 @@
 #   - test_icmpecho: hp-fwd's ARP/ICMP echo responder on well-formed, malformed, truncated and random frames;
 #   - test_virtio_user: the API against DPDK virtio-user (real socket, real packets);
 #   - hp-fwd in txonly/rxonly/io/macswap against virtio-user, server and client mode, packet counts both ways;
-#     hp-fwd --async txonly/io (the async copy path with the built-in engine), every mbuf back at destroy_device;
+#     hp-fwd --async txonly/io/rxonly (the async copy path with the built-in engine, enqueue and dequeue), every mbuf
+#     back at destroy_device; the async dequeue's exact accounting under testpmd txonly, with and without takeovers;
 #   - hp-fwd --rx-mode interrupt/adaptive beside a connected, silent virtio-user: under 1% CPU, then forwarding;
 #   - hitless upgrade (takeover-virtio-user.sh): hp-fwd replaced 3 times by hp-fwd --takeover under testpmd
 #     txonly/rxonly/io, split and packed, two queue pairs, and once with virtio-user as the server: unseen by testpmd,
@@ -254,6 +255,7 @@ fwd_case client-rxonly rxonly txonly client
 echo "== hp-fwd --async (the async copy path, built-in copy engine) against virtio-user"
 FWD_EXTRA=--async fwd_case async-txonly txonly rxonly server
 FWD_EXTRA=--async fwd_case async-io io io server
+FWD_EXTRA=--async fwd_case async-rxonly rxonly txonly server
 
 echo "== hp-fwd --rx-mode interrupt|adaptive: no CPU beside a silent virtio-user, then forwarding"
 for c in "interrupt 0" "interrupt 1" "adaptive 0"; do
@@ -266,8 +268,12 @@ for c in "txonly 0 server" "rxonly 0 server" "io 0 server" "txonly 1 server" "rx
   read -r m packed side <<< "$c"
   run_program "takeover $c" "$here/takeover-virtio-user.sh" "$art" "$work" "$m" "$packed" 3 "$side"
 done
-# The RX side through the async copy path, frames of 1024 B so the built-in engine copies them (threshold 256).
+# Both sides through the async copy path, frames of 1024 B so the built-in engine copies them (threshold 256).
 FWD_EXTRA=--async TP_EXTRA=--txpkts=1024 run_program "takeover io 0 server --async" "$here/takeover-virtio-user.sh" "$art" "$work" io 0 3 server
+# The async dequeue alone (testpmd txonly -> hp-fwd rxonly --async, two queue pairs): testpmd's TX-packets == hp-fwd's
+# rx_packets, first without a takeover, then across 3 (each old hp-fwd collects the packets it took at destroy_device).
+FWD_EXTRA=--async TP_EXTRA=--txpkts=1024 run_program "async dequeue txonly 0 server" "$here/takeover-virtio-user.sh" "$art" "$work" txonly 0 0 server
+FWD_EXTRA=--async TP_EXTRA=--txpkts=1024 run_program "takeover txonly 0 server --async" "$here/takeover-virtio-user.sh" "$art" "$work" txonly 0 3 server
 echo "== takeover killed at each HOTPATH_TAKEOVER_STALL point"
 for p in new-received new-ready new-committed old-quiesced old-sent old-committed; do
   run_program "takeover-kill $p" "$here/takeover-kill.sh" "$art" "$work" "$p"

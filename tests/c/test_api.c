@@ -138,6 +138,9 @@ static void test_bad_arguments(void)
 	CHECK_ERROR("hp_vhost_submit_enqueue_burst: vid 777");
 	CHECK(hp_vhost_poll_enqueue_completed(vid, 0, pkts, 4) == 0, "unknown vid");
 	CHECK(hp_vhost_async_get_inflight(vid, 0) == -1, "unknown vid");
+	int nr_inflight = 5;
+	CHECK(hp_vhost_async_try_dequeue_burst(vid, 1, NULL, pkts, 4, &nr_inflight) == 0 && nr_inflight == -1, "unknown vid");
+	CHECK_ERROR("hp_vhost_async_try_dequeue_burst: vid 777");
 	struct hp_copy_engine *eng = hp_copy_engine_create("hp-copy-api", -1);
 	CHECK(eng != NULL, "%s", hp_last_error());
 	CHECK(hp_vhost_async_channel_register_engine(vid, 0, HP_VHOST_ASYNC_INORDER, eng) == -1, "unknown vid");

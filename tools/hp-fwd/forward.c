@@ -97,9 +97,14 @@ static uint16_t receive_burst(struct worker *w, struct hp_mbuf **pkts, uint64_t 
 {
 	struct queue_stats *s = &g_stats[w->qp];
 	uint16_t q = (uint16_t)(2 * w->qp + 1);
-	uint16_t n = hp_vhost_dequeue_burst(w->dev->vid, q, g_pool, pkts, (uint16_t)g_opt.burst);
+	int inflight = 0;
+	/* --async: the queue's copy channel copies the guest's packets; they come back here once copied, in order. */
+	uint16_t n = g_opt.async ? hp_vhost_async_try_dequeue_burst(w->dev->vid, q, g_pool, pkts, (uint16_t)g_opt.burst, &inflight)
+				 : hp_vhost_dequeue_burst(w->dev->vid, q, g_pool, pkts, (uint16_t)g_opt.burst);
 	if (n == 0) {
-		rxwait_idle(&g_opt, &w->rx, w->dev->vid, q, w->qp);
+		/* Copies in flight: their packets come without a kick, so no sleep on the kick fd. */
+		if (inflight <= 0)
+			rxwait_idle(&g_opt, &w->rx, w->dev->vid, q, w->qp);
 		return 0;
 	}
 	rxwait_busy(&w->rx);
@@ -158,6 +163,42 @@ static void reap_async(struct worker *w)
 	uint16_t c;
 	while ((c = hp_vhost_poll_enqueue_completed(w->dev->vid, (uint16_t)(2 * w->qp), done, FWD_MAX_BURST)) > 0)
 		hp_pktmbuf_free_bulk(done, c);
+}
+
+/*
+ * --async, once a device's threads stopped (destroy_device comes before the library changes the rings): the guest
+ * TX packets its queues took and did not return yet (copies in flight, or copied and waiting) are collected and
+ * counted as received, and in io/macswap still submitted to the guest RX queue (the library's settle delivers them
+ * before the rings change), so every chain the guest gave is counted once and none goes missing from a circulating
+ * load. Chains the guest posts meanwhile are taken too; after a second the rest is left to unregister, which frees it.
+ */
+static void drain_async_rx(int vid)
+{
+	struct hp_mbuf *pkts[FWD_MAX_BURST];
+	double until = now_seconds() + 1.0;
+	int forward = g_opt.mode == FWD_IO || g_opt.mode == FWD_MACSWAP;
+	for (unsigned qp = 0; qp < g_opt.queues; qp++) {
+		struct queue_stats *s = &g_stats[qp];
+		int inflight = 1;
+		while (inflight > 0 && now_seconds() < until) {
+			uint16_t n = hp_vhost_async_try_dequeue_burst(vid, (uint16_t)(2 * qp + 1), g_pool, pkts,
+								      (uint16_t)g_opt.burst, &inflight), sent = 0;
+			if (n == 0)
+				continue;
+			stats_add(&s->rx_packets, n);
+			stats_add(&s->rx_bytes, bytes_of(pkts, n));
+			if (forward) {
+				if (g_opt.mode == FWD_MACSWAP)
+					swap_macs(pkts, n);
+				sent = hp_vhost_submit_enqueue_burst(vid, (uint16_t)(2 * qp), pkts, n);
+				stats_add(&s->tx_packets, sent);
+				stats_add(&s->tx_bytes, bytes_of(pkts, sent));
+			}
+			if (g_opt.mode != FWD_RXONLY && sent < n)
+				stats_add(&s->tx_dropped, (uint64_t)(n - sent));
+			hp_pktmbuf_free_bulk(pkts + sent, (unsigned)(n - sent));
+		}
+	}
 }
 
 /* rxonly: dequeue guest TX, count, free. */
@@ -469,11 +510,18 @@ static int on_new_device(int vid)
 	if (d->nr_qp == 0)
 		d->nr_qp = 1;
 	atomic_init(&d->state, DEV_RUNNING);
-	for (unsigned q = 0; g_engine != NULL && q < d->nr_qp; q++) {
-		/* In order (the engine is), copies under 256 bytes by the forwarding thread itself. */
-		if (hp_vhost_async_channel_register_engine(vid, (uint16_t)(2 * q),
+	/* In order (the engine is), copies under 256 bytes by the forwarding thread itself. The guest RX queue (enqueue)
+	 * of every pair, and its TX queue (dequeue) unless the mode only transmits. */
+	for (unsigned v = 0; g_engine != NULL && v < 2 * d->nr_qp; v++) {
+		if ((v & 1) && g_opt.mode == FWD_TXONLY)
+			continue;
+		if ((v & 1) == 0 && g_opt.mode == FWD_RXONLY)
+			continue;
+		if (hp_vhost_async_channel_register_engine(vid, (uint16_t)v,
 							    HP_VHOST_ASYNC_INORDER | HP_VHOST_ASYNC_THRESHOLD(FWD_ASYNC_THRESHOLD), g_engine) != 0) {
 			fprintf(stderr, "hp-fwd: vid %d: %s\n", vid, hp_last_error());
+			for (unsigned u = 0; u < v; u++)
+				hp_vhost_async_channel_unregister(vid, (uint16_t)u);
 			free(d);
 			return -1;
 		}
@@ -526,10 +574,12 @@ static void on_destroy_device(int vid)
 	if (vid < 0 || vid >= MAX_VIDS)
 		return;
 	retire_device(vid);
+	if (g_engine != NULL && g_opt.mode != FWD_TXONLY)
+		drain_async_rx(vid);
 	/* --async: the queues' channels go with the device's run (the library frees what was not polled back); the
 	 * next new_device registers them again. */
-	for (unsigned q = 0; g_engine != NULL && q < g_opt.queues; q++)
-		hp_vhost_async_channel_unregister(vid, (uint16_t)(2 * q));
+	for (unsigned v = 0; g_engine != NULL && v < 2 * g_opt.queues; v++)
+		hp_vhost_async_channel_unregister(vid, (uint16_t)v);
 	migration_device_gone(vid);
 	if (g_opt.vring_stats)
 		iotlb_device_gone(vid, g_opt.queues);
@@ -562,8 +612,8 @@ const struct hp_vhost_device_ops *forward_ops(void) { return &g_ops; }
 int forward_init(const struct fwd_options *o)
 {
 	/* Enough mbufs for every thread's bursts in flight plus per-thread caches. One segment holds a whole frame. */
-	/* --async: each queue's copy channel holds up to 1024 submitted packets. */
-	unsigned n = 8192 + o->queues * (4 * o->burst + 512 + (o->async ? 1024 : 0));
+	/* --async: each queue's copy channels (RX and TX) hold up to 1024 packets each. */
+	unsigned n = 8192 + o->queues * (4 * o->burst + 512 + (o->async ? 2048 : 0));
 	unsigned room = o->pkt_len + HP_PKTMBUF_HEADROOM;
 	g_opt = *o;
 	if (room < 2048 + HP_PKTMBUF_HEADROOM)

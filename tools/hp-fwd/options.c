@@ -62,9 +62,10 @@ static void usage(void)
 	      "                        once its devices were handed over it prints its summary and exits 0\n"
 	      "  --takeover-path PATH  the takeover socket (default: SOCKET.takeover), to serve and to take over from\n",
 	      stderr);
-	fputs("  --async               io, macswap, txonly and icmpecho enqueue through the async copy path (ASYNC_COPY):\n"
-	      "                        the built-in copy engine's thread copies the packets, the forwarding thread only\n"
-	      "                        submits and polls completions (hp_vhost_submit_enqueue_burst and friends)\n"
+	fputs("  --async               every mode enqueues and dequeues through the async copy path (ASYNC_COPY): the\n"
+	      "                        built-in copy engine's thread copies the packets, the forwarding thread only\n"
+	      "                        submits and polls completions (hp_vhost_submit_enqueue_burst and friends,\n"
+	      "                        hp_vhost_async_try_dequeue_burst)\n"
 	      "  --async-cpu N         pin the copy engine's thread to CPU N (implies --async)\n"
 	      "  --async-lockstep      txonly --async for measurement: after each submit, wait outside the library until\n"
 	      "                        the copy engine copied the burst, then poll it back (one submit and one poll per\n"
@@ -344,8 +345,6 @@ bool parse_options(int argc, char **argv, struct fwd_options *o)
 		return bad("--idle-sleep is for --rx-mode poll (interrupt and adaptive sleep on the kick fd)", NULL);
 	if (o->packed_only && o->split_only)
 		return bad("--packed-only and --split-only exclude each other", NULL);
-	if (o->async && o->mode == FWD_RXONLY)
-		return bad("--async is for the modes that enqueue (io, macswap, txonly, icmpecho)", NULL);
 	if (o->async_lockstep && o->mode != FWD_TXONLY)
 		return bad("--async-lockstep is for --mode txonly", NULL);
 	return true;

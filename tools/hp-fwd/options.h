@@ -46,7 +46,7 @@ struct fwd_options {
 	bool postcopy;           /* HP_VHOST_USER_POSTCOPY_SUPPORT */
 	bool iommu;              /* HP_VHOST_USER_IOMMU_SUPPORT (and vring_stats for its IOTLB figures) */
 	bool vring_stats;        /* HP_VHOST_USER_NET_STATS_ENABLE */
-	bool async;              /* io/macswap/txonly through the async copy path and the built-in copy engine */
+	bool async;              /* enqueue and dequeue through the async copy path and the built-in copy engine */
 	int async_cpu;           /* --async-cpu: the copy thread's CPU, -1 unpinned */
 	bool async_lockstep;     /* txonly --async: one submit and one poll per burst (perf/async-ipp.sh) */
 	bool demo;

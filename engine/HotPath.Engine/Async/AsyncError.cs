@@ -4,7 +4,7 @@ namespace HotPath.Engine.Async;
 public enum AsyncError
 {
     None,
-    /// <summary>Not an even (RX) queue of this device, or the vring does not exist.</summary>
+    /// <summary>Not a queue of this device, or the vring does not exist.</summary>
     BadQueue,
     /// <summary>A reserved bit of the features word is set.</summary>
     BadFeatures,
@@ -19,7 +19,7 @@ public static class AsyncErrorText
     public static string Describe(this AsyncError e) => e switch
     {
         AsyncError.None => "no error",
-        AsyncError.BadQueue => "not an RX (even) queue of the device",
+        AsyncError.BadQueue => "not a queue of the device",
         AsyncError.BadFeatures => "reserved bits set in the async features",
         AsyncError.AlreadyRegistered => "the queue already has an async channel",
         AsyncError.NotRegistered => "the queue has no async channel",

@@ -6,8 +6,8 @@ using HotPath.Engine.Vrings;
 namespace HotPath.Engine.Async;
 
 /// <summary>
-/// The async state of one RX vring with a registered channel (see README.md): the packets submitted and not polled
-/// back yet (<see cref="AsyncSlot"/>s, in submit order), their copy segments, the used entries waiting for copies,
+/// The async state of one vring with a registered channel (see README.md; RX: enqueue, TX: dequeue): the packets
+/// submitted and not polled back yet (<see cref="AsyncSlot"/>s, in submit order), their copy segments, the used entries waiting for copies,
 /// and the channel. Only the holder of the vring's access lock touches it (the application inside a submit or
 /// poll, the control plane while it settles). Its arrays are one native block, sized at registration.
 /// <para>Cursors are free-running: ReturnHead &lt;= PublishHead &lt;= HandHead &lt;= SlotTail over slots,
@@ -120,6 +120,14 @@ internal sealed unsafe partial class AsyncQueue : NativeScratch
         s->SegCount = 0;
         s->SegEnd = SegTail;
         return want;
+    }
+
+    /// <summary>Starts the current slot with no segments: the CPU copies its packet (<see cref="Commit"/> makes it done).</summary>
+    public void NoSegments()
+    {
+        AsyncSlot* s = Current;
+        s->SegStart = SegTail & (SegCapacity - 1);
+        s->SegCount = 0;
     }
 
     /// <summary>Appends one copy to the current slot (the caller stays within what <see cref="BeginSegments"/> granted).</summary>
@@ -386,7 +394,8 @@ internal sealed unsafe partial class AsyncQueue : NativeScratch
             AsyncSlot* s = Slot(p);
             if (s->State != AsyncSlot.Done) break;
             // Logging: the copies completed (the channel reported it), the used index is not written yet.
-            if (log != null && s->SegCount != 0) LogSegments(log, s);
+            // A TX queue's copies write mbufs, not guest memory: nothing to mark.
+            if (log != null && s->SegCount != 0 && (QueueId & 1) == 0) LogSegments(log, s);
             end = s->UsedEnd;
             SegHead = s->SegEnd;
         }

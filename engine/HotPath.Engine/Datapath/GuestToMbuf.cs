@@ -20,11 +20,35 @@ internal static unsafe class GuestToMbuf
     public static DropReason Packet(VhostDevice dev, BufPiece* vec, int nVec, ulong total, Mbuf* m, MempoolHeader* pool,
         uint hdr, bool offload)
     {
+        DropReason r = Prepare(dev, vec, nVec, total, m, hdr, offload, out uint pktLen, out VirtioNetHeader h, out bool plain);
+        if (r != DropReason.None) return r;
+        r = Copy(vec, nVec, hdr, pktLen, m, pool);
+        if (r != DropReason.None)
+        {
+            MbufOps.Free(m->Next);
+            if ((m->OlFlags & MbufOffload.ExtAttachedMbuf) != 0) ExtBuf.Detach(m);
+            MbufOps.Reset(m);
+            return r;
+        }
+        if (!plain) NetHeaderCodec.ApplyToMbuf(h, m);
+        return DropReason.None;
+    }
+
+    /// <summary>
+    /// What a walked TX chain must pass before its bytes move (the synchronous copy's and the async dequeue's): the
+    /// lengths, the virtio-net header read once into <paramref name="h"/> and validated (offloads only when
+    /// <paramref name="offload"/>; <paramref name="plain"/>: nothing to apply), and the linear-buffer rule (an
+    /// external buffer attached to <paramref name="m"/> when EXTBUF allows a larger packet).
+    /// </summary>
+    public static DropReason Prepare(VhostDevice dev, BufPiece* vec, int nVec, ulong total, Mbuf* m, uint hdr, bool offload,
+        out uint pktLen, out VirtioNetHeader h, out bool plain)
+    {
+        pktLen = 0;
+        h = default;
+        plain = true;
         if (total <= hdr) return DropReason.ChainTooShort;
         if (total - hdr > DatapathLimits.MaxPacketBytes) return DropReason.PacketTooLarge;
-        uint pktLen = (uint)(total - hdr);
-        VirtioNetHeader h = default;
-        bool plain = true;
+        pktLen = (uint)(total - hdr);
         if (offload)
         {
             // Read once into a local; everything below uses the local (SECURITY.md 15, 16).
@@ -42,15 +66,6 @@ internal static unsafe class GuestToMbuf
             if (!dev.ExternalBuffers) return DropReason.PacketTooLarge;
             if (!ExtBuf.AttachNew(m, pktLen)) return DropReason.ExtBufAllocFailed;
         }
-        DropReason r = Copy(vec, nVec, hdr, pktLen, m, pool);
-        if (r != DropReason.None)
-        {
-            MbufOps.Free(m->Next);
-            if ((m->OlFlags & MbufOffload.ExtAttachedMbuf) != 0) ExtBuf.Detach(m);
-            MbufOps.Reset(m);
-            return r;
-        }
-        if (!plain) NetHeaderCodec.ApplyToMbuf(h, m);
         return DropReason.None;
     }
 

@@ -703,7 +703,7 @@ uint16_t hp_vhost_dequeue_burst(int vid, uint16_t queue_id, struct hp_mempool *m
 
 /*
  * Async copy datapath (the seed's rte_vhost_async.h; engine/HotPath.Engine/Async/README.md). A copy channel (a DMA
- * engine, or HotPath's built-in copy thread) is registered on a guest RX (even) queue; hp_vhost_submit_enqueue_burst
+ * engine, or HotPath's built-in copy thread) is registered on a queue. Guest RX (even) queue: hp_vhost_submit_enqueue_burst
  * then reserves guest buffers, writes the virtio-net headers and hands the packet copies to the channel;
  * hp_vhost_poll_enqueue_completed returns the packets whose copies completed, after publishing their used entries
  * in ring order (a packet is used only when its copies and those of every earlier packet completed).
@@ -745,7 +745,7 @@ struct hp_vhost_async_channel_ops {
 /* features: bit 0 async_inorder, bits 16-27 async_threshold (bytes: shorter copies are done by the CPU at submit). */
 #define HP_VHOST_ASYNC_INORDER          (1u << 0)
 #define HP_VHOST_ASYNC_THRESHOLD(bytes) (((uint32_t)(bytes) & 0xFFFu) << 16)
-/* 0, or -1 with hp_last_error(): unknown vid, odd queue, reserved feature bits, already registered (EEXIST). The ops
+/* 0, or -1 with hp_last_error(): unknown vid or queue, reserved feature bits, already registered (EEXIST). The ops
  * struct is copied. Call from new_device (or later); a new connection needs a new registration. */
 int hp_vhost_async_channel_register(int vid, uint16_t queue_id, uint32_t features,
 				    struct hp_vhost_async_channel_ops *ops);
@@ -755,6 +755,18 @@ uint16_t hp_vhost_submit_enqueue_burst(int vid, uint16_t queue_id, struct hp_mbu
 uint16_t hp_vhost_poll_enqueue_completed(int vid, uint16_t queue_id, struct hp_mbuf **pkts, uint16_t count);
 /* Packets submitted and not polled back yet; -1 without a channel or while the control plane holds the ring. */
 int hp_vhost_async_get_inflight(int vid, uint16_t queue_id);
+/*
+ * Async dequeue (DPDK 22.11's rte_vhost_async_try_dequeue_burst, on the channel ops above): with a channel
+ * registered on a guest TX (odd) queue, takes up to count new TX chains (headers read, offloads applied, mbufs from
+ * mbuf_pool) and hands their guest -> mbuf copies to the channel, then returns up to count packets whose copies
+ * completed, in ring order; a chain is used (given back to the guest) only when its copies and every earlier
+ * chain's completed. *nr_inflight: packets taken and not returned yet (what hp_vhost_async_get_inflight reports),
+ * -1 without a channel or while the control plane holds the ring. Unregistering or a device going away waits for
+ * the copies, then frees the packets not returned. Packed rings and IOMMU_PLATFORM devices dequeue synchronously
+ * inside the call. Do not mix hp_vhost_dequeue_burst and this call on one queue.
+ */
+uint16_t hp_vhost_async_try_dequeue_burst(int vid, uint16_t queue_id, struct hp_mempool *mbuf_pool,
+					  struct hp_mbuf **pkts, uint16_t count, int *nr_inflight);
 
 /* Built-in copy engine (HotPath's addition): one copy thread fed by a lock-free ring, batches of 32, for
  * applications without DMA hardware. cpu >= 0 pins the thread (NULL if that fails). Free it after unregistering

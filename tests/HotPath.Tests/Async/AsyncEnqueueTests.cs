@@ -82,11 +82,12 @@ public unsafe class AsyncEnqueueTests
     }
 
     [Fact]
-    public void Registration_is_refused_for_tx_queues_reserved_feature_bits_and_twice()
+    public void Registration_is_refused_for_unknown_queues_reserved_feature_bits_and_twice()
     {
         using var lb = new Loopback();
         var ch = new ShuffledLateChannel(seed: 1);
-        Assert.Equal(AsyncError.BadQueue, lb.Device.AsyncChannelRegister(1, 0, ch));
+        Assert.Equal(AsyncError.BadQueue, lb.Device.AsyncChannelRegister(-1, 0, ch));
+        Assert.Equal(AsyncError.BadQueue, lb.Device.AsyncChannelRegister(HotPath.Engine.VhostDevice.MaxVrings, 0, ch));
         Assert.Equal(AsyncError.BadFeatures, lb.Device.AsyncChannelRegister(0, 2, ch));
         Assert.Equal(AsyncError.None, lb.Device.AsyncChannelRegister(0, 0, ch));
         Assert.Equal(AsyncError.AlreadyRegistered, lb.Device.AsyncChannelRegister(0, 0, ch));

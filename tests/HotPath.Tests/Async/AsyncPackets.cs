@@ -45,6 +45,28 @@ internal static unsafe class AsyncPackets
         return got;
     }
 
+    /// <summary>
+    /// Runs <paramref name="change"/> (a control-plane change) on its own thread while <paramref name="ch"/> holds every
+    /// copy: waits until the change polls the channel from its settle (it is blocked there), runs
+    /// <paramref name="whileBlocked"/>, lets the channel complete and waits for the change to finish.
+    /// </summary>
+    public static void WhileHeld(ShuffledLateChannel ch, Action change, Action? whileBlocked = null)
+    {
+        Exception? failed = null;
+        var t = new Thread(() =>
+        {
+            try { change(); }
+            catch (Exception e) { failed = e; }
+        });
+        t.Start();
+        WaitFor(() => Interlocked.Read(ref ch.PollsWhileHeld) > 0, "the settle to poll the channel");
+        Assert.True(t.IsAlive);
+        whileBlocked?.Invoke();
+        ch.Hold = false;
+        Assert.True(t.Join(Wait));
+        Assert.Null(failed);
+    }
+
     /// <summary>Waits for <paramref name="condition"/> (deadline: <see cref="Wait"/>).</summary>
     public static void WaitFor(Func<bool> condition, string what)
     {

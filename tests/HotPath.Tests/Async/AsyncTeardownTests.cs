@@ -47,12 +47,6 @@ public unsafe class AsyncTeardownTests
         Assert.Empty(AsyncPackets.UsedSeen(rx));
 
         uint freed = 0, vringBase = 0;
-        Exception? failed = null;
-        var t = new Thread(() =>
-        {
-            try { Apply(); }
-            catch (Exception e) { failed = e; }
-        });
         void Apply()
         {
             switch (change)
@@ -71,13 +65,8 @@ public unsafe class AsyncTeardownTests
                     break;
             }
         }
-        t.Start();
-        // The change is blocked in the settle, polling a channel that completes nothing yet.
-        AsyncPackets.WaitFor(() => Interlocked.Read(ref ch.PollsWhileHeld) > 0, "the settle to poll the channel");
-        Assert.True(t.IsAlive);
-        ch.Hold = false;
-        Assert.True(t.Join(AsyncPackets.Wait));
-        Assert.Null(failed);
+        // The change blocks in the settle, polling a channel that completes nothing until it is let go.
+        AsyncPackets.WhileHeld(ch, Apply);
 
         Assert.Equal(0L, ch.WritesAfterUnmap);
         Assert.Equal(0, ch.Pending);

@@ -8,8 +8,9 @@ namespace HotPath.Tests.Async;
 /// reports a random subset of the packets it has held for at least <see cref="MinPolls"/> polls, so completions
 /// come out of order (or, registered in-order, as an in-order prefix) and late. <see cref="Hold"/> stops all
 /// completions (copies stay in flight for as long as a test needs). Before writing, every destination page is
-/// checked with mincore(2): a copy into memory that is no longer mapped is counted in <see cref="WritesAfterUnmap"/>
-/// and skipped, instead of crashing the test process.
+/// checked with mincore(2), and every source page too: a copy into (or, for the dequeue, out of) memory that is no
+/// longer mapped is counted in <see cref="WritesAfterUnmap"/> (<see cref="ReadsAfterUnmap"/>) and skipped, instead
+/// of crashing the test process.
 /// </summary>
 internal sealed unsafe class ShuffledLateChannel : IAsyncCopyChannel
 {
@@ -33,7 +34,7 @@ internal sealed unsafe class ShuffledLateChannel : IAsyncCopyChannel
     /// <summary>While set, nothing completes.</summary>
     public volatile bool Hold;
 
-    public long Transferred, Completed, WritesAfterUnmap;
+    public long Transferred, Completed, WritesAfterUnmap, ReadsAfterUnmap;
     /// <summary>Polls made while <see cref="Hold"/> was set (a test waits on it to know a settle is polling).</summary>
     public long PollsWhileHeld;
     /// <summary>Largest number of packets that completed in one poll out of submission order (0: all in order).</summary>
@@ -121,6 +122,12 @@ internal sealed unsafe class ShuffledLateChannel : IAsyncCopyChannel
             if (!Mapped((byte*)d.Base, d.Len))
             {
                 WritesAfterUnmap++;
+                continue;
+            }
+            // The dequeue's copies read guest memory: a read after unmap is as fatal as a write.
+            if (!Mapped((byte*)s.Base, s.Len))
+            {
+                ReadsAfterUnmap++;
                 continue;
             }
             Buffer.MemoryCopy(s.Base, d.Base, d.Len, s.Len);

@@ -34,6 +34,20 @@ internal static unsafe class HandMbufs
         return head;
     }
 
+    /// <summary>The packet any mbuf chain (hand-made or from a pool) holds, segment by segment.</summary>
+    public static byte[] Bytes(Mbuf* m)
+    {
+        var b = new byte[m->PktLen];
+        int at = 0;
+        for (Mbuf* s = m; s != null; s = s->Next)
+        {
+            new ReadOnlySpan<byte>(s->Data, s->DataLen).CopyTo(b.AsSpan(at));
+            at += s->DataLen;
+        }
+        Assert.Equal(b.Length, at);
+        return b;
+    }
+
     public static void Free(Mbuf* m)
     {
         while (m != null)

@@ -94,15 +94,7 @@ internal abstract unsafe class HostileRig<TDriver> : IDisposable where TDriver :
         for (int i = 0; i < n; i++)
         {
             var m = (Mbuf*)mbufs[i];
-            var b = new byte[m->PktLen];
-            int at = 0;
-            for (Mbuf* s = m; s != null; s = s->Next)
-            {
-                new ReadOnlySpan<byte>(s->Data, s->DataLen).CopyTo(b.AsSpan(at));
-                at += s->DataLen;
-            }
-            Assert.Equal(b.Length, at);
-            list.Add(b);
+            list.Add(HandMbufs.Bytes(m));
             MbufOps.Free(m);
         }
         return list;
