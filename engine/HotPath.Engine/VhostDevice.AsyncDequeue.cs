@@ -2,6 +2,7 @@ using HotPath.Engine.Async;
 using HotPath.Engine.Buffers;
 using HotPath.Engine.Datapath;
 using HotPath.Engine.Memory;
+using HotPath.Engine.Stats;
 using HotPath.Engine.Vrings;
 
 namespace HotPath.Engine;
@@ -36,12 +37,18 @@ public sealed unsafe partial class VhostDevice
             {
                 // SEND_RARP pending: the announcement goes first, as in the synchronous dequeue.
                 if (_rarpPending != 0 && count != 0) n = PutRarp(vq, pool, pkts);
-                if (count > n && !IdlePoll.NothingToDo(vq, Features)) AsyncSplitDequeue.Submit(this, vq, q, mem, pool, count - n);
+                if (count > n && !IdlePoll.NothingToDo(vq, Features))
+                {
+                    uint before = q.Unreturned;
+                    AsyncSplitDequeue.Submit(this, vq, q, mem, pool, count - n);
+                    if (q.Unreturned != before) vq.Stats.Add(VringStats.InflightSubmitted, q.Unreturned - before);
+                }
             }
             q.Reap();
             q.Publish();
             at = n;
             done = q.TakeCompleted(pkts + n, count - n);
+            if (done != 0) vq.Stats.Add(VringStats.InflightCompleted, done);
             n += done;
             if (n < count && (mem == null || vq.IsPacked)) n += DequeueSynchronously(vq, mem, pool, pkts + n, (ushort)(count - n));
             inflight = (int)q.Unreturned;

@@ -36,8 +36,8 @@ public sealed unsafe class VringStats : IDisposable
     /// </summary>
     public static readonly int IotlbHits = FirstDrop + DropReasonCount, IotlbMisses = IotlbHits + 1;
     /// <summary>
-    /// The async copy path (HP_VHOST_USER_ASYNC_COPY): packets a submit took, and packets a poll handed back with their
-    /// copies completed and their used entries published. DPDK's inflight_submitted / inflight_completed; their
+    /// The async copy path (HP_VHOST_USER_ASYNC_COPY): packets a submit (or an async dequeue) took, and packets a poll
+    /// (or an async dequeue) handed back with their copies completed. DPDK's inflight_submitted / inflight_completed; their
     /// difference is what is in flight. Counted once per call, whatever the stats switch says.
     /// </summary>
     public static readonly int InflightSubmitted = IotlbMisses + 1, InflightCompleted = InflightSubmitted + 1;

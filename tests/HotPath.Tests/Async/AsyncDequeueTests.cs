@@ -218,6 +218,9 @@ public unsafe class AsyncDequeueTests
             Assert.Equal(sizes.Length, tx.ReapTx());
         }
         Assert.True(engine.Packets > 0);
+        VringStats stats = lb.TxVring().Stats;
+        Assert.Equal(5UL * (ulong)sizes.Length, stats[VringStats.InflightSubmitted]);
+        Assert.Equal(5UL * (ulong)sizes.Length, stats[VringStats.InflightCompleted]);
         Assert.Equal(AsyncError.None, lb.Device.AsyncChannelUnregister(1, out uint freed));
         Assert.Equal(0u, freed);
         Assert.Equal(0u, pool.InUse);
