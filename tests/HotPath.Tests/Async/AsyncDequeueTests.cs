@@ -123,31 +123,38 @@ public unsafe class AsyncDequeueTests
         using Mempool pool = TestPools.Create(256);
         var ch = new ShuffledLateChannel(seed: 2) { Hold = true };
         Assert.Equal(AsyncError.None, lb.Device.AsyncChannelRegister(1, 0, ch));
-        SplitRingDriver tx = lb.Tx[0];
-        for (int i = 0; i < 16; i++) Post(tx, 1500, (ulong)i);
-        tx.Publish();
-        nint* buf = stackalloc nint[32];
-        Assert.Equal(0, lb.Device.AsyncTryDequeueBurst(1, pool, new Span<nint>(buf, 32), out int inflight));
-        Assert.Equal(16, inflight);
-        Assert.Equal(16, lb.Device.AsyncInflight(1));
-        Assert.Equal(16u, pool.InUse);
-        Assert.Equal(0, tx.UsedIdx);
-        Assert.Equal(16, lb.TxVring().LastAvailIdx);
-        // Calls while the channel holds everything take nothing more and publish nothing.
-        Assert.Equal(0, lb.Device.AsyncTryDequeueBurst(1, pool, new Span<nint>(buf, 32), out inflight));
-        Assert.Equal(16, inflight);
-        Assert.Equal(0, tx.UsedIdx);
-        ch.Hold = false;
-        ushort lastUsed = 0;
-        DequeueAll(lb.Device, pool, 16, (i, p) =>
+        try
         {
-            Assert.True(Payload.Matches(HandMbufs.Bytes((Mbuf*)p), (ulong)i), $"packet {i} differs");
-            // The used index never runs ahead of the packets whose copies completed (returned so far, or ready).
-            Assert.True(tx.UsedIdx >= lastUsed);
-            lastUsed = tx.UsedIdx;
-        });
-        Assert.Equal(16, tx.UsedIdx);
-        Assert.Equal(0u, pool.InUse);
+            SplitRingDriver tx = lb.Tx[0];
+            for (int i = 0; i < 16; i++) Post(tx, 1500, (ulong)i);
+            tx.Publish();
+            nint* buf = stackalloc nint[32];
+            Assert.Equal(0, lb.Device.AsyncTryDequeueBurst(1, pool, new Span<nint>(buf, 32), out int inflight));
+            Assert.Equal(16, inflight);
+            Assert.Equal(16, lb.Device.AsyncInflight(1));
+            Assert.Equal(16u, pool.InUse);
+            Assert.Equal(0, tx.UsedIdx);
+            Assert.Equal(16, lb.TxVring().LastAvailIdx);
+            // Calls while the channel holds everything take nothing more and publish nothing.
+            Assert.Equal(0, lb.Device.AsyncTryDequeueBurst(1, pool, new Span<nint>(buf, 32), out inflight));
+            Assert.Equal(16, inflight);
+            Assert.Equal(0, tx.UsedIdx);
+            ch.Hold = false;
+            ushort lastUsed = 0;
+            DequeueAll(lb.Device, pool, 16, (i, p) =>
+            {
+                Assert.True(Payload.Matches(HandMbufs.Bytes((Mbuf*)p), (ulong)i), $"packet {i} differs");
+                // The used index never runs ahead of the packets whose copies completed (returned so far, or ready).
+                Assert.True(tx.UsedIdx >= lastUsed);
+                lastUsed = tx.UsedIdx;
+            });
+            Assert.Equal(16, tx.UsedIdx);
+            Assert.Equal(0u, pool.InUse);
+        }
+        finally
+        {
+            ch.Hold = false;   // a failed assertion must not leave the teardown waiting for the channel
+        }
     }
 
     [Fact]

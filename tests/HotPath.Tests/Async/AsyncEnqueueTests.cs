@@ -77,6 +77,7 @@ public unsafe class AsyncEnqueueTests
         }
         finally
         {
+            ch.Hold = false;   // a failed assertion must not leave the teardown waiting for the channel
             for (int i = 0; i < 16; i++) HandMbufs.Free(p[i]);
         }
     }

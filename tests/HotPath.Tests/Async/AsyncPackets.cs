@@ -59,10 +59,16 @@ internal static unsafe class AsyncPackets
             catch (Exception e) { failed = e; }
         });
         t.Start();
-        WaitFor(() => Interlocked.Read(ref ch.PollsWhileHeld) > 0, "the settle to poll the channel");
-        Assert.True(t.IsAlive);
-        whileBlocked?.Invoke();
-        ch.Hold = false;
+        try
+        {
+            WaitFor(() => Interlocked.Read(ref ch.PollsWhileHeld) > 0, "the settle to poll the channel");
+            Assert.True(t.IsAlive);
+            whileBlocked?.Invoke();
+        }
+        finally
+        {
+            ch.Hold = false;   // a failed assertion must not leave the change (and the teardown) waiting for the channel
+        }
         Assert.True(t.Join(Wait));
         Assert.Null(failed);
     }
