@@ -514,7 +514,7 @@ check_accounting() { # FLOOD_STEP...
 # ring full), and each step's reflections the guest counted equal what hp-fwd enqueued for it less nothing:
 # check_accounting's reply check says every frame enqueued reached the guest's driver.
 check_reflected() { # ECHOFLOOD_STEP...
-  local s step d sent=0 got=0 n refl drop want
+  local s step d sent=0 got=0 refl drop want
   s=$(fwd_summary 1)
   for step in "$@"; do d=$(guest_data $step); sent=$((sent + $(num "$d" sent))); got=$((got + $(num "$d" received))); done
   refl=$(field "$s" udp_reflected); drop=$(num "$s" tx_dropped)

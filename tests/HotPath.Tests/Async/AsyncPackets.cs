@@ -3,6 +3,7 @@ using HotPath.Engine.Buffers;
 using HotPath.Engine.Virtio;
 using HotPath.Frontend.Rings;
 using HotPath.Tests.Datapath;
+using HotPath.Tests.Migration;
 
 namespace HotPath.Tests.Async;
 
@@ -71,6 +72,25 @@ internal static unsafe class AsyncPackets
         }
         Assert.True(t.Join(Wait));
         Assert.Null(failed);
+    }
+
+    /// <summary>
+    /// The guest of <paramref name="lb"/> goes away while <paramref name="ch"/> holds <paramref name="packets"/>
+    /// packets' copies: the teardown settles the queue (polls the held channel) and frees nothing while the copies may
+    /// still run; once they complete every mbuf goes back and no guest byte was read or written after the unmap.
+    /// </summary>
+    public static void DisconnectWhileHeld(SocketLoopback lb, ShuffledLateChannel ch, int packets)
+    {
+        Assert.Equal((uint)packets, lb.Pool.InUse);
+        lb.Frontend.Dispose();   // the guest goes away with every copy still in flight
+        WaitFor(() => Interlocked.Read(ref ch.PollsWhileHeld) > 0, "the teardown to settle the queue");
+        Assert.Equal((uint)packets, lb.Pool.InUse);   // nothing freed while the copies may still run
+        ch.Hold = false;
+        WaitFor(() => lb.Pool.InUse == 0, "the teardown to free the mbufs");
+        Assert.Equal(0L, ch.ReadsAfterUnmap);
+        Assert.Equal(0L, ch.WritesAfterUnmap);
+        Assert.Equal(0, ch.Pending);
+        Assert.Equal(ch.Transferred, ch.Completed);
     }
 
     /// <summary>Waits for <paramref name="condition"/> (deadline: <see cref="Wait"/>).</summary>
