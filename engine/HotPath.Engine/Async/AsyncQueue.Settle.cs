@@ -5,6 +5,9 @@ namespace HotPath.Engine.Async;
 /// <summary>The control plane's side of an async queue: settle before a ring changes, release at unregister and teardown.</summary>
 internal sealed unsafe partial class AsyncQueue
 {
+    /// <summary>Built-in engine: jobs committed and not on its ring yet (its ring was full at the submit).</summary>
+    private uint Unsubmitted => _engine?.Staged ?? 0;
+
     /// <summary>Times <see cref="Settle"/> had to wait for the channel (diagnostics and tests).</summary>
     public long SettleWaits;
 
@@ -17,13 +20,14 @@ internal sealed unsafe partial class AsyncQueue
     /// </summary>
     public void Settle()
     {
-        if (InChannel != 0)
+        if (InChannel != 0 || Unsubmitted != 0)
         {
             SettleWaits++;
             var spin = new SpinWait();
-            while (InChannel != 0)
+            while (InChannel != 0 || Unsubmitted != 0)
             {
                 uint before = InChannel;
+                if (Unsubmitted != 0) InChannel += _engine!.SubmitStaged();   // the engine's ring was full
                 Reap();
                 if (InChannel == before) spin.SpinOnce(sleep1Threshold: 30);
             }
@@ -39,7 +43,7 @@ internal sealed unsafe partial class AsyncQueue
     {
         Debug.Assert(InChannel == 0 && PublishHead == SlotTail);
         uint n = 0;
-        for (; ReturnHead != PublishHead; ReturnHead++, n++) MbufOps.Free(Slot(ReturnHead)->M);
+        for (; ReturnHead != PublishHead; ReturnHead++, n++) MbufOps.Free(MbufOf(ReturnHead));
         return n;
     }
 

@@ -36,6 +36,7 @@ internal sealed unsafe partial class AsyncQueue : NativeScratch
     public readonly uint UsedCapacity;
 
     private readonly AsyncSlot* _slots;
+    private readonly Mbuf** _mbufs;          // each slot's packet, apart: handed back (and a run committed) as one copy
     private readonly AsyncIovIter* _iters;   // two per slot: src, dst
     private readonly AsyncDesc* _descs;      // staging of one transfer_data call (filled as packets commit)
     private readonly nuint* _tokens;         // staging: tokens in (transfer: each staged packet's slot) and out (completions)
@@ -49,8 +50,10 @@ internal sealed unsafe partial class AsyncQueue : NativeScratch
     public uint UsedTail, UsedHead;
     /// <summary>Packets the channel holds (handed over, not reported complete).</summary>
     public uint InChannel;
-    /// <summary>In-order channels: the first slot the next completion may be.</summary>
-    private uint _inOrderCursor;
+    /// <summary>In-order channels, free-running: packets handed over (or staged for the next handing over), and
+    /// packets the channel reported complete. A slot is done when <see cref="_completed"/> reached its
+    /// <see cref="AsyncSlot.Ticket"/>: a completion is one addition, not a walk over the slots.</summary>
+    private uint _issued, _completed;
 
     /// <summary>Completions an out-of-order channel reported with a token that names no packet it holds (ignored).</summary>
     public ulong BadCompletions;
@@ -69,14 +72,16 @@ internal sealed unsafe partial class AsyncQueue : NativeScratch
         _engine = channel as CopyEngineChannel;
         UsedCapacity = SplitRingLayout.MaxSize;
         nuint slots = Align(SlotCapacity * (nuint)sizeof(AsyncSlot));
+        nuint mbufs = Align(SlotCapacity * (nuint)sizeof(Mbuf*));
         nuint iters = Align(2 * SlotCapacity * (nuint)sizeof(AsyncIovIter));
         nuint descs = Align(SlotCapacity * (nuint)sizeof(AsyncDesc));
         nuint tokens = Align(SlotCapacity * (nuint)sizeof(nuint));
         nuint iov = Align(SegCapacity * (nuint)sizeof(IoVec));
         nuint gpa = Align(SegCapacity * sizeof(ulong));
         nuint used = Align(UsedCapacity * (nuint)sizeof(VringUsedElem));
-        byte* p = Allocate(slots + iters + descs + tokens + 2 * iov + gpa + used);
+        byte* p = Allocate(slots + mbufs + iters + descs + tokens + 2 * iov + gpa + used);
         _slots = (AsyncSlot*)p; p += slots;
+        _mbufs = (Mbuf**)p; p += mbufs;
         _iters = (AsyncIovIter*)p; p += iters;
         _descs = (AsyncDesc*)p; p += descs;
         _tokens = (nuint*)p; p += tokens;
@@ -94,6 +99,10 @@ internal sealed unsafe partial class AsyncQueue : NativeScratch
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private AsyncSlot* Slot(uint seq) => _slots + (seq & (SlotCapacity - 1));   // SAFETY: masked into the slot array
+
+    /// <summary>Slot <paramref name="seq"/>'s packet.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private ref Mbuf* MbufOf(uint seq) => ref _mbufs[seq & (SlotCapacity - 1)];   // SAFETY: masked into the array
 
     /// <summary>The slot the packet being written goes to (committed by <see cref="Commit"/>).</summary>
     public AsyncSlot* Current => Slot(SlotTail);
@@ -150,11 +159,11 @@ internal sealed unsafe partial class AsyncQueue : NativeScratch
     public void Commit(Mbuf* m, uint usedEnd)
     {
         AsyncSlot* s = Current;
-        s->M = m;
+        MbufOf(SlotTail) = m;
         s->UsedEnd = usedEnd;
         SegTail += s->SegCount;   // BeginSegments already moved SegTail past a skipped arena tail
         s->SegEnd = SegTail;
-        if (s->SegCount == 0) s->State = AsyncSlot.Done;
+        if (s->SegCount == 0) MarkCpuDone(s);
         else
         {
             ulong bytes = 0;
@@ -165,20 +174,71 @@ internal sealed unsafe partial class AsyncQueue : NativeScratch
     }
 
     /// <summary>
-    /// The split submit's inline case: commits <paramref name="m"/> (one segment, its data going to
-    /// <paramref name="dst"/>) as one copy for the channel. False, with nothing else changed, when the arena or the
-    /// engine channel is full (the latter counted in <see cref="CpuFallbacks"/>): the caller copies with the CPU and
-    /// commits through <see cref="CommitCpu"/>.
+    /// The submits' inline case: commits <paramref name="m"/> (one segment, its data going to <paramref name="dst"/>)
+    /// as one copy for the channel. False, with nothing else changed, when the engine channel (counted in
+    /// <see cref="CpuFallbacks"/>) or the arena is full: the caller copies with the CPU and commits through
+    /// <see cref="CommitCpu"/>. With the built-in engine the copy goes into the engine's job and the slot keeps no
+    /// segment: the inline case never runs while logging (RegionCache.ForInline), and a log starts only after a
+    /// settle, so the segment's guest address is never needed.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool CommitOne(Mbuf* m, byte* dst, uint len, ulong gpa, uint usedEnd)
     {
-        uint t = SegTail;
-        if (t - SegHead >= SegCapacity) return false;   // one segment never needs the arena's tail skipped
-        if (_engine != null && !_engine.CanStage)
+        CopyEngineChannel? e = _engine;
+        if (e == null) return CommitOneThroughIters(m, dst, len, gpa, usedEnd);
+        if (!e.CanStage)
         {
             CpuFallbacks++;   // the engine channel is full: the caller copies
             return false;
         }
+        Debug.Assert(Vring.ActiveLog == null);
+        uint seq = SlotTail;
+        e.StageOne(m->Data, dst, len, seq);   // no iters: the engine copies the one range
+        AsyncSlot* s = Slot(seq);
+        MbufOf(seq) = m;
+        s->UsedEnd = usedEnd;
+        s->Ticket = ++_issued;
+        s->SegCount = 0;
+        s->SegEnd = SegTail;
+        s->State = AsyncSlot.InChannel;
+        SlotTail = seq + 1;
+        return true;
+    }
+
+    /// <summary>The built-in engine's channel when it is registered in order: the split submit's inline runs
+    /// (<see cref="AsyncSplitEnqueue"/>) write its jobs directly.</summary>
+    public CopyEngineChannel? InOrderEngine => Features.InOrder ? _engine : null;
+
+    /// <summary>
+    /// Commits the <paramref name="k"/> packets of an inline run (<see cref="AsyncSplitEnqueue"/>): their engine jobs
+    /// hold the copies (written after the staged ones), their used entries are the next <paramref name="k"/> after
+    /// pending position <paramref name="usedPos"/>, one each. No arena segment (as <see cref="CommitOne"/>).
+    /// </summary>
+    public void CommitRun(Mbuf** pkts, uint k, uint usedPos)
+    {
+        Debug.Assert(Vring.ActiveLog == null && Features.InOrder && _engine != null);
+        uint seq = SlotTail, ticket = _issued, segEnd = SegTail;
+        // State is not set: an in-order queue's slots are done by ticket.
+        for (uint i = 0; i < k; i++)
+        {
+            AsyncSlot* s = Slot(seq + i);
+            s->UsedEnd = usedPos + i + 1;
+            s->Ticket = ticket + i + 1;
+            s->SegCount = 0;
+            s->SegEnd = segEnd;
+        }
+        CopyMbufs(seq, pkts, k);
+        _engine!.StageRun(k);
+        _issued = ticket + k;
+        SlotTail = seq + k;
+    }
+
+    /// <summary><see cref="CommitOne"/> for an application's channel: the copy as one arena segment and its iters.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool CommitOneThroughIters(Mbuf* m, byte* dst, uint len, ulong gpa, uint usedEnd)
+    {
+        uint t = SegTail;
+        if (t - SegHead >= SegCapacity) return false;   // one segment never needs the arena's tail skipped
         uint i = t & (SegCapacity - 1);
         // SAFETY: i < SegCapacity: inside the arena arrays.
         _srcIov[i] = new IoVec { Base = m->Data, Len = len };
@@ -187,18 +247,12 @@ internal sealed unsafe partial class AsyncQueue : NativeScratch
         SegTail = t + 1;
         uint seq = SlotTail;
         AsyncSlot* s = Slot(seq);
-        s->M = m;
+        MbufOf(seq) = m;
         s->UsedEnd = usedEnd;
         s->SegStart = i;
         s->SegCount = 1;
         s->SegEnd = t + 1;
-        if (_engine != null)
-        {
-            _engine.StageOne(m->Data, dst, len, seq);   // no iters: the engine copies the one range
-            _tokens[_staged++] = seq;
-            s->State = AsyncSlot.InChannel;
-        }
-        else Stage(s, seq, len);
+        Stage(s, seq, len);
         SlotTail = seq + 1;
         return true;
     }
@@ -208,12 +262,21 @@ internal sealed unsafe partial class AsyncQueue : NativeScratch
     public void CommitCpu(Mbuf* m, uint usedEnd)
     {
         AsyncSlot* s = Current;
-        s->M = m;
+        MbufOf(SlotTail) = m;
         s->UsedEnd = usedEnd;
         s->SegCount = 0;
         s->SegEnd = SegTail;
-        s->State = AsyncSlot.Done;
+        MarkCpuDone(s);
         SlotTail++;
+    }
+
+    /// <summary>A slot whose bytes the CPU wrote: done now, publishable once every packet before it is (in-order: its
+    /// ticket is the count of packets handed over before it).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void MarkCpuDone(AsyncSlot* s)
+    {
+        s->State = AsyncSlot.Done;
+        s->Ticket = _issued;
     }
 
     /// <summary>
@@ -238,11 +301,15 @@ internal sealed unsafe partial class AsyncQueue : NativeScratch
             }
             _engine.Stage(src, dst, seq);
         }
-        // SAFETY: a burst stages at most SlotCapacity packets (FreeSlots bounds it); the staging arrays hold that many.
-        else _descs[n] = new AsyncDesc { Src = src, Dst = dst };
-        _tokens[n] = seq;
-        _staged = n + 1;
+        else
+        {
+            // SAFETY: a burst stages at most SlotCapacity packets (FreeSlots bounds it); the staging arrays hold that many.
+            _descs[n] = new AsyncDesc { Src = src, Dst = dst };
+            _tokens[n] = seq;
+            _staged = n + 1;
+        }
         s->State = AsyncSlot.InChannel;
+        s->Ticket = ++_issued;
     }
 
     /// <summary>Packets the synchronous path already delivered (packed rings, IOTLB devices): done at once, no used entries pending.</summary>
@@ -251,12 +318,12 @@ internal sealed unsafe partial class AsyncQueue : NativeScratch
         for (uint i = 0; i < n; i++)
         {
             AsyncSlot* s = Current;
-            s->M = pkts[i];
+            MbufOf(SlotTail) = pkts[i];
             s->UsedEnd = UsedTail;
             s->SegStart = SegTail & (SegCapacity - 1);
             s->SegCount = 0;
             s->SegEnd = SegTail;
-            s->State = AsyncSlot.Done;
+            MarkCpuDone(s);
             SlotTail++;
         }
         HandHead = SlotTail;
@@ -281,22 +348,42 @@ internal sealed unsafe partial class AsyncQueue : NativeScratch
     public void Offer()
     {
         HandHead = SlotTail;
+        if (_engine != null)
+        {
+            // The jobs were written as the packets committed. Those the engine's ring has no room for stay staged,
+            // in order, for the next submit, poll or settle: no refusal, so the tickets hold.
+            InChannel += _engine.SubmitStaged();
+            return;
+        }
         uint n = _staged;
         if (n == 0) return;
         _staged = 0;
-        uint taken;
-        if (_engine != null) taken = _engine.SubmitStaged();   // the jobs were written as the packets committed
-        else
-        {
-            var status = new AsyncStatus { DstOpaqueData = _tokens };
-            taken = Channel.TransferData(Device.Vid, QueueId, _descs, Features.InOrder ? null : &status, (ushort)n);
-        }
+        var status = new AsyncStatus { DstOpaqueData = _tokens };
+        uint taken = Channel.TransferData(Device.Vid, QueueId, _descs, Features.InOrder ? null : &status, (ushort)n);
         if (taken > n) taken = n;   // a channel claiming more than it was given: only what it was given
         InChannel += taken;
+        if (taken != n) Refused(taken, n);
+    }
+
+    /// <summary>
+    /// The staged packets [<paramref name="taken"/>, <paramref name="n"/>) the application's channel did not take:
+    /// copied by the CPU now. Their tickets counted them as handed over; they and every slot after them (all of this
+    /// submit) get the count of what the channel took.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void Refused(uint taken, uint n)
+    {
+        uint first = (uint)_tokens[taken];   // tokens are slot sequence numbers
         for (uint i = taken; i < n; i++)
         {
             CopyByCpu(Slot((uint)_tokens[i]));
             CpuFallbacks++;
+        }
+        _issued -= n - taken;
+        for (uint seq = first; seq != HandHead; seq++)
+        {
+            AsyncSlot* s = Slot(seq);
+            if ((int)(s->Ticket - _issued) > 0) s->Ticket = _issued;
         }
     }
 
@@ -306,6 +393,7 @@ internal sealed unsafe partial class AsyncQueue : NativeScratch
     {
         // Only a completion makes more publishable: a submit (Offer, Publish) and a settle end with all published.
         // The built-in engine's counter says whether there is one without a call.
+        if (_engine != null && _engine.Staged != 0) InChannel += _engine.SubmitStaged();   // the engine's ring was full
         if (InChannel != 0 && (_engine == null || _engine.HasCompletions) && Reap()) Publish();
         return PublishHead == ReturnHead ? 0 : TakeCompleted(pkts, count);
     }
@@ -322,16 +410,7 @@ internal sealed unsafe partial class AsyncQueue : NativeScratch
                 : Channel.CheckCompletedCopies(Device.Vid, QueueId, null, max), InChannel);
             if (k == 0) return false;
             InChannel -= k;
-            // Slots before PublishHead are done and may already be reused: never start behind it.
-            uint c = (int)(PublishHead - _inOrderCursor) > 0 ? PublishHead : _inOrderCursor;
-            for (; k != 0 && c != HandHead; c++)
-            {
-                AsyncSlot* s = Slot(c);
-                if (s->State != AsyncSlot.InChannel) continue;
-                s->State = AsyncSlot.Done;
-                k--;
-            }
-            _inOrderCursor = c;
+            _completed += k;   // the packets whose tickets it reaches are done (Publish)
             return true;
         }
         var status = new AsyncStatus { DstOpaqueData = _tokens };
@@ -363,7 +442,7 @@ internal sealed unsafe partial class AsyncQueue : NativeScratch
             // SAFETY: each segment lies inside one guest piece and one mbuf segment (AsyncSink cut it so).
             PacketCopy.Copy((byte*)_dstIov[j].Base, (byte*)_srcIov[j].Base, _dstIov[j].Len);
         }
-        s->State = AsyncSlot.Done;
+        MarkCpuDone(s);
     }
 
     /// <summary>Marks the destinations of a slot's segments in the dirty log (after their copies completed).</summary>
@@ -389,15 +468,34 @@ internal sealed unsafe partial class AsyncQueue : NativeScratch
         Logging.DirtyLog? log = vq.ActiveLog;
         uint end = UsedHead;
         uint p = PublishHead;
-        for (; p != HandHead; p++)
+        if (Features.InOrder)
         {
-            AsyncSlot* s = Slot(p);
-            if (s->State != AsyncSlot.Done) break;
+            // Tickets do not decrease in slot order: every slot is done when the channel completed all it was
+            // given, else the first slot not done is found by bisection.
+            if (_completed == _issued) p = HandHead;
+            else
+            {
+                uint hi = HandHead;
+                while (p != hi)
+                {
+                    uint mid = p + (hi - p) / 2;
+                    if ((int)(Slot(mid)->Ticket - _completed) <= 0) p = mid + 1;
+                    else hi = mid;
+                }
+            }
+        }
+        else
+            while (p != HandHead && Slot(p)->State == AsyncSlot.Done) p++;
+        if (p != PublishHead)
+        {
             // Logging: the copies completed (the channel reported it), the used index is not written yet.
             // A TX queue's copies write mbufs, not guest memory: nothing to mark.
-            if (log != null && s->SegCount != 0 && (QueueId & 1) == 0) LogSegments(log, s);
-            end = s->UsedEnd;
-            SegHead = s->SegEnd;
+            if (log != null && (QueueId & 1) == 0)
+                for (uint i = PublishHead; i != p; i++)
+                    if (Slot(i)->SegCount != 0) LogSegments(log, Slot(i));
+            AsyncSlot* last = Slot(p - 1);
+            end = last->UsedEnd;
+            SegHead = last->SegEnd;
         }
         PublishHead = p;
         if (p == SlotTail) end = UsedTail;
@@ -424,11 +522,25 @@ internal sealed unsafe partial class AsyncQueue : NativeScratch
         UsedHead = end;
     }
 
+    /// <summary>Records <paramref name="k"/> packets as slots <paramref name="seq"/>, +1, ...'s.</summary>
+    private void CopyMbufs(uint seq, Mbuf** pkts, uint k)
+    {
+        uint start = seq & (SlotCapacity - 1);
+        uint first = Math.Min(k, SlotCapacity - start);
+        // SAFETY: as TakeCompleted: both ranges inside the mbuf array; pkts holds k.
+        PacketCopy.Copy((byte*)(_mbufs + start), (byte*)pkts, (nuint)first * (nuint)sizeof(Mbuf*));
+        if (k != first) PacketCopy.Copy((byte*)_mbufs, (byte*)(pkts + first), (nuint)(k - first) * (nuint)sizeof(Mbuf*));
+    }
+
     /// <summary>Hands up to <paramref name="count"/> published packets back to the application, in submit order.</summary>
     public uint TakeCompleted(Mbuf** pkts, uint count)
     {
         uint n = Math.Min(count, PublishHead - ReturnHead);
-        for (uint i = 0; i < n; i++) pkts[i] = Slot(ReturnHead + i)->M;
+        uint start = ReturnHead & (SlotCapacity - 1);
+        uint first = Math.Min(n, SlotCapacity - start);
+        // SAFETY: start + first <= SlotCapacity and n - first < SlotCapacity: inside the mbuf array; pkts holds count.
+        PacketCopy.Copy((byte*)pkts, (byte*)(_mbufs + start), (nuint)first * (nuint)sizeof(Mbuf*));
+        if (n != first) PacketCopy.Copy((byte*)(pkts + first), (byte*)_mbufs, (nuint)(n - first) * (nuint)sizeof(Mbuf*));
         ReturnHead += n;
         return n;
     }

@@ -39,10 +39,24 @@ internal static unsafe class AsyncSplitEnqueue
         uint usedBase = q.UsedTail;
         uint nShadow = 0;
         uint done = 0;
+        CopyEngineChannel? engine = q.InOrderEngine;
         for (; done < count; done++)
         {
             if (lastAvail == availIdx) break;   // out of guest buffers (or of room): not an error
             Mbuf* m = pkts[done];
+            if (engine != null && m->PktLen >= threshold)
+            {
+                uint k = InlineRun(vq, q, engine, mem, ref region, pkts + done, count - done, lastAvail, availIdx,
+                    shadow + nShadow, hdr, threshold, usedBase + nShadow);
+                if (k != 0)
+                {
+                    done += k - 1;
+                    nShadow += k;
+                    lastAvail += (ushort)k;
+                    continue;
+                }
+                engine = null;   // not the inline case (or the channel is full): no more runs tried in this burst
+            }
             // SAFETY: the index is masked into the translated avail ring; read once into a local.
             ushort head = ring[lastAvail & mask];
             ulong addr = 0, meta = 0;
@@ -92,5 +106,62 @@ internal static unsafe class AsyncSplitEnqueue
         q.Offer();
         q.Publish();
         return (ushort)done;
+    }
+
+    /// <summary>
+    /// The inline case for an in-order built-in engine, as a run: from <paramref name="pkts"/>[0] on, every packet of
+    /// at least <paramref name="threshold"/> bytes that is the inline case gets its header, its shadow used entry and
+    /// its engine job here, in a loop that keeps only that in registers; the run's slots are committed after it
+    /// (<see cref="AsyncQueue.CommitRun"/>). It stops, with nothing done for it, at the first packet that is not (the
+    /// caller's loop takes that one) and at the engine channel's room. Returns the packets taken: each took one chain
+    /// and one shadow entry.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static uint InlineRun(Vring vq, AsyncQueue q, CopyEngineChannel e, GuestMemory mem, ref RegionCache region,
+        Mbuf** pkts, uint n, ushort lastAvail, ushort availIdx, VringUsedElem* shadow, uint hdr, uint threshold, uint usedPos)
+    {
+        // A run wraps neither the avail ring nor the job array (the caller's loop starts another): fewer live values.
+        uint size = vq.Size, at = lastAvail & (size - 1);
+        uint jobAt = e.StagePosition & e.JobMask;
+        n = Math.Min(Math.Min(n, (ushort)(availIdx - lastAvail)), Math.Min(size - at, e.JobMask + 1 - jobAt));
+        n = Math.Min(n, e.StageRoom);
+        byte* descs = vq.Desc;
+        ushort* ring = (ushort*)(vq.Avail + SplitRingLayout.AvailRingOffset) + at;
+        CopyJob* jobs = e.Jobs + jobAt;
+        RegionCache r = region;
+        uint i = 0;
+        for (; i < n; i++)
+        {
+            Mbuf* m = pkts[i];
+            uint pktLen = m->PktLen;
+            if (pktLen < threshold) break;
+            // SAFETY: at + i < size: inside the translated avail ring; read once into a local.
+            ushort head = ring[i];
+            if (head >= size) break;
+            // SAFETY: head < size: the descriptor is inside the translated table; each half is read once.
+            SplitDescriptor.Read(descs + ((nuint)head << 4), out ulong addr, out ulong meta);
+            uint len = SplitDescriptor.Len(meta);
+            if (!SplitEnqueue.IsInlineCase(meta, m, pktLen, len, hdr)) break;
+            byte* dst = r.Translate(addr, len);
+            if (dst == null)
+            {
+                r = RegionCache.ForInline(vq, ColdBurst.SplitWriteNeedsPieces, mem, addr);
+                dst = r.Translate(addr, len);
+                if (dst == null) break;
+            }
+            // SAFETY: [dst, dst+len) is writable guest memory inside one region; hdr + pktLen <= len; i < n <= the
+            // chains available, so the shadow (a ring's worth) has room.
+            SplitEnqueue.WritePlainHeader(dst, hdr);
+            *(ulong*)(shadow + i) = head | ((ulong)(pktLen + hdr) << 32);
+            // SAFETY: i < n <= the engine channel's room and the array's end: the job is inside it and not in flight.
+            CopyJob* j = jobs + i;
+            j->Src = null;
+            j->SrcBuf = m->Data;
+            j->DstBuf = dst + hdr;
+            j->Len = pktLen;
+        }
+        region = r;
+        if (i != 0) q.CommitRun(pkts, i, usedPos);
+        return i;
     }
 }

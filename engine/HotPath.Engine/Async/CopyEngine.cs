@@ -5,8 +5,10 @@ namespace HotPath.Engine.Async;
 
 /// <summary>
 /// The built-in copy engine for applications without DMA hardware: one copy thread fed by a multi-producer,
-/// single-consumer HotPath ring (<see cref="Rings"/>) of <see cref="CopyJob"/>s. It takes up to <see cref="Batch"/>
-/// jobs at a time, copies them in order, and counts each on its channel's completion counter. Channels
+/// single-consumer HotPath ring (<see cref="Rings"/>) of batches of <see cref="CopyJob"/>s (a pointer to a channel's
+/// first job and its count: one or two ring entries per submit, not one per packet). It takes up to
+/// <see cref="Batch"/> batches at a time, copies their jobs in order, and counts each on its channel's completion
+/// counter. Channels
 /// (<see cref="CreateChannel"/>, one per RX queue) may be used from several polling threads at once. Idle, the
 /// thread spins briefly, yields, then sleeps until a submit wakes it (at most 1 ms, a lost wake-up costs that).
 /// Dispose after unregistering its channels: the thread finishes the jobs it was given, then stops.
@@ -20,6 +22,7 @@ public sealed unsafe class CopyEngine : IDisposable
     private readonly Thread _thread;
     private readonly ManualResetEventSlim _wake = new(false);
     private volatile bool _stop;
+    private volatile bool _pause, _paused;
     private int _sleeping;
     private long _packets, _bytes;
 
@@ -28,13 +31,16 @@ public sealed unsafe class CopyEngine : IDisposable
     /// <summary>errno of a failed pinning (0: none).</summary>
     public int PinError { get; private set; }
 
+    /// <summary>Disposed: its thread stopped after the jobs it was given.</summary>
+    internal bool IsDisposed => _submit == null;
+
     /// <summary>Packets and bytes the copy thread copied.</summary>
     public long Packets => Volatile.Read(ref _packets);
     public long Bytes => Volatile.Read(ref _bytes);
 
     /// <param name="name">Thread and ring name.</param>
     /// <param name="cpu">CPU to pin the copy thread to; -1 leaves it to the scheduler.</param>
-    /// <param name="ringCount">Submission ring slots (power of two; holds one less job).</param>
+    /// <param name="ringCount">Submission ring slots (power of two; holds one less batch).</param>
     public CopyEngine(string name = "hp-copy", int cpu = -1, uint ringCount = 4096)
     {
         _submit = RingOps.Create(name, ringCount, RingFlags.ScDeq, out string? error);
@@ -53,7 +59,7 @@ public sealed unsafe class CopyEngine : IDisposable
         return new CopyEngineChannel(this, capacity);
     }
 
-    /// <summary>Puts up to <paramref name="n"/> jobs on the submission ring (in order); returns how many.</summary>
+    /// <summary>Puts up to <paramref name="n"/> batches on the submission ring (in order); returns how many.</summary>
     internal uint Submit(void** jobs, uint n)
     {
         RingHeader* ring = _submit;
@@ -65,6 +71,20 @@ public sealed unsafe class CopyEngine : IDisposable
         if (k != 0 && Volatile.Read(ref _sleeping) != 0) _wake.Set();
         return k;
     }
+
+    /// <summary>
+    /// Tests: the copy thread stops taking batches from its ring (returns once it has, false if it did not within
+    /// <paramref name="timeoutMs"/>); what is on the ring waits, and a full ring makes the channels keep their jobs
+    /// staged. <see cref="Resume"/> lets it go on.
+    /// </summary>
+    internal bool Pause(int timeoutMs = 10_000)
+    {
+        _pause = true;
+        _wake.Set();
+        return SpinWait.SpinUntil(() => _paused, timeoutMs);
+    }
+
+    internal void Resume() => _pause = false;
 
     private void Run(int cpu, ManualResetEventSlim started)
     {
@@ -78,6 +98,13 @@ public sealed unsafe class CopyEngine : IDisposable
         int idle = 0;
         while (true)
         {
+            if (_pause)
+            {
+                _paused = true;   // acknowledged: nothing is taken from the ring until Resume
+                Thread.Yield();
+                continue;
+            }
+            _paused = false;
             uint n = RingOps.DequeueBurst(_submit, batch, Batch, null);
             if (n == 0)
             {
@@ -87,16 +114,23 @@ public sealed unsafe class CopyEngine : IDisposable
             }
             idle = 0;
             ulong bytes = 0;
+            long packets = 0;
             for (uint i = 0; i < n; i++)
             {
                 var job = (CopyJob*)batch[i];
-                uint* completed = job->Completed;   // read before the count: the poller may reuse the job after it
-                bytes += CopyJob.Run(job);
-                // Release: the bytes above are written before the channel's poller sees the count. This thread is the
-                // counter's only writer; each channel's jobs arrive in its submission order, so a count is a prefix.
-                Volatile.Write(ref *completed, *completed + 1);
+                // Read before the first count: the poller may reuse a job once it is counted.
+                uint* completed = job->Completed;
+                uint count = job->Count;
+                for (uint c = 0; c < count; c++)
+                {
+                    bytes += CopyJob.Run(job + c);
+                    // Release: the bytes above are written before the channel's poller sees the count. This thread is
+                    // the counter's only writer; each channel's jobs arrive in its submission order: a count is a prefix.
+                    Volatile.Write(ref *completed, *completed + 1);
+                }
+                packets += count;
             }
-            Volatile.Write(ref _packets, _packets + n);
+            Volatile.Write(ref _packets, _packets + packets);
             Volatile.Write(ref _bytes, _bytes + (long)bytes);
         }
     }

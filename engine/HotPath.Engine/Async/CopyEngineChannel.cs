@@ -23,9 +23,11 @@ public sealed unsafe class CopyEngineChannel : IAsyncCopyChannel, IDisposable
         _engine = engine;
         _capacity = capacity;
         _jobs = (CopyJob*)NativeMemory.AlignedAlloc(capacity * (nuint)sizeof(CopyJob), 64);
-        _ptrs = (void**)NativeMemory.Alloc(capacity, (nuint)sizeof(void*));
+        _ptrs = (void**)NativeMemory.Alloc(2, (nuint)sizeof(void*));
         _completed = (uint*)NativeMemory.AlignedAlloc(64, 64);
         *_completed = 0;
+        // A job's counter is its channel's: written once, not per submit.
+        for (uint i = 0; i < capacity; i++) _jobs[i].Completed = _completed;
     }
 
     /// <summary>Packets handed to the engine and not reported complete.</summary>
@@ -72,40 +74,91 @@ public sealed unsafe class CopyEngineChannel : IAsyncCopyChannel, IDisposable
     private CopyJob* NextStaged(nuint token)
     {
         uint i = _staged++;
-        // SAFETY: CanStage held: the job is inside the array and not in flight; _ptrs holds capacity entries.
+        // SAFETY: CanStage held: the job is inside the array and not in flight.
         CopyJob* j = _jobs + ((_tail + i) & (_capacity - 1));
         j->Token = token;
-        j->Completed = _completed;
-        _ptrs[i] = j;
         return j;
     }
 
-    /// <summary>Hands the staged jobs to the engine in order; returns how many it took (the rest are dropped: the
-    /// caller copies those packets with the CPU).</summary>
+    /// <summary>Jobs that may still be staged.</summary>
+    internal uint StageRoom => _capacity - (_tail + _staged - _head);
+
+    /// <summary>The job array, its index mask and the (free-running) position of the next staged job: the split
+    /// submit's inline runs write the one-copy jobs there, then <see cref="StageRun"/> stages them.</summary>
+    internal CopyJob* Jobs => _jobs;
+    internal uint JobMask => _capacity - 1;
+    internal uint StagePosition => _tail + _staged;
+
+    /// <summary>Stages the <paramref name="k"/> jobs written from <see cref="StagePosition"/> on (copies set; no
+    /// tokens: an in-order queue's run, whose completions are counted, never reported by token).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void StageRun(uint k) => _staged += k;
+
+    /// <summary>Jobs staged and not handed to the engine yet (<see cref="SubmitStaged"/> hands them over).</summary>
+    internal uint Staged => _staged;
+
+    /// <summary>The engine was disposed under the channel: nothing more will be copied by its thread.</summary>
+    private bool EngineGone => _engine.IsDisposed;
+
+    /// <summary>
+    /// Hands the staged jobs to the engine in order; returns how many it took. Those its ring had no room for stay
+    /// staged, in order, for the next call (the async queue calls again at its next submit, poll or settle): the
+    /// engine's copy thread is behind, and the order of completions is kept. Under a disposed engine the CPU copies
+    /// them now and counts them complete (no copy thread writes the counter any more).
+    /// </summary>
     internal uint SubmitStaged()
     {
         uint n = _staged;
-        _staged = 0;
-        uint k = n == 0 ? 0 : _engine.Submit(_ptrs, n);
-        _tail += k;
+        if (n == 0) return 0;
+        uint t = _tail;
+        uint k = SubmitRange(t, n);
+        if (k != n && EngineGone)
+        {
+            // SAFETY: positions t+k .. t+n-1 are staged jobs, masked into the array.
+            for (uint i = k; i < n; i++) CopyJob.Run(_jobs + ((t + i) & (_capacity - 1)));
+            Volatile.Write(ref *_completed, *_completed + (n - k));
+            k = n;
+        }
+        _tail = t + k;
+        _staged = n - k;
         return k;
+    }
+
+    /// <summary>
+    /// Puts jobs [<paramref name="t"/>, <paramref name="t"/> + <paramref name="n"/>) (free-running positions) on the
+    /// engine's ring as one batch, two where the range wraps the array; returns the jobs of the batches it took.
+    /// </summary>
+    private uint SubmitRange(uint t, uint n)
+    {
+        uint at = t & (_capacity - 1);
+        uint first = Math.Min(n, _capacity - at);
+        // SAFETY: at < capacity and first <= capacity - at: the batch is inside the array; _ptrs holds two entries.
+        CopyJob* a = _jobs + at;
+        a->Count = first;
+        _ptrs[0] = a;
+        uint batches = 1;
+        if (first != n)
+        {
+            _jobs->Count = n - first;
+            _ptrs[1] = _jobs;
+            batches = 2;
+        }
+        uint k = _engine.Submit(_ptrs, batches);
+        return k == batches ? n : k == 1 ? first : 0;
     }
 
     public uint TransferData(int vid, int queueId, AsyncDesc* descs, AsyncStatus* opaque, ushort count)
     {
         Debug.Assert(_staged == 0);
         uint n = Math.Min(count, _capacity - (_tail - _head));
-        uint* completed = _completed;
         for (uint i = 0; i < n; i++)
         {
             CopyJob* j = _jobs + ((_tail + i) & (_capacity - 1));
             j->Src = descs[i].Src;
             j->Dst = descs[i].Dst;
             j->Token = opaque != null ? opaque->DstOpaqueData[i] : 0;
-            j->Completed = completed;
-            _ptrs[i] = j;
         }
-        uint k = n == 0 ? 0 : _engine.Submit(_ptrs, n);
+        uint k = n == 0 ? 0 : SubmitRange(_tail, n);
         _tail += k;
         return k;
     }

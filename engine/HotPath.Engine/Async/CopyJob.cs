@@ -3,7 +3,8 @@ namespace HotPath.Engine.Async;
 /// <summary>
 /// One packet's copies as the built-in engine carries them: the iters vhost handed over (valid until completion), or
 /// for a packet of one copy (the split submit's inline case) the copy itself; the packet's token, and the completion
-/// counter of the channel it came from. In the channel's native job array.
+/// counter of the channel it came from. In the channel's native job array; the engine's ring carries batches of
+/// consecutive jobs (<see cref="Count"/>), not one pointer per packet.
 /// </summary>
 [StructLayout(LayoutKind.Sequential)]
 internal unsafe struct CopyJob
@@ -17,6 +18,9 @@ internal unsafe struct CopyJob
     public nuint Token;
     /// <summary>The channel's count of completed jobs: the copy thread alone writes it (release), the poller reads it.</summary>
     public uint* Completed;
+    /// <summary>Set on the first job of a batch handed to the engine: the batch is this job and the next Count - 1 in
+    /// the channel's array (a batch never wraps it).</summary>
+    public uint Count;
 
     /// <summary>
     /// Copies the iters' bytes: the two sides may be cut differently, the copy walks both; it stops at the shorter
