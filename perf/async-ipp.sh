@@ -16,7 +16,7 @@
 #   full = work + idle calls / 32                                  every call a full 32-packet burst (async: one
 #                                                                 submit and one poll per burst).
 # Usage: perf/async-ipp.sh [OUTFILE]   env: LENS (default "64 1518 9000"), PATHS (default "sync lockstep async"),
-#        SECS per traffic run (default 15), IDLE_SECS (default 8), HP_FWD, KEEP=DIR keeps the callgrind files
+#        SECS per traffic run (default 15), IDLE_SECS (default 8), PACKED=1 (packed ring), HP_FWD, KEEP=DIR keeps the callgrind files
 #        (callgrind_annotate --inclusive=yes).
 # Prints one "ipp ..." line per run, then a markdown table; OUTFILE gets both.
 set -uo pipefail
@@ -48,7 +48,7 @@ measure() {
   local vp=$!
   for _ in $(seq 600); do [ -S "$sock" ] && break; sleep 0.2; done
   local pl
-  pl=$("$peer" "$sock" "$pmode" "$s" "$len" 0)
+  pl=$("$peer" "$sock" "$pmode" "$s" "$len" "${PACKED:-0}")
   kill -INT "$vp" 2>/dev/null; for _ in $(seq 150); do kill -0 "$vp" 2>/dev/null || break; sleep 0.2; done
   kill -KILL "$vp" 2>/dev/null; wait "$vp" 2>/dev/null
   local pk line

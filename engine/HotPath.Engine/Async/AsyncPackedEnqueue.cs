@@ -43,8 +43,29 @@ internal static unsafe class AsyncPackedEnqueue
         RegionCache region = PackedRing.FirstRegion(vq, ColdBurst.PackedWriteNeedsPieces, mem, PackedDescriptor.At(descs, avail.Index));
         uint usedBase = q.UsedTail;
         uint nShadow = 0, done = 0;
+        CopyEngineChannel? engine = q.InOrderEngine;
         for (; done < count && nShadow < room; done++)
         {
+            if (engine != null && pkts[done]->PktLen >= threshold)
+            {
+                // A run appends its entries to the pending ring directly: this burst's earlier ones go first.
+                if (nShadow != 0)
+                {
+                    q.AppendPackedUsed(shadow, nShadow, used);
+                    room -= nShadow;
+                    nShadow = 0;
+                }
+                uint k = InlineRun(vq, q, engine, mem, ref region, pkts + done, Math.Min(count - done, room), ref avail,
+                    ref used, hdr, threshold);
+                usedBase = q.UsedTail;
+                if (k != 0)
+                {
+                    done += k - 1;
+                    room -= k;
+                    continue;
+                }
+                engine = null;   // not the inline case (or no room): no more runs tried in this burst
+            }
             byte* d = PackedDescriptor.At(descs, avail.Index);
             // SAFETY: avail.Index < size; acquire load of its flags before anything else of it is read.
             ulong meta = PackedDescriptor.ReadMeta(d);
@@ -88,5 +109,68 @@ internal static unsafe class AsyncPackedEnqueue
         q.Offer();
         q.Publish();
         return (ushort)done;
+    }
+
+    /// <summary>
+    /// The packed twin of the split submit's inline run (in-order built-in engine): from <paramref name="pkts"/>[0] on,
+    /// every packet of at least <paramref name="threshold"/> bytes that is the inline case gets its header, its
+    /// pending used entry (used position, buffer id, length: nothing is written into the descriptor before
+    /// publication, which writes id, length and flags) and its engine job; the run's slots are committed after the
+    /// loop. A run wraps neither ring cursor, the pending ring nor the job array. It stops, with nothing done for it,
+    /// at the first packet that is not the case. Returns the packets taken, one chain and one used entry each.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static uint InlineRun(Vring vq, AsyncQueue q, CopyEngineChannel e, GuestMemory mem, ref RegionCache region,
+        Mbuf** pkts, uint n, ref PackedCursor avail, ref PackedCursor used, uint hdr, uint threshold)
+    {
+        uint size = vq.Size;
+        uint jobAt = e.StagePosition & e.JobMask;
+        VringUsedElem* pending = q.PendingRun(out uint pendingRoom);
+        n = Math.Min(Math.Min(n, e.StageRoom), Math.Min(e.JobMask + 1 - jobAt, pendingRoom));
+        n = Math.Min(n, Math.Min(size - avail.Index, size - used.Index));
+        byte* descs = vq.Desc + ((nuint)avail.Index << 4);
+        uint availPattern = avail.Pattern;
+        uint usedPos = used.Position;   // the first entry's; + i for the i-th (no wrap within the run)
+        CopyJob* jobs = e.Jobs + jobAt;
+        RegionCache r = region;
+        uint i = 0;
+        for (; i < n; i++)
+        {
+            Mbuf* m = pkts[i];
+            uint pktLen = m->PktLen;
+            if (pktLen < threshold) break;
+            // SAFETY: avail.Index + i < size: inside the translated descriptor ring; acquire load of the flags first.
+            byte* d = descs + ((nuint)i << 4);
+            ulong meta = PackedDescriptor.ReadMeta(d);
+            if (!PackedDescriptor.IsAvail(meta, availPattern)) break;
+            uint len = PackedDescriptor.Len(meta);
+            if (!PackedEnqueue.IsInlineCase(meta, m, len, hdr)) break;
+            ulong addr = PackedDescriptor.ReadAddr(d);
+            byte* dst = r.Translate(addr, len);
+            if (dst == null)
+            {
+                r = RegionCache.ForInline(vq, ColdBurst.PackedWriteNeedsPieces, mem, addr);
+                dst = r.Translate(addr, len);
+                if (dst == null) break;
+            }
+            // SAFETY: [dst, dst+len) is writable guest memory inside one region; hdr + pktLen <= len.
+            NetHeaderCodec.WritePlain(dst, hdr);
+            // SAFETY: i < n <= the pending ring's room before its end.
+            pending[i] = new VringUsedElem { Id = (usedPos + i) | ((uint)PackedDescriptor.Id(meta) << 16), Len = pktLen + hdr };
+            // SAFETY: i < n <= the engine channel's room and the array's end: the job is inside it and not in flight.
+            CopyJob* j = jobs + i;
+            j->Src = null;
+            j->SrcBuf = m->Data;
+            j->DstBuf = dst + hdr;
+            j->Len = pktLen;
+        }
+        region = r;
+        if (i != 0)
+        {
+            avail.Advance(i, size);
+            used.Advance(i, size);
+            q.CommitPackedRun(pkts, i, used);
+        }
+        return i;
     }
 }

@@ -1,3 +1,4 @@
+using HotPath.Engine.Buffers;
 using HotPath.Engine.Datapath;
 using HotPath.Engine.Vrings;
 
@@ -61,6 +62,26 @@ internal sealed unsafe partial class AsyncQueue
         _packedUsed = end;
     }
 
+    /// <summary>Where a packed inline run writes its pending entries (<see cref="UsedTail"/> on), and how many fit before
+    /// the pending ring's end (or its capacity).</summary>
+    public VringUsedElem* PendingRun(out uint room)
+    {
+        uint at = UsedTail & (UsedCapacity - 1);
+        room = Math.Min(UsedCapacity - at, UsedCapacity - (UsedTail - UsedHead));
+        return _used + at;
+    }
+
+    /// <summary>
+    /// Commits a packed inline run: its <paramref name="k"/> pending entries (written from <see cref="PendingRun"/>
+    /// on) and slots (<see cref="CommitRun"/>); <paramref name="end"/> is the used cursor after them.
+    /// </summary>
+    public void CommitPackedRun(Mbuf** pkts, uint k, PackedCursor end)
+    {
+        CommitRun(pkts, k, UsedTail);
+        UsedTail += k;
+        _packedUsed = end;
+    }
+
     /// <summary>
     /// Publishes the <paramref name="n"/> oldest pending entries of a packed ring: ids and lengths, then the flags of
     /// every entry but the first, then the first's (a release store: the driver polls that one, so it sees all or
@@ -75,9 +96,15 @@ internal sealed unsafe partial class AsyncQueue
         // A ring without pointers (never the case after a settle-first control plane) has nowhere to put them.
         if (!vq.IsTranslated) return;
         uint size = vq.Size, mask = UsedCapacity - 1;
-        for (uint i = 0; i < n; i++) Write(descs, size, _used[(UsedHead + i) & mask], flags: false);
-        for (uint i = 1; i < n; i++) Write(descs, size, _used[(UsedHead + i) & mask], flags: true);
+        // Each entry's id and length before its flags (release stores); the first entry's flags last.
+        for (uint i = 1; i < n; i++)
+        {
+            VringUsedElem e = _used[(UsedHead + i) & mask];
+            Write(descs, size, e, flags: false);
+            Write(descs, size, e, flags: true);
+        }
         VringUsedElem first = _used[UsedHead & mask];
+        Write(descs, size, first, flags: false);
         Write(descs, size, first, flags: true);
         // The used position after the last one published: where the next pending entry sits, or the submits' cursor.
         uint after = UsedHead + n;
