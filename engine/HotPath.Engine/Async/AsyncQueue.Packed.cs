@@ -97,15 +97,9 @@ internal sealed unsafe partial class AsyncQueue
         if (!vq.IsTranslated) return;
         uint size = vq.Size, mask = UsedCapacity - 1;
         // Each entry's id and length before its flags (release stores); the first entry's flags last.
-        for (uint i = 1; i < n; i++)
-        {
-            VringUsedElem e = _used[(UsedHead + i) & mask];
-            Write(descs, size, e, flags: false);
-            Write(descs, size, e, flags: true);
-        }
+        for (uint i = 1; i < n; i++) Write(descs, size, _used[(UsedHead + i) & mask]);
         VringUsedElem first = _used[UsedHead & mask];
-        Write(descs, size, first, flags: false);
-        Write(descs, size, first, flags: true);
+        Write(descs, size, first);
         // The used position after the last one published: where the next pending entry sits, or the submits' cursor.
         uint after = UsedHead + n;
         ushort pos = after != UsedTail ? (ushort)_used[after & mask].Id : _packedUsed.Position;
@@ -120,19 +114,17 @@ internal sealed unsafe partial class AsyncQueue
         PackedUsedRing.NotifyIfWanted(Device, vq, pos, VirtioFeatures.Has(Device.Features, VirtioFeatures.RingEventIdx));
     }
 
-    /// <summary>A pending entry's id and length (<paramref name="flags"/> false), or its flags (true), into its slot.</summary>
+    /// <summary>A pending entry into its slot: id and length, then the flags (a release store).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Write(byte* descs, uint size, VringUsedElem e, bool flags)
+    private static void Write(byte* descs, uint size, VringUsedElem e)
     {
         uint index = e.Id & 0x7FFF;
         // SAFETY: the index came from a used cursor of this ring (settled before any resize); checked anyway.
         if (index >= size) return;
         byte* d = PackedDescriptor.At(descs, index);
-        if (!flags) PackedDescriptor.WriteUsedIdLen(d, (ushort)(e.Id >> 16), e.Len);
-        else
-        {
-            bool wrap = (e.Id & PackedRingLayout.WrapBit) != 0;
-            PackedUsedRing.StoreFlagsAt(d, PackedRingLayout.UsedPattern(wrap) | (e.Len != 0 ? VringPackedDesc.FlagWrite : 0u));
-        }
+        PackedDescriptor.WriteUsedIdLen(d, (ushort)(e.Id >> 16), e.Len);
+        // The wrap bit of the position selects the used pattern (AVAIL and USED both set, or neither).
+        uint pattern = ((e.Id & PackedRingLayout.WrapBit) >> 15) * PackedRingLayout.OwnershipMask;
+        PackedUsedRing.StoreFlagsAt(d, pattern | (e.Len != 0 ? VringPackedDesc.FlagWrite : 0u));
     }
 }

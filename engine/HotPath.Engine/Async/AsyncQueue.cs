@@ -217,20 +217,33 @@ internal sealed unsafe partial class AsyncQueue : NativeScratch
     public void CommitRun(Mbuf** pkts, uint k, uint usedPos)
     {
         Debug.Assert(Vring.ActiveLog == null && Features.InOrder && _engine != null);
-        uint seq = SlotTail, ticket = _issued, segEnd = SegTail;
-        // State is not set: an in-order queue's slots are done by ticket.
-        for (uint i = 0; i < k; i++)
-        {
-            AsyncSlot* s = Slot(seq + i);
-            s->UsedEnd = usedPos + i + 1;
-            s->Ticket = ticket + i + 1;
-            s->SegCount = 0;
-            s->SegEnd = segEnd;
-        }
+        uint seq = SlotTail, ticket = _issued;
+        uint at = seq & (SlotCapacity - 1);
+        uint first = Math.Min(k, SlotCapacity - at);
+        // SAFETY: at + first <= SlotCapacity and k - first < SlotCapacity: inside the slot array.
+        FillRun(_slots + at, first, usedPos + 1, ticket + 1, SegTail);
+        if (k != first) FillRun(_slots, k - first, usedPos + 1 + first, ticket + 1 + first, SegTail);
         CopyMbufs(seq, pkts, k);
         _engine!.StageRun(k);
         _issued = ticket + k;
         SlotTail = seq + k;
+    }
+
+    /// <summary>
+    /// <paramref name="n"/> consecutive run slots from <paramref name="s"/> on: used ends and tickets counting up by one
+    /// from <paramref name="usedEnd"/> and <paramref name="ticket"/>, no segments. State is not set: an in-order
+    /// queue's slots are done by ticket.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void FillRun(AsyncSlot* s, uint n, uint usedEnd, uint ticket, uint segEnd)
+    {
+        for (AsyncSlot* end = s + n; s != end; s++, usedEnd++, ticket++)
+        {
+            s->UsedEnd = usedEnd;
+            s->Ticket = ticket;
+            s->SegCount = 0;
+            s->SegEnd = segEnd;
+        }
     }
 
     /// <summary><see cref="CommitOne"/> for an application's channel: the copy as one arena segment and its iters.</summary>
