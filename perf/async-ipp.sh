@@ -16,7 +16,9 @@
 #   full = work + idle calls / 32                                  every call a full 32-packet burst (async: one
 #                                                                 submit and one poll per burst).
 # Usage: perf/async-ipp.sh [OUTFILE]   env: LENS (default "64 1518 9000"), PATHS (default "sync lockstep async"),
-#        SECS per traffic run (default 15), IDLE_SECS (default 8), PACKED=1 (packed ring), HP_FWD, KEEP=DIR keeps the callgrind files
+#        SECS per traffic run (default 15), IDLE_SECS (default 8), PACKED=1 (packed ring), DIR=dequeue (the dequeue
+#        side: hp-fwd --mode rxonly, hp_vhost_dequeue_burst against hp_vhost_async_try_dequeue_burst, virtio-user
+#        txonly sending; packets = hp-fwd's rx_packets), HP_FWD, KEEP=DIR keeps the callgrind files
 #        (callgrind_annotate --inclusive=yes).
 # Prints one "ipp ..." line per run, then a markdown table; OUTFILE gets both.
 set -uo pipefail
@@ -31,7 +33,13 @@ out=${1:-/dev/null}
 tmp=$(mktemp -d /tmp/async-ipp.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 
-fns() { if [ "$1" != sync ]; then echo "hp_vhost_submit_enqueue_burst hp_vhost_poll_enqueue_completed"; else echo hp_vhost_enqueue_burst; fi; }
+dir=${DIR:-enqueue}
+fns() {
+  if [ "$dir" = dequeue ]; then
+    if [ "$1" != sync ]; then echo hp_vhost_async_try_dequeue_burst; else echo hp_vhost_dequeue_burst; fi
+  elif [ "$1" != sync ]; then echo "hp_vhost_submit_enqueue_burst hp_vhost_poll_enqueue_completed"
+  else echo hp_vhost_enqueue_burst; fi
+}
 
 # measure KIND(traffic|idle) LEN PATH(sync|async) -> one "ipp ..." line with packets and, per function, Ir and calls
 measure() {
@@ -39,12 +47,14 @@ measure() {
   [ "$path" = async ] && flag=--async
   [ "$path" = lockstep ] && flag=--async-lockstep
   for f in $(fns "$path"); do toggles+=(--toggle-collect="$f"); done
-  local sock=$tmp/s.sock cg=$tmp/cg.out log=$tmp/fwd.log pmode=rxonly s=$secs
+  local sock=$tmp/s.sock cg=$tmp/cg.out log=$tmp/fwd.log pmode=rxonly s=$secs fmode=txonly
   [ "$kind" = idle ] && { pmode=txonly; s=$idle_secs; }
+  # The dequeue side: hp-fwd receives (rxonly) what the peer sends (txonly); idle, the peer sends nothing.
+  if [ "$dir" = dequeue ]; then fmode=rxonly; pmode=txonly; [ "$kind" = idle ] && pmode=rxonly; fi
   rm -f "$sock" "$cg"
   VALGRIND_OPTS="--dump-instr=yes" DOTNET_GCRegionRange=40000000 nice -n 19 valgrind --tool=callgrind --fair-sched=yes \
     --callgrind-out-file="$cg" "${toggles[@]}" \
-    "$fwd" --socket "$sock" --mode txonly --pkt-len "$len" --seconds $((s + 120)) --stats-interval 0 $flag >"$log" 2>&1 &
+    "$fwd" --socket "$sock" --mode "$fmode" --pkt-len "$len" --seconds $((s + 120)) --stats-interval 0 $flag >"$log" 2>&1 &
   local vp=$!
   for _ in $(seq 600); do [ -S "$sock" ] && break; sleep 0.2; done
   local pl
@@ -53,6 +63,7 @@ measure() {
   kill -KILL "$vp" 2>/dev/null; wait "$vp" 2>/dev/null
   local pk line
   pk=$(echo "$pl" | sed -n 's/.*rx_total=\([0-9]*\).*/\1/p')
+  [ "$dir" = dequeue ] && pk=$(sed -n 's/^summary mode=.* rx_packets=\([0-9]*\).*/\1/p' "$log" | tail -1)
   [ -s "$cg" ] || { echo "async-ipp: $kind $len $path: no callgrind output" >&2; tail -5 "$log" >&2; }
   line="ipp run=$kind len=$len path=$path packets=${pk:-0}"
   for f in $(fns "$path"); do

@@ -31,6 +31,7 @@ struct worker {
 	pthread_t thread;
 	int started;
 	struct rxwait rx; /* what to do while the guest TX queue is empty (--rx-mode) */
+	int inflight;     /* --async: guest TX packets taken and not returned yet, after the last dequeue */
 };
 
 struct device {
@@ -93,14 +94,31 @@ static uint64_t bytes_of(struct hp_mbuf **pkts, unsigned n)
 
 /* One dequeue burst from the guest TX queue of w's pair, counted as received; 0 when it is empty, after a pause or
  * a sleep on its kick fd (--rx-mode, rxwait.c). */
+/* rxonly --async-lockstep: after a dequeue, waits (outside the library's calls) until the copy engine copied the
+ * packets the call took, so the next call returns them all: every call moves a whole burst, with no empty call. The
+ * packets taken = those in flight now + those returned - those in flight before; with frames of one length (the
+ * measurement's --pkt-len) all or none of them went to the engine (threshold 256 B). */
+static void await_dequeue_copies(struct worker *w, long long copied, uint16_t returned, int inflight)
+{
+	int taken = inflight < 0 ? 0 : inflight + returned - w->inflight;
+	w->inflight = inflight < 0 ? 0 : inflight;
+	if (taken <= 0 || g_opt.pkt_len < FWD_ASYNC_THRESHOLD)
+		return;
+	while (running(w->dev) && hp_copy_engine_packets(g_engine) < copied + taken)
+		sched_yield(); /* under valgrind: hands the copy thread its turn at once */
+}
+
 static uint16_t receive_burst(struct worker *w, struct hp_mbuf **pkts, uint64_t *received)
 {
 	struct queue_stats *s = &g_stats[w->qp];
 	uint16_t q = (uint16_t)(2 * w->qp + 1);
 	int inflight = 0;
+	long long copied = g_opt.async_lockstep ? hp_copy_engine_packets(g_engine) : 0;
 	/* --async: the queue's copy channel copies the guest's packets; they come back here once copied, in order. */
 	uint16_t n = g_opt.async ? hp_vhost_async_try_dequeue_burst(w->dev->vid, q, g_pool, pkts, (uint16_t)g_opt.burst, &inflight)
 				 : hp_vhost_dequeue_burst(w->dev->vid, q, g_pool, pkts, (uint16_t)g_opt.burst);
+	if (g_opt.async_lockstep)
+		await_dequeue_copies(w, copied, n, inflight);
 	if (n == 0) {
 		/* Copies in flight: their packets come without a kick, so no sleep on the kick fd. */
 		if (inflight <= 0)

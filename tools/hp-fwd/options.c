@@ -67,9 +67,9 @@ static void usage(void)
 	      "                        submits and polls completions (hp_vhost_submit_enqueue_burst and friends,\n"
 	      "                        hp_vhost_async_try_dequeue_burst)\n"
 	      "  --async-cpu N         pin the copy engine's thread to CPU N (implies --async)\n"
-	      "  --async-lockstep      txonly --async for measurement: after each submit, wait outside the library until\n"
-	      "                        the copy engine copied the burst, then poll it back (one submit and one poll per\n"
-	      "                        burst, no empty polls; implies --async)\n"
+	      "  --async-lockstep      txonly/rxonly --async for measurement: after each submit (txonly) or dequeue\n"
+	      "                        (rxonly), wait outside the library until the copy engine copied what the call\n"
+	      "                        handed it, then poll it back (no empty calls; implies --async)\n"
 	      "  --demo                run HotPath's own frontend (hp-frontend) against hp-fwd and print a table\n",
 	      stderr);
 }
@@ -345,7 +345,7 @@ bool parse_options(int argc, char **argv, struct fwd_options *o)
 		return bad("--idle-sleep is for --rx-mode poll (interrupt and adaptive sleep on the kick fd)", NULL);
 	if (o->packed_only && o->split_only)
 		return bad("--packed-only and --split-only exclude each other", NULL);
-	if (o->async_lockstep && o->mode != FWD_TXONLY)
-		return bad("--async-lockstep is for --mode txonly", NULL);
+	if (o->async_lockstep && o->mode != FWD_TXONLY && o->mode != FWD_RXONLY)
+		return bad("--async-lockstep is for --mode txonly or rxonly", NULL);
 	return true;
 }

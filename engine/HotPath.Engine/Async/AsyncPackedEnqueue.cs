@@ -86,7 +86,7 @@ internal static unsafe class AsyncPackedEnqueue
                         PackedDescriptor.Id(meta), pktLen + hdr);
                     avail.Advance(1, size);
                     used.Advance(1, size);
-                    if (pktLen < threshold || !q.CommitOne(m, dst + hdr, pktLen, addr + hdr, usedBase + nShadow))
+                    if (pktLen < threshold || !q.CommitOne(m, m->Data, dst + hdr, pktLen, addr + hdr, usedBase + nShadow))
                     {
                         batch.AddOnePerChain(dst + hdr, m->Data, pktLen);
                         q.CommitCpu(m, usedBase + nShadow);

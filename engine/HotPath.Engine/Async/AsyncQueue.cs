@@ -131,13 +131,6 @@ internal sealed unsafe partial class AsyncQueue : NativeScratch
         return want;
     }
 
-    /// <summary>Starts the current slot with no segments: the CPU copies its packet (<see cref="Commit"/> makes it done).</summary>
-    public void NoSegments()
-    {
-        AsyncSlot* s = Current;
-        s->SegStart = SegTail & (SegCapacity - 1);
-        s->SegCount = 0;
-    }
 
     /// <summary>Appends one copy to the current slot (the caller stays within what <see cref="BeginSegments"/> granted).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -174,26 +167,27 @@ internal sealed unsafe partial class AsyncQueue : NativeScratch
     }
 
     /// <summary>
-    /// The submits' inline case: commits <paramref name="m"/> (one segment, its data going to <paramref name="dst"/>)
-    /// as one copy for the channel. False, with nothing else changed, when the engine channel (counted in
-    /// <see cref="CpuFallbacks"/>) or the arena is full: the caller copies with the CPU and commits through
-    /// <see cref="CommitCpu"/>. With the built-in engine the copy goes into the engine's job and the slot keeps no
-    /// segment: the inline case never runs while logging (RegionCache.ForInline), and a log starts only after a
-    /// settle, so the segment's guest address is never needed.
+    /// The submits' inline case: commits <paramref name="m"/> whose bytes are one copy of <paramref name="len"/> from
+    /// <paramref name="src"/> to <paramref name="dst"/> (enqueue: the mbuf's data into the guest buffer at
+    /// <paramref name="gpa"/>; dequeue: the guest buffer into the mbuf). False, with nothing else changed, when the
+    /// engine channel (counted in <see cref="CpuFallbacks"/>) or the arena is full: the caller copies with the CPU and
+    /// commits through <see cref="CommitCpu"/>. With the built-in engine the copy goes into the engine's job and the
+    /// slot keeps no segment: the enqueue's inline case never runs while logging (RegionCache.ForInline), a log starts
+    /// only after a settle, and a dequeue's copies write mbufs, so the guest address is never needed.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public bool CommitOne(Mbuf* m, byte* dst, uint len, ulong gpa, uint usedEnd)
+    public bool CommitOne(Mbuf* m, byte* src, byte* dst, uint len, ulong gpa, uint usedEnd)
     {
         CopyEngineChannel? e = _engine;
-        if (e == null) return CommitOneThroughIters(m, dst, len, gpa, usedEnd);
+        if (e == null) return CommitOneThroughIters(m, src, dst, len, gpa, usedEnd);
         if (!e.CanStage)
         {
             CpuFallbacks++;   // the engine channel is full: the caller copies
             return false;
         }
-        Debug.Assert(Vring.ActiveLog == null);
+        Debug.Assert(Vring.ActiveLog == null || (QueueId & 1) != 0);
         uint seq = SlotTail;
-        e.StageOne(m->Data, dst, len, seq);   // no iters: the engine copies the one range
+        e.StageOne(src, dst, len, seq);   // no iters: the engine copies the one range
         AsyncSlot* s = Slot(seq);
         MbufOf(seq) = m;
         s->UsedEnd = usedEnd;
@@ -248,13 +242,13 @@ internal sealed unsafe partial class AsyncQueue : NativeScratch
 
     /// <summary><see cref="CommitOne"/> for an application's channel: the copy as one arena segment and its iters.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private bool CommitOneThroughIters(Mbuf* m, byte* dst, uint len, ulong gpa, uint usedEnd)
+    private bool CommitOneThroughIters(Mbuf* m, byte* src, byte* dst, uint len, ulong gpa, uint usedEnd)
     {
         uint t = SegTail;
         if (t - SegHead >= SegCapacity) return false;   // one segment never needs the arena's tail skipped
         uint i = t & (SegCapacity - 1);
         // SAFETY: i < SegCapacity: inside the arena arrays.
-        _srcIov[i] = new IoVec { Base = m->Data, Len = len };
+        _srcIov[i] = new IoVec { Base = src, Len = len };
         _dstIov[i] = new IoVec { Base = dst, Len = len };
         _segGpa[i] = gpa;
         SegTail = t + 1;

@@ -65,6 +65,7 @@ internal static unsafe class AsyncSplitDequeue
             // SAFETY: the index is masked into the translated avail ring; read once into a local.
             ushort head = ring[(ushort)(lastAvail + k) & mask];
             DropReason r = DropReason.DescIndexOutOfRange;
+            bool committed = false;
             if (head < size)
             {
                 // SAFETY: head < size: the descriptor is inside the translated table; each half is read once.
@@ -87,15 +88,16 @@ internal static unsafe class AsyncSplitDequeue
                 if (src != null)
                 {
                     uint pktLen = len - hdr;
-                    if (pktLen >= threshold && q.BeginSegments(1) != 0) q.AddSegment(src + hdr, m->Data, pktLen, addr + hdr);
-                    else
-                    {
-                        q.NoSegments();
-                        // SAFETY: pktLen <= the mbuf's room; the copy runs before this call publishes anything.
-                        batch.AddOnePerChain(m->Data, src + hdr, pktLen);
-                    }
                     m->DataLen = (ushort)pktLen;
                     m->PktLen = pktLen;
+                    // One copy: the engine's job holds it (no iters), or the CPU does it (committed done).
+                    if (pktLen < threshold || !q.CommitOne(m, src + hdr, m->Data, pktLen, addr + hdr, usedBase + k + 1))
+                    {
+                        // SAFETY: pktLen <= the mbuf's room; the copy runs before this call publishes anything.
+                        batch.AddOnePerChain(m->Data, src + hdr, pktLen);
+                        q.CommitCpu(m, usedBase + k + 1);
+                    }
+                    committed = true;
                     r = DropReason.None;
                 }
                 else r = Chain(dev, vq, q, mem, pool, addr, meta, hdr, offload, m);
@@ -109,7 +111,10 @@ internal static unsafe class AsyncSplitDequeue
             }
             // Every consumed chain is returned used with length 0; k < n <= ring size, inside the shadow ring.
             *(ulong*)(shadow + k) = head;
-            if (r == DropReason.None) q.Commit(m, usedBase + k + 1);
+            if (r == DropReason.None)
+            {
+                if (!committed) q.Commit(m, usedBase + k + 1);
+            }
             else
             {
                 MbufOps.Free(m);

@@ -84,7 +84,7 @@ internal static unsafe class AsyncSplitEnqueue
                         *(ulong*)(shadow + nShadow) = head | ((ulong)(pktLen + hdr) << 32);
                         nShadow++;
                         lastAvail++;
-                        if (pktLen < threshold || !q.CommitOne(m, dst + hdr, pktLen, addr + hdr, usedBase + nShadow))
+                        if (pktLen < threshold || !q.CommitOne(m, m->Data, dst + hdr, pktLen, addr + hdr, usedBase + nShadow))
                         {
                             batch.AddOnePerChain(dst + hdr, m->Data, pktLen);
                             q.CommitCpu(m, usedBase + nShadow);
