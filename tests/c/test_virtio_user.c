@@ -1,7 +1,7 @@
 /*
  * The C API against DPDK's virtio-user frontend (a real peer over a real socket): device callbacks, device queries,
  * memory table and raw vring access, bad queue ids, enqueue bursts received by testpmd, per-vring statistics,
- * vring_call, and dequeue bursts of testpmd's txonly traffic.
+ * vring_call, async channel lifecycles with hp_vhost_clear_queue, and dequeue bursts of testpmd's txonly traffic.
  */
 #include <errno.h>
 #include <stdatomic.h>
@@ -157,6 +157,60 @@ static uint64_t enqueue_frames(int vid, struct hp_mempool *pool, uint64_t want)
 	return sent;
 }
 
+/*
+ * The async path's lifecycle from C: a built-in engine channel registered on guest RX, a burst whose copies the engine
+ * may still be doing, then either unregistered at once (the library waits for the copies and frees the frames) or
+ * cleared first (hp_vhost_clear_queue hands every frame back); 200 times, every mbuf back in the pool after each.
+ * Returns the frames the guest ring took (testpmd counts them with the rest).
+ */
+static uint64_t async_cycles(int vid, struct hp_mempool *pool)
+{
+	struct hp_copy_engine *eng = hp_copy_engine_create("hp-copy-c", -1);
+	struct hp_mbuf *pkts[32];
+	uint64_t sent = 0;
+	unsigned in_use = hp_mempool_in_use_count(pool);
+	int cycles = 0, cleared = 0;
+	CHECK(eng != NULL, "%s", hp_last_error());
+	if (eng == NULL)
+		return 0;
+	CHECK(hp_vhost_clear_queue(vid, 0, pkts, 32) == 0, "clear without a channel");
+	CHECK_ERROR("hp_vhost_clear_queue: vring 0 of vid");
+	CHECK(hp_vhost_clear_queue_thread_unsafe(vid, 254, pkts, 32) == 0, "clear of a queue that does not exist");
+	for (; cycles < 200; cycles++) {
+		uint16_t n, back = 0;
+		double end = now() + 5;
+		if (hp_vhost_async_channel_register_engine(vid, 0, HP_VHOST_ASYNC_INORDER, eng) != 0)
+			break;
+		for (int i = 0; i < 32; i++) {
+			uint8_t *p;
+			pkts[i] = hp_pktmbuf_alloc(pool);
+			if (pkts[i] == NULL)
+				return sent;
+			p = hp_pktmbuf_append(pkts[i], 64);
+			memset(p, 0, 64);
+			memcpy(p, "\x00\x01\x02\x03\x04\x05\x02\x00\x00\x00\x00\x01\x08\x00", 14);
+		}
+		n = hp_vhost_submit_enqueue_burst(vid, 0, pkts, 32);
+		hp_pktmbuf_free_bulk(pkts + n, 32u - n);
+		sent += n;
+		if (cycles & 1) {
+			/* 0 while the control plane holds the ring for a moment: try again */
+			while (back < n && now() < end)
+				back += hp_vhost_clear_queue(vid, 0, pkts + back, (uint16_t)(32 - back));
+			cleared += back == n;
+			hp_pktmbuf_free_bulk(pkts, back);
+		}
+		if (hp_vhost_async_channel_unregister(vid, 0) != 0 || hp_mempool_in_use_count(pool) != in_use)
+			break;
+	}
+	CHECK(cycles == 200, "200 register/submit/unregister cycles, stopped at %d: %s (mbufs in use %u, before %u)",
+	      cycles, hp_last_error(), hp_mempool_in_use_count(pool), in_use);
+	CHECK(cleared == 100, "hp_vhost_clear_queue handed every frame back in %d of 100 cycles", cleared);
+	CHECK(hp_copy_engine_packets(eng) > 0, "the engine copied frames");
+	hp_copy_engine_free(eng);
+	return sent;
+}
+
 static void test_stats(int vid, uint64_t sent)
 {
 	struct hp_vhost_stat_name *names;
@@ -246,6 +300,7 @@ int main(void)
 		CHECK(sent > 0, "the guest RX ring took frames: %s", hp_last_error());
 		CHECK(hp_vhost_vring_call(vid, 0) == 0, "%s", hp_last_error());
 		test_stats(vid, sent);
+		sent += async_cycles(vid, pool);
 		/* testpmd has received everything once it has posted as many RX buffers again as at the start */
 		CHECK(wait_posted(vid, posted, 20) >= posted, "testpmd drained its RX ring within 20 s");
 	}
