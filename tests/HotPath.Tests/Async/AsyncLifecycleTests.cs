@@ -4,6 +4,7 @@ using HotPath.Engine.Buffers;
 using HotPath.Engine.Datapath;
 using HotPath.Tests.Infrastructure;
 using HotPath.Tests.Migration;
+using HotPath.Tests.Protocol;
 using Xunit.Abstractions;
 
 namespace HotPath.Tests.Async;
@@ -11,18 +12,18 @@ namespace HotPath.Tests.Async;
 /// <summary>
 /// Every async resource with a lifetime over thousands of lifecycles (SECURITY.md case 18): built-in-engine channels
 /// registered on a device's RX queue and torn down with copies in flight (unregister, ring disable plus clear,
-/// GET_VRING_BASE and restart), copy engines (a thread and a ring each) and their channels. After each cycle no mbuf
+/// GET_VRING_BASE and restart, and every 50th a disconnect and a new connection), copy engines (a thread and a ring each) and their channels. After each cycle no mbuf
 /// is in use and the guest saw exactly the packets submitted; at the end the process's threads, fds, memfd mappings
 /// and C heap are where they were after the warm-up.
 /// </summary>
 [Collection(SerialCollection.Name)]
 public sealed unsafe class AsyncLifecycleTests(ITestOutputHelper output)
 {
-    private const int Warmup = 300, Burst = 32;
+    private const int Warmup = 300, Burst = 32, ReconnectEvery = 50;
 
     /// <summary>
     /// C heap the runs may hold beyond the baseline. The process's C heap moves by a few MiB on its own (measured:
-    /// -5 to +3 MiB over 2,000 to 6,000 cycles, flat in the cycle count: the runtime's and glibc's caches), so it
+    /// -6 to +5 MiB over 100 to 6,000 cycles, not growing with the cycle count: the runtime's and glibc's caches), so it
     /// only bounds the engine channels' job arrays (~128 KiB each: 2,000 leaked would be 250 MiB). The async queues'
     /// blocks (~0.7 MiB each) are counted exactly (<see cref="NativeScratch.LiveBytes"/>).
     /// </summary>
@@ -34,7 +35,7 @@ public sealed unsafe class AsyncLifecycleTests(ITestOutputHelper output)
     /// </summary>
     private const int ThreadAllowance = 2;
 
-    private enum Teardown { Unregister, DisableAndClear, StopAndRestart }
+    private enum Teardown { Unregister, DisableAndClear, StopAndRestart, Disconnect }
 
     private readonly record struct Snapshot(int Threads, int Fds, int Memfds, long Scratch, long Heap)
     {
@@ -46,12 +47,12 @@ public sealed unsafe class AsyncLifecycleTests(ITestOutputHelper output)
     [Fact]
     public void Two_thousand_channel_lifecycles_with_copies_in_flight_strand_no_mbuf_thread_fd_or_native_memory()
     {
-        const int Cycles = 2100;   // 700 of each teardown
-        var lb = new SocketLoopback("async-lifecycles", ringSize: 256);
-        lb.Guest.ReceivedSeqs = new HashSet<ulong>();   // a packet delivered twice fails the cycle
+        const int Cycles = 2100;   // 42 disconnects, about 686 of each other teardown
+        SocketLoopback lb = Connect();
         using var engine = new CopyEngine("hp-copy-lc");
         var pkts = new nint[Burst];
-        var counts = new int[3];
+        var counts = new int[4];
+        long received = 0;
         int inFlightAtTeardown = 0;
         Snapshot baseline = default;
         var clock = new Stopwatch();
@@ -64,7 +65,7 @@ public sealed unsafe class AsyncLifecycleTests(ITestOutputHelper output)
                     baseline = Snapshot.Now();
                     clock.Start();
                 }
-                var teardown = (Teardown)(cycle % 3);
+                var teardown = cycle % ReconnectEvery == ReconnectEvery - 1 ? Teardown.Disconnect : (Teardown)(cycle % 3);
                 long scratch = NativeScratch.LiveBytes;
                 CopyEngineChannel ch = engine.CreateChannel();
                 // Owned: unregister (and a device teardown) dispose the channel, as the C API's built-in engine channels.
@@ -94,9 +95,23 @@ public sealed unsafe class AsyncLifecycleTests(ITestOutputHelper output)
                         Assert.Equal(AsyncError.None, lb.Device.AsyncChannelUnregister(0, out freed));
                         Assert.Equal(0u, freed);
                         break;
+                    case Teardown.Disconnect:
+                        // The frontend goes with the copies in flight: the device's teardown settles the queue, frees
+                        // the packets and disposes the channel (destroy_connection comes after all of it).
+                        EventMark mark = lb.Events.Mark();
+                        lb.Frontend.Dispose();
+                        lb.Events.WaitFor("destroy_connection", AsyncPackets.Wait, mark);
+                        break;
                 }
                 Assert.Equal(0u, lb.Pool.InUse);
                 Assert.Equal(Burst, lb.Guest.Collect());   // each byte-exact and new (ReceivedSeqs)
+                received += Burst;
+                if (teardown == Teardown.Disconnect)
+                {
+                    Assert.Equal(lb.Guest.Sent, lb.Guest.Received);
+                    lb.Dispose();
+                    lb = Connect();
+                }
                 // The queue's block went with the unregister (an older test's finalized scratch may only lower it).
                 Assert.InRange(NativeScratch.LiveBytes, 0, scratch);
                 if (cycle >= Warmup) counts[(int)teardown]++;
@@ -108,8 +123,8 @@ public sealed unsafe class AsyncLifecycleTests(ITestOutputHelper output)
                 TimeSpan.FromSeconds(10));
             Snapshot end = Snapshot.Now();
             output.WriteLine($"{Cycles} cycles in {clock.Elapsed.TotalSeconds:0.0} s (unregister {counts[0]}, disable+clear {counts[1]}, " +
-                $"GET_VRING_BASE+restart {counts[2]}; {Warmup} warm-up cycles before); copies still in flight at the teardown in {inFlightAtTeardown}; " +
-                $"{lb.Guest.Received} packets; threads {baseline.Threads}->{end.Threads}, fds {baseline.Fds}->{end.Fds}, " +
+                $"GET_VRING_BASE+restart {counts[2]}, disconnect and a new connection {counts[3]}; {Warmup} warm-up cycles before); " +
+                $"copies still in flight at the teardown in {inFlightAtTeardown}; {received} packets; threads {baseline.Threads}->{end.Threads}, fds {baseline.Fds}->{end.Fds}, " +
                 $"memfd mappings {baseline.Memfds}->{end.Memfds}, async/vring scratch {baseline.Scratch}->{end.Scratch} B, C heap {baseline.Heap}->{end.Heap} B");
             Assert.InRange(end.Fds, 0, baseline.Fds);
             Assert.InRange(end.Memfds, 0, baseline.Memfds);
@@ -121,6 +136,13 @@ public sealed unsafe class AsyncLifecycleTests(ITestOutputHelper output)
         {
             lb.Dispose();
         }
+    }
+
+    private static SocketLoopback Connect()
+    {
+        var lb = new SocketLoopback("async-lifecycles", ringSize: 256);
+        lb.Guest.ReceivedSeqs = new HashSet<ulong>();   // a packet delivered twice fails the cycle
+        return lb;
     }
 
     /// <summary>The guest sends a burst over the threshold; the application dequeues it and submits it to the RX queue's channel.</summary>
@@ -136,7 +158,7 @@ public sealed unsafe class AsyncLifecycleTests(ITestOutputHelper output)
     /// <summary>GET_VRING_BASE on both rings (the RX one settles the copies in flight), then the device starts again from those bases.</summary>
     private static void StopAndRestart(SocketLoopback lb)
     {
-        var mark = lb.Events.Mark();
+        EventMark mark = lb.Events.Mark();
         uint rx = lb.Frontend.GetVringBase(0), tx = lb.Frontend.GetVringBase(1);
         Assert.Equal((ushort)rx, ((HotPath.Frontend.Rings.SplitRingDriver)lb.Guest.Rx).UsedIdx);   // every reserved chain used
         lb.Guest.Rings[0].BaseIndex = rx;
