@@ -65,7 +65,8 @@ public unsafe class AsyncClearQueueTests
         return n;
     }
 
-    /// <summary>The guest sends <paramref name="count"/> packets; the application dequeues them synchronously and submits them to the RX queue's channel.</summary>
+    /// <summary>The guest sends <paramref name="count"/> packets; the application dequeues them synchronously and
+    /// submits them to the RX queue's channel.</summary>
     private static nint[] SubmitGuestPackets(SocketLoopback lb, int count, ShuffledLateChannel ch)
     {
         Assert.Equal(count, lb.Guest.Send(count, s => 300 + (int)(s * 53 % 1100)));
@@ -77,7 +78,8 @@ public unsafe class AsyncClearQueueTests
         return got;
     }
 
-    /// <summary>The guest sends <paramref name="count"/> packets; the async dequeue takes them all and completes none yet.</summary>
+    /// <summary>The guest sends <paramref name="count"/> packets; the async dequeue takes them all and completes none
+    /// yet.</summary>
     private static void TakeGuestPackets(SocketLoopback lb, int count, ShuffledLateChannel ch)
     {
         Assert.Equal(count, lb.Guest.Send(count, s => 300 + (int)(s * 53 % 1100)));

@@ -17,7 +17,8 @@ public static class NativeHeap
     [DllImport("libc")]
     private static extern Mallinfo2 mallinfo2();
 
-    /// <summary>Bytes allocated and not freed, after a full GC whose finalizers ran (a block only a finalizer frees is not counted as grown).</summary>
+    /// <summary>Bytes allocated and not freed, after a full GC whose finalizers ran (a block only a finalizer frees
+    /// is not counted as grown).</summary>
     public static long InUseAfterGc
     {
         get

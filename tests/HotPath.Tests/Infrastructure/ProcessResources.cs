@@ -41,6 +41,12 @@ public static class ProcessResources
     }
 
     /// <summary>
+    /// Mappings (VMAs) of this process. The tests turn guard pages on, so every ring and pool the library maps is a
+    /// mapping of its own between PROT_NONE guards: one it forgot to unmap adds at least one line.
+    /// </summary>
+    public static int Mappings => File.ReadLines("/proc/self/maps").Count();
+
+    /// <summary>
     /// Mappings of memfd files in this process: every guest region, dirty log and inflight region is one, so a
     /// mapping the backend forgot to unmap shows here exactly. The runtime's own W^X code-heap memfds
     /// ("doublemapper") come and go with the JIT and are not counted.
