@@ -27,10 +27,10 @@ public static class ProcessResources
             catch (IOException) { return Path.GetFileName(f); }
         });
 
-    /// <summary>Resident set size in bytes (from /proc/self/statm).</summary>
     /// <summary>Threads of this process (/proc/self/task).</summary>
     public static int Threads => Directory.GetDirectories("/proc/self/task").Length;
 
+    /// <summary>Resident set size in bytes (from /proc/self/statm).</summary>
     public static long RssBytes
     {
         get
