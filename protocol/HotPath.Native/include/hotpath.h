@@ -779,7 +779,7 @@ uint16_t hp_vhost_async_try_dequeue_burst(int vid, uint16_t queue_id, struct hp_
  *   - hp_vhost_clear_queue_thread_unsafe takes no lock: only for a caller no other thread races on this queue (its
  *     polling of the queue stopped); a ring found locked is refused (0, EAGAIN).
  * At vring_state_changed(enable 0) no copy is in flight any more (the message that disabled the ring waited for
- * them); at destroy_device copies may still be. 0 on failure with hp_last_error(): unknown vid or queue (EINVAL),
+ * them); at destroy_device copies may still be (disconnect, reset). 0 on failure with hp_last_error(): unknown vid or queue (EINVAL),
  * no channel (ENOENT), pkts NULL.
  */
 uint16_t hp_vhost_clear_queue(int vid, uint16_t queue_id, struct hp_mbuf **pkts, uint16_t count);
