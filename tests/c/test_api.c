@@ -138,6 +138,10 @@ static void test_bad_arguments(void)
 	CHECK_ERROR("hp_vhost_submit_enqueue_burst: vid 777");
 	CHECK(hp_vhost_poll_enqueue_completed(vid, 0, pkts, 4) == 0, "unknown vid");
 	CHECK(hp_vhost_async_get_inflight(vid, 0) == -1, "unknown vid");
+	CHECK(hp_vhost_clear_queue(vid, 0, pkts, 4) == 0, "unknown vid");
+	CHECK_ERROR("hp_vhost_clear_queue: vid 777 is not a connected device (ENODEV)");
+	CHECK(hp_vhost_clear_queue_thread_unsafe(vid, 1, pkts, 4) == 0, "unknown vid");
+	CHECK_ERROR("hp_vhost_clear_queue_thread_unsafe: vid 777");
 	int nr_inflight = 5;
 	CHECK(hp_vhost_async_try_dequeue_burst(vid, 1, NULL, pkts, 4, &nr_inflight) == 0 && nr_inflight == -1, "unknown vid");
 	CHECK_ERROR("hp_vhost_async_try_dequeue_burst: vid 777");

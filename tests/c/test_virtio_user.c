@@ -1,7 +1,8 @@
 /*
  * The C API against DPDK's virtio-user frontend (a real peer over a real socket): device callbacks, device queries,
  * memory table and raw vring access, bad queue ids, enqueue bursts received by testpmd, per-vring statistics,
- * vring_call, and dequeue bursts of testpmd's txonly traffic.
+ * vring_call, async channel lifecycles with hp_vhost_clear_queue, dequeue bursts of testpmd's txonly traffic, and
+ * hp_vhost_clear_queue_thread_unsafe in destroy_device with copies in flight on both queues.
  */
 #include <errno.h>
 #include <stdatomic.h>
@@ -30,8 +31,70 @@ static enum hp_vhost_msg_result pre_message(int vid, void *msg)
 }
 static char sock[108], log_rx[128], log_tx[128];
 
+/* A test copy channel (in order) that holds every copy until the test lets go, then completes them late: only at the
+ * fourth poll after that (the control plane's settle is what polls it then). */
+struct held_channel {
+	struct hp_vhost_async_desc descs[256];
+	uint32_t n;
+	atomic_int polls_left; /* < 0: hold */
+};
+static struct held_channel g_held[2]; /* [queue_id & 1] */
+
+static uint32_t held_transfer(int vid, uint16_t q, struct hp_vhost_async_desc *descs,
+			      struct hp_vhost_async_status *status, uint16_t count)
+{
+	struct held_channel *c = &g_held[q & 1];
+	uint32_t k = 0;
+	(void)vid, (void)status;
+	for (; k < count && c->n < 256; k++)
+		c->descs[c->n++] = descs[k]; /* the iters stay valid until the packet is reported complete */
+	return k;
+}
+
+static uint32_t held_check(int vid, uint16_t q, struct hp_vhost_async_status *status, uint16_t max_packets)
+{
+	struct held_channel *c = &g_held[q & 1];
+	uint32_t n = 0;
+	int left = atomic_load(&c->polls_left);
+	(void)vid, (void)status;
+	if (left != 0) {
+		if (left > 0)
+			atomic_store(&c->polls_left, left - 1);
+		return 0;
+	}
+	for (; n < c->n && n < max_packets; n++) {
+		struct hp_vhost_iov_iter *src = c->descs[n].src, *dst = c->descs[n].dst;
+		for (unsigned long k = 0; k < src->nr_segs; k++)
+			memcpy(dst->iov[k].iov_base, src->iov[k].iov_base, src->iov[k].iov_len);
+	}
+	memmove(c->descs, c->descs + n, (c->n - n) * sizeof(c->descs[0]));
+	c->n -= n;
+	return n;
+}
+
+/* Set by the test before the device stops: destroy_device clears both async queues the way a DPDK application gets
+ * its packets back before its queues go. HotPath calls it holding no ring lock, and the application's polling has
+ * stopped: the thread-unsafe clear is the one to use. (virtio-user disables the rings before GET_VRING_BASE, and the
+ * disable's settle already waited for the late copies: the clear hands the packets back.) */
+static struct {
+	atomic_int armed;
+	int rx_submitted, tx_taken, rx_back, tx_back, tx_bad;
+} g_clear;
+
 static int new_device(int vid) { atomic_store(&g_vid, vid); return 0; }
-static void destroy_device(int vid) { (void)vid; atomic_fetch_add(&g_destroyed, 1); }
+static void destroy_device(int vid)
+{
+	if (atomic_exchange(&g_clear.armed, 0)) {
+		struct hp_mbuf *pkts[64];
+		g_clear.rx_back = hp_vhost_clear_queue_thread_unsafe(vid, 0, pkts, 64);
+		hp_pktmbuf_free_bulk(pkts, (unsigned)g_clear.rx_back);
+		g_clear.tx_back = hp_vhost_clear_queue_thread_unsafe(vid, 1, pkts, 64);
+		for (int i = 0; i < g_clear.tx_back; i++)
+			g_clear.tx_bad += pkts[i]->pkt_len != 64; /* testpmd's frames, copied whole */
+		hp_pktmbuf_free_bulk(pkts, (unsigned)g_clear.tx_back);
+	}
+	atomic_fetch_add(&g_destroyed, 1);
+}
 static int vring_state_changed(int vid, uint16_t q, int enable) { (void)vid, (void)q, (void)enable; atomic_fetch_add(&g_vring_events, 1); return 0; }
 static int new_connection(int vid) { (void)vid; atomic_fetch_add(&g_connections, 1); return 0; }
 static void destroy_connection(int vid) { (void)vid; atomic_fetch_add(&g_disconnections, 1); }
@@ -157,6 +220,64 @@ static uint64_t enqueue_frames(int vid, struct hp_mempool *pool, uint64_t want)
 	return sent;
 }
 
+/*
+ * The async path's lifecycle from C: a built-in engine channel registered on guest RX, a burst whose copies the engine
+ * may still be doing, then either unregistered at once (the library waits for the copies and frees the frames) or
+ * cleared first (hp_vhost_clear_queue hands every frame back); 200 times, every mbuf back in the pool after each.
+ * Returns the frames the guest ring took (testpmd counts them with the rest).
+ */
+static uint64_t async_cycles(int vid, struct hp_mempool *pool)
+{
+	struct hp_copy_engine *eng = hp_copy_engine_create("hp-copy-c", -1);
+	struct hp_mbuf *pkts[32];
+	uint64_t sent = 0;
+	unsigned in_use = hp_mempool_in_use_count(pool);
+	int cycles = 0, cleared = 0, full = 0;
+	CHECK(eng != NULL, "%s", hp_last_error());
+	if (eng == NULL)
+		return 0;
+	CHECK(hp_vhost_clear_queue(vid, 0, pkts, 32) == 0, "clear without a channel");
+	CHECK_ERROR("hp_vhost_clear_queue: vring 0 of vid");
+	CHECK(hp_vhost_clear_queue_thread_unsafe(vid, 254, pkts, 32) == 0, "clear of a queue that does not exist");
+	for (; cycles < 200; cycles++) {
+		uint16_t n, back = 0;
+		double end = now() + 5;
+		if (hp_vhost_async_channel_register_engine(vid, 0, HP_VHOST_ASYNC_INORDER, eng) != 0)
+			break;
+		wait_posted(vid, 32, 5); /* testpmd has posted room for the whole burst */
+		for (int i = 0; i < 32; i++) {
+			uint8_t *p;
+			pkts[i] = hp_pktmbuf_alloc(pool);
+			if (pkts[i] == NULL)
+				return sent;
+			p = hp_pktmbuf_append(pkts[i], 64);
+			memset(p, 0, 64);
+			memcpy(p, "\x00\x01\x02\x03\x04\x05\x02\x00\x00\x00\x00\x01\x08\x00", 14);
+		}
+		n = hp_vhost_submit_enqueue_burst(vid, 0, pkts, 32);
+		hp_pktmbuf_free_bulk(pkts + n, 32u - n);
+		sent += n;
+		full += n == 32;
+		if (cycles & 1) {
+			/* 0 while the control plane holds the ring for a moment: try again */
+			while (back < n && now() < end)
+				back += hp_vhost_clear_queue(vid, 0, pkts + back, (uint16_t)(32 - back));
+			cleared += back == n;
+			hp_pktmbuf_free_bulk(pkts, back);
+		}
+		if (hp_vhost_async_channel_unregister(vid, 0) != 0 || hp_mempool_in_use_count(pool) != in_use)
+			break;
+	}
+	CHECK(cycles == 200, "200 register/submit/unregister cycles, stopped at %d: %s (mbufs in use %u, before %u)",
+	      cycles, hp_last_error(), hp_mempool_in_use_count(pool), in_use);
+	CHECK(cleared == 100, "hp_vhost_clear_queue handed every frame back in %d of 100 cycles", cleared);
+	CHECK(full == 200, "the guest ring took a whole burst in %d of 200 cycles", full);
+	printf("async cycles: %d, %llu frames submitted\n", cycles, (unsigned long long)sent);
+	CHECK(hp_copy_engine_packets(eng) > 0, "the engine copied frames");
+	hp_copy_engine_free(eng);
+	return sent;
+}
+
 static void test_stats(int vid, uint64_t sent)
 {
 	struct hp_vhost_stat_name *names;
@@ -201,6 +322,39 @@ static uint64_t dequeue_frames(int vid, struct hp_mempool *pool)
 	return got;
 }
 
+/* Both queues get a held channel: a burst submitted to guest RX and a burst the async dequeue took from guest TX stay
+ * in flight until testpmd stops the device, then destroy_device (above) clears them. */
+static void arm_clear_on_destroy(int vid, struct hp_mempool *pool)
+{
+	struct hp_vhost_async_channel_ops ops = { .transfer_data = held_transfer, .check_completed_copies = held_check };
+	struct hp_mbuf *pkts[32];
+	int inflight = -1, n = 0;
+	double end = now() + 5;
+	atomic_store(&g_held[0].polls_left, -1);
+	atomic_store(&g_held[1].polls_left, -1);
+	CHECK(hp_vhost_async_channel_register(vid, 0, HP_VHOST_ASYNC_INORDER, &ops) == 0, "%s", hp_last_error());
+	CHECK(hp_vhost_async_channel_register(vid, 1, HP_VHOST_ASYNC_INORDER, &ops) == 0, "%s", hp_last_error());
+	for (; n < 32; n++) {
+		uint8_t *p;
+		if ((pkts[n] = hp_pktmbuf_alloc(pool)) == NULL)
+			break;
+		p = hp_pktmbuf_append(pkts[n], 64);
+		memset(p, 0, 64);
+	}
+	g_clear.rx_submitted = hp_vhost_submit_enqueue_burst(vid, 0, pkts, (uint16_t)n);
+	hp_pktmbuf_free_bulk(pkts + g_clear.rx_submitted, (unsigned)(n - g_clear.rx_submitted));
+	/* testpmd keeps sending: take a burst (nothing completes while the channel holds it) */
+	while (inflight <= 0 && now() < end)
+		CHECK(hp_vhost_async_try_dequeue_burst(vid, 1, pool, pkts, 32, &inflight) == 0, "a held copy completed");
+	g_clear.tx_taken = inflight;
+	CHECK(g_clear.rx_submitted > 0 && g_clear.tx_taken > 0, "copies in flight on both queues: %d RX, %d TX",
+	      g_clear.rx_submitted, g_clear.tx_taken);
+	CHECK(hp_vhost_async_get_inflight(vid, 0) == g_clear.rx_submitted, "%s", hp_last_error());
+	atomic_store(&g_clear.armed, 1);
+	atomic_store(&g_held[0].polls_left, 3);
+	atomic_store(&g_held[1].polls_left, 3);
+}
+
 int main(void)
 {
 	static const struct hp_vhost_device_ops ops = {
@@ -212,6 +366,7 @@ int main(void)
 	pid_t peer;
 	int vid;
 	uint64_t sent = 0;
+	unsigned in_use = 0;
 	long long rx;
 
 	if (why != NULL) {
@@ -246,6 +401,7 @@ int main(void)
 		CHECK(sent > 0, "the guest RX ring took frames: %s", hp_last_error());
 		CHECK(hp_vhost_vring_call(vid, 0) == 0, "%s", hp_last_error());
 		test_stats(vid, sent);
+		sent += async_cycles(vid, pool);
 		/* testpmd has received everything once it has posted as many RX buffers again as at the start */
 		CHECK(wait_posted(vid, posted, 20) >= posted, "testpmd drained its RX ring within 20 s");
 	}
@@ -268,9 +424,18 @@ int main(void)
 		uint64_t got = dequeue_frames(vid, pool);
 		CHECK(got > 0, "dequeued testpmd's frames: %s", hp_last_error());
 		printf("dequeue: %llu frames\n", (unsigned long long)got);
+		in_use = hp_mempool_in_use_count(pool);
+		arm_clear_on_destroy(vid, pool);
 	}
 	peer_stop(peer);
 	CHECK(wait_for(&g_destroyed, 2, 10), "second destroy_device");
+	CHECK(wait_for(&g_disconnections, 2, 10), "second destroy_connection");
+	CHECK(g_clear.rx_back == g_clear.rx_submitted && g_clear.tx_back == g_clear.tx_taken && g_clear.tx_bad == 0,
+	      "destroy_device cleared %d of %d RX and %d of %d TX packets (%d not testpmd's frame)", g_clear.rx_back,
+	      g_clear.rx_submitted, g_clear.tx_back, g_clear.tx_taken, g_clear.tx_bad);
+	CHECK(hp_mempool_in_use_count(pool) == in_use, "mbufs in use %u after the teardown, %u before the clear test",
+	      hp_mempool_in_use_count(pool), in_use);
+	printf("clear in destroy_device: %d RX, %d TX packets back\n", g_clear.rx_back, g_clear.tx_back);
 
 	CHECK(hp_vhost_driver_unregister(sock) == 0, "%s", hp_last_error());
 	hp_mempool_free(pool);

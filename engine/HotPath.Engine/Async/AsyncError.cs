@@ -1,6 +1,6 @@
 namespace HotPath.Engine.Async;
 
-/// <summary>Why an async channel (un)registration was refused.</summary>
+/// <summary>Why an async channel (un)registration, or clearing a queue, was refused.</summary>
 public enum AsyncError
 {
     None,
@@ -12,6 +12,8 @@ public enum AsyncError
     AlreadyRegistered,
     /// <summary>The queue has no channel.</summary>
     NotRegistered,
+    /// <summary>A burst or a control-plane change holds the ring (clearing a queue): try again.</summary>
+    Busy,
 }
 
 public static class AsyncErrorText
@@ -23,6 +25,7 @@ public static class AsyncErrorText
         AsyncError.BadFeatures => "reserved bits set in the async features",
         AsyncError.AlreadyRegistered => "the queue already has an async channel",
         AsyncError.NotRegistered => "the queue has no async channel",
+        AsyncError.Busy => "the ring is busy (a burst or a control-plane change holds it): try again",
         _ => e.ToString(),
     };
 }

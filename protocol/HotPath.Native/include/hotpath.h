@@ -767,6 +767,23 @@ int hp_vhost_async_get_inflight(int vid, uint16_t queue_id);
  */
 uint16_t hp_vhost_async_try_dequeue_burst(int vid, uint16_t queue_id, struct hp_mempool *mbuf_pool,
 					  struct hp_mbuf **pkts, uint16_t count, int *nr_inflight);
+/*
+ * Clearing a queue (DPDK 22.11's rte_vhost_clear_queue / rte_vhost_clear_queue_thread_unsafe; no dma ids: a channel
+ * is per queue). RX or TX queue with a channel: waits for the channel's copies, gives their used entries to the guest
+ * in ring order, and returns up to count of the queue's packets (submitted and not polled back, or taken and not
+ * returned) in submit order; the caller owns them. count >= hp_vhost_async_get_inflight() empties the queue in one
+ * call. For an application about to stop using the queue: from vring_state_changed (enable 0) or destroy_device.
+ * HotPath calls those callbacks holding no ring lock (DPDK holds every ring's lock in vring_state_changed):
+ *   - hp_vhost_clear_queue try-takes the ring's lock like a burst: 0 with EAGAIN while a burst or the control plane
+ *     holds it (try again);
+ *   - hp_vhost_clear_queue_thread_unsafe takes no lock: only for a caller no other thread races on this queue (its
+ *     polling of the queue stopped); a ring found locked is refused (0, EAGAIN).
+ * At vring_state_changed(enable 0) no copy is in flight any more (the message that disabled the ring waited for
+ * them); at destroy_device copies may still be (disconnect, reset). 0 on failure with hp_last_error(): unknown vid or queue (EINVAL),
+ * no channel (ENOENT), pkts NULL.
+ */
+uint16_t hp_vhost_clear_queue(int vid, uint16_t queue_id, struct hp_mbuf **pkts, uint16_t count);
+uint16_t hp_vhost_clear_queue_thread_unsafe(int vid, uint16_t queue_id, struct hp_mbuf **pkts, uint16_t count);
 
 /* Built-in copy engine (HotPath's addition): one copy thread fed by a lock-free ring, batches of 32, for
  * applications without DMA hardware. cpu >= 0 pins the thread (NULL if that fails). Free it after unregistering
