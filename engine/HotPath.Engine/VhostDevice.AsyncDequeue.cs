@@ -44,12 +44,17 @@ public sealed unsafe partial class VhostDevice
                     if (q.Unreturned != before) vq.Stats.Add(VringStats.InflightSubmitted, q.Unreturned - before);
                 }
             }
-            q.Reap();
-            q.Publish();
             at = n;
-            done = q.TakeCompleted(pkts + n, count - n);
-            if (done != 0) vq.Stats.Add(VringStats.InflightCompleted, done);
-            n += done;
+            // Nothing taken and not returned, no bad chain's entry pending: nothing to reap, publish or hand back.
+            if (q.Unreturned != 0 || q.UsedTail != q.UsedHead)
+            {
+                q.SubmitLeftovers();
+                q.Reap();
+                q.Publish();
+                done = q.TakeCompleted(pkts + n, count - n);
+                if (done != 0) vq.Stats.Add(VringStats.InflightCompleted, done);
+                n += done;
+            }
             if (n < count && (mem == null || vq.IsPacked)) n += DequeueSynchronously(vq, mem, pool, pkts + n, (ushort)(count - n));
             inflight = (int)q.Unreturned;
         }

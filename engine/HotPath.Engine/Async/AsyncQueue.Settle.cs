@@ -27,7 +27,7 @@ internal sealed unsafe partial class AsyncQueue
             while (InChannel != 0 || Unsubmitted != 0)
             {
                 uint before = InChannel;
-                if (Unsubmitted != 0) InChannel += _engine!.SubmitStaged();   // the engine's ring was full
+                SubmitLeftovers();   // the engine's ring was full
                 Reap();
                 if (InChannel == before) spin.SpinOnce(sleep1Threshold: 30);
             }

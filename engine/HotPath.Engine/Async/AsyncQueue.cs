@@ -394,13 +394,20 @@ internal sealed unsafe partial class AsyncQueue : NativeScratch
         }
     }
 
+    /// <summary>Jobs the engine's ring had no room for at their submit go to the engine now (see <see cref="Offer"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void SubmitLeftovers()
+    {
+        if (_engine != null && _engine.Staged != 0) InChannel += _engine.SubmitStaged();
+    }
+
     /// <summary>A poll: completions, then publication of what they made publishable, then the packets handed back.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public uint Poll(Mbuf** pkts, uint count)
     {
         // Only a completion makes more publishable: a submit (Offer, Publish) and a settle end with all published.
         // The built-in engine's counter says whether there is one without a call.
-        if (_engine != null && _engine.Staged != 0) InChannel += _engine.SubmitStaged();   // the engine's ring was full
+        SubmitLeftovers();
         if (InChannel != 0 && (_engine == null || _engine.HasCompletions) && Reap()) Publish();
         return PublishHead == ReturnHead ? 0 : TakeCompleted(pkts, count);
     }

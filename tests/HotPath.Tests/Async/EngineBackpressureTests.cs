@@ -76,6 +76,51 @@ public unsafe class EngineBackpressureTests
     }
 
     [Fact]
+    public void A_dequeue_whose_jobs_wait_staged_gets_them_copied_once_the_guest_sends_nothing_more()
+    {
+        using var lb = new Loopback(Loopback.With(), ringSize: 256, bufferSize: 4096);
+        using Mempool pool = TestPools.Create(256);
+        using var engine = new CopyEngine("hp-copy-full-deq", ringCount: 2);
+        using CopyEngineChannel ch = engine.CreateChannel(capacity: 256);
+        Assert.Equal(AsyncError.None, lb.Device.AsyncChannelRegister(1, new AsyncFeatures(true, 64).Value, ch));
+        SplitRingDriver tx = lb.Tx[0];
+        for (int i = 0; i < 2 * Burst; i++) AsyncDequeueTests.Post(tx, 1000 + i, (ulong)i);
+        tx.Publish();
+        nint* got = stackalloc nint[2 * Burst];
+        Assert.True(engine.Pause(), "the copy thread did not stop");
+        try
+        {
+            // Two calls take the two bursts: the first one's batch fills the engine's ring, the second waits staged.
+            Assert.Equal(0, lb.Device.AsyncTryDequeueBurst(1, pool.Header, (Mbuf**)got, Burst, out int inflight));
+            Assert.Equal(Burst, inflight);
+            Assert.Equal(0, lb.Device.AsyncTryDequeueBurst(1, pool.Header, (Mbuf**)got, Burst, out inflight));
+            Assert.Equal(2 * Burst, inflight);
+            Assert.Equal((uint)Burst, ch.Staged);
+        }
+        finally
+        {
+            engine.Resume();
+        }
+        // The guest sends nothing more: the calls themselves must hand the staged jobs over.
+        int n = 0;
+        var deadline = DateTime.UtcNow + AsyncPackets.Wait;
+        while (n < 2 * Burst && DateTime.UtcNow < deadline)
+            n += lb.Device.AsyncTryDequeueBurst(1, pool.Header, (Mbuf**)got + n, (ushort)(2 * Burst - n), out _);
+        Assert.Equal(2 * Burst, n);
+        for (int i = 0; i < n; i++)
+        {
+            var m = (Mbuf*)got[i];
+            Assert.True(Payload.Matches(HandMbufs.Bytes(m), (ulong)i), $"packet {i} differs");
+            MbufOps.Free(m);
+        }
+        Assert.Equal(2 * Burst, tx.ReapTx());
+        Assert.Equal(2L * Burst, engine.Packets);
+        Assert.Equal(AsyncError.None, lb.Device.AsyncChannelUnregister(1, out uint freed));
+        Assert.Equal(0u, freed);
+        Assert.Equal(0u, pool.InUse);
+    }
+
+    [Fact]
     public void Under_a_disposed_engine_the_cpu_copies_at_submit_and_the_packets_complete()
     {
         using var lb = new Loopback(Loopback.With(VirtioFeatures.NetMrgRxbuf), ringSize: 256, bufferSize: 2048);
