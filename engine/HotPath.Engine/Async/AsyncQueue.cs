@@ -204,13 +204,13 @@ internal sealed unsafe partial class AsyncQueue : NativeScratch
     public CopyEngineChannel? InOrderEngine => Features.InOrder ? _engine : null;
 
     /// <summary>
-    /// Commits the <paramref name="k"/> packets of an inline run (<see cref="AsyncSplitEnqueue"/>): their engine jobs
+    /// Commits the <paramref name="k"/> packets of an inline run (the submits and the dequeue): their engine jobs
     /// hold the copies (written after the staged ones), their used entries are the next <paramref name="k"/> after
     /// pending position <paramref name="usedPos"/>, one each. No arena segment (as <see cref="CommitOne"/>).
     /// </summary>
     public void CommitRun(Mbuf** pkts, uint k, uint usedPos)
     {
-        Debug.Assert(Vring.ActiveLog == null && Features.InOrder && _engine != null);
+        Debug.Assert((Vring.ActiveLog == null || (QueueId & 1) != 0) && Features.InOrder && _engine != null);
         uint seq = SlotTail, ticket = _issued;
         uint at = seq & (SlotCapacity - 1);
         uint first = Math.Min(k, SlotCapacity - at);

@@ -53,8 +53,20 @@ internal static unsafe class AsyncSplitDequeue
         RegionCache region = default;
         uint usedBase = q.UsedTail;
         uint k = 0;
+        CopyEngineChannel? engine = q.InOrderEngine;
         for (; k < n; k++)
         {
+            if (engine != null)
+            {
+                uint got = InlineRun(vq, q, engine, mem, pool, ref region, (ushort)(lastAvail + k), n - k, shadow + k, hdr,
+                    offload, threshold, usedBase + k, out bool small);
+                if (got != 0)
+                {
+                    k += got - 1;
+                    continue;
+                }
+                if (!small) engine = null;   // not the case for a run (or no mbufs): no more runs tried in this burst
+            }
             Mbuf* m = MbufOps.Alloc(pool);
             if (m == null)
             {
@@ -126,6 +138,84 @@ internal static unsafe class AsyncSplitDequeue
         batch.Flush();
         if (k != 0) q.AppendUsed(shadow, k);
         q.Offer();
+    }
+
+    /// <summary>Packets a dequeue run takes at most (its mbufs are allocated in one bulk, on the stack's array).</summary>
+    private const uint RunMax = 64;
+
+    /// <summary>
+    /// The inline case for an in-order built-in engine, as a run (the enqueue's <see cref="AsyncSplitEnqueue"/> twin):
+    /// from avail position <paramref name="lastAvail"/> on, every chain of one readable descriptor in a mapped region
+    /// with a plain header, whose packet of at least <paramref name="threshold"/> bytes fits an mbuf, gets its mbuf
+    /// (allocated in bulk for the run), its used entry (length 0) in the shadow and its engine job; the run's slots
+    /// are committed after the loop. It stops, with nothing done for it, at the first chain that is not the case.
+    /// <paramref name="small"/>: it took nothing because the first chain's packet is under the threshold (the CPU
+    /// copies that one; runs stay worth trying).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static uint InlineRun(Vring vq, AsyncQueue q, CopyEngineChannel e, GuestMemory mem, MempoolHeader* pool,
+        ref RegionCache region, ushort lastAvail, uint n, VringUsedElem* shadow, uint hdr, bool offload, uint threshold,
+        uint usedPos, out bool small)
+    {
+        small = false;
+        uint size = vq.Size, at = lastAvail & (size - 1);
+        uint jobAt = e.StagePosition & e.JobMask;
+        n = Math.Min(Math.Min(n, RunMax), Math.Min(size - at, e.JobMask + 1 - jobAt));
+        n = Math.Min(n, e.StageRoom);
+        byte* descs = vq.Desc;
+        ushort* ring = (ushort*)(vq.Avail + SplitRingLayout.AvailRingOffset) + at;
+        // The first chain's length before any mbuf is taken: a small packet is the CPU's (the caller's loop).
+        // SAFETY: at < size: inside the translated avail ring; the head is checked before its descriptor is read.
+        ushort first = ring[0];
+        if (n == 0 || first >= size) return 0;
+        uint firstLen = SplitDescriptor.Len(*(ulong*)(descs + ((nuint)first << 4) + 8));
+        if (firstLen < threshold + hdr)
+        {
+            small = true;
+            return 0;
+        }
+        Mbuf** ms = stackalloc Mbuf*[(int)RunMax];
+        if (MbufOps.AllocBulk(pool, ms, n) != 0) return 0;
+        CopyJob* jobs = e.Jobs + jobAt;
+        RegionCache r = region;
+        uint i = 0;
+        for (; i < n; i++)
+        {
+            // SAFETY: at + i < size: inside the translated avail ring; read once into a local.
+            ushort head = ring[i];
+            if (head >= size) break;
+            // SAFETY: head < size: the descriptor is inside the translated table; each half is read once.
+            SplitDescriptor.Read(descs + ((nuint)head << 4), out ulong addr, out ulong meta);
+            uint len = SplitDescriptor.Len(meta);
+            if ((SplitDescriptor.Flags(meta) & ShapeFlags) != 0 || len <= hdr) break;
+            uint pktLen = len - hdr;
+            Mbuf* m = ms[i];
+            if (pktLen < threshold || pktLen > (uint)(m->BufLen - m->DataOff)) break;
+            byte* src = r.Translate(addr, len);
+            if (src == null)
+            {
+                r = RegionCache.For(mem, addr);
+                src = r.Translate(addr, len);
+                if (src == null) break;
+            }
+            // SAFETY: [src, src+len) is inside one mapped region and len > hdr >= 2: flags and gso_type zero (or no
+            // offload negotiated) is a plain header; any other chain is the caller's.
+            if (offload && *(ushort*)src != 0) break;
+            m->DataLen = (ushort)pktLen;
+            m->PktLen = pktLen;
+            // SAFETY: i < n <= the chains available (the shadow holds a ring's worth).
+            *(ulong*)(shadow + i) = head;
+            // SAFETY: i < n <= the engine channel's room and the array's end: the job is inside it and not in flight.
+            CopyJob* j = jobs + i;
+            j->Src = null;
+            j->SrcBuf = src + hdr;
+            j->DstBuf = m->Data;
+            j->Len = pktLen;
+        }
+        region = r;
+        if (i != n) MbufOps.FreeBulk(ms + i, n - i);
+        if (i != 0) q.CommitRun(ms, i, usedPos);
+        return i;
     }
 
     /// <summary>

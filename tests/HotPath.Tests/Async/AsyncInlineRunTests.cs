@@ -7,7 +7,7 @@ using HotPath.Tests.Datapath;
 namespace HotPath.Tests.Async;
 
 /// <summary>
-/// The submits' inline runs (in-order built-in engine) inside mixed bursts: packets the CPU copies (under the
+/// The inline runs (in-order built-in engine; the enqueue submits and the dequeue) inside mixed bursts: packets the CPU copies (under the
 /// threshold) and packets of the slow path (several mbuf segments) before, between and after runs. Every packet
 /// reaches the guest byte-exact, in order, with its used length, and comes back in submit order; the engine copied
 /// exactly the run and slow-path packets.
@@ -84,6 +84,66 @@ public unsafe class AsyncInlineRunTests
         AsyncPackets.WaitFor(() => engine.Packets == engineCopies, "the engine's packet count");
         Assert.Equal(0UL, lb.RxVring().Async!.CpuFallbacks);
         Assert.Equal(AsyncError.None, lb.Device.AsyncChannelUnregister(0, out uint freed));
+        Assert.Equal(0u, freed);
+        Assert.Equal(0u, pool.InUse);
+        Assert.True(lb.GuardsIntact());
+    }
+
+    [Fact]
+    public void Mixed_dequeue_bursts_keep_ring_order_and_bytes()
+    {
+        using var lb = new Loopback(Loopback.With(), ringSize: 256, bufferSize: 4096);
+        using Mempool pool = TestPools.Create(256);
+        using var engine = new CopyEngine("hp-copy-deq-runs");
+        using CopyEngineChannel ch = engine.CreateChannel();
+        Assert.Equal(AsyncError.None, lb.Device.AsyncChannelRegister(1, new AsyncFeatures(true, Threshold).Value, ch));
+        SplitRingDriver tx = lb.Tx[0];
+        int n = Pattern.Length;
+        nint* got = stackalloc nint[n];
+        long engineCopies = 0;
+        for (int round = 0; round < 6; round++)
+        {
+            int[] sizes = new int[n];
+            for (int i = 0; i < n; i++) sizes[i] = Pattern[(i + round) % n];
+            for (int i = 0; i < n; i++)
+            {
+                // Over 2000 bytes: header and data in separate descriptors (the slow path's walk); else one.
+                TxShape shape = sizes[i] > 2000 ? TxShape.HeaderApart : TxShape.Single;
+                Assert.True(tx.PostTx(new byte[tx.HeaderSize], Payload.Make(sizes[i], (ulong)(round * 100 + i)), shape));
+                if (sizes[i] >= Threshold) engineCopies++;
+            }
+            tx.Publish();
+            int lead = 0;
+            while (lead < n && sizes[lead] < Threshold) lead++;
+            int have;
+            Assert.True(engine.Pause(), "the copy thread did not stop");
+            try
+            {
+                // With the engine held, one call returns (and uses) only the CPU-copied packets before the first engine one.
+                have = lb.Device.AsyncTryDequeueBurst(1, pool.Header, (Mbuf**)got, (ushort)n, out int inflight);
+                Assert.Equal(lead, have);
+                Assert.Equal(n - lead, inflight);
+                Assert.Equal(lead, AsyncPackets.UsedSeen(tx).Count);
+            }
+            finally
+            {
+                engine.Resume();
+            }
+            var deadline = DateTime.UtcNow + AsyncPackets.Wait;
+            while (have < n && DateTime.UtcNow < deadline)
+                have += lb.Device.AsyncTryDequeueBurst(1, pool.Header, (Mbuf**)got + have, (ushort)(n - have), out _);
+            Assert.Equal(n, have);
+            for (int i = 0; i < n; i++)
+            {
+                var m = (Mbuf*)got[i];
+                Assert.Equal((uint)sizes[i], m->PktLen);
+                Assert.True(Payload.Matches(HandMbufs.Bytes(m), (ulong)(round * 100 + i)), $"round {round}: {sizes[i]}-byte packet {i} differs");
+                MbufOps.Free(m);
+            }
+            Assert.Equal(n, tx.ReapTx());
+        }
+        AsyncPackets.WaitFor(() => engine.Packets == engineCopies, "the engine's packet count");
+        Assert.Equal(AsyncError.None, lb.Device.AsyncChannelUnregister(1, out uint freed));
         Assert.Equal(0u, freed);
         Assert.Equal(0u, pool.InUse);
         Assert.True(lb.GuardsIntact());
