@@ -33,6 +33,7 @@ public sealed unsafe partial class VhostDevice
         if (vq.Async is { } q)
         {
             GuestMemory? mem = _burstMemory;
+            uint usedBefore = q.UsedTail;
             if (mem != null && vq.IsReady && !vq.IsPacked)
             {
                 // SEND_RARP pending: the announcement goes first, as in the synchronous dequeue.
@@ -49,11 +50,14 @@ public sealed unsafe partial class VhostDevice
             if (q.Unreturned != 0 || q.UsedTail != q.UsedHead)
             {
                 q.SubmitLeftovers();
-                q.Reap();
-                q.Publish();
-                done = q.TakeCompleted(pkts + n, count - n);
-                if (done != 0) vq.Stats.Add(VringStats.InflightCompleted, done);
-                n += done;
+                // Only a completion or this call's chains make more publishable (a settle published everything).
+                if (q.Reap() | q.UsedTail != usedBefore) q.Publish();
+                if (q.PublishHead != q.ReturnHead)
+                {
+                    done = q.TakeCompleted(pkts + n, count - n);
+                    if (done != 0) vq.Stats.Add(VringStats.InflightCompleted, done);
+                    n += done;
+                }
             }
             if (n < count && (mem == null || vq.IsPacked)) n += DequeueSynchronously(vq, mem, pool, pkts + n, (ushort)(count - n));
             inflight = (int)q.Unreturned;

@@ -158,11 +158,7 @@ internal static unsafe class AsyncPackedEnqueue
             // SAFETY: i < n <= the pending ring's room before its end.
             pending[i] = new VringUsedElem { Id = (usedPos + i) | ((uint)PackedDescriptor.Id(meta) << 16), Len = pktLen + hdr };
             // SAFETY: i < n <= the engine channel's room and the array's end: the job is inside it and not in flight.
-            CopyJob* j = jobs + i;
-            j->Src = null;
-            j->SrcBuf = m->Data;
-            j->DstBuf = dst + hdr;
-            j->Len = pktLen;
+            CopyJob.SetOne(jobs + i, m->Data, dst + hdr, pktLen);
         }
         region = r;
         if (i != 0)

@@ -56,16 +56,16 @@ internal static unsafe class AsyncSplitDequeue
         CopyEngineChannel? engine = q.InOrderEngine;
         for (; k < n; k++)
         {
-            if (engine != null)
+            if (engine != null && RunWorthTrying(vq, (ushort)(lastAvail + k), threshold + hdr))
             {
                 uint got = InlineRun(vq, q, engine, mem, pool, ref region, (ushort)(lastAvail + k), n - k, shadow + k, hdr,
-                    offload, threshold, usedBase + k, out bool small);
+                    offload, threshold, usedBase + k);
                 if (got != 0)
                 {
                     k += got - 1;
                     continue;
                 }
-                if (!small) engine = null;   // not the case for a run (or no mbufs): no more runs tried in this burst
+                engine = null;   // not the case for a run (or no mbufs): no more runs tried in this burst
             }
             Mbuf* m = MbufOps.Alloc(pool);
             if (m == null)
@@ -140,6 +140,18 @@ internal static unsafe class AsyncSplitDequeue
         q.Offer();
     }
 
+    /// <summary>
+    /// A peek at the chain at avail position <paramref name="at"/>: its head descriptor holds at least
+    /// <paramref name="minLen"/> bytes (the packet would be the engine's). The run reads it again and checks it all.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool RunWorthTrying(Vring vq, ushort at, uint minLen)
+    {
+        // SAFETY: the index is masked into the translated avail ring; the head is checked before its descriptor is read.
+        ushort head = ((ushort*)(vq.Avail + SplitRingLayout.AvailRingOffset))[at & (vq.Size - 1)];
+        return head < vq.Size && SplitDescriptor.Len(*(ulong*)(vq.Desc + ((nuint)head << 4) + 8)) >= minLen;
+    }
+
     /// <summary>Packets a dequeue run takes at most (its mbufs are allocated in one bulk, on the stack's array).</summary>
     private const uint RunMax = 64;
 
@@ -149,31 +161,20 @@ internal static unsafe class AsyncSplitDequeue
     /// with a plain header, whose packet of at least <paramref name="threshold"/> bytes fits an mbuf, gets its mbuf
     /// (allocated in bulk for the run), its used entry (length 0) in the shadow and its engine job; the run's slots
     /// are committed after the loop. It stops, with nothing done for it, at the first chain that is not the case.
-    /// <paramref name="small"/>: it took nothing because the first chain's packet is under the threshold (the CPU
-    /// copies that one; runs stay worth trying).
+    /// The caller calls it only when the first chain's length says its packet is at or over the threshold.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static uint InlineRun(Vring vq, AsyncQueue q, CopyEngineChannel e, GuestMemory mem, MempoolHeader* pool,
         ref RegionCache region, ushort lastAvail, uint n, VringUsedElem* shadow, uint hdr, bool offload, uint threshold,
-        uint usedPos, out bool small)
+        uint usedPos)
     {
-        small = false;
         uint size = vq.Size, at = lastAvail & (size - 1);
         uint jobAt = e.StagePosition & e.JobMask;
         n = Math.Min(Math.Min(n, RunMax), Math.Min(size - at, e.JobMask + 1 - jobAt));
         n = Math.Min(n, e.StageRoom);
+        if (n == 0) return 0;
         byte* descs = vq.Desc;
         ushort* ring = (ushort*)(vq.Avail + SplitRingLayout.AvailRingOffset) + at;
-        // The first chain's length before any mbuf is taken: a small packet is the CPU's (the caller's loop).
-        // SAFETY: at < size: inside the translated avail ring; the head is checked before its descriptor is read.
-        ushort first = ring[0];
-        if (n == 0 || first >= size) return 0;
-        uint firstLen = SplitDescriptor.Len(*(ulong*)(descs + ((nuint)first << 4) + 8));
-        if (firstLen < threshold + hdr)
-        {
-            small = true;
-            return 0;
-        }
         Mbuf** ms = stackalloc Mbuf*[(int)RunMax];
         if (MbufOps.AllocBulk(pool, ms, n) != 0) return 0;
         CopyJob* jobs = e.Jobs + jobAt;
@@ -206,11 +207,7 @@ internal static unsafe class AsyncSplitDequeue
             // SAFETY: i < n <= the chains available (the shadow holds a ring's worth).
             *(ulong*)(shadow + i) = head;
             // SAFETY: i < n <= the engine channel's room and the array's end: the job is inside it and not in flight.
-            CopyJob* j = jobs + i;
-            j->Src = null;
-            j->SrcBuf = src + hdr;
-            j->DstBuf = m->Data;
-            j->Len = pktLen;
+            CopyJob.SetOne(jobs + i, src + hdr, m->Data, pktLen);
         }
         region = r;
         if (i != n) MbufOps.FreeBulk(ms + i, n - i);

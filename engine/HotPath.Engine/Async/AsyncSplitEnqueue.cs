@@ -154,11 +154,7 @@ internal static unsafe class AsyncSplitEnqueue
             SplitEnqueue.WritePlainHeader(dst, hdr);
             *(ulong*)(shadow + i) = head | ((ulong)(pktLen + hdr) << 32);
             // SAFETY: i < n <= the engine channel's room and the array's end: the job is inside it and not in flight.
-            CopyJob* j = jobs + i;
-            j->Src = null;
-            j->SrcBuf = m->Data;
-            j->DstBuf = dst + hdr;
-            j->Len = pktLen;
+            CopyJob.SetOne(jobs + i, m->Data, dst + hdr, pktLen);
         }
         region = r;
         if (i != 0) q.CommitRun(pkts, i, usedPos);

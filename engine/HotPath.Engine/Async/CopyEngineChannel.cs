@@ -63,11 +63,7 @@ public sealed unsafe class CopyEngineChannel : IAsyncCopyChannel, IDisposable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal void StageOne(byte* src, byte* dst, uint len, nuint token)
     {
-        CopyJob* j = NextStaged(token);
-        j->Src = null;
-        j->SrcBuf = src;
-        j->DstBuf = dst;
-        j->Len = len;
+        CopyJob.SetOne(NextStaged(token), src, dst, len);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -22,6 +22,17 @@ internal unsafe struct CopyJob
     /// the channel's array (a batch never wraps it).</summary>
     public uint Count;
 
+    /// <summary>Makes <paramref name="j"/> the one copy of <paramref name="len"/> bytes from <paramref name="src"/> to
+    /// <paramref name="dst"/> (no iters).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void SetOne(CopyJob* j, byte* src, byte* dst, uint len)
+    {
+        j->Src = null;
+        j->SrcBuf = src;
+        j->DstBuf = dst;
+        j->Len = len;
+    }
+
     /// <summary>
     /// Copies the iters' bytes: the two sides may be cut differently, the copy walks both; it stops at the shorter
     /// side. Returns the bytes copied.
