@@ -175,7 +175,9 @@ internal sealed unsafe partial class AsyncQueue : NativeScratch
     /// slot keeps no segment: the enqueue's inline case never runs while logging (RegionCache.ForInline), a log starts
     /// only after a settle, and a dequeue's copies write mbufs, so the guest address is never needed.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    /// <remarks>Out of line: the runs take the built-in engine's common case; inlined, this made the loops that call
+    /// it spill (the 64 B dequeue, whose packets never reach it, paid ~40 per packet).</remarks>
+    [MethodImpl(MethodImplOptions.NoInlining)]
     public bool CommitOne(Mbuf* m, byte* src, byte* dst, uint len, ulong gpa, uint usedEnd)
     {
         CopyEngineChannel? e = _engine;

@@ -53,20 +53,13 @@ internal static unsafe class AsyncSplitDequeue
         RegionCache region = default;
         uint usedBase = q.UsedTail;
         uint k = 0;
-        CopyEngineChannel? engine = q.InOrderEngine;
+        // A burst starts with a run when its first chain's length says the packet is the engine's (a peek: the run
+        // reads it again); the loop below takes what the run left (another shape, a small packet, the ring's wrap).
+        // Runs are not tried inside the loop: a call there made the loop spill, which 64 B bursts paid per packet.
+        if (q.InOrderEngine is { } engine && RunWorthTrying(vq, lastAvail, threshold + hdr))
+            k = InlineRun(vq, q, engine, mem, pool, ref region, lastAvail, n, shadow, hdr, offload, threshold, usedBase);
         for (; k < n; k++)
         {
-            if (engine != null && RunWorthTrying(vq, (ushort)(lastAvail + k), threshold + hdr))
-            {
-                uint got = InlineRun(vq, q, engine, mem, pool, ref region, (ushort)(lastAvail + k), n - k, shadow + k, hdr,
-                    offload, threshold, usedBase + k);
-                if (got != 0)
-                {
-                    k += got - 1;
-                    continue;
-                }
-                engine = null;   // not the case for a run (or no mbufs): no more runs tried in this burst
-            }
             Mbuf* m = MbufOps.Alloc(pool);
             if (m == null)
             {
