@@ -785,9 +785,10 @@ uint16_t hp_vhost_async_try_dequeue_burst(int vid, uint16_t queue_id, struct hp_
 uint16_t hp_vhost_clear_queue(int vid, uint16_t queue_id, struct hp_mbuf **pkts, uint16_t count);
 uint16_t hp_vhost_clear_queue_thread_unsafe(int vid, uint16_t queue_id, struct hp_mbuf **pkts, uint16_t count);
 
-/* Built-in copy engine (HotPath's addition): one copy thread fed by a lock-free ring, batches of 32, for
- * applications without DMA hardware. cpu >= 0 pins the thread (NULL if that fails). Free it after unregistering
- * its queues (or after their devices were destroyed). */
+/* Built-in copy engine (HotPath's addition): one copy thread fed by a lock-free ring of job batches (one per submit
+ * or dequeue call), for applications without DMA hardware; when its ring is full, a queue keeps the jobs and hands
+ * them over at its next call. cpu >= 0 pins the thread (NULL if that fails). Free it after unregistering its queues
+ * (or after their devices were destroyed). */
 struct hp_copy_engine;
 struct hp_copy_engine *hp_copy_engine_create(const char *name, int cpu);
 void hp_copy_engine_free(struct hp_copy_engine *engine);
