@@ -124,14 +124,13 @@ internal static unsafe class AsyncPackedEnqueue
         Mbuf** pkts, uint n, ref PackedCursor avail, ref PackedCursor used, uint hdr, uint threshold)
     {
         uint size = vq.Size;
-        uint jobAt = e.StagePosition & e.JobMask;
+        CopyJob* jobs = e.RunJobs(out uint jobRoom);
         VringUsedElem* pending = q.PendingRun(out uint pendingRoom);
-        n = Math.Min(Math.Min(n, e.StageRoom), Math.Min(e.JobMask + 1 - jobAt, pendingRoom));
+        n = Math.Min(Math.Min(n, jobRoom), pendingRoom);
         n = Math.Min(n, Math.Min(size - avail.Index, size - used.Index));
         byte* descs = vq.Desc + ((nuint)avail.Index << 4);
         uint availPattern = avail.Pattern;
         uint usedPos = used.Position;   // the first entry's; + i for the i-th (no wrap within the run)
-        CopyJob* jobs = e.Jobs + jobAt;
         RegionCache r = region;
         uint i = 0;
         for (; i < n; i++)

@@ -56,7 +56,10 @@ internal static unsafe class AsyncSplitDequeue
         // A burst starts with a run when its first chain's length says the packet is the engine's (a peek: the run
         // reads it again); the loop below takes what the run left (another shape, a small packet, the ring's wrap).
         // Runs are not tried inside the loop: a call there made the loop spill, which 64 B bursts paid per packet.
-        if (q.InOrderEngine is { } engine && RunWorthTrying(vq, lastAvail, threshold + hdr))
+        // SAFETY: the index is masked into the translated avail ring; the head is checked before its descriptor is read.
+        ushort first = ring[lastAvail & mask];
+        if (q.InOrderEngine is { } engine && first < size &&
+            SplitDescriptor.Len(*(ulong*)(descs + ((nuint)first << 4) + 8)) >= threshold + hdr)
             k = InlineRun(vq, q, engine, mem, pool, ref region, lastAvail, n, shadow, hdr, offload, threshold, usedBase);
         for (; k < n; k++)
         {
@@ -133,18 +136,6 @@ internal static unsafe class AsyncSplitDequeue
         q.Offer();
     }
 
-    /// <summary>
-    /// A peek at the chain at avail position <paramref name="at"/>: its head descriptor holds at least
-    /// <paramref name="minLen"/> bytes (the packet would be the engine's). The run reads it again and checks it all.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static bool RunWorthTrying(Vring vq, ushort at, uint minLen)
-    {
-        // SAFETY: the index is masked into the translated avail ring; the head is checked before its descriptor is read.
-        ushort head = ((ushort*)(vq.Avail + SplitRingLayout.AvailRingOffset))[at & (vq.Size - 1)];
-        return head < vq.Size && SplitDescriptor.Len(*(ulong*)(vq.Desc + ((nuint)head << 4) + 8)) >= minLen;
-    }
-
     /// <summary>Packets a dequeue run takes at most (its mbufs are allocated in one bulk, on the stack's array).</summary>
     private const uint RunMax = 64;
 
@@ -162,15 +153,13 @@ internal static unsafe class AsyncSplitDequeue
         uint usedPos)
     {
         uint size = vq.Size, at = lastAvail & (size - 1);
-        uint jobAt = e.StagePosition & e.JobMask;
-        n = Math.Min(Math.Min(n, RunMax), Math.Min(size - at, e.JobMask + 1 - jobAt));
-        n = Math.Min(n, e.StageRoom);
+        CopyJob* jobs = e.RunJobs(out uint jobRoom);
+        n = Math.Min(Math.Min(n, RunMax), Math.Min(size - at, jobRoom));
         if (n == 0) return 0;
         byte* descs = vq.Desc;
         ushort* ring = (ushort*)(vq.Avail + SplitRingLayout.AvailRingOffset) + at;
         Mbuf** ms = stackalloc Mbuf*[(int)RunMax];
         if (MbufOps.AllocBulk(pool, ms, n) != 0) return 0;
-        CopyJob* jobs = e.Jobs + jobAt;
         RegionCache r = region;
         uint i = 0;
         for (; i < n; i++)

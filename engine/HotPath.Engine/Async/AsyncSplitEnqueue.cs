@@ -122,12 +122,10 @@ internal static unsafe class AsyncSplitEnqueue
     {
         // A run wraps neither the avail ring nor the job array (the caller's loop starts another): fewer live values.
         uint size = vq.Size, at = lastAvail & (size - 1);
-        uint jobAt = e.StagePosition & e.JobMask;
-        n = Math.Min(Math.Min(n, (ushort)(availIdx - lastAvail)), Math.Min(size - at, e.JobMask + 1 - jobAt));
-        n = Math.Min(n, e.StageRoom);
+        CopyJob* jobs = e.RunJobs(out uint jobRoom);
+        n = Math.Min(Math.Min(n, (ushort)(availIdx - lastAvail)), Math.Min(size - at, jobRoom));
         byte* descs = vq.Desc;
         ushort* ring = (ushort*)(vq.Avail + SplitRingLayout.AvailRingOffset) + at;
-        CopyJob* jobs = e.Jobs + jobAt;
         RegionCache r = region;
         uint i = 0;
         for (; i < n; i++)

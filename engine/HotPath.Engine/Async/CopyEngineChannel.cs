@@ -76,25 +76,26 @@ public sealed unsafe class CopyEngineChannel : IAsyncCopyChannel, IDisposable
         return j;
     }
 
-    /// <summary>Jobs that may still be staged.</summary>
-    internal uint StageRoom => _capacity - (_tail + _staged - _head);
+    /// <summary>
+    /// Where an inline run writes its one-copy jobs: the next job to stage, and in <paramref name="room"/> how many
+    /// may follow it without reaching a job in flight or wrapping the array (the run then calls
+    /// <see cref="StageRun"/>).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal CopyJob* RunJobs(out uint room)
+    {
+        uint at = (_tail + _staged) & (_capacity - 1);
+        room = Math.Min(_capacity - (_tail + _staged - _head), _capacity - at);
+        return _jobs + at;
+    }
 
-    /// <summary>The job array, its index mask and the (free-running) position of the next staged job: the split
-    /// submit's inline runs write the one-copy jobs there, then <see cref="StageRun"/> stages them.</summary>
-    internal CopyJob* Jobs => _jobs;
-    internal uint JobMask => _capacity - 1;
-    internal uint StagePosition => _tail + _staged;
-
-    /// <summary>Stages the <paramref name="k"/> jobs written from <see cref="StagePosition"/> on (copies set; no
-    /// tokens: an in-order queue's run, whose completions are counted, never reported by token).</summary>
+    /// <summary>Stages the <paramref name="k"/> jobs written from <see cref="RunJobs"/> on (copies set; no tokens: an
+    /// in-order queue's run, whose completions are counted, never reported by token).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal void StageRun(uint k) => _staged += k;
 
     /// <summary>Jobs staged and not handed to the engine yet (<see cref="SubmitStaged"/> hands them over).</summary>
     internal uint Staged => _staged;
-
-    /// <summary>The engine was disposed under the channel: nothing more will be copied by its thread.</summary>
-    private bool EngineGone => _engine.IsDisposed;
 
     /// <summary>
     /// Hands the staged jobs to the engine in order; returns how many it took. Those its ring had no room for stay
@@ -108,7 +109,7 @@ public sealed unsafe class CopyEngineChannel : IAsyncCopyChannel, IDisposable
         if (n == 0) return 0;
         uint t = _tail;
         uint k = SubmitRange(t, n);
-        if (k != n && EngineGone)
+        if (k != n && _engine.IsDisposed)   // nothing more will be copied by its thread
         {
             // SAFETY: positions t+k .. t+n-1 are staged jobs, masked into the array.
             for (uint i = k; i < n; i++) CopyJob.Run(_jobs + ((t + i) & (_capacity - 1)));
